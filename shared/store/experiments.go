@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+)
+
+// PipelineChoice is one variant's pipeline: an embedded template and its parameters.
+type PipelineChoice struct {
+	Template   string         `json:"template"`             // template name, e.g. process-topk
+	Parameters map[string]any `json:"parameters,omitempty"` // validated against the template
+}
+
+// NewExperiment is what a caller supplies to create an experiment.
+type NewExperiment struct {
+	Name            string          // 1-100 characters
+	Description     string          // free text
+	Baseline        PipelineChoice  // the pipeline running today
+	Candidate       PipelineChoice  // the cheaper pipeline under test
+	Spec            json.RawMessage // targets, critical processes, criteria: a JSON object
+	DurationSeconds int             // how long both variants run before analysis
+	CreatedBy       string          // subject of the caller's token
+}
+
+// Experiment is an experiment as stored.
+type Experiment struct {
+	ID              uuid.UUID        `json:"id"`
+	TenantID        uuid.UUID        `json:"tenant_id"`
+	Name            string           `json:"name"`
+	Description     string           `json:"description"`
+	State           experiment.State `json:"state"`
+	Baseline        PipelineChoice   `json:"baseline"`
+	Candidate       PipelineChoice   `json:"candidate"`
+	Spec            json.RawMessage  `json:"spec"`
+	DurationSeconds int              `json:"duration_seconds"`
+	CreatedBy       string           `json:"created_by"`
+	Verdict         *string          `json:"verdict,omitempty"`
+	FailureReason   *string          `json:"failure_reason,omitempty"`
+	Version         int64            `json:"version"`
+	StateChangedAt  time.Time        `json:"state_changed_at"`
+	CreatedAt       time.Time        `json:"created_at"`
+}
+
+const experimentColumns = `id, tenant_id, name, description, state, baseline, candidate, spec,
+	duration_seconds, created_by, verdict, failure_reason, version, state_changed_at, created_at`
+
+func scanExperiment(row pgx.Row) (Experiment, error) {
+	var e Experiment
+	err := row.Scan(&e.ID, &e.TenantID, &e.Name, &e.Description, &e.State, &e.Baseline, &e.Candidate,
+		&e.Spec, &e.DurationSeconds, &e.CreatedBy, &e.Verdict, &e.FailureReason, &e.Version,
+		&e.StateChangedAt, &e.CreatedAt)
+	return e, err
+}
+
+// CreateExperiment stores a new experiment in state pending.
+func (tx *Tx) CreateExperiment(ctx context.Context, n NewExperiment) (Experiment, error) {
+	spec := n.Spec
+	if len(spec) == 0 {
+		spec = json.RawMessage(`{}`)
+	}
+	e, err := scanExperiment(tx.QueryRow(ctx, `INSERT INTO experiments
+		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+experimentColumns,
+		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, spec, n.DurationSeconds, n.CreatedBy))
+	if err != nil {
+		return Experiment{}, fmt.Errorf("create experiment %q: %w", n.Name, err)
+	}
+	return e, nil
+}
+
+// Experiment reads one experiment of the transaction's tenant; ErrNotFound if it has none by id.
+func (tx *Tx) Experiment(ctx context.Context, id uuid.UUID) (Experiment, error) {
+	e, err := scanExperiment(tx.QueryRow(ctx, `SELECT `+experimentColumns+` FROM experiments
+		WHERE tenant_id = $1 AND id = $2`, tx.tenant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Experiment{}, fmt.Errorf("experiment %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Experiment{}, fmt.Errorf("read experiment %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// ExperimentFilter narrows a listing; the zero value lists the newest 50 of any state.
+type ExperimentFilter struct {
+	State  experiment.State // only this state when not empty
+	Limit  int              // page size, 1-200 (default 50)
+	Before *time.Time       // keyset cursor: only experiments created before this instant
+}
+
+// Experiments lists the tenant's experiments, newest first.
+func (tx *Tx) Experiments(ctx context.Context, f ExperimentFilter) ([]Experiment, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	rows, err := tx.Query(ctx, `SELECT `+experimentColumns+` FROM experiments
+		WHERE tenant_id = $1 AND ($2 = '' OR state = $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+		ORDER BY created_at DESC LIMIT $4`, tx.tenant, string(f.State), f.Before, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list experiments: %w", err)
+	}
+	defer rows.Close()
+	out := []Experiment{}
+	for rows.Next() {
+		e, err := scanExperiment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list experiments: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Transition is one recorded move of an experiment between states.
+type Transition struct {
+	Seq         int64            `json:"seq"`
+	From        experiment.State `json:"from"`
+	To          experiment.State `json:"to"`
+	CauseID     string           `json:"cause_event_id"`
+	CauseSource string           `json:"cause_event_source"`
+	Reason      string           `json:"reason"`
+	At          time.Time        `json:"at"`
+}
+
+// ErrStateChanged means the experiment was no longer in the expected state: another delivery or
+// replica moved it first.
+var ErrStateChanged = errors.New("experiment state changed concurrently")
+
+// Move changes an experiment from one state to another with compare-and-set on its current state
+// and records the transition in the same transaction. It returns the transition's sequence number.
+func (tx *Tx) Move(ctx context.Context, id uuid.UUID, from, to experiment.State, causeID, causeSource, reason string) (int64, error) {
+	var seq int64
+	err := tx.QueryRow(ctx, `UPDATE experiments
+		SET state = $3, version = version + 1, state_changed_at = now(), updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND state = $4
+		RETURNING version`, tx.tenant, id, to, from).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("move experiment %s from %s to %s: %w", id, from, to, ErrStateChanged)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("move experiment %s: %w", id, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO experiment_transitions
+		(tenant_id, experiment_id, seq, from_state, to_state, cause_event_id, cause_event_source, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, tx.tenant, id, seq, from, to, causeID, causeSource, reason)
+	if err != nil {
+		return 0, fmt.Errorf("record transition of %s: %w", id, err)
+	}
+	return seq, nil
+}
+
+// Transitions lists an experiment's transitions in order.
+func (tx *Tx) Transitions(ctx context.Context, id uuid.UUID) ([]Transition, error) {
+	rows, err := tx.Query(ctx, `SELECT seq, from_state, to_state, cause_event_id, cause_event_source, reason, created_at
+		FROM experiment_transitions WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY seq`, tx.tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("list transitions of %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := []Transition{}
+	for rows.Next() {
+		var t Transition
+		if err := rows.Scan(&t.Seq, &t.From, &t.To, &t.CauseID, &t.CauseSource, &t.Reason, &t.At); err != nil {
+			return nil, fmt.Errorf("list transitions of %s: %w", id, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is a pool of connections as the runtime role.
+type Store struct {
+	pool *pgxpool.Pool // connections as phoenix_app; never holds session-level tenant settings
+}
+
+// Options tune the pool; the zero value works.
+type Options struct {
+	MaxConns int32 // upper bound of open connections; 0 keeps pgx's default (max(4, NumCPU))
+}
+
+// Open parses url and prepares a pool. It does not connect: a function must listen before it makes
+// any network call, so the first connection is made by the first query (or by VerifyRuntimeRole).
+func Open(url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", redactErr(err))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "phoenix"
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create database pool: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close releases every connection.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers; readiness probes use it.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Tx is a transaction confined to one tenant by row-level security.
+type Tx struct {
+	pgx.Tx
+	tenant uuid.UUID // the tenant app.tenant_id was set to
+}
+
+// TenantID is the tenant this transaction is confined to.
+func (tx *Tx) TenantID() uuid.UUID { return tx.tenant }
+
+// WithTenant runs fn in a transaction in which row-level security admits only tenant's rows. The
+// transaction commits if fn returns nil and rolls back otherwise.
+func (s *Store) WithTenant(ctx context.Context, tenant uuid.UUID, fn func(*Tx) error) error {
+	if tenant == uuid.Nil {
+		return ErrNoTenant
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", tenant.String()); err != nil {
+			return fmt.Errorf("set tenant: %w", err)
+		}
+		return fn(&Tx{Tx: tx, tenant: tenant})
+	})
+}
+
+// Catalog runs fn in a transaction with no tenant set, for the global catalog (roles and
+// permissions). Row-level security shows such a transaction no tenant's rows and refuses its
+// writes to tenant tables.
+func (s *Store) Catalog(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// PlatformTx is a transaction as phoenix_platform: it sees the tenants table and nothing else.
+type PlatformTx struct {
+	pgx.Tx
+}
+
+// Platform runs fn in a transaction switched to the phoenix_platform role, the one explicit path
+// for work that spans tenants. SET LOCAL ends with the transaction, so the pooled connection returns
+// to phoenix_app.
+func (s *Store) Platform(ctx context.Context, fn func(*PlatformTx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL ROLE phoenix_platform"); err != nil {
+			return fmt.Errorf("switch to platform role: %w", err)
+		}
+		return fn(&PlatformTx{Tx: tx})
+	})
+}
+
+// RoleProblem says why a connection may not be used at runtime.
+type RoleProblem struct {
+	Role   string // the role the connection authenticated as
+	Reason string // what lets it around row-level security
+}
+
+func (p *RoleProblem) Error() string {
+	return fmt.Sprintf("database role %q could bypass row-level security (%s); connect as phoenix_app "+
+		"(set PHOENIX_DATABASE_URL to a URL with user phoenix_app)", p.Role, p.Reason)
+}
+
+// VerifyRuntimeRole refuses a connection whose role could bypass row-level security: a superuser,
+// a role with BYPASSRLS, a role that owns any of our tables, or one that inherits from such a
+// role. Functions call it at start and exit if it fails.
+func (s *Store) VerifyRuntimeRole(ctx context.Context) error {
+	var (
+		role                       string
+		super, bypass, owns, inher bool
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+		       EXISTS (SELECT 1 FROM pg_class c
+		                WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace),
+		       EXISTS (SELECT 1 FROM pg_roles o
+		                WHERE o.oid <> r.oid AND (o.rolsuper OR o.rolbypassrls)
+		                  AND pg_has_role(r.oid, o.oid, 'USAGE'))
+		  FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &bypass, &owns, &inher)
+	if err != nil {
+		return fmt.Errorf("inspect database role: %w", err)
+	}
+	switch {
+	case super:
+		return &RoleProblem{Role: role, Reason: "superuser"}
+	case bypass:
+		return &RoleProblem{Role: role, Reason: "BYPASSRLS"}
+	case owns:
+		return &RoleProblem{Role: role, Reason: "owns Phoenix tables"}
+	case inher:
+		return &RoleProblem{Role: role, Reason: "inherits a superuser or BYPASSRLS role"}
+	}
+	return nil
+}
+
+// Errors callers map to user-facing answers.
+var (
+	ErrNoTenant = errors.New("no tenant given")
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// isUniqueViolation tells whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// redactErr keeps a password in a malformed URL out of the error text.
+func redactErr(err error) error {
+	var perr *pgconn.ParseConfigError
+	if errors.As(err, &perr) {
+		return errors.New("invalid connection string (check its syntax; the value is not shown because it may hold a password)")
+	}
+	return err
+}
