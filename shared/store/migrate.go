@@ -62,6 +62,12 @@ func (m *Migrator) Up(ctx context.Context) ([]int64, error) {
 	return versions(res), wrapMigrationErr("migrate up", err)
 }
 
+// UpTo applies pending migrations up to and including version.
+func (m *Migrator) UpTo(ctx context.Context, version int64) ([]int64, error) {
+	res, err := m.provider.UpTo(ctx, version)
+	return versions(res), wrapMigrationErr(fmt.Sprintf("migrate up to %d", version), err)
+}
+
 // Down reverts the n most recent migrations (all of them when n exceeds the applied count) and
 // returns the versions it reverted.
 func (m *Migrator) Down(ctx context.Context, n int) ([]int64, error) {
