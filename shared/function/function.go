@@ -37,7 +37,9 @@ type Handler interface {
 type HandlerFunc func(ctx context.Context, e event.Event) (*event.Event, error)
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, e event.Event) (*event.Event, error) { return f(ctx, e) }
+func (f HandlerFunc) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+	return f(ctx, e)
+}
 
 // Service is one deployable as the runtime sees it.
 type Service struct {
