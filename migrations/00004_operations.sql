@@ -47,7 +47,9 @@ CREATE TABLE processed_events (
     event_type   text        NOT NULL,
     -- applied, ignored (no longer applies), rejected; replayed deliveries answer the same.
     outcome      text        NOT NULL CHECK (outcome IN ('applied', 'ignored', 'rejected')),
-    reply        jsonb,
+    -- The reply as structured CloudEvent JSON, kept byte for byte (json, not jsonb) so that a
+    -- redelivery answers exactly what the first delivery answered.
+    reply        json,
     processed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, consumer, source, event_id)
 );

@@ -8,12 +8,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/logging"
 )
-
-// TenantExtension is the CloudEvent extension attribute carrying the tenant id. Handlers must not
-// trust it alone: they load the subject inside that tenant's transaction and reject a mismatch.
-const TenantExtension = "phoenixtenant"
 
 // serveEvent decodes a CloudEvent (binary or structured mode), runs the handler and answers as
 // Knative's delivery expects: 2xx with an optional reply event; 400 for an event that cannot be
@@ -35,7 +32,7 @@ func (rt *runtime) serveEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := logging.With(r.Context(), "event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
-	if tenant, ok := e.Extensions()[TenantExtension]; ok {
+	if tenant, ok := e.Extensions()[events.TenantExtension]; ok {
 		ctx = logging.With(ctx, "tenant", fmt.Sprint(tenant))
 	}
 	log := logging.FromContext(ctx)

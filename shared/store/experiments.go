@@ -175,3 +175,12 @@ func (tx *Tx) Transitions(ctx context.Context, id uuid.UUID) ([]Transition, erro
 	}
 	return out, rows.Err()
 }
+
+// SetVerdict records the analysis verdict of an experiment.
+func (tx *Tx) SetVerdict(ctx context.Context, id uuid.UUID, verdict string) error {
+	if _, err := tx.Exec(ctx, `UPDATE experiments SET verdict = $3, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2`, tx.tenant, id, verdict); err != nil {
+		return fmt.Errorf("record verdict of %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+// Package analyzer is the CloudEvent function that compares an experiment's two variants. On an
+// analysis request it reads the KPI windows measured for both variants, runs Welch's t-test per
+// metric (shared/analysis), stores the report and replies with the verdict. It is stateless: any
+// replica may take any request, and a redelivered request yields the stored result.
+package analyzer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/analysis"
+	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/delivery"
+	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+// consumer names this function in the processed-events record.
+const consumer = "analyzer"
+
+// Defaults of the test; per-experiment settings arrive with the analysis capability.
+const (
+	confidence = 0.95
+	alpha      = 1 - confidence
+)
+
+// Needs are the resources the analyzer uses.
+func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
+
+// Analyzer handles analysis requests.
+type Analyzer struct {
+	store *store.Store // KPI samples in, analysis results out
+}
+
+// New wires the analyzer.
+func New(st *store.Store) *Analyzer { return &Analyzer{store: st} }
+
+// Service is the analyzer as a deployable.
+func Service(res *bootstrap.Resources) (function.Service, error) {
+	return function.Service{Name: consumer, Events: New(res.Store)}, nil
+}
+
+// Handle answers one CloudEvent.
+func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+	if e.Type() != events.AnalysisRequested {
+		return nil, function.Invalid(fmt.Errorf("the analyzer does not consume %q", e.Type()))
+	}
+	var req events.ExperimentRef
+	if err := events.Decode(e, &req); err != nil {
+		return nil, function.Invalid(err)
+	}
+	if e.Subject() != req.ExperimentID.String() {
+		return nil, function.Invalid(errors.New("subject does not match experiment_id"))
+	}
+	return delivery.Once(ctx, a.store, consumer, e, func(ctx context.Context, tx *store.Tx, tenant uuid.UUID) (string, *event.Event, error) {
+		if _, err := tx.Experiment(ctx, req.ExperimentID); errors.Is(err, store.ErrNotFound) {
+			return "", nil, function.Invalid(fmt.Errorf("tenant has no experiment %s", req.ExperimentID))
+		} else if err != nil {
+			return "", nil, err
+		}
+		series, err := tx.KPISeries(ctx, req.ExperimentID)
+		if err != nil {
+			return "", nil, err
+		}
+		rep := Analyze(series)
+		raw, err := json.Marshal(rep)
+		if err != nil {
+			return "", nil, fmt.Errorf("encode report: %w", err)
+		}
+		rec, err := tx.SaveAnalysis(ctx, req.ExperimentID, e.ID(), rep.Verdict, raw)
+		if err != nil {
+			return "", nil, err
+		}
+		reply, err := events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID,
+			events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict})
+		if err != nil {
+			return "", nil, err
+		}
+		return delivery.Applied, &reply, nil
+	})
+}
+
+// Report is what the analyzer stores for one analysis.
+type Report struct {
+	Method     string                  `json:"method"`     // welch-t-test
+	Confidence float64                 `json:"confidence"` // level of every interval
+	Verdict    string                  `json:"verdict"`    // promote, reject or inconclusive
+	Metrics    map[string]MetricResult `json:"metrics"`    // per KPI
+}
+
+// MetricResult is one KPI's comparison.
+type MetricResult struct {
+	Direction string           `json:"direction"`         // lower_is_better or higher_is_better
+	Outcome   analysis.Outcome `json:"outcome,omitempty"` // improved, regressed, no_change; empty on error
+	Error     string           `json:"error,omitempty"`   // why the metric could not be tested
+	Welch     *analysis.Welch  `json:"welch,omitempty"`   // the test's full result
+	Windows   map[string]int   `json:"windows"`           // windows per variant
+}
+
+// direction of each KPI: coverage should rise, everything else (series, datapoints, bytes, cost,
+// CPU, memory) should fall.
+func direction(metric string) analysis.Direction {
+	if metric == "critical_process_coverage" {
+		return analysis.HigherIsBetter
+	}
+	return analysis.LowerIsBetter
+}
+
+// Analyze compares each metric's baseline and candidate windows. Metrics that cannot be tested
+// (too few windows, no variance) are reported with their reason and do not count for the verdict.
+func Analyze(series map[string]map[experiment.Variant][]float64) Report {
+	rep := Report{Method: "welch-t-test", Confidence: confidence, Metrics: map[string]MetricResult{}}
+	names := make([]string, 0, len(series))
+	for m := range series {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	var outcomes []analysis.Outcome
+	for _, m := range names {
+		b, c := series[m][experiment.Baseline], series[m][experiment.Candidate]
+		dir := direction(m)
+		res := MetricResult{Direction: "lower_is_better", Windows: map[string]int{"baseline": len(b), "candidate": len(c)}}
+		if dir == analysis.HigherIsBetter {
+			res.Direction = "higher_is_better"
+		}
+		w, err := analysis.WelchTTest(b, c, confidence)
+		if err != nil {
+			res.Error = err.Error()
+		} else {
+			res.Welch = &w
+			res.Outcome = analysis.Classify(w, dir, alpha)
+			outcomes = append(outcomes, res.Outcome)
+		}
+		rep.Metrics[m] = res
+	}
+	rep.Verdict = analysis.Verdict(outcomes)
+	return rep
+}

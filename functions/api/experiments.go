@@ -1,0 +1,190 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/problem"
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+func logFrom(r *http.Request) *slog.Logger { return logging.FromContext(r.Context()) }
+
+// createExperimentRequest is the body of POST /v1/experiments.
+type createExperimentRequest struct {
+	Name            string               `json:"name"`
+	Description     string               `json:"description"`
+	Baseline        store.PipelineChoice `json:"baseline"`
+	Candidate       store.PipelineChoice `json:"candidate"`
+	DurationSeconds int                  `json:"duration_seconds"`
+	Spec            json.RawMessage      `json:"spec"`
+}
+
+var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// validate returns one message per invalid field.
+func (c createExperimentRequest) validate() []problem.FieldError {
+	var errs []problem.FieldError
+	add := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+	if n := len(strings.TrimSpace(c.Name)); n < 1 || len(c.Name) > 100 {
+		add("name", "required, at most 100 characters")
+	}
+	if len(c.Description) > 2000 {
+		add("description", "at most 2000 characters")
+	}
+	for field, p := range map[string]store.PipelineChoice{"baseline": c.Baseline, "candidate": c.Candidate} {
+		if !templateName.MatchString(p.Template) {
+			add(field+".template", "required: a pipeline template name such as process-topk")
+		}
+		if len(p.Parameters) > 50 {
+			add(field+".parameters", "at most 50 parameters")
+		}
+	}
+	if c.DurationSeconds < 60 || c.DurationSeconds > 604800 {
+		add("duration_seconds", "between 60 (one minute) and 604800 (one week)")
+	}
+	if len(c.Spec) > 0 && (c.Spec[0] != '{' || !json.Valid(c.Spec)) {
+		add("spec", "must be a JSON object")
+	}
+	return errs
+}
+
+func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
+	var req createExperimentRequest
+	if !problem.DecodeJSON(w, r, &req) {
+		return
+	}
+	if errs := req.validate(); len(errs) > 0 {
+		problem.Write(w, http.StatusBadRequest, "the experiment is invalid; see errors", errs...)
+		return
+	}
+	p := principalFrom(r.Context())
+	var e store.Experiment
+	err := a.store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
+		e, err = tx.CreateExperiment(r.Context(), store.NewExperiment{
+			Name: strings.TrimSpace(req.Name), Description: req.Description,
+			Baseline: req.Baseline, Candidate: req.Candidate, Spec: req.Spec,
+			DurationSeconds: req.DurationSeconds, CreatedBy: p.Subject,
+		})
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "experiment")
+		return
+	}
+	w.Header().Set("Location", "/v1/experiments/"+e.ID.String())
+	writeJSON(w, http.StatusCreated, e)
+}
+
+// experimentList is one page of experiments; Next is the cursor for the following page.
+type experimentList struct {
+	Items []store.Experiment `json:"items"`
+	Next  string             `json:"next,omitempty"`
+}
+
+func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.ExperimentFilter{Limit: 50}
+	if s := q.Get("state"); s != "" {
+		if !experiment.State(s).Valid() {
+			problem.Write(w, http.StatusBadRequest, fmt.Sprintf("state %q is not a known state", s))
+			return
+		}
+		f.State = experiment.State(s)
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			problem.Write(w, http.StatusBadRequest, "limit must be a number between 1 and 200")
+			return
+		}
+		f.Limit = n
+	}
+	if s := q.Get("before"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			problem.Write(w, http.StatusBadRequest, "before must be the next cursor of a previous page")
+			return
+		}
+		f.Before = &t
+	}
+	var items []store.Experiment
+	err := a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+		items, err = tx.Experiments(r.Context(), f)
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "experiments")
+		return
+	}
+	page := experimentList{Items: items}
+	if len(items) == f.Limit {
+		page.Next = items[len(items)-1].CreatedAt.Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// pathID parses the {id} path value; on failure it has answered 400.
+func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		problem.Write(w, http.StatusBadRequest, "the id in the path must be a UUID")
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var e store.Experiment
+	err := a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+		e, err = tx.Experiment(r.Context(), id)
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "experiment")
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (a *API) listTransitions(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var trs []store.Transition
+	err := a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) error {
+		if _, err := tx.Experiment(r.Context(), id); err != nil {
+			return err
+		}
+		var err error
+		trs, err = tx.Transitions(r.Context(), id)
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "experiment")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": trs})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,129 @@
+// Package config reads a deployable's configuration from the environment, once, at start, and
+// validates it with messages that say what to fix. It owns the variable names and their defaults
+// (which work on a development machine with PostgreSQL and Redis on loopback); nothing else in
+// Phoenix reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults that work on this machine kind: PostgreSQL with trust auth and Redis on loopback.
+const (
+	DefaultDatabaseURL        = "postgres://phoenix_app@127.0.0.1:5432/phoenix?sslmode=disable"
+	DefaultMigrateDatabaseURL = "postgres://postgres@127.0.0.1:5432/phoenix?sslmode=disable"
+	DefaultRedisURL           = "redis://127.0.0.1:6379/0"
+	DefaultJWTIssuer          = "phoenix"
+	DefaultJWTAudience        = "phoenix"
+)
+
+// Config is everything a Phoenix deployable may be configured with. Each deployable reads the
+// fields it uses; Load validates all of them so a typo fails fast wherever it is.
+type Config struct {
+	Port               int           // PORT: where the function listens (Knative sets it)
+	DatabaseURL        string        // PHOENIX_DATABASE_URL: the runtime role phoenix_app
+	MigrateDatabaseURL string        // PHOENIX_MIGRATE_DATABASE_URL: the schema owner, for migrations
+	RedisURL           string        // PHOENIX_REDIS_URL
+	LogLevel           string        // PHOENIX_LOG_LEVEL: debug, info, warn or error
+	JWTKeysFile        string        // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
+	JWTIssuer          string        // PHOENIX_JWT_ISSUER: the iss claim issued and required
+	JWTAudience        string        // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
+	JWTLeeway          time.Duration // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
+	AllowedOrigins     []string      // PHOENIX_ALLOWED_ORIGINS: comma-separated browser origins for the gateway
+	DrainTimeout       time.Duration // PHOENIX_DRAIN_TIMEOUT: time for in-flight work after SIGTERM
+}
+
+// Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
+// error lists every problem at once, each naming the variable and what it expects.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	var errs []error
+	c := Config{
+		DatabaseURL:        get("PHOENIX_DATABASE_URL", DefaultDatabaseURL),
+		MigrateDatabaseURL: get("PHOENIX_MIGRATE_DATABASE_URL", DefaultMigrateDatabaseURL),
+		RedisURL:           get("PHOENIX_REDIS_URL", DefaultRedisURL),
+		LogLevel:           strings.ToLower(get("PHOENIX_LOG_LEVEL", "info")),
+		JWTKeysFile:        get("PHOENIX_JWT_KEYS_FILE", ""),
+		JWTIssuer:          get("PHOENIX_JWT_ISSUER", DefaultJWTIssuer),
+		JWTAudience:        get("PHOENIX_JWT_AUDIENCE", DefaultJWTAudience),
+	}
+	port, err := strconv.Atoi(get("PORT", "8080"))
+	if err != nil || port < 1 || port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT=%q: want a TCP port number between 1 and 65535", get("PORT", "")))
+	}
+	c.Port = port
+	for name, v := range map[string]string{
+		"PHOENIX_DATABASE_URL":         c.DatabaseURL,
+		"PHOENIX_MIGRATE_DATABASE_URL": c.MigrateDatabaseURL,
+	} {
+		if err := checkPostgresURL(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		errs = append(errs, errors.New("PHOENIX_REDIS_URL: want redis://[user:password@]host:port/db, e.g. "+DefaultRedisURL))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("PHOENIX_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	c.JWTLeeway, err = duration(get("PHOENIX_JWT_LEEWAY", "30s"), 0, 5*time.Minute)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_JWT_LEEWAY: %w", err))
+	}
+	c.DrainTimeout, err = duration(get("PHOENIX_DRAIN_TIMEOUT", "20s"), time.Second, 10*time.Minute)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_DRAIN_TIMEOUT: %w", err))
+	}
+	for _, o := range strings.Split(get("PHOENIX_ALLOWED_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+			errs = append(errs, fmt.Errorf("PHOENIX_ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", o))
+			continue
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, o)
+	}
+	return c, errors.Join(errs...)
+}
+
+// checkPostgresURL accepts postgres:// and postgresql:// URLs with a host and database. The value
+// is never echoed: it may hold a password.
+func checkPostgresURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return errors.New("want postgres://user@host:port/database (value not shown: it may hold a password)")
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return errors.New("the URL names no database; add one, e.g. /phoenix")
+	}
+	return nil
+}
+
+func duration(v string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 30s or 2m", v)
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("%s is out of range [%s, %s]", d, lo, hi)
+	}
+	return d, nil
+}
+
+// Addr is the listen address for the configured port.
+func (c Config) Addr() string { return ":" + strconv.Itoa(c.Port) }

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoad_DefaultsWorkOnThisMachine(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.DatabaseURL != DefaultDatabaseURL || c.MigrateDatabaseURL != DefaultMigrateDatabaseURL ||
+		c.RedisURL != DefaultRedisURL || c.JWTLeeway != 30*time.Second || c.LogLevel != "info" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoad_ReportsEveryProblemByName(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"PORT":                         "80808",
+		"PHOENIX_DATABASE_URL":         "postgres://phoenix_app:s3cret@",
+		"PHOENIX_MIGRATE_DATABASE_URL": "postgres://postgres@127.0.0.1:5432",
+		"PHOENIX_REDIS_URL":            "http://x",
+		"PHOENIX_LOG_LEVEL":            "loud",
+		"PHOENIX_JWT_LEEWAY":           "1h",
+		"PHOENIX_DRAIN_TIMEOUT":        "soon",
+		"PHOENIX_ALLOWED_ORIGINS":      "https://ok.example, not-an-origin",
+	}))
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{"PORT=", "PHOENIX_DATABASE_URL", "names no database", "PHOENIX_REDIS_URL",
+		"PHOENIX_LOG_LEVEL", "PHOENIX_JWT_LEEWAY", "PHOENIX_DRAIN_TIMEOUT", `"not-an-origin"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "s3cret") {
+		t.Errorf("error leaks the password:\n%s", msg)
+	}
+}
+
+func TestLoad_Overrides(t *testing.T) {
+	c, err := Load(env(map[string]string{"PORT": "9090", "PHOENIX_ALLOWED_ORIGINS": "https://a.example,*", "PHOENIX_LOG_LEVEL": "DEBUG"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr() != ":9090" || len(c.AllowedOrigins) != 2 || c.LogLevel != "debug" {
+		t.Fatalf("%+v", c)
+	}
+}

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+)
+
+// KPISample is one KPI of one variant over one closed window.
+type KPISample struct {
+	Variant     experiment.Variant // baseline or candidate
+	Metric      string             // e.g. series, datapoints_per_second
+	WindowStart time.Time          // inclusive
+	WindowEnd   time.Time          // exclusive
+	Value       float64            // the KPI's value over the window
+}
+
+// AddKPISamples stores samples for an experiment; a window already stored is left as it was, so
+// closing a window twice (a redelivered tick) changes nothing.
+func (tx *Tx) AddKPISamples(ctx context.Context, experimentID uuid.UUID, samples []KPISample) error {
+	batch := &pgx.Batch{}
+	for _, s := range samples {
+		batch.Queue(`INSERT INTO kpi_samples (tenant_id, experiment_id, variant, metric, window_start, window_end, value)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+			tx.tenant, experimentID, s.Variant, s.Metric, s.WindowStart, s.WindowEnd, s.Value)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("store KPI samples of %s: %w", experimentID, err)
+	}
+	return nil
+}
+
+// KPISeries returns each metric's values per variant, in window order.
+func (tx *Tx) KPISeries(ctx context.Context, experimentID uuid.UUID) (map[string]map[experiment.Variant][]float64, error) {
+	rows, err := tx.Query(ctx, `SELECT metric, variant, value FROM kpi_samples
+		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY metric, variant, window_start`, tx.tenant, experimentID)
+	if err != nil {
+		return nil, fmt.Errorf("read KPI samples of %s: %w", experimentID, err)
+	}
+	defer rows.Close()
+	out := map[string]map[experiment.Variant][]float64{}
+	for rows.Next() {
+		var metric string
+		var variant experiment.Variant
+		var v float64
+		if err := rows.Scan(&metric, &variant, &v); err != nil {
+			return nil, fmt.Errorf("read KPI samples of %s: %w", experimentID, err)
+		}
+		if out[metric] == nil {
+			out[metric] = map[experiment.Variant][]float64{}
+		}
+		out[metric][variant] = append(out[metric][variant], v)
+	}
+	return out, rows.Err()
+}
+
+// AnalysisRecord is a stored analysis result.
+type AnalysisRecord struct {
+	ID        uuid.UUID       // primary key within the tenant
+	Verdict   string          // promote, reject or inconclusive
+	Report    json.RawMessage // the full report
+	CreatedAt time.Time       // when it was computed
+}
+
+// SaveAnalysis stores the result of the analysis caused by causeID. The same cause stored twice
+// returns the first result unchanged.
+func (tx *Tx) SaveAnalysis(ctx context.Context, experimentID uuid.UUID, causeID, verdict string, report json.RawMessage) (AnalysisRecord, error) {
+	var r AnalysisRecord
+	err := tx.QueryRow(ctx, `INSERT INTO analysis_results (tenant_id, experiment_id, cause_event_id, verdict, report)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, experiment_id, cause_event_id) DO NOTHING
+		RETURNING id, verdict, report, created_at`, tx.tenant, experimentID, causeID, verdict, report).
+		Scan(&r.ID, &r.Verdict, &r.Report, &r.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = tx.QueryRow(ctx, `SELECT id, verdict, report, created_at FROM analysis_results
+			WHERE tenant_id = $1 AND experiment_id = $2 AND cause_event_id = $3`, tx.tenant, experimentID, causeID).
+			Scan(&r.ID, &r.Verdict, &r.Report, &r.CreatedAt)
+	}
+	if err != nil {
+		return AnalysisRecord{}, fmt.Errorf("save analysis of %s: %w", experimentID, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Processed is what a consumer recorded for an event it handled before.
+type Processed struct {
+	Outcome string          // applied, ignored or rejected
+	Reply   json.RawMessage // the reply sent then (structured CloudEvent JSON), nil if none
+}
+
+// ClaimEvent records that consumer is handling the event (source, id) in this transaction. If the
+// event was handled before it returns the earlier record and first=false: the caller must not
+// apply it again and answers with the recorded reply. A concurrent delivery of the same event
+// waits on the primary key until this transaction ends, then sees it as handled.
+func (tx *Tx) ClaimEvent(ctx context.Context, consumer, source, id, typ string) (first bool, prev Processed, err error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (tenant_id, consumer, source, event_id, event_type, outcome)
+		VALUES ($1, $2, $3, $4, $5, 'applied') ON CONFLICT DO NOTHING`, tx.tenant, consumer, source, id, typ)
+	if err != nil {
+		return false, Processed{}, fmt.Errorf("claim event %s/%s: %w", source, id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return true, Processed{}, nil
+	}
+	err = tx.QueryRow(ctx, `SELECT outcome, reply FROM processed_events
+		WHERE tenant_id = $1 AND consumer = $2 AND source = $3 AND event_id = $4`,
+		tx.tenant, consumer, source, id).Scan(&prev.Outcome, &prev.Reply)
+	if err != nil {
+		return false, Processed{}, fmt.Errorf("read processed event %s/%s: %w", source, id, err)
+	}
+	return false, prev, nil
+}
+
+// FinishEvent stores the outcome and reply of an event claimed in this transaction.
+func (tx *Tx) FinishEvent(ctx context.Context, consumer, source, id, outcome string, reply json.RawMessage) error {
+	_, err := tx.Exec(ctx, `UPDATE processed_events SET outcome = $5, reply = $6
+		WHERE tenant_id = $1 AND consumer = $2 AND source = $3 AND event_id = $4`,
+		tx.tenant, consumer, source, id, outcome, reply)
+	if err != nil {
+		return fmt.Errorf("record outcome of event %s/%s: %w", source, id, err)
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package pgtest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+// Tenant creates a tenant through the platform path and returns its id.
+func Tenant(t testing.TB, st *store.Store, name string) uuid.UUID {
+	t.Helper()
+	var tn store.Tenant
+	err := st.Platform(context.Background(), func(tx *store.PlatformTx) (err error) {
+		tn, err = tx.CreateTenant(context.Background(), name)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn.ID
+}
+
+// Experiment creates a pending experiment in tenant and returns its id.
+func Experiment(t testing.TB, st *store.Store, tenant uuid.UUID) uuid.UUID {
+	t.Helper()
+	var e store.Experiment
+	err := st.WithTenant(context.Background(), tenant, func(tx *store.Tx) (err error) {
+		e, err = tx.CreateExperiment(context.Background(), store.NewExperiment{
+			Name: "seeded", DurationSeconds: 600, CreatedBy: "pgtest",
+			Baseline:  store.PipelineChoice{Template: "process-baseline"},
+			Candidate: store.PipelineChoice{Template: "process-topk", Parameters: map[string]any{"k": 10}},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.ID
+}
