@@ -9,6 +9,7 @@
 package function
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,7 @@ type Service struct {
 	HTTP     http.Handler                    // every other route; nil for event-only functions
 	Start    func(ctx context.Context) error // runs once after listening (e.g. verify the DB role); an error stops the function
 	Ready    func(ctx context.Context) error // readiness check on every probe (e.g. ping the DB); nil means always ready
+	Stop     func(ctx context.Context) error // drains what the HTTP server cannot (hijacked WebSockets); runs with the server's drain
 	Registry *prometheus.Registry            // where the function's own metrics live; nil creates one
 }
 
@@ -144,7 +146,15 @@ func Serve(ctx context.Context, svc Service, opts Options) error {
 	rt.draining.Store(true)
 	drainCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(drainCtx); err != nil {
+	stopped := make(chan error, 1)
+	go func() {
+		if svc.Stop == nil {
+			stopped <- nil
+			return
+		}
+		stopped <- svc.Stop(drainCtx)
+	}()
+	if err := errors.Join(srv.Shutdown(drainCtx), <-stopped); err != nil {
 		return errors.Join(runErr, fmt.Errorf("drain: %w", err))
 	}
 	opts.Logger.Info("stopped")
@@ -246,5 +256,12 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// Unwrap lets http.ResponseController reach the underlying writer (hijacking for WebSockets).
+// Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a WebSocket upgrader; gorilla/websocket asserts http.Hijacker
+// directly rather than going through http.ResponseController.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.status = http.StatusSwitchingProtocols
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}

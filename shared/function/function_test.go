@@ -278,3 +278,33 @@ func TestMetricsAndRequestID(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTP_HandlersCanHijackForWebSockets(t *testing.T) {
+	base, _ := running(t, Service{Name: "t", HTTP: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "not a hijacker", http.StatusInternalServerError)
+			return
+		}
+		conn, buf, err := h.Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+		_ = buf.Flush()
+	})})
+	waitReady(t, base)
+	resp, err := http.Get(base + "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101 from the hijacked connection", resp.StatusCode)
+	}
+	_, body := get(t, base+"/metrics")
+	if !strings.Contains(body, `code="101"`) {
+		t.Error("hijacked request not counted as 101")
+	}
+}
