@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"

@@ -60,8 +60,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		JWTAudience:        get("PHOENIX_JWT_AUDIENCE", DefaultJWTAudience),
 	}
 	port, err := strconv.Atoi(get("PORT", "8080"))
-	if err != nil || port < 1 || port > 65535 {
-		errs = append(errs, fmt.Errorf("PORT=%q: want a TCP port number between 1 and 65535", get("PORT", "")))
+	if err != nil || port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT=%q: want a TCP port number between 1 and 65535 (0 picks a free one)", get("PORT", "")))
 	}
 	c.Port = port
 	for name, v := range map[string]string{

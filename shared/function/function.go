@@ -61,6 +61,8 @@ type Options struct {
 	Logger       *slog.Logger  // default discards
 	// Listening, if set, receives the bound address once the listener is up (tests, phoenix dev).
 	Listening func(addr net.Addr)
+	// Started, if set, is called once Start has succeeded and readiness can pass.
+	Started func()
 }
 
 // Error carries the HTTP status an event handler's failure should produce.
@@ -135,6 +137,9 @@ func Serve(ctx context.Context, svc Service, opts Options) error {
 			}
 			rt.started.Store(true)
 			opts.Logger.Info("ready")
+			if opts.Started != nil {
+				opts.Started()
+			}
 		case err := <-served:
 			return fmt.Errorf("serve: %w", err)
 		case <-ctx.Done():

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"knative.dev/pkg/signals"
+
+	"github.com/phoenixotel/phoenix/functions/analyzer"
+	"github.com/phoenixotel/phoenix/functions/api"
+	"github.com/phoenixotel/phoenix/functions/controller"
+	"github.com/phoenixotel/phoenix/functions/gateway"
+	"github.com/phoenixotel/phoenix/functions/generator"
+	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/config"
+	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/logging"
+)
+
+// deployable is one function as `phoenix dev` runs it.
+type deployable struct {
+	name  string            // function name
+	addr  string            // listen address
+	needs bootstrap.Needs   // resources it uses
+	build bootstrap.Builder // its service
+	role  string            // what it does, printed at start
+}
+
+// devOptions are the flags of `phoenix dev`.
+type devOptions struct {
+	api, gateway, controller, generator, analyzer string // listen addresses
+	keysFile                                      string // dev JWT key file when PHOENIX_JWT_KEYS_FILE is unset
+	skipMigrate                                   bool   // do not apply migrations first
+}
+
+func devCmd() *cobra.Command {
+	var o devOptions
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run every Phoenix function and the gateway on this machine",
+		Long: "Applies migrations, then starts the API, the gateway and the event functions, each on its own\n" +
+			"loopback port, exactly as they run on Knative. Stops cleanly on Ctrl-C.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			return runDev(signals.NewContext(), cfg, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.api, "api-addr", "127.0.0.1:8080", "listen address of the API")
+	f.StringVar(&o.gateway, "gateway-addr", "127.0.0.1:8081", "listen address of the WebSocket gateway")
+	f.StringVar(&o.controller, "controller-addr", "127.0.0.1:8082", "listen address of the controller function")
+	f.StringVar(&o.generator, "generator-addr", "127.0.0.1:8083", "listen address of the generator function")
+	f.StringVar(&o.analyzer, "analyzer-addr", "127.0.0.1:8084", "listen address of the analyzer function")
+	f.StringVar(&o.keysFile, "dev-keys", filepath.Join(".phoenix", "dev-jwt.pem"),
+		"token signing keys created on first start when PHOENIX_JWT_KEYS_FILE is not set")
+	f.BoolVar(&o.skipMigrate, "skip-migrate", false, "do not apply migrations before starting")
+	return cmd
+}
+
+// runDev runs the platform until ctx ends or a function fails.
+func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.Writer) error {
+	if !o.skipMigrate {
+		if err := migrateUp(ctx, cfg, out); err != nil {
+			return err
+		}
+	}
+	if cfg.JWTKeysFile == "" {
+		if _, err := auth.EnsureDevKeyFile(o.keysFile); err != nil {
+			return fmt.Errorf("development keys: %w", err)
+		}
+		cfg.JWTKeysFile = o.keysFile
+	}
+	all := []deployable{
+		{"api", o.api, api.Needs(), api.Service, "HTTP API"},
+		{"gateway", o.gateway, gateway.Needs(), gateway.Service, "WebSocket gateway (GET /ws)"},
+		{"controller", o.controller, controller.Needs(), controller.Service, "CloudEvents: experiment transitions"},
+		{"generator", o.generator, generator.Needs(), generator.Service, "CloudEvents: manifests"},
+		{"analyzer", o.analyzer, analyzer.Needs(), analyzer.Service, "CloudEvents: analysis"},
+	}
+	var union bootstrap.Needs
+	for _, d := range all {
+		union.Store = union.Store || d.needs.Store
+		union.Redis = union.Redis || d.needs.Redis
+		union.Keys = union.Keys || d.needs.Keys
+	}
+	shared, err := bootstrap.Open(cfg, logging.New(logs, "phoenix-dev", cfg.LogLevel), union)
+	if err != nil {
+		return err
+	}
+	defer shared.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		bound   = make([]string, len(all))
+		ready   = make(chan struct{}, len(all))
+		started = make(chan error, len(all))
+	)
+	for i, d := range all {
+		res := *shared
+		res.Logger = logging.New(logs, d.name, cfg.LogLevel)
+		wg.Go(func() {
+			err := bootstrap.Run(ctx, &res, d.build, function.Options{
+				Addr:      d.addr,
+				Listening: func(a net.Addr) { bound[i] = a.String() },
+				Started:   func() { ready <- struct{}{} },
+			})
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
+				mu.Unlock()
+				started <- err
+				cancel()
+			}
+		})
+	}
+	for range all {
+		select {
+		case <-ready:
+		case err := <-started:
+			wg.Wait()
+			return errors.Join(append(errs, err)...)
+		}
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tLISTENS ON\tROLE")
+	for i, d := range all {
+		fmt.Fprintf(tw, "%s\thttp://%s\t%s\n", d.name, bound[i], d.role)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nPhoenix is running; press Ctrl-C to stop.\n",
+		cfg.JWTKeysFile, bound[0], auth.JWKSPath)
+	wg.Wait()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	fmt.Fprintln(out, "stopped")
+	return nil
+}

@@ -1,0 +1,298 @@
+// Package e2e runs the real binaries: `phoenix dev` with every function and the gateway against a
+// fresh database, driven over HTTP, CloudEvents and WebSockets as a user and Knative would.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/phoenixotel/phoenix/functions/gateway"
+	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/config"
+	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/test/pgtest"
+)
+
+// build compiles a package of this module into dir and returns the binary's path.
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(filepath.Dir(pkg+"/x")))
+	cmd := exec.Command("go", "build", "-o", out, "github.com/phoenixotel/phoenix/"+pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// platform is a running `phoenix dev`.
+type platform struct {
+	cmd      *exec.Cmd
+	out      *bytes.Buffer     // stdout after the address table
+	addrs    map[string]string // function -> base URL
+	keysFile string
+	db       *pgtest.DB
+	exited   chan error
+}
+
+var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)\s`)
+
+func startDev(t *testing.T) *platform {
+	t.Helper()
+	dir := t.TempDir()
+	bin := build(t, dir, "cmd/phoenix")
+	db := pgtest.New(t) // empty: `phoenix dev` applies the migrations itself
+	p := &platform{db: db, addrs: map[string]string{}, keysFile: filepath.Join(dir, "keys.pem"), exited: make(chan error, 1), out: &bytes.Buffer{}}
+	p.cmd = exec.Command(bin, "dev", "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0",
+		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
+		"--dev-keys", p.keysFile)
+	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(),
+		"PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=")
+	var logs bytes.Buffer
+	p.cmd.Stderr = &logs
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("phoenix dev logs:\n%s", logs.String())
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := addrLine.FindStringSubmatch(line); m != nil {
+			p.addrs[m[1]] = m[2]
+		}
+		if strings.HasPrefix(line, "Phoenix is running") {
+			break
+		}
+	}
+	go func() {
+		_, _ = io.Copy(p.out, stdout)
+		p.exited <- p.cmd.Wait()
+	}()
+	if len(p.addrs) != 5 {
+		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.String())
+	}
+	return p
+}
+
+func (p *platform) token(t *testing.T, tenant uuid.UUID, roles ...string) string {
+	t.Helper()
+	keys, err := auth.LoadKeySetFile(p.keysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: config.DefaultJWTIssuer, Audience: config.DefaultJWTAudience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := iss.Issue("user-"+tenant.String()[:8], tenant, roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestDev_RunsThePlatformEndToEnd(t *testing.T) {
+	p := startDev(t)
+	ctx := context.Background()
+	for name, base := range p.addrs {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s not ready: %v %v", name, resp, err)
+		}
+		resp.Body.Close()
+	}
+
+	// Tenants are created through the CLI's platform path, as an operator would.
+	st := p.db.AppStore(t, storeOptions())
+	acme, other := pgtest.Tenant(t, st, "acme"), pgtest.Tenant(t, st, "other")
+	operator, viewer, intruder := p.token(t, acme, "operator"), p.token(t, acme, "viewer"), p.token(t, other, "admin")
+	api := p.addrs["api"]
+
+	code, created := call(t, "POST", api+"/v1/experiments", operator, map[string]any{
+		"name": "topk vs baseline", "duration_seconds": 600,
+		"baseline":  map[string]any{"template": "process-baseline"},
+		"candidate": map[string]any{"template": "process-topk", "parameters": map[string]any{"k": 10}},
+	})
+	if code != http.StatusCreated || created["state"] != "pending" {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	id := created["id"].(string)
+	if code, body := call(t, "POST", api+"/v1/experiments", viewer, map[string]any{"name": "x"}); code != http.StatusForbidden {
+		t.Fatalf("viewer create: %d %v", code, body)
+	}
+	if code, body := call(t, "POST", api+"/v1/experiments", operator, map[string]any{"name": "", "duration_seconds": 5}); code != http.StatusBadRequest || body["errors"] == nil {
+		t.Fatalf("invalid create: %d %v", code, body)
+	}
+	if code, _ := call(t, "GET", api+"/v1/experiments/"+id, viewer, nil); code != http.StatusOK {
+		t.Fatalf("viewer get: %d", code)
+	}
+	if code, _ := call(t, "GET", api+"/v1/experiments/"+id, intruder, nil); code != http.StatusNotFound {
+		t.Fatalf("another tenant's admin got %d, want 404", code)
+	}
+	if code, list := call(t, "GET", api+"/v1/experiments", intruder, nil); code != http.StatusOK || len(list["items"].([]any)) != 0 {
+		t.Fatalf("another tenant lists %d %v", code, list)
+	}
+	if code, _ := call(t, "GET", api+"/v1/experiments/not-a-uuid", viewer, nil); code != http.StatusBadRequest {
+		t.Fatalf("bad uuid: %d", code)
+	}
+
+	// The gateway streams the tenant's events to an authenticated WebSocket.
+	wsURL := strings.Replace(p.addrs["gateway"], "http://", "ws://", 1) + "/ws"
+	conn, resp, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + viewer}})
+	if err != nil {
+		t.Fatalf("ws dial: %v %v", err, resp)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.WriteJSON(map[string]string{"type": "subscribe", "channel": "experiment:" + id}); err != nil {
+		t.Fatal(err)
+	}
+	var frame map[string]any
+	if err := conn.ReadJSON(&frame); err != nil || frame["type"] != "subscribed" {
+		t.Fatalf("subscribe answer %v %v", frame, err)
+	}
+	if _, resp, err := websocket.DefaultDialer.Dial(wsURL, nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unauthenticated ws: %v", err)
+	}
+
+	// A CloudEvent to the controller moves the experiment, exactly once however often delivered.
+	expID := uuid.MustParse(id)
+	started, _ := events.New("start-1", events.ExperimentStarted, events.SourceAPI, acme, expID, events.ExperimentRef{ExperimentID: expID})
+	for range 2 {
+		body, _ := json.Marshal(started)
+		resp, err := http.Post(p.addrs["controller"]+"/", "application/cloudevents+json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Ce-Type") != events.ManifestsRequested {
+			t.Fatalf("controller answered %d %v", resp.StatusCode, resp.Header)
+		}
+	}
+	code, trs := call(t, "GET", api+"/v1/experiments/"+id+"/transitions", viewer, nil)
+	if items := trs["items"].([]any); code != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["to"] != "generating" {
+		t.Fatalf("transitions %d %v", code, trs)
+	}
+
+	// Publish on Redis as the controller will; the subscriber gets it, another tenant would not.
+	opts, _ := redis.ParseURL(config.DefaultRedisURL)
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	payload, _ := json.Marshal(started)
+	if err := realtime.NewPublisher(rdb, gateway.ChannelPrefix).Publish(ctx, acme, expID, payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.ReadJSON(&frame); err != nil || frame["type"] != "event" {
+		t.Fatalf("event frame %v %v", frame, err)
+	}
+
+	// Ctrl-C stops everything cleanly.
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		if err != nil {
+			t.Fatalf("phoenix dev exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("phoenix dev did not stop within 30 s of SIGINT")
+	}
+	if !strings.Contains(p.out.String(), "stopped") {
+		t.Fatalf("no clean stop reported: %q", p.out.String())
+	}
+}
+
+func TestFunction_RefusesARoleThatBypassesRLS(t *testing.T) {
+	dir := t.TempDir()
+	bin := build(t, dir, "functions/analyzer/cmd")
+	db := pgtest.Migrated(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT=0", "PHOENIX_DATABASE_URL="+db.OwnerURL) // superuser owner
+	out, err := runWithTimeout(cmd, 20*time.Second)
+	if err == nil {
+		t.Fatalf("analyzer started as a superuser:\n%s", out)
+	}
+	if !strings.Contains(out, "could bypass row-level security") || !strings.Contains(out, "phoenix_app") {
+		t.Fatalf("refusal does not say what to fix:\n%s", out)
+	}
+}
+
+func TestFunction_RejectsInvalidConfiguration(t *testing.T) {
+	bin := build(t, t.TempDir(), "functions/api/cmd")
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT=http", "PHOENIX_DATABASE_URL=mysql://x")
+	out, err := runWithTimeout(cmd, 20*time.Second)
+	if err == nil || !strings.Contains(out, "PORT=") || !strings.Contains(out, "PHOENIX_DATABASE_URL") {
+		t.Fatalf("bad configuration: err %v, output:\n%s", err, out)
+	}
+}
+
+func runWithTimeout(cmd *exec.Cmd, d time.Duration) (string, error) {
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return buf.String(), err
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+		return buf.String(), fmt.Errorf("still running after %s", d)
+	}
+}
