@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -32,10 +31,15 @@ import (
 )
 
 // build compiles a package of this module into dir and returns the binary's path.
-func build(t *testing.T, dir, pkg string) string {
+func build(t testing.TB, dir, pkg string) string {
 	t.Helper()
-	out := filepath.Join(dir, filepath.Base(filepath.Dir(pkg+"/x")))
-	cmd := exec.Command("go", "build", "-o", out, "github.com/phoenixotel/phoenix/"+pkg)
+	out := filepath.Join(dir, strings.ReplaceAll(pkg, "/", "-"))
+	args := []string{"build", "-o", out}
+	if coverDir() != "" {
+		// make test collects the binaries' coverage beside the tests' own.
+		args = append(args, "-cover", "-coverpkg=github.com/phoenixotel/phoenix/...")
+	}
+	cmd := exec.Command("go", append(args, "github.com/phoenixotel/phoenix/"+pkg)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
@@ -64,7 +68,7 @@ func startDev(t *testing.T) *platform {
 		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
 		"--dev-keys", p.keysFile)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(),
+	p.cmd.Env = append(childEnv(),
 		"PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=")
 	var logs bytes.Buffer
 	p.cmd.Stderr = &logs
@@ -259,7 +263,7 @@ func TestFunction_RefusesARoleThatBypassesRLS(t *testing.T) {
 	bin := build(t, dir, "functions/analyzer/cmd")
 	db := pgtest.Migrated(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "PHOENIX_DATABASE_URL="+db.OwnerURL) // superuser owner
+	cmd.Env = append(childEnv(), "PORT=0", "PHOENIX_DATABASE_URL="+db.OwnerURL) // superuser owner
 	out, err := runWithTimeout(cmd, 20*time.Second)
 	if err == nil {
 		t.Fatalf("analyzer started as a superuser:\n%s", out)
@@ -272,7 +276,7 @@ func TestFunction_RefusesARoleThatBypassesRLS(t *testing.T) {
 func TestFunction_RejectsInvalidConfiguration(t *testing.T) {
 	bin := build(t, t.TempDir(), "functions/api/cmd")
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=http", "PHOENIX_DATABASE_URL=mysql://x")
+	cmd.Env = append(childEnv(), "PORT=http", "PHOENIX_DATABASE_URL=mysql://x")
 	out, err := runWithTimeout(cmd, 20*time.Second)
 	if err == nil || !strings.Contains(out, "PORT=") || !strings.Contains(out, "PHOENIX_DATABASE_URL") {
 		t.Fatalf("bad configuration: err %v, output:\n%s", err, out)
