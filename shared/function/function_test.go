@@ -267,16 +267,29 @@ func TestMetricsAndRequestID(t *testing.T) {
 	if got := resp.Header.Get(RequestIDHeader); got == "" || strings.ContainsAny(got, `" =`) {
 		t.Errorf("unsafe request id accepted: %q", got)
 	}
-	_, body := get(t, base+"/metrics")
-	for _, want := range []string{
+	waitMetrics(t, base,
 		`phoenix_function_requests_total{code="200",function="probe",kind="event"} 1`,
 		`phoenix_function_requests_total{code="404",function="probe",kind="http"} 2`,
-		`phoenix_function_request_duration_seconds_count{function="probe",kind="event"} 1`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %s", want)
+		`phoenix_function_request_duration_seconds_count{function="probe",kind="event"} 1`)
+}
+
+// waitMetrics polls /metrics until it holds every line in want: a request is counted when its
+// handler returns, which can be just after the client has read the answer.
+func waitMetrics(t *testing.T, base string, want ...string) {
+	t.Helper()
+	var body string
+	for range 200 {
+		_, body = get(t, base+"/metrics")
+		missing := false
+		for _, w := range want {
+			missing = missing || !strings.Contains(body, w)
 		}
+		if !missing {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	t.Errorf("metrics lack some of %q:\n%s", want, body)
 }
 
 func TestHTTP_HandlersCanHijackForWebSockets(t *testing.T) {
@@ -303,12 +316,5 @@ func TestHTTP_HandlersCanHijackForWebSockets(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d, want 101 from the hijacked connection", resp.StatusCode)
 	}
-	// The handler finishes (and is counted) just after the client has its answer.
-	for range 200 {
-		if _, body := get(t, base+"/metrics"); strings.Contains(body, `code="101"`) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Error("hijacked request not counted as 101")
+	waitMetrics(t, base, `code="101"`)
 }
