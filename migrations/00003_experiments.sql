@@ -48,8 +48,8 @@ CREATE TABLE experiments (
     FOREIGN KEY (tenant_id, baseline_pipeline_id) REFERENCES pipelines (tenant_id, id),
     FOREIGN KEY (tenant_id, candidate_pipeline_id) REFERENCES pipelines (tenant_id, id)
 );
-CREATE INDEX experiments_tenant_state_idx ON experiments (tenant_id, state, created_at DESC);
-CREATE INDEX experiments_tenant_created_idx ON experiments (tenant_id, created_at DESC);
+CREATE INDEX experiments_tenant_state_idx ON experiments (tenant_id, state, created_at DESC, id DESC);
+CREATE INDEX experiments_tenant_created_idx ON experiments (tenant_id, created_at DESC, id DESC);
 
 CREATE TABLE experiment_transitions (
     tenant_id          uuid        NOT NULL,

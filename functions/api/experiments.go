@@ -1,10 +1,13 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -93,7 +96,11 @@ type experimentList struct {
 }
 
 func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		problem.Write(w, http.StatusBadRequest, "the query string is malformed")
+		return
+	}
 	f := store.ExperimentFilter{Limit: 50}
 	if s := q.Get("state"); s != "" {
 		if !experiment.State(s).Valid() {
@@ -110,16 +117,16 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	if s := q.Get("before"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
+	if s := q.Get("after"); s != "" {
+		c, err := parseCursor(s)
 		if err != nil {
-			problem.Write(w, http.StatusBadRequest, "before must be the next cursor of a previous page")
+			problem.Write(w, http.StatusBadRequest, "after must be the next cursor of a previous page")
 			return
 		}
-		f.Before = &t
+		f.After = &c
 	}
 	var items []store.Experiment
-	err := a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+	err = a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
 		items, err = tx.Experiments(r.Context(), f)
 		return err
 	})
@@ -129,7 +136,8 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 	}
 	page := experimentList{Items: items}
 	if len(items) == f.Limit {
-		page.Next = items[len(items)-1].CreatedAt.Format(time.RFC3339Nano)
+		last := items[len(items)-1]
+		page.Next = formatCursor(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	writeJSON(w, http.StatusOK, page)
 }
@@ -187,4 +195,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// formatCursor encodes a listing position as an opaque token.
+func formatCursor(c store.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
+}
+
+func parseCursor(s string) (store.Cursor, error) {
+	if len(s) > 128 {
+		return store.Cursor{}, errors.New("cursor too long")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return store.Cursor{}, err
+	}
+	at, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return store.Cursor{}, errors.New("malformed cursor")
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return store.Cursor{}, err
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return store.Cursor{}, err
+	}
+	return store.Cursor{CreatedAt: t, ID: u}, nil
 }

@@ -91,9 +91,16 @@ func (tx *Tx) Experiment(ctx context.Context, id uuid.UUID) (Experiment, error) 
 
 // ExperimentFilter narrows a listing; the zero value lists the newest 50 of any state.
 type ExperimentFilter struct {
-	State  experiment.State // only this state when not empty
-	Limit  int              // page size, 1-200 (default 50)
-	Before *time.Time       // keyset cursor: only experiments created before this instant
+	State experiment.State // only this state when not empty
+	Limit int              // page size, 1-200 (default 50)
+	After *Cursor          // keyset cursor: only experiments listed after this one
+}
+
+// Cursor is a position in the newest-first listing of experiments: creation time, then id, so
+// experiments created in the same instant are neither skipped nor repeated across pages.
+type Cursor struct {
+	CreatedAt time.Time // the last listed experiment's creation time
+	ID        uuid.UUID // the last listed experiment's id
 }
 
 // Experiments lists the tenant's experiments, newest first.
@@ -101,9 +108,15 @@ func (tx *Tx) Experiments(ctx context.Context, f ExperimentFilter) ([]Experiment
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
+	var at *time.Time
+	var id *uuid.UUID
+	if f.After != nil {
+		at, id = &f.After.CreatedAt, &f.After.ID
+	}
 	rows, err := tx.Query(ctx, `SELECT `+experimentColumns+` FROM experiments
-		WHERE tenant_id = $1 AND ($2 = '' OR state = $2) AND ($3::timestamptz IS NULL OR created_at < $3)
-		ORDER BY created_at DESC LIMIT $4`, tx.tenant, string(f.State), f.Before, f.Limit)
+		WHERE tenant_id = $1 AND ($2 = '' OR state = $2)
+		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+		ORDER BY created_at DESC, id DESC LIMIT $5`, tx.tenant, string(f.State), at, id, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list experiments: %w", err)
 	}
