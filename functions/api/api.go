@@ -13,6 +13,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -116,7 +117,10 @@ func (a *API) require(resource, action string, next http.HandlerFunc) http.Handl
 			problem.Write(w, http.StatusForbidden, fmt.Sprintf("your role does not allow %s", perm))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		// Handlers log with the caller's tenant and subject from here on; the request log line
+		// written by the runtime keeps only the request id.
+		ctx := logging.With(r.Context(), "tenant", p.Tenant.String(), "subject", p.Subject)
+		next(w, r.WithContext(context.WithValue(ctx, principalKey{}, p)))
 	})
 }
 

@@ -245,8 +245,11 @@ func (rt *runtime) instrument(kind string, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		elapsed := time.Since(start)
 		rt.metrics.requests.WithLabelValues(kind, strconv.Itoa(sw.status)).Inc()
-		rt.metrics.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+		rt.metrics.duration.WithLabelValues(kind).Observe(elapsed.Seconds())
+		logging.FromContext(r.Context()).Info("request", "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
 	})
 }
 
