@@ -57,7 +57,7 @@ func setup(t *testing.T) *fixture {
 
 func (f *fixture) token(t *testing.T, tenant uuid.UUID, roles ...string) string {
 	t.Helper()
-	tok, _, err := f.issuer.Issue("user-1", tenant, roles)
+	tok, _, err := f.issuer.Issue(auth.Grant{Subject: "user-1", Tenant: tenant, Roles: roles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestAuthentication_IsRequiredAndStrict(t *testing.T) {
 	expired, _, _ := func() (string, auth.Claims, error) {
 		keys, _ := auth.NewKeySet(mustKey(t))
 		iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: "phoenix", Audience: "phoenix"})
-		return iss.Issue("u", f.acme, []string{"admin"})
+		return iss.Issue(auth.Grant{Subject: "u", Tenant: f.acme, Roles: []string{"admin"}})
 	}()
 	tests := map[string]string{
 		"no token":              "",

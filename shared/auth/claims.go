@@ -21,6 +21,10 @@ const (
 	// KiB; the bound stops a hostile token from costing base64 and JSON work
 	// before its signature is even checked.
 	MaxTokenLength = 8 << 10
+
+	// SubjectUser and SubjectServiceAccount are the kinds of subject a token names.
+	SubjectUser           = "user"
+	SubjectServiceAccount = "service_account"
 )
 
 // Claims is the payload of an access token.
@@ -29,8 +33,15 @@ type Claims struct {
 	jwt.RegisteredClaims
 	// Tenant is the tenant the caller acts in, as a canonical UUID string.
 	Tenant string `json:"tenant"`
-	// Roles are the caller's roles within the tenant.
+	// Roles are the caller's roles within the tenant (users).
 	Roles []string `json:"roles,omitempty"`
+	// Permissions are "resource:action" grants held directly (service accounts).
+	Permissions []string `json:"perms,omitempty"`
+	// SubjectType says what sub names: SubjectUser or SubjectServiceAccount.
+	SubjectType string `json:"sub_type"`
+	// SessionID names the login (refresh-token family) the token belongs to, so logout can end
+	// the whole session; empty for service accounts, which have no refresh tokens.
+	SessionID string `json:"sid,omitempty"`
 	// Type is the token type; always TokenTypeAccess for an access token.
 	Type string `json:"typ"`
 }

@@ -88,7 +88,7 @@ func mustVerifier(t *testing.T, keys *auth.KeySet, revocation auth.Revocation) *
 
 func mustIssue(t *testing.T, iss *auth.Issuer, tenant uuid.UUID) (string, auth.Claims) {
 	t.Helper()
-	tok, claims, err := iss.Issue("user-42", tenant, []string{"editor"})
+	tok, claims, err := iss.Issue(auth.Grant{Subject: "user-42", Tenant: tenant, Roles: []string{"editor"}})
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
@@ -99,16 +99,17 @@ func mustIssue(t *testing.T, iss *auth.Issuer, tenant uuid.UUID) (string, auth.C
 // test can remove or corrupt any one claim.
 func (f fixture) validClaims() jwt.MapClaims {
 	return jwt.MapClaims{
-		"iss":    testIssuer,
-		"aud":    testAudience,
-		"sub":    "user-42",
-		"tenant": f.tenant.String(),
-		"roles":  []string{"editor"},
-		"typ":    auth.TokenTypeAccess,
-		"jti":    "3d7c1c9e-6a43-4f55-9d0a-0b8f7f1e2a11",
-		"iat":    epoch.Unix(),
-		"nbf":    epoch.Unix(),
-		"exp":    epoch.Add(10 * time.Minute).Unix(),
+		"iss":      testIssuer,
+		"aud":      testAudience,
+		"sub":      "user-42",
+		"tenant":   f.tenant.String(),
+		"roles":    []string{"editor"},
+		"typ":      auth.TokenTypeAccess,
+		"sub_type": auth.SubjectUser,
+		"jti":      "3d7c1c9e-6a43-4f55-9d0a-0b8f7f1e2a11",
+		"iat":      epoch.Unix(),
+		"nbf":      epoch.Unix(),
+		"exp":      epoch.Add(10 * time.Minute).Unix(),
 	}
 }
 

@@ -75,15 +75,32 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	return &Issuer{key: key, issuer: cfg.Issuer, audience: cfg.Audience, ttl: ttl, now: now}, nil
 }
 
+// Grant is what an access token says about its bearer.
+type Grant struct {
+	Subject     string    // user or service-account id
+	SubjectType string    // SubjectUser (default) or SubjectServiceAccount
+	Tenant      uuid.UUID // the tenant the bearer acts in
+	Roles       []string  // a user's roles
+	Permissions []string  // a service account's "resource:action" grants
+	SessionID   string    // the login session (refresh family) of a user token
+}
+
 // Issue signs an access token for subject acting in tenant with roles. It
 // returns the compact token and the claims it carries, so a caller can report
 // the expiry without parsing its own token back.
-func (i *Issuer) Issue(subject string, tenant uuid.UUID, roles []string) (string, Claims, error) {
+func (i *Issuer) Issue(g Grant) (string, Claims, error) {
+	subject, tenant := g.Subject, g.Tenant
 	if subject == "" {
 		return "", Claims{}, errors.New("issue token: subject is empty")
 	}
 	if tenant == uuid.Nil {
 		return "", Claims{}, errors.New("issue token: tenant is the nil UUID")
+	}
+	if g.SubjectType == "" {
+		g.SubjectType = SubjectUser
+	}
+	if g.SubjectType != SubjectUser && g.SubjectType != SubjectServiceAccount {
+		return "", Claims{}, fmt.Errorf("issue token: unknown subject type %q", g.SubjectType)
 	}
 	jti, err := uuid.NewRandom()
 	if err != nil {
@@ -100,9 +117,12 @@ func (i *Issuer) Issue(subject string, tenant uuid.UUID, roles []string) (string
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        jti.String(),
 		},
-		Tenant: tenant.String(),
-		Roles:  slices.Clone(roles),
-		Type:   TokenTypeAccess,
+		Tenant:      tenant.String(),
+		Roles:       slices.Clone(g.Roles),
+		Permissions: slices.Clone(g.Permissions),
+		SubjectType: g.SubjectType,
+		SessionID:   g.SessionID,
+		Type:        TokenTypeAccess,
 	}
 	token := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	token.Header["typ"] = HeaderType

@@ -15,7 +15,7 @@ import (
 func TestIssue_WritesAccessTokenClaims(t *testing.T) {
 	f := newFixture(t, nil)
 	roles := []string{"editor", "viewer"}
-	tok, claims, err := f.issuer.Issue("user-42", f.tenant, roles)
+	tok, claims, err := f.issuer.Issue(auth.Grant{Subject: "user-42", Tenant: f.tenant, Roles: roles})
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
@@ -119,7 +119,7 @@ func TestIssue_RejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := f.issuer.Issue(tt.subject, tt.tenant, tt.roles)
+			_, _, err := f.issuer.Issue(auth.Grant{Subject: tt.subject, Tenant: tt.tenant, Roles: tt.roles})
 			if err == nil || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("Issue error = %v, want one mentioning %q", err, tt.msg)
 			}

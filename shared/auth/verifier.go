@@ -26,8 +26,16 @@ type Principal struct {
 	Subject string
 	// Tenant is the tenant the caller acts in; never uuid.Nil.
 	Tenant uuid.UUID
-	// Roles are the caller's roles within Tenant, as issued.
+	// Roles are the caller's roles within Tenant, as issued (users).
 	Roles []string
+	// Permissions are "resource:action" grants held directly (service accounts).
+	Permissions []string
+	// SubjectType is SubjectUser or SubjectServiceAccount.
+	SubjectType string
+	// SessionID is the login session a user token belongs to; empty for service accounts.
+	SessionID string
+	// IssuedAt is when the token was issued; "valid after" revocation compares with it.
+	IssuedAt time.Time
 	// TokenID is the jti claim, the handle revocation and audit logs use.
 	TokenID string
 	// ExpiresAt is when the token stops being valid (before leeway).
@@ -195,11 +203,20 @@ func principal(c *Claims) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
+	switch c.SubjectType {
+	case SubjectUser, SubjectServiceAccount:
+	default:
+		return Principal{}, fmt.Errorf("sub_type claim %s is not a known subject type", quoteBounded(c.SubjectType))
+	}
 	return Principal{
-		Subject:   c.Subject,
-		Tenant:    tenant,
-		Roles:     c.Roles,
-		TokenID:   c.ID,
-		ExpiresAt: c.ExpiresAt.Time,
+		Subject:     c.Subject,
+		Tenant:      tenant,
+		Roles:       c.Roles,
+		Permissions: c.Permissions,
+		SubjectType: c.SubjectType,
+		SessionID:   c.SessionID,
+		TokenID:     c.ID,
+		IssuedAt:    c.IssuedAt.Time,
+		ExpiresAt:   c.ExpiresAt.Time,
 	}, nil
 }

@@ -191,6 +191,12 @@ func TestVerify_RejectsHostileTokens(t *testing.T) {
 		{name: "missing aud", token: func(t *testing.T) string {
 			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { delete(c, "aud") })
 		}, reason: jwt.ErrTokenRequiredClaimMissing, msg: "aud"},
+		{name: "unknown sub_type", token: func(t *testing.T) string {
+			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { c["sub_type"] = "admin" })
+		}, msg: "sub_type"},
+		{name: "missing sub_type", token: func(t *testing.T) string {
+			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { delete(c, "sub_type") })
+		}, msg: "sub_type"},
 		{name: "typ refresh", token: func(t *testing.T) string {
 			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { c["typ"] = "refresh" })
 		}, msg: `"refresh"`},

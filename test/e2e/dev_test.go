@@ -116,7 +116,7 @@ func (p *platform) token(t *testing.T, tenant uuid.UUID, roles ...string) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := iss.Issue("user-"+tenant.String()[:8], tenant, roles)
+	tok, _, err := iss.Issue(auth.Grant{Subject: "user-" + tenant.String()[:8], Tenant: tenant, Roles: roles})
 	if err != nil {
 		t.Fatal(err)
 	}
