@@ -94,7 +94,8 @@ CREATE TABLE service_account_secrets (
     tenant_id          uuid        NOT NULL,
     id                 uuid        NOT NULL DEFAULT gen_random_uuid(),
     service_account_id uuid        NOT NULL,
-    secret_hash        text        NOT NULL,
+    -- SHA-256 of a 256-bit random secret: a fast hash suffices for secrets that cannot be guessed.
+    secret_hash        bytea       NOT NULL CHECK (length(secret_hash) = 32),
     created_at         timestamptz NOT NULL DEFAULT now(),
     expires_at         timestamptz,
     revoked_at         timestamptz,

@@ -21,6 +21,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_tenant_time_idx ON audit_log (tenant_id, occurred_at DESC);
 CREATE INDEX audit_log_tenant_action_idx ON audit_log (tenant_id, action, occurred_at DESC);
+CREATE INDEX audit_log_tenant_actor_idx ON audit_log (tenant_id, actor_id, occurred_at DESC);
 
 -- The runtime role is only granted SELECT and INSERT; this trigger keeps the log append-only for
 -- every other role too, so a mistaken maintenance session cannot rewrite history.

@@ -39,6 +39,9 @@ type Claims struct {
 	Permissions []string `json:"perms,omitempty"`
 	// SubjectType says what sub names: SubjectUser or SubjectServiceAccount.
 	SubjectType string `json:"sub_type"`
+	// IssuedAtMillis is iat in milliseconds. iat has whole seconds only, too coarse to tell a
+	// token issued just before a "valid after" revocation from one issued just after it.
+	IssuedAtMillis int64 `json:"iat_ms,omitempty"`
 	// SessionID names the login (refresh-token family) the token belongs to, so logout can end
 	// the whole session; empty for service accounts, which have no refresh tokens.
 	SessionID string `json:"sid,omitempty"`

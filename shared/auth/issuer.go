@@ -117,12 +117,13 @@ func (i *Issuer) Issue(g Grant) (string, Claims, error) {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        jti.String(),
 		},
-		Tenant:      tenant.String(),
-		Roles:       slices.Clone(g.Roles),
-		Permissions: slices.Clone(g.Permissions),
-		SubjectType: g.SubjectType,
-		SessionID:   g.SessionID,
-		Type:        TokenTypeAccess,
+		Tenant:         tenant.String(),
+		Roles:          slices.Clone(g.Roles),
+		Permissions:    slices.Clone(g.Permissions),
+		SubjectType:    g.SubjectType,
+		SessionID:      g.SessionID,
+		IssuedAtMillis: now.UnixMilli(),
+		Type:           TokenTypeAccess,
 	}
 	token := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	token.Header["typ"] = HeaderType

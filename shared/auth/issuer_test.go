@@ -137,3 +137,45 @@ func equal(a, b any) bool {
 		return a == b
 	}
 }
+
+func TestIssue_ServiceAccountGrantRoundTrips(t *testing.T) {
+	f := newFixture(t, nil)
+	tok, _, err := f.issuer.Issue(auth.Grant{Subject: "sa-1", SubjectType: auth.SubjectServiceAccount,
+		Tenant: f.tenant, Permissions: []string{"experiment:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.verifier.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SubjectType != auth.SubjectServiceAccount || !slices.Equal(p.Permissions, []string{"experiment:read"}) || len(p.Roles) != 0 {
+		t.Fatalf("principal %+v", p)
+	}
+	if !p.IssuedAt.Equal(epoch) {
+		t.Fatalf("IssuedAt %v, want %v", p.IssuedAt, epoch)
+	}
+	if _, _, err := f.issuer.Issue(auth.Grant{Subject: "x", SubjectType: "robot", Tenant: f.tenant}); err == nil {
+		t.Fatal("unknown subject type issued")
+	}
+}
+
+func TestIssue_IssuedAtKeepsMilliseconds(t *testing.T) {
+	f := newFixture(t, nil)
+	at := epoch.Add(1500 * time.Millisecond)
+	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: f.keys, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := iss.Issue(auth.Grant{Subject: "u", Tenant: f.tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.verifier.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.IssuedAt.Equal(at) {
+		t.Fatalf("IssuedAt %v, want %v (milliseconds kept)", p.IssuedAt, at)
+	}
+}

@@ -143,7 +143,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, unauthenticated(err)
 	}
 	if v.revocation != nil {
-		revoked, err := v.revocation.Revoked(ctx, p, claims.IssuedAt.Time)
+		revoked, err := v.revocation.Revoked(ctx, p, p.IssuedAt)
 		if err != nil {
 			return Principal{}, fmt.Errorf("verify token %s: revocation check: %w", p.TokenID, err)
 		}
@@ -208,6 +208,15 @@ func principal(c *Claims) (Principal, error) {
 	default:
 		return Principal{}, fmt.Errorf("sub_type claim %s is not a known subject type", quoteBounded(c.SubjectType))
 	}
+	issued := c.IssuedAt.Time
+	if c.IssuedAtMillis != 0 {
+		// Only a refinement of iat within the same second is accepted.
+		ms := time.UnixMilli(c.IssuedAtMillis)
+		if ms.Before(issued) || !ms.Before(issued.Add(time.Second)) {
+			return Principal{}, errors.New("iat_ms claim disagrees with iat")
+		}
+		issued = ms
+	}
 	return Principal{
 		Subject:     c.Subject,
 		Tenant:      tenant,
@@ -216,7 +225,7 @@ func principal(c *Claims) (Principal, error) {
 		SubjectType: c.SubjectType,
 		SessionID:   c.SessionID,
 		TokenID:     c.ID,
-		IssuedAt:    c.IssuedAt.Time,
+		IssuedAt:    issued,
 		ExpiresAt:   c.ExpiresAt.Time,
 	}, nil
 }

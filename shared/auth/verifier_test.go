@@ -191,6 +191,9 @@ func TestVerify_RejectsHostileTokens(t *testing.T) {
 		{name: "missing aud", token: func(t *testing.T) string {
 			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { delete(c, "aud") })
 		}, reason: jwt.ErrTokenRequiredClaimMissing, msg: "aud"},
+		{name: "iat_ms outside iat's second", token: func(t *testing.T) string {
+			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { c["iat_ms"] = epoch.Add(-time.Hour).UnixMilli() })
+		}, msg: "iat_ms"},
 		{name: "unknown sub_type", token: func(t *testing.T) string {
 			return f.mint(t, func(_ map[string]any, c jwt.MapClaims) { c["sub_type"] = "admin" })
 		}, msg: "sub_type"},

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/phoenixotel/phoenix/shared/ratelimit"
 )
 
 // Defaults that work on this machine kind: PostgreSQL with trust auth and Redis on loopback.
@@ -27,17 +29,23 @@ const (
 // Config is everything a Phoenix deployable may be configured with. Each deployable reads the
 // fields it uses; Load validates all of them so a typo fails fast wherever it is.
 type Config struct {
-	Port               int           // PORT: where the function listens (Knative sets it)
-	DatabaseURL        string        // PHOENIX_DATABASE_URL: the runtime role phoenix_app
-	MigrateDatabaseURL string        // PHOENIX_MIGRATE_DATABASE_URL: the schema owner, for migrations
-	RedisURL           string        // PHOENIX_REDIS_URL
-	LogLevel           string        // PHOENIX_LOG_LEVEL: debug, info, warn or error
-	JWTKeysFile        string        // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
-	JWTIssuer          string        // PHOENIX_JWT_ISSUER: the iss claim issued and required
-	JWTAudience        string        // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
-	JWTLeeway          time.Duration // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
-	AllowedOrigins     []string      // PHOENIX_ALLOWED_ORIGINS: comma-separated browser origins for the gateway
-	DrainTimeout       time.Duration // PHOENIX_DRAIN_TIMEOUT: time for in-flight work after SIGTERM
+	Port               int             // PORT: where the function listens (Knative sets it)
+	DatabaseURL        string          // PHOENIX_DATABASE_URL: the runtime role phoenix_app
+	MigrateDatabaseURL string          // PHOENIX_MIGRATE_DATABASE_URL: the schema owner, for migrations
+	RedisURL           string          // PHOENIX_REDIS_URL
+	LogLevel           string          // PHOENIX_LOG_LEVEL: debug, info, warn or error
+	JWTKeysFile        string          // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
+	JWTIssuer          string          // PHOENIX_JWT_ISSUER: the iss claim issued and required
+	JWTAudience        string          // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
+	JWTLeeway          time.Duration   // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
+	AllowedOrigins     []string        // PHOENIX_ALLOWED_ORIGINS: comma-separated browser origins for the gateway
+	DrainTimeout       time.Duration   // PHOENIX_DRAIN_TIMEOUT: time for in-flight work after SIGTERM
+	AccessTokenTTL     time.Duration   // PHOENIX_ACCESS_TOKEN_TTL: access-token lifetime (minutes, not hours)
+	RefreshTokenTTL    time.Duration   // PHOENIX_REFRESH_TOKEN_TTL: refresh-token lifetime
+	RateLoginIP        ratelimit.Limit // PHOENIX_RATE_LOGIN_IP: login attempts per client IP
+	RateLoginAccount   ratelimit.Limit // PHOENIX_RATE_LOGIN_ACCOUNT: login attempts per tenant+email
+	RateAPITenant      ratelimit.Limit // PHOENIX_RATE_API_TENANT: authenticated API requests per tenant
+	RateAPIToken       ratelimit.Limit // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
@@ -87,6 +95,27 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.DrainTimeout, err = duration(get("PHOENIX_DRAIN_TIMEOUT", "20s"), time.Second, 10*time.Minute)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("PHOENIX_DRAIN_TIMEOUT: %w", err))
+	}
+	c.AccessTokenTTL, err = duration(get("PHOENIX_ACCESS_TOKEN_TTL", "10m"), time.Minute, time.Hour)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_ACCESS_TOKEN_TTL: %w", err))
+	}
+	c.RefreshTokenTTL, err = duration(get("PHOENIX_REFRESH_TOKEN_TTL", "336h"), time.Hour, 90*24*time.Hour)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_REFRESH_TOKEN_TTL: %w", err))
+	}
+	for _, r := range []struct {
+		name, def string
+		dst       *ratelimit.Limit
+	}{
+		{"PHOENIX_RATE_LOGIN_IP", "30/m", &c.RateLoginIP},
+		{"PHOENIX_RATE_LOGIN_ACCOUNT", "10/m", &c.RateLoginAccount},
+		{"PHOENIX_RATE_API_TENANT", "200/s", &c.RateAPITenant},
+		{"PHOENIX_RATE_API_TOKEN", "50/s", &c.RateAPIToken},
+	} {
+		if *r.dst, err = ratelimit.Parse(get(r.name, r.def)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
+		}
 	}
 	for _, o := range strings.Split(get("PHOENIX_ALLOWED_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o == "" {

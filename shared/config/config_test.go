@@ -16,7 +16,8 @@ func TestLoad_DefaultsWorkOnThisMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Port != 8080 || c.DatabaseURL != DefaultDatabaseURL || c.MigrateDatabaseURL != DefaultMigrateDatabaseURL ||
-		c.RedisURL != DefaultRedisURL || c.JWTLeeway != 30*time.Second || c.LogLevel != "info" {
+		c.RedisURL != DefaultRedisURL || c.JWTLeeway != 30*time.Second || c.LogLevel != "info" ||
+		c.AccessTokenTTL != 10*time.Minute || c.RateLoginAccount.Rate != 10 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -31,13 +32,16 @@ func TestLoad_ReportsEveryProblemByName(t *testing.T) {
 		"PHOENIX_JWT_LEEWAY":           "1h",
 		"PHOENIX_DRAIN_TIMEOUT":        "soon",
 		"PHOENIX_ALLOWED_ORIGINS":      "https://ok.example, not-an-origin",
+		"PHOENIX_ACCESS_TOKEN_TTL":     "24h",
+		"PHOENIX_RATE_LOGIN_IP":        "lots",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
 	msg := err.Error()
 	for _, want := range []string{"PORT=", "PHOENIX_DATABASE_URL", "names no database", "PHOENIX_REDIS_URL",
-		"PHOENIX_LOG_LEVEL", "PHOENIX_JWT_LEEWAY", "PHOENIX_DRAIN_TIMEOUT", `"not-an-origin"`} {
+		"PHOENIX_LOG_LEVEL", "PHOENIX_JWT_LEEWAY", "PHOENIX_DRAIN_TIMEOUT", `"not-an-origin"`,
+		"PHOENIX_ACCESS_TOKEN_TTL", "PHOENIX_RATE_LOGIN_IP"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

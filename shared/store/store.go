@@ -145,6 +145,7 @@ var (
 	ErrNoTenant = errors.New("no tenant given")
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
 )
 
 // isUniqueViolation tells whether err is PostgreSQL's unique_violation.

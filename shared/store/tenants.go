@@ -13,10 +13,10 @@ import (
 
 // Tenant is one customer of the platform.
 type Tenant struct {
-	ID        uuid.UUID // primary key, the value of app.tenant_id in its transactions
-	Name      string    // unique, DNS-label-like; users log in with it
-	Status    string    // active or suspended
-	CreatedAt time.Time // when it was created
+	ID        uuid.UUID `json:"id"`         // primary key, the value of app.tenant_id in its transactions
+	Name      string    `json:"name"`       // unique, DNS-label-like; users log in with it
+	Status    string    `json:"status"`     // active or suspended
+	CreatedAt time.Time `json:"created_at"` // when it was created
 }
 
 // tenantName mirrors the tenants.name CHECK so that callers get a clear message, not a 23514.

@@ -1,0 +1,64 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Limit
+		ok   bool
+	}{
+		{"10/m", Limit{10, time.Minute}, true},
+		{" 200/s ", Limit{200, time.Second}, true},
+		{"5/h", Limit{5, time.Hour}, true},
+		{"off", Limit{}, true},
+		{"0/m", Limit{0, time.Minute}, true},
+		{"10", Limit{}, false},
+		{"ten/m", Limit{}, false},
+		{"10/d", Limit{}, false},
+		{"-1/s", Limit{}, false},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
+			t.Errorf("Parse(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestAllow_RefusesOverTheLimitPerKey(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	l := New(rdb, "test-"+hex.EncodeToString(b[:]))
+	ctx := context.Background()
+	lim := Limit{Rate: 3, Period: time.Minute}
+	for i := range 3 {
+		d, err := l.Allow(ctx, "ip:1", lim)
+		if err != nil || !d.Allowed {
+			t.Fatalf("event %d refused: %+v %v", i, d, err)
+		}
+	}
+	d, err := l.Allow(ctx, "ip:1", lim)
+	if err != nil || d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > 20*time.Second+time.Second {
+		t.Fatalf("4th event: %+v %v; want refused with retry-after about 20s", d, err)
+	}
+	if d, _ := l.Allow(ctx, "ip:2", lim); !d.Allowed {
+		t.Fatal("another key shares the budget")
+	}
+	if d, _ := l.Allow(ctx, "ip:1", Limit{}); !d.Allowed {
+		t.Fatal("disabled limit refused")
+	}
+	if got := RetryAfterSeconds(1500 * time.Millisecond); got != "2" {
+		t.Fatalf("RetryAfterSeconds = %s", got)
+	}
+}

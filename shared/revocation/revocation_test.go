@@ -1,0 +1,105 @@
+package revocation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/phoenixotel/phoenix/shared/auth"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return New(rdb, Options{Prefix: "test-" + hex.EncodeToString(b[:]), Keep: time.Minute})
+}
+
+func TestRevoked(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	tenant, other := uuid.New(), uuid.New()
+	p := auth.Principal{Subject: "user-1", Tenant: tenant, TokenID: "jti-1", SessionID: "sid-1", IssuedAt: now}
+	tests := []struct {
+		name    string
+		revoke  func(s *Store) error
+		issued  time.Time
+		revoked bool
+	}{
+		{"nothing revoked", func(*Store) error { return nil }, now, false},
+		{"token revoked", func(s *Store) error { return s.RevokeToken(ctx, "jti-1", now.Add(time.Minute)) }, now, true},
+		{"another token revoked", func(s *Store) error { return s.RevokeToken(ctx, "jti-2", now.Add(time.Minute)) }, now, false},
+		{"session revoked", func(s *Store) error { return s.RevokeSession(ctx, tenant, "sid-1") }, now, true},
+		{"same session id in another tenant", func(s *Store) error { return s.RevokeSession(ctx, other, "sid-1") }, now, false},
+		{"subject valid after, older token", func(s *Store) error { return s.RevokeSubjectBefore(ctx, tenant, "user-1", now.Add(time.Millisecond)) }, now, true},
+		{"subject valid after, newer token", func(s *Store) error { return s.RevokeSubjectBefore(ctx, tenant, "user-1", now) }, now.Add(time.Millisecond), false},
+		{"tenant valid after", func(s *Store) error { return s.RevokeTenantBefore(ctx, tenant, now.Add(time.Second)) }, now, true},
+		{"other tenant valid after", func(s *Store) error { return s.RevokeTenantBefore(ctx, other, now.Add(time.Second)) }, now, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			if err := tt.revoke(s); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Revoked(ctx, p, tt.issued)
+			if err != nil || got != tt.revoked {
+				t.Fatalf("Revoked = %v, %v; want %v", got, err, tt.revoked)
+			}
+		})
+	}
+}
+
+func TestValidAfter_NeverMovesBackwards(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	tenant := uuid.New()
+	later := time.Now().Add(time.Hour)
+	if err := s.RevokeSubjectBefore(ctx, tenant, "u", later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSubjectBefore(ctx, tenant, "u", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p := auth.Principal{Subject: "u", Tenant: tenant, TokenID: "j"}
+	if revoked, _ := s.Revoked(ctx, p, later.Add(-time.Minute)); !revoked {
+		t.Fatal("an earlier revocation lowered the later valid-after instant")
+	}
+}
+
+func TestMarkers_Expire(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if err := s.RevokeToken(ctx, "j", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	ttl := s.rdb.TTL(ctx, s.tokenKey("j")).Val()
+	if ttl <= time.Minute || ttl > time.Minute+auth.MaxLeeway+time.Second {
+		t.Fatalf("token marker ttl %v, want about exp + leeway", ttl)
+	}
+	if err := s.RevokeToken(ctx, "old", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.rdb.Exists(ctx, s.tokenKey("old")).Val(); n != 0 {
+		t.Fatal("marker stored for a token long expired")
+	}
+}
+
+func TestRevoked_RedisDownIsAnErrorNotAnAnswer(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer rdb.Close()
+	s := New(rdb, Options{})
+	if _, err := s.Revoked(context.Background(), auth.Principal{Tenant: uuid.New(), Subject: "u", TokenID: "j"}, time.Now()); err == nil {
+		t.Fatal("no error with Redis unreachable")
+	}
+}
