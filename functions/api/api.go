@@ -1,6 +1,8 @@
-// Package api is the HTTP function that serves Phoenix's public API. Every route except the key
-// set is authenticated; the tenant comes only from the verified access token, and every store call
-// runs in that tenant's transaction. Errors are RFC 9457 problem documents.
+// Package api is the HTTP function that serves Phoenix's public API: authentication (login,
+// refresh, logout, service-account tokens), tenant, user and service-account management, the
+// audit log, and experiments. Every route except login, refresh, the token grant and the key set is
+// authenticated; the tenant comes only from the verified access token, and every store call runs in
+// that tenant's transaction. Errors are RFC 9457 problem documents.
 package api
 
 import (
@@ -8,38 +10,81 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/problem"
+	"github.com/phoenixotel/phoenix/shared/ratelimit"
+	"github.com/phoenixotel/phoenix/shared/revocation"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 // Needs are the resources the API uses.
-func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Keys: true} }
+func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Redis: true, Keys: true} }
 
-// API holds the API's dependencies.
+// Limits are the request-rate limits the API enforces.
+type Limits struct {
+	LoginIP      ratelimit.Limit // login and token-grant attempts per client IP
+	LoginAccount ratelimit.Limit // login attempts per tenant and email
+	Tenant       ratelimit.Limit // authenticated requests per tenant
+	Token        ratelimit.Limit // authenticated requests per access token
+}
+
+// Options wire the API. Every field is required except where noted.
+type Options struct {
+	Store           *store.Store       // PostgreSQL as phoenix_app
+	Keys            *auth.KeySet       // signing and verification keys; published as JWKS
+	Verifier        *auth.Verifier     // verifies access tokens, revocation included
+	Issuer          *auth.Issuer       // signs access tokens
+	Revocation      *revocation.Store  // revoked tokens, sessions and "valid after" markers
+	Limiter         *ratelimit.Limiter // shared rate-limit state
+	Limits          Limits             // the limits
+	RefreshTTL      time.Duration      // refresh-token lifetime
+	Password        password.Params    // argon2id cost for new hashes (and the dummy hash)
+	TrustedProxies  int                // X-Forwarded-For hops to trust for the client IP; 0 uses the peer address
+	Now             func() time.Time   // clock; nil means time.Now
+}
+
+// API serves the HTTP endpoints.
 type API struct {
-	store    *store.Store                    // tenant data, reached only through WithTenant
-	verifier *auth.Verifier                  // checks access tokens
-	keys     *auth.KeySet                    // published at /.well-known/jwks.json
-	rbac     atomic.Pointer[map[string]rbac] // role -> permissions, loaded from the catalog at start
+	o         Options                         // dependencies and settings
+	rbac      atomic.Pointer[map[string]rbac] // role -> permissions, loaded from the catalog at start
+	dummyOnce sync.Once                       // computes dummyHash on first use, not at start
+	dummyHash string                          // verified against when a login names no real user
 }
 
 // rbac is the set of permissions ("resource:action") one role grants.
 type rbac map[string]bool
 
-// New wires the API.
-func New(st *store.Store, v *auth.Verifier, keys *auth.KeySet) *API {
-	return &API{store: st, verifier: v, keys: keys}
+// New wires the API. The RBAC catalog is loaded by LoadRoles; until then everything is denied.
+func New(o Options) *API {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &API{o: o}
 }
 
 // Service is the API as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
-	a := New(res.Store, res.Verifier, res.Keys)
+	c := res.Config
+	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: res.Keys, Issuer: c.JWTIssuer, Audience: c.JWTAudience, TTL: c.AccessTokenTTL})
+	if err != nil {
+		return function.Service{}, fmt.Errorf("PHOENIX_JWT_KEYS_FILE: cannot sign tokens: %w", err)
+	}
+	a := New(Options{
+		Store: res.Store, Keys: res.Keys, Verifier: res.Verifier, Issuer: iss, Revocation: res.Revocation,
+		Limiter: ratelimit.New(res.Redis, "phoenix"),
+		Limits: Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
+		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies,
+	})
 	return function.Service{
 		Name: "api",
 		HTTP: a.Routes(),
@@ -52,9 +97,9 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	}, nil
 }
 
-// LoadRoles reads the RBAC catalog. Until it has run every authorization is denied.
+// LoadRoles reads the RBAC catalog.
 func (a *API) LoadRoles(ctx context.Context) error {
-	cat, err := a.store.RolePermissions(ctx)
+	cat, err := a.o.Store.RolePermissions(ctx)
 	if err != nil {
 		return err
 	}
@@ -73,7 +118,35 @@ func (a *API) LoadRoles(ctx context.Context) error {
 // Routes is the API's HTTP surface.
 func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET "+auth.JWKSPath, auth.JWKSHandler(a.keys))
+	mux.Handle("GET "+auth.JWKSPath, auth.JWKSHandler(a.o.Keys))
+
+	mux.HandleFunc("POST /v1/auth/login", a.login)
+	mux.HandleFunc("POST /v1/auth/refresh", a.refresh)
+	mux.HandleFunc("POST /v1/auth/token", a.clientCredentials)
+	mux.Handle("POST /v1/auth/logout", a.authenticated(a.logout))
+	mux.Handle("GET /v1/auth/me", a.authenticated(a.me))
+
+	mux.Handle("POST /v1/tenants", a.require("tenant", "manage", a.createTenant))
+	mux.Handle("GET /v1/tenants", a.require("tenant", "manage", a.listTenants))
+	mux.Handle("GET /v1/tenants/{id}", a.require("tenant", "manage", a.getTenant))
+	mux.Handle("POST /v1/tenants/{id}/suspend", a.require("tenant", "manage", a.setTenantStatus("suspended")))
+	mux.Handle("POST /v1/tenants/{id}/resume", a.require("tenant", "manage", a.setTenantStatus("active")))
+
+	mux.Handle("POST /v1/users", a.require("user", "write", a.createUser))
+	mux.Handle("GET /v1/users", a.require("user", "read", a.listUsers))
+	mux.Handle("GET /v1/users/{id}", a.require("user", "read", a.getUser))
+	mux.Handle("PATCH /v1/users/{id}", a.require("user", "write", a.changeRole))
+	mux.Handle("POST /v1/users/{id}/disable", a.require("user", "write", a.disableUser))
+
+	mux.Handle("POST /v1/service-accounts", a.require("service-account", "write", a.createServiceAccount))
+	mux.Handle("GET /v1/service-accounts", a.require("service-account", "read", a.listServiceAccounts))
+	mux.Handle("GET /v1/service-accounts/{id}", a.require("service-account", "read", a.getServiceAccount))
+	mux.Handle("POST /v1/service-accounts/{id}/disable", a.require("service-account", "write", a.disableServiceAccount))
+	mux.Handle("POST /v1/service-accounts/{id}/secrets", a.require("service-account", "write", a.rotateSecret))
+	mux.Handle("DELETE /v1/service-accounts/{id}/secrets/{secret}", a.require("service-account", "write", a.revokeSecret))
+
+	mux.Handle("GET /v1/audit-events", a.require("audit", "read", a.listAudit))
+
 	mux.Handle("POST /v1/experiments", a.require("experiment", "create", a.createExperiment))
 	mux.Handle("GET /v1/experiments", a.require("experiment", "read", a.listExperiments))
 	mux.Handle("GET /v1/experiments/{id}", a.require("experiment", "read", a.getExperiment))
@@ -92,10 +165,9 @@ func principalFrom(ctx context.Context) auth.Principal {
 	return p
 }
 
-// require authenticates the request and allows it only if one of the caller's roles grants
-// resource:action. Deny by default: an unknown role, or a catalog not yet loaded, grants nothing.
-func (a *API) require(resource, action string, next http.HandlerFunc) http.Handler {
-	perm := resource + ":" + action
+// authenticated verifies the access token and applies the per-tenant and per-token rate limits.
+// Unauthenticated requests get 401 with nothing about why beyond "invalid or expired".
+func (a *API) authenticated(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := auth.BearerToken(r)
 		if err != nil {
@@ -103,37 +175,97 @@ func (a *API) require(resource, action string, next http.HandlerFunc) http.Handl
 			problem.Write(w, http.StatusUnauthorized, "send a valid access token as Authorization: Bearer <token>")
 			return
 		}
-		p, err := a.verifier.Verify(r.Context(), token)
+		p, err := a.o.Verifier.Verify(r.Context(), token)
 		if err != nil {
 			if errors.Is(err, auth.ErrUnauthenticated) {
+				logFrom(r).Info("token refused", "err", err)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="phoenix", error="invalid_token"`)
-				problem.Write(w, http.StatusUnauthorized, "the access token is invalid or expired; log in again")
+				problem.Write(w, http.StatusUnauthorized, "the access token is invalid, expired or revoked; log in again")
 				return
 			}
+			logFrom(r).Error("token check failed", "err", err)
 			problem.Write(w, http.StatusServiceUnavailable, "cannot check the token right now; retry shortly")
 			return
 		}
-		if !a.allowed(p.Roles, perm) {
-			problem.Write(w, http.StatusForbidden, fmt.Sprintf("your role does not allow %s", perm))
-			return
-		}
-		// Handlers log with the caller's tenant and subject from here on; the request log line
-		// written by the runtime keeps only the request id.
+		// Handlers log with the caller's tenant and subject from here on.
 		ctx := logging.With(r.Context(), "tenant", p.Tenant.String(), "subject", p.Subject)
-		next(w, r.WithContext(context.WithValue(ctx, principalKey{}, p)))
+		r = r.WithContext(context.WithValue(ctx, principalKey{}, p))
+		for _, l := range []struct {
+			key string
+			lim ratelimit.Limit
+		}{{"tenant:" + p.Tenant.String(), a.o.Limits.Tenant}, {"token:" + p.TokenID, a.o.Limits.Token}} {
+			if !a.allowRate(w, r, l.key, l.lim, p.Tenant, p) {
+				return
+			}
+		}
+		next(w, r)
 	})
 }
 
-func (a *API) allowed(roles []string, perm string) bool {
+// require authenticates the request and allows it only if the caller holds resource:action:
+// through a role for users, directly for service accounts. Deny by default: an unknown role, or a
+// catalog not yet loaded, grants nothing. A denial is audited.
+func (a *API) require(resource, action string, next http.HandlerFunc) http.Handler {
+	perm := resource + ":" + action
+	return a.authenticated(func(w http.ResponseWriter, r *http.Request) {
+		p := principalFrom(r.Context())
+		if !a.allowed(p, perm) {
+			a.audit(r, p.Tenant, p, "authz.denied", "denied", "warning", "lacks "+perm, nil)
+			problem.Write(w, http.StatusForbidden, fmt.Sprintf("you are not allowed to %s (needs %s)", action, perm))
+			return
+		}
+		next(w, r)
+	})
+}
+
+func (a *API) allowed(p auth.Principal, perm string) bool {
+	if p.SubjectType == auth.SubjectServiceAccount {
+		for _, have := range p.Permissions {
+			if have == perm {
+				return true
+			}
+		}
+		return false
+	}
 	m := a.rbac.Load()
 	if m == nil {
 		return false
 	}
-	for _, role := range roles {
+	for _, role := range p.Roles {
 		if (*m)[role][perm] {
 			return true
 		}
 	}
+	return false
+}
+
+// rolePermissions is what a role grants, sorted; nil for an unknown role.
+func (a *API) rolePermissions(role string) map[string]bool {
+	m := a.rbac.Load()
+	if m == nil {
+		return nil
+	}
+	return (*m)[role]
+}
+
+// allowRate counts one request against key; over the limit it answers 429 with Retry-After,
+// audits the first refusal of each window in tenant (if known) and returns false. A limiter that
+// cannot be reached fails closed with 503.
+func (a *API) allowRate(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit, tenant uuid.UUID, p auth.Principal) bool {
+	d, err := a.o.Limiter.Allow(r.Context(), key, lim)
+	if err != nil {
+		logFrom(r).Error("rate limiter unavailable", "err", err)
+		problem.Write(w, http.StatusServiceUnavailable, "the service is busy; retry shortly")
+		return false
+	}
+	if d.Allowed {
+		return true
+	}
+	if tenant != uuid.Nil && a.o.Limiter.FirstRefusal(r.Context(), key, d.RetryAfter) {
+		a.audit(r, tenant, p, "ratelimit.hit", "denied", "warning", "too many requests ("+lim.String()+")", map[string]any{"limit": lim.String()})
+	}
+	w.Header().Set("Retry-After", ratelimit.RetryAfterSeconds(d.RetryAfter))
+	problem.Write(w, http.StatusTooManyRequests, "too many requests; retry after the time in Retry-After")
 	return false
 }
 

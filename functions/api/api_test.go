@@ -9,10 +9,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/password"
+	"github.com/phoenixotel/phoenix/shared/ratelimit"
+	"github.com/phoenixotel/phoenix/shared/revocation"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
@@ -22,6 +27,7 @@ type fixture struct {
 	st     *store.Store
 	api    *API
 	issuer *auth.Issuer
+	rdb    *redis.Client
 	acme   uuid.UUID
 	other  uuid.UUID
 }
@@ -37,7 +43,11 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Issuer: "phoenix", Audience: "phoenix"})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	prefix := "test-" + uuid.NewString()
+	rev := revocation.New(rdb, revocation.Options{Prefix: prefix})
+	v, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Issuer: "phoenix", Audience: "phoenix", Revocation: rev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,13 +55,23 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := New(st, v, keys)
+	a := New(Options{
+		Store: st, Keys: keys, Verifier: v, Issuer: iss, Revocation: rev,
+		Limiter: ratelimit.New(rdb, prefix),
+		Limits: Limits{
+			LoginIP: ratelimit.Limit{Rate: 1000, Period: time.Minute}, LoginAccount: ratelimit.Limit{Rate: 5, Period: time.Minute},
+			Tenant: ratelimit.Limit{Rate: 1000, Period: time.Second}, Token: ratelimit.Limit{Rate: 1000, Period: time.Second},
+		},
+		RefreshTTL: time.Hour,
+		// Cheap hashing keeps tests fast; the KDF itself is tested in shared/password.
+		Password: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+	})
 	if err := a.LoadRoles(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, st: st, api: a, issuer: iss,
+	return &fixture{srv: srv, st: st, api: a, issuer: iss, rdb: rdb,
 		acme: pgtest.Tenant(t, st, "acme"), other: pgtest.Tenant(t, st, "other")}
 }
 
@@ -166,7 +186,7 @@ func TestAuthorization_DeniesByDefault(t *testing.T) {
 		})
 	}
 	// Until the catalog is loaded nothing is allowed.
-	fresh := New(f.st, f.api.verifier, f.api.keys)
+	fresh := New(f.api.o)
 	srv := httptest.NewServer(fresh.Routes())
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/v1/experiments", nil)

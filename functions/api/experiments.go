@@ -73,7 +73,7 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principalFrom(r.Context())
 	var e store.Experiment
-	err := a.store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
+	err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
 		e, err = tx.CreateExperiment(r.Context(), store.NewExperiment{
 			Name: strings.TrimSpace(req.Name), Description: req.Description,
 			Baseline: req.Baseline, Candidate: req.Candidate, Spec: req.Spec,
@@ -126,7 +126,7 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 		f.After = &c
 	}
 	var items []store.Experiment
-	err = a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+	err = a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
 		items, err = tx.Experiments(r.Context(), f)
 		return err
 	})
@@ -158,7 +158,7 @@ func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e store.Experiment
-	err := a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
 		e, err = tx.Experiment(r.Context(), id)
 		return err
 	})
@@ -175,7 +175,7 @@ func (a *API) listTransitions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var trs []store.Transition
-	err := a.store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) error {
+	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) error {
 		if _, err := tx.Experiment(r.Context(), id); err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/revocation"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
@@ -36,6 +37,9 @@ type Resources struct {
 	Redis    *redis.Client  // nil unless Needs.Redis
 	Keys     *auth.KeySet   // nil unless Needs.Keys
 	Verifier *auth.Verifier // access-token verifier over Keys; nil unless Needs.Keys
+	// Revocation is the Redis revocation list; with Keys it is wired into Verifier, so every
+	// verifier checks it. Nil unless Needs.Redis.
+	Revocation *revocation.Store
 }
 
 // Open prepares what needs asks for. It reads local files (the key set) but makes no network call.
@@ -55,6 +59,7 @@ func Open(cfg config.Config, logger *slog.Logger, needs Needs) (*Resources, erro
 			return nil, fmt.Errorf("PHOENIX_REDIS_URL: %w", err)
 		}
 		r.Redis = redis.NewClient(opts)
+		r.Revocation = revocation.New(r.Redis, revocation.Options{})
 	}
 	if needs.Keys {
 		if cfg.JWTKeysFile == "" {
@@ -67,9 +72,11 @@ func Open(cfg config.Config, logger *slog.Logger, needs Needs) (*Resources, erro
 			r.Close()
 			return nil, fmt.Errorf("PHOENIX_JWT_KEYS_FILE: %w", err)
 		}
-		v, err := auth.NewVerifier(auth.VerifierConfig{
-			Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.JWTLeeway,
-		})
+		vc := auth.VerifierConfig{Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.JWTLeeway}
+		if r.Revocation != nil {
+			vc.Revocation = r.Revocation
+		}
+		v, err := auth.NewVerifier(vc)
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("token verifier: %w", err)

@@ -46,6 +46,7 @@ type Config struct {
 	RateLoginAccount   ratelimit.Limit // PHOENIX_RATE_LOGIN_ACCOUNT: login attempts per tenant+email
 	RateAPITenant      ratelimit.Limit // PHOENIX_RATE_API_TENANT: authenticated API requests per tenant
 	RateAPIToken       ratelimit.Limit // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
+	TrustedProxies     int             // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
@@ -116,6 +117,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		if *r.dst, err = ratelimit.Parse(get(r.name, r.def)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
 		}
+	}
+	c.TrustedProxies, err = strconv.Atoi(get("PHOENIX_TRUSTED_PROXIES", "0"))
+	if err != nil || c.TrustedProxies < 0 || c.TrustedProxies > 10 {
+		errs = append(errs, errors.New("PHOENIX_TRUSTED_PROXIES: want the number of proxies in front of Phoenix, 0-10"))
 	}
 	for _, o := range strings.Split(get("PHOENIX_ALLOWED_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o == "" {

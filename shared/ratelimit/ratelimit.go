@@ -42,13 +42,14 @@ func Parse(s string) (Limit, error) {
 
 // Limiter checks keys against limits in Redis.
 type Limiter struct {
+	rdb    *redis.Client       // the Redis both live in
 	gcra   *redis_rate.Limiter // the shared GCRA state in Redis
 	prefix string              // namespace of the keys
 }
 
 // New returns a limiter whose keys start with prefix.
 func New(rdb *redis.Client, prefix string) *Limiter {
-	return &Limiter{gcra: redis_rate.NewLimiter(rdb), prefix: prefix}
+	return &Limiter{rdb: rdb, gcra: redis_rate.NewLimiter(rdb), prefix: prefix}
 }
 
 // Decision is the outcome of one check.
@@ -76,4 +77,12 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 func RetryAfterSeconds(d time.Duration) string {
 	s := int((d + time.Second - 1) / time.Second)
 	return strconv.Itoa(max(s, 1))
+}
+
+// FirstRefusal reports whether this is the first refusal for key in the current window (it
+// remembers for window). Callers audit only the first, so a flood of refused requests does not
+// become a flood of audit writes.
+func (l *Limiter) FirstRefusal(ctx context.Context, key string, window time.Duration) bool {
+	ok, err := l.rdb.SetNX(ctx, l.prefix+":refused:"+key, "1", max(window, time.Second)).Result()
+	return err == nil && ok
 }

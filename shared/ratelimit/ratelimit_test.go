@@ -58,6 +58,9 @@ func TestAllow_RefusesOverTheLimitPerKey(t *testing.T) {
 	if d, _ := l.Allow(ctx, "ip:1", Limit{}); !d.Allowed {
 		t.Fatal("disabled limit refused")
 	}
+	if !l.FirstRefusal(ctx, "ip:1", time.Minute) || l.FirstRefusal(ctx, "ip:1", time.Minute) {
+		t.Fatal("FirstRefusal must be true once per window")
+	}
 	if got := RetryAfterSeconds(1500 * time.Millisecond); got != "2" {
 		t.Fatalf("RetryAfterSeconds = %s", got)
 	}
