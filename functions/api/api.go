@@ -40,17 +40,17 @@ type Limits struct {
 
 // Options wire the API. Every field is required except where noted.
 type Options struct {
-	Store           *store.Store       // PostgreSQL as phoenix_app
-	Keys            *auth.KeySet       // signing and verification keys; published as JWKS
-	Verifier        *auth.Verifier     // verifies access tokens, revocation included
-	Issuer          *auth.Issuer       // signs access tokens
-	Revocation      *revocation.Store  // revoked tokens, sessions and "valid after" markers
-	Limiter         *ratelimit.Limiter // shared rate-limit state
-	Limits          Limits             // the limits
-	RefreshTTL      time.Duration      // refresh-token lifetime
-	Password        password.Params    // argon2id cost for new hashes (and the dummy hash)
-	TrustedProxies  int                // X-Forwarded-For hops to trust for the client IP; 0 uses the peer address
-	Now             func() time.Time   // clock; nil means time.Now
+	Store          *store.Store       // PostgreSQL as phoenix_app
+	Keys           *auth.KeySet       // signing and verification keys; published as JWKS
+	Verifier       *auth.Verifier     // verifies access tokens, revocation included
+	Issuer         *auth.Issuer       // signs access tokens
+	Revocation     *revocation.Store  // revoked tokens, sessions and "valid after" markers
+	Limiter        *ratelimit.Limiter // shared rate-limit state
+	Limits         Limits             // the limits
+	RefreshTTL     time.Duration      // refresh-token lifetime
+	Password       password.Params    // argon2id cost for new hashes (and the dummy hash)
+	TrustedProxies int                // X-Forwarded-For hops to trust for the client IP; 0 uses the peer address
+	Now            func() time.Time   // clock; nil means time.Now
 }
 
 // API serves the HTTP endpoints.
@@ -81,8 +81,8 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	}
 	a := New(Options{
 		Store: res.Store, Keys: res.Keys, Verifier: res.Verifier, Issuer: iss, Revocation: res.Revocation,
-		Limiter: ratelimit.New(res.Redis, "phoenix"),
-		Limits: Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
+		Limiter:    ratelimit.New(res.Redis, "phoenix"),
+		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies,
 	})
 	return function.Service{

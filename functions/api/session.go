@@ -192,7 +192,9 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 	if !a.allowLoginRate(w, r, "refresh-ip:"+a.clientIP(r).String(), a.o.Limits.LoginIP, "", "") {
 		return
 	}
-	refused := func() { problem.Write(w, http.StatusUnauthorized, "the refresh token is invalid, expired or revoked; log in again") }
+	refused := func() {
+		problem.Write(w, http.StatusUnauthorized, "the refresh token is invalid, expired or revoked; log in again")
+	}
 	tenant, id, secret, err := parseRefreshToken(req.RefreshToken)
 	if err != nil {
 		refused()
@@ -303,13 +305,13 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 
 // meResponse describes the caller.
 type meResponse struct {
-	Subject     string          `json:"subject"`
-	SubjectType string          `json:"subject_type"`
-	Tenant      store.Tenant    `json:"tenant"`
-	Email       string          `json:"email,omitempty"`
-	Roles       []string        `json:"roles,omitempty"`
-	Permissions []string        `json:"permissions"`
-	ExpiresAt   time.Time       `json:"expires_at"`
+	Subject     string       `json:"subject"`
+	SubjectType string       `json:"subject_type"`
+	Tenant      store.Tenant `json:"tenant"`
+	Email       string       `json:"email,omitempty"`
+	Roles       []string     `json:"roles,omitempty"`
+	Permissions []string     `json:"permissions"`
+	ExpiresAt   time.Time    `json:"expires_at"`
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
