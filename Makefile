@@ -26,10 +26,11 @@ test:
 	@$(GO) tool covdata textfmt -i=$(COVERDIR) -o coverage.out
 	@echo "total statement coverage: $$($(GO) tool cover -func=coverage.out | tail -1 | awk '{print $$NF}')"
 
-## lint: formatting and vet
+## lint: formatting, vet and a tidy go.mod
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 ## bench: every benchmark (statistics, password hashing, cold start)
 bench:

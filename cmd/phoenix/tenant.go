@@ -126,7 +126,8 @@ func userCmd() *cobra.Command {
 	}
 	create.Flags().StringVar(&tenant, "tenant", "", "name of the tenant (required)")
 	create.Flags().StringVar(&email, "email", "", "the user's email address (required)")
-	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin")
+	create.Flags().StringVar(&role, "role", "viewer",
+		"viewer, operator or admin; platform-admin makes the user a platform administrator (tenant management)")
 	for _, f := range []string{"tenant", "email"} {
 		_ = create.MarkFlagRequired(f)
 	}

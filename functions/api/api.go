@@ -92,7 +92,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 			if err := res.Start(ctx); err != nil {
 				return err
 			}
-			return a.LoadRoles(ctx)
+			return res.Retry(ctx, "load the role catalog", a.LoadRoles)
 		},
 	}, nil
 }

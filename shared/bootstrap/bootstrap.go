@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"knative.dev/pkg/signals"
@@ -97,14 +98,36 @@ func (r *Resources) Close() {
 }
 
 // Start runs once the function listens: it refuses a database role that could bypass row-level
-// security, so a misconfigured deployment stops instead of serving without isolation.
+// security, so a misconfigured deployment stops instead of serving without isolation. A database
+// that cannot be reached yet (a failover, a slow start) is not a misconfiguration: Start keeps
+// trying, and the function stays unready, until it answers or ctx ends.
 func (r *Resources) Start(ctx context.Context) error {
-	if r.Store != nil {
-		if err := r.Store.VerifyRuntimeRole(ctx); err != nil {
+	if r.Store == nil {
+		return nil
+	}
+	return r.Retry(ctx, "verify the database role", r.Store.VerifyRuntimeRole)
+}
+
+// Retry runs fn until it succeeds, fails permanently (a *store.RoleProblem), or ctx ends, waiting
+// 100 ms, then twice as long each time up to 5 s, between attempts.
+func (r *Resources) Retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := fn(ctx)
+		var permanent *store.RoleProblem
+		if err == nil || errors.As(err, &permanent) {
 			return err
 		}
+		r.Logger.Warn("dependency not ready; will retry", "step", what, "err", err, "retry_in", wait.String())
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	return nil
 }
 
 // Ready checks the dependencies on every readiness probe.

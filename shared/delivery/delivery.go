@@ -50,7 +50,16 @@ func Once(ctx context.Context, st *store.Store, consumer string, e event.Event, 
 			reply, rejected, err = replay(prev)
 			return err
 		}
-		outcome, r, err := apply(ctx, tx, tenant)
+		var (
+			outcome string
+			r       *event.Event
+		)
+		// In a savepoint: a rejection undoes whatever apply wrote before it gave up, while the
+		// claim and the "rejected" record stay.
+		err = tx.Nested(ctx, func(sp *store.Tx) (err error) {
+			outcome, r, err = apply(ctx, sp, tenant)
+			return err
+		})
 		var fe *function.Error
 		if errors.As(err, &fe) && fe.Status < http.StatusInternalServerError {
 			rejected = err
@@ -68,6 +77,10 @@ func Once(ctx context.Context, st *store.Store, consumer string, e event.Event, 
 		reply = r
 		return tx.FinishEvent(ctx, consumer, e.Source(), e.ID(), outcome, raw)
 	})
+	if errors.Is(err, store.ErrUnknownTenant) {
+		// No such tenant: redelivery cannot help, so the broker should dead-letter it.
+		return nil, function.Invalid(fmt.Errorf("unknown tenant %s", tenant))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -131,7 +131,9 @@ func Serve(ctx context.Context, svc Service, opts Options) error {
 		case err := <-started:
 			started = nil
 			if err != nil {
-				runErr = fmt.Errorf("%s refused to start: %w", svc.Name, err)
+				if ctx.Err() == nil { // not merely interrupted by shutdown
+					runErr = fmt.Errorf("%s refused to start: %w", svc.Name, err)
+				}
 				done = true
 				break
 			}

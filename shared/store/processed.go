@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Processed is what a consumer recorded for an event it handled before.
@@ -19,6 +23,10 @@ type Processed struct {
 func (tx *Tx) ClaimEvent(ctx context.Context, consumer, source, id, typ string) (first bool, prev Processed, err error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (tenant_id, consumer, source, event_id, event_type, outcome)
 		VALUES ($1, $2, $3, $4, $5, 'applied') ON CONFLICT DO NOTHING`, tx.tenant, consumer, source, id, typ)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return false, Processed{}, fmt.Errorf("tenant %s: %w", tx.tenant, ErrUnknownTenant)
+	}
 	if err != nil {
 		return false, Processed{}, fmt.Errorf("claim event %s/%s: %w", source, id, err)
 	}
@@ -43,4 +51,10 @@ func (tx *Tx) FinishEvent(ctx context.Context, consumer, source, id, outcome str
 		return fmt.Errorf("record outcome of event %s/%s: %w", source, id, err)
 	}
 	return nil
+}
+
+// Nested runs fn inside a savepoint of tx: if fn fails, only its own writes are undone and the
+// transaction goes on (a consumer records a rejected event without keeping half its effects).
+func (tx *Tx) Nested(ctx context.Context, fn func(*Tx) error) error {
+	return pgx.BeginFunc(ctx, tx.Tx, func(sp pgx.Tx) error { return fn(&Tx{Tx: sp, tenant: tx.tenant}) })
 }

@@ -108,22 +108,32 @@ func (p *RoleProblem) Error() string {
 		"(set PHOENIX_DATABASE_URL to a URL with user phoenix_app)", p.Role, p.Reason)
 }
 
-// VerifyRuntimeRole refuses a connection whose role could bypass row-level security: a superuser,
-// a role with BYPASSRLS, a role that owns any of our tables, or one that inherits from such a
-// role. Functions call it at start and exit if it fails.
+// VerifyRuntimeRole refuses a connection that could get around row-level security: a role that
+// is, or may become (SET ROLE counts, so membership is checked, not inheritance), a superuser or
+// a BYPASSRLS role, or the owner of any table or schema of this database (owners may disable RLS
+// or drop what they own); and a session that already carries app.tenant_id (set in the URL's
+// options), which would hand every tenant-less transaction that tenant's rows. Functions call it
+// at start and exit if it fails.
 func (s *Store) VerifyRuntimeRole(ctx context.Context) error {
 	var (
-		role                       string
-		super, bypass, owns, inher bool
+		role                          string
+		super, bypass, becomes, owner bool
+		setting                       string
 	)
 	err := s.pool.QueryRow(ctx, `
 		SELECT r.rolname, r.rolsuper, r.rolbypassrls,
-		       EXISTS (SELECT 1 FROM pg_class c
-		                WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace),
 		       EXISTS (SELECT 1 FROM pg_roles o
 		                WHERE o.oid <> r.oid AND (o.rolsuper OR o.rolbypassrls)
-		                  AND pg_has_role(r.oid, o.oid, 'USAGE'))
-		  FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &bypass, &owns, &inher)
+		                  AND pg_has_role(r.oid, o.oid, 'MEMBER')),
+		       EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+		                  AND pg_has_role(r.oid, c.relowner, 'MEMBER'))
+		       OR EXISTS (SELECT 1 FROM pg_namespace n
+		                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+		                  AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+		                  AND pg_has_role(r.oid, n.nspowner, 'MEMBER')),
+		       coalesce(current_setting('app.tenant_id', true), '')
+		  FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &bypass, &becomes, &owner, &setting)
 	if err != nil {
 		return fmt.Errorf("inspect database role: %w", err)
 	}
@@ -132,10 +142,12 @@ func (s *Store) VerifyRuntimeRole(ctx context.Context) error {
 		return &RoleProblem{Role: role, Reason: "superuser"}
 	case bypass:
 		return &RoleProblem{Role: role, Reason: "BYPASSRLS"}
-	case owns:
-		return &RoleProblem{Role: role, Reason: "owns Phoenix tables"}
-	case inher:
-		return &RoleProblem{Role: role, Reason: "inherits a superuser or BYPASSRLS role"}
+	case becomes:
+		return &RoleProblem{Role: role, Reason: "member of a superuser or BYPASSRLS role"}
+	case owner:
+		return &RoleProblem{Role: role, Reason: "owns, or is a member of the owner of, Phoenix tables or schemas"}
+	case setting != "":
+		return &RoleProblem{Role: role, Reason: "the connection sets app.tenant_id for the whole session; remove it from the URL options"}
 	}
 	return nil
 }
@@ -146,6 +158,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
 	ErrInvalid  = errors.New("invalid")
+	// ErrUnknownTenant means a write named a tenant that does not exist.
+	ErrUnknownTenant = errors.New("unknown tenant")
 )
 
 // isUniqueViolation tells whether err is PostgreSQL's unique_violation.

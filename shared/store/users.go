@@ -40,7 +40,7 @@ func (tx *Tx) CreateUser(ctx context.Context, email, role, passwordHash string) 
 	case isUniqueViolation(err):
 		return User{}, fmt.Errorf("user %q: %w", email, ErrConflict)
 	case errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == "users_role_fkey":
-		return User{}, fmt.Errorf("role %q does not exist (use viewer, operator or admin)", role)
+		return User{}, fmt.Errorf("role %q does not exist (tenant roles: viewer, operator, admin; platform operators: platform-admin)", role)
 	case err != nil:
 		return User{}, fmt.Errorf("create user %q: %w", email, err)
 	}

@@ -156,7 +156,7 @@ func TestDev_RunsThePlatformEndToEnd(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	// Tenants are created through the CLI's platform path, as an operator would.
+	// Tenants are created through the store's platform path (the CLI's own is tested in cli_test.go).
 	st := p.db.AppStore(t, storeOptions())
 	acme, other := pgtest.Tenant(t, st, "acme"), pgtest.Tenant(t, st, "other")
 	operator, viewer, intruder := p.token(t, acme, "operator"), p.token(t, acme, "viewer"), p.token(t, other, "admin")

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -261,6 +264,17 @@ func TestNoTenant_ReadsNothingAndWritesFail(t *testing.T) {
 	if err != nil {
 		t.Fatalf("empty tenant setting: %v", err)
 	}
+	err = w.st.Catalog(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', '', true)"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor_type, action, outcome)
+			VALUES ($1, 'system', 'x', 'success')`, w.a)
+		return err
+	})
+	if sqlState(err) != "42501" {
+		t.Fatalf("write with an empty tenant setting: got %v (SQLSTATE %q), want 42501", err, sqlState(err))
+	}
 	if err := w.st.WithTenant(ctx, uuid.Nil, func(*store.Tx) error { return nil }); !errors.Is(err, store.ErrNoTenant) {
 		t.Fatalf("WithTenant(nil uuid) = %v, want ErrNoTenant", err)
 	}
@@ -457,18 +471,87 @@ func TestDuplicates_AreConflicts(t *testing.T) {
 }
 
 func TestVerifyRuntimeRole(t *testing.T) {
-	db := pgtest.Migrated(t)
 	ctx := context.Background()
-	if err := db.AppStore(t, store.Options{}).VerifyRuntimeRole(ctx); err != nil {
-		t.Fatalf("phoenix_app refused: %v", err)
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	roles := []string{"pv_su_" + suffix, "pv_becomes_su_" + suffix, "pv_owner_" + suffix, "pv_owner_member_" + suffix}
+	admin := connectAdmin(t)
+	// Roles are cluster-wide: registered before the database so they are dropped after it.
+	t.Cleanup(func() {
+		for _, r := range roles {
+			_, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+r)
+		}
+	})
+	db := pgtest.Migrated(t)
+	owner := connectURL(t, db.OwnerURL)
+	for _, stmt := range []string{
+		"CREATE ROLE " + roles[0] + " NOLOGIN SUPERUSER",
+		"CREATE ROLE " + roles[1] + " LOGIN NOINHERIT",
+		"GRANT " + roles[0] + " TO " + roles[1], // may SET ROLE to a superuser
+		"CREATE ROLE " + roles[2] + " NOLOGIN",
+		"ALTER TABLE experiments OWNER TO " + roles[2],
+		"CREATE ROLE " + roles[3] + " LOGIN NOINHERIT",
+		"GRANT " + roles[2] + " TO " + roles[3], // may SET ROLE to the owner of experiments
+	} {
+		if _, err := owner.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
-	owner, err := store.Open(db.OwnerURL, store.Options{})
+	tests := []struct {
+		name, url, reason string
+	}{
+		{"runtime role", db.AppURL, ""},
+		{"superuser", db.OwnerURL, "superuser"},
+		{"member of a superuser without inheriting", withUser(t, db.AppURL, roles[1]), "member of a superuser"},
+		{"member of a table owner", withUser(t, db.AppURL, roles[3]), "owns"},
+		{"session-level tenant", db.AppURL + "&options=-c%20app.tenant_id%3D" + uuid.NewString(), "app.tenant_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := store.Open(tt.url, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			err = st.VerifyRuntimeRole(ctx)
+			if tt.reason == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var problem *store.RoleProblem
+			if !errors.As(err, &problem) || !strings.Contains(problem.Reason, tt.reason) {
+				t.Fatalf("got %v, want a RoleProblem about %q", err, tt.reason)
+			}
+		})
+	}
+}
+
+func connectAdmin(t *testing.T) *pgx.Conn {
+	t.Helper()
+	url := os.Getenv("PHOENIX_TEST_ADMIN_URL")
+	if url == "" {
+		url = pgtest.DefaultAdminURL
+	}
+	return connectURL(t, url)
+}
+
+func connectURL(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer owner.Close()
-	var problem *store.RoleProblem
-	if err := owner.VerifyRuntimeRole(ctx); !errors.As(err, &problem) {
-		t.Fatalf("owner/superuser accepted as runtime role: %v", err)
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func withUser(t *testing.T, raw, user string) string {
+	t.Helper()
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
+	u.User = neturl.User(user)
+	return u.String()
 }

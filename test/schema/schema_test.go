@@ -48,29 +48,36 @@ func TestCatalog_EveryTenantTableHasForcedRLSAndAPolicy(t *testing.T) {
 	if len(tables) < 13 {
 		t.Fatalf("only %d tables with tenant_id: %v", len(tables), tables)
 	}
+	// The one policy every tenant table must have, as PostgreSQL prints it back.
+	const want = "(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)"
 	for _, table := range tables {
 		var rls, force, notNull bool
-		var policies int
 		var typ string
 		err := c.QueryRow(context.Background(), `SELECT c.relrowsecurity, c.relforcerowsecurity, a.attnotnull,
-			format_type(a.atttypid, a.atttypmod),
-			(SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid
-			   AND p.polqual IS NOT NULL AND p.polwithcheck IS NOT NULL
-			   AND pg_get_expr(p.polqual, p.polrelid) LIKE '%NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
-			   AND pg_get_expr(p.polwithcheck, p.polrelid) = pg_get_expr(p.polqual, p.polrelid))
+			format_type(a.atttypid, a.atttypmod)
 			FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
-			WHERE c.oid = $1::regclass`, table).Scan(&rls, &force, &notNull, &typ, &policies)
+			WHERE c.oid = $1::regclass`, table).Scan(&rls, &force, &notNull, &typ)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rls || !force || policies == 0 || !notNull || typ != "uuid" {
-			t.Errorf("%s: rls=%v force=%v tenant policies=%d tenant_id %s not null=%v", table, rls, force, policies, typ, notNull)
+		if !rls || !force || !notNull || typ != "uuid" {
+			t.Errorf("%s: rls=%v force=%v tenant_id %s not null=%v", table, rls, force, typ, notNull)
 		}
-		// Every unique index and every foreign key into another tenant table leads with tenant_id.
+		// Policies are OR-ed: any second permissive policy could widen access, so there must be
+		// exactly this one — for phoenix_app, all commands, permissive, USING and WITH CHECK equal
+		// to the tenant expression.
+		policies := strings1(t, c, `SELECT policyname || ' ' || permissive || ' ' || cmd || ' ' ||
+			array_to_string(roles, ',') || ' using=' || coalesce(qual, '') || ' check=' || coalesce(with_check, '')
+			FROM pg_policies WHERE schemaname = 'public' AND tablename = $1`, table)
+		wantPolicy := "tenant_isolation PERMISSIVE ALL phoenix_app using=" + want + " check=" + want
+		if len(policies) != 1 || policies[0] != wantPolicy {
+			t.Errorf("%s: policies %q, want exactly [%q]", table, policies, wantPolicy)
+		}
+		// Every index and every foreign key into another tenant table leads with tenant_id.
 		for _, idx := range strings1(t, c, `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
-			WHERE i.indrelid = $1::regclass AND i.indisunique`, table) {
+			WHERE i.indrelid = $1::regclass`, table) {
 			if !strings.Contains(idx, "(tenant_id") {
-				t.Errorf("%s: unique index without leading tenant_id: %s", table, idx)
+				t.Errorf("%s: index without leading tenant_id: %s", table, idx)
 			}
 		}
 		for _, fk := range strings1(t, c, `SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k
@@ -80,6 +87,12 @@ func TestCatalog_EveryTenantTableHasForcedRLSAndAPolicy(t *testing.T) {
 				t.Errorf("%s: foreign key into a tenant table without tenant_id: %s", table, fk)
 			}
 		}
+	}
+	// The tenants table: phoenix_app may only see its own row, phoenix_platform manages all.
+	tp := strings1(t, c, `SELECT policyname || ' ' || permissive || ' ' || cmd || ' ' || array_to_string(roles, ',')
+		FROM pg_policies WHERE schemaname = 'public' AND tablename = 'tenants' ORDER BY 1`)
+	if !slices.Equal(tp, []string{"platform_manage PERMISSIVE ALL phoenix_platform", "tenant_self PERMISSIVE SELECT phoenix_app"}) {
+		t.Errorf("tenants policies: %q", tp)
 	}
 }
 
