@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/ratelimit"
 	"github.com/phoenixotel/phoenix/shared/revocation"
@@ -23,7 +24,7 @@ import (
 )
 
 type fixture struct {
-	srv    *httptest.Server
+	url    string // base URL of the API served by the real function runtime
 	st     *store.Store
 	api    *API
 	issuer *auth.Issuer
@@ -32,7 +33,7 @@ type fixture struct {
 	other  uuid.UUID
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	key, err := auth.GenerateKey()
@@ -69,10 +70,29 @@ func setup(t *testing.T) *fixture {
 	if err := a.LoadRoles(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Routes())
-	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, st: st, api: a, issuer: iss, rdb: rdb,
+	return &fixture{url: serve(t, a), st: st, api: a, issuer: iss, rdb: rdb,
 		acme: pgtest.Tenant(t, st, "acme"), other: pgtest.Tenant(t, st, "other")}
+}
+
+// serve runs the API in the function runtime (timeouts, header limits, request ids) on a free
+// loopback port until the test ends.
+func serve(t testing.TB, a *API) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- function.Serve(ctx, function.Service{Name: "api", HTTP: a.Routes()},
+			function.Options{Addr: "127.0.0.1:0", Listening: func(ad net.Addr) { addrs <- ad }})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case ad := <-addrs:
+		return "http://" + ad.String()
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	return ""
 }
 
 func (f *fixture) token(t *testing.T, tenant uuid.UUID, roles ...string) string {
@@ -90,9 +110,9 @@ type response struct {
 	body   map[string]any
 }
 
-func (f *fixture) do(t *testing.T, method, path, token string, body io.Reader) response {
+func (f *fixture) do(t testing.TB, method, path, token string, body io.Reader) response {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, body)
+	req, _ := http.NewRequest(method, f.url+path, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -187,9 +207,7 @@ func TestAuthorization_DeniesByDefault(t *testing.T) {
 	}
 	// Until the catalog is loaded nothing is allowed.
 	fresh := New(f.api.o)
-	srv := httptest.NewServer(fresh.Routes())
-	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL+"/v1/experiments", nil)
+	req, _ := http.NewRequest("GET", serve(t, fresh)+"/v1/experiments", nil)
 	req.Header.Set("Authorization", "Bearer "+f.token(t, f.acme, "admin"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -334,4 +352,9 @@ func TestStoreFailure_Is503WithoutInternals(t *testing.T) {
 	if d, _ := r.body["detail"].(string); strings.Contains(d, "pool") || strings.Contains(d, "closed") {
 		t.Fatalf("internal error leaked: %q", d)
 	}
+}
+
+func ioCopy(dst io.Writer, resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	return io.Copy(dst, resp.Body)
 }
