@@ -76,7 +76,7 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 			return err
 		}
 	}
-	if cfg.JWTKeysFile == "" {
+	if cfg.JWTKeysFile == "" && cfg.JWTKeys == "" {
 		if _, err := auth.EnsureDevKeyFile(o.keysFile); err != nil {
 			return fmt.Errorf("development keys: %w", err)
 		}

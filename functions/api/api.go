@@ -125,6 +125,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /v1/auth/token", a.clientCredentials)
 	mux.Handle("POST /v1/auth/logout", a.authenticated(a.logout))
 	mux.Handle("GET /v1/auth/me", a.authenticated(a.me))
+	mux.Handle("POST /v1/auth/password", a.authenticated(a.changePassword))
 
 	mux.Handle("POST /v1/tenants", a.require("tenant", "manage", a.createTenant))
 	mux.Handle("GET /v1/tenants", a.require("tenant", "manage", a.listTenants))

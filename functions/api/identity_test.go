@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/pgtest"
@@ -457,4 +459,92 @@ func countPrefix(list []string, prefix string) int {
 		}
 	}
 	return n
+}
+
+func TestPassword_ChangeEndsEverySession(t *testing.T) {
+	f := setup(t)
+	f.user(t, f.acme, "ops@acme.example", "viewer")
+	s1 := f.login(t, "acme", "ops@acme.example")
+	s2 := f.login(t, "acme", "ops@acme.example")
+	if r := f.do(t, "POST", "/v1/auth/password", s1.access, jsonBody(map[string]string{"current_password": "wrong password!", "new_password": "a brand new password"})); r.code != http.StatusForbidden {
+		t.Fatalf("wrong current password: %d", r.code)
+	}
+	if r := f.do(t, "POST", "/v1/auth/password", s1.access, jsonBody(map[string]string{"current_password": testPassword, "new_password": "short"})); r.code != http.StatusBadRequest {
+		t.Fatalf("weak new password: %d", r.code)
+	}
+	if r := f.do(t, "POST", "/v1/auth/password", s1.access, jsonBody(map[string]string{"current_password": testPassword, "new_password": "a brand new password"})); r.code != http.StatusNoContent {
+		t.Fatalf("change: %d %v", r.code, r.body)
+	}
+	for _, s := range []session{s1, s2} {
+		if r := f.do(t, "GET", "/v1/auth/me", s.access, nil); r.code != http.StatusUnauthorized {
+			t.Fatalf("access token after password change: %d", r.code)
+		}
+		if r := f.refresh(t, s.refresh); r.code != http.StatusUnauthorized {
+			t.Fatalf("refresh token after password change: %d", r.code)
+		}
+	}
+	if r := f.do(t, "POST", "/v1/auth/login", "", jsonBody(map[string]string{"tenant": "acme", "email": "ops@acme.example", "password": testPassword})); r.code != http.StatusUnauthorized {
+		t.Fatalf("old password still works: %d", r.code)
+	}
+	if r := f.do(t, "POST", "/v1/auth/login", "", jsonBody(map[string]string{"tenant": "acme", "email": "ops@acme.example", "password": "a brand new password"})); r.code != http.StatusOK {
+		t.Fatalf("new password refused: %d", r.code)
+	}
+	got := f.auditActions(t, f.acme)
+	if !contains(got, "auth.password_change success warning") || !contains(got, "auth.password_change failure warning") {
+		t.Fatalf("password changes not audited: %v", got)
+	}
+}
+
+func TestKeyRotation_OldKeyVerifiesWhileNewKeySigns(t *testing.T) {
+	f := setup(t)
+	oldKey, _ := f.api.o.Keys.Active()
+	oldToken := f.token(t, f.acme, "viewer")
+	newKey, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Step 2 of the rotation: the new key signs, the old one only verifies.
+	keys, err := auth.NewKeySet(newKey, oldKey.VerifyOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Issuer: "phoenix", Audience: "phoenix", Revocation: f.api.o.Revocation})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: "phoenix", Audience: "phoenix"})
+	o := f.api.o
+	o.Keys, o.Verifier, o.Issuer = keys, v, iss
+	rotated := New(o)
+	if err := rotated.LoadRoles(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.url = serve(t, rotated)
+	jwks := f.do(t, "GET", auth.JWKSPath, "", nil)
+	if n := len(jwks.body["keys"].([]any)); n != 2 {
+		t.Fatalf("JWKS publishes %d keys during rotation, want 2", n)
+	}
+	if r := f.do(t, "GET", "/v1/experiments", oldToken, nil); r.code != http.StatusOK {
+		t.Fatalf("token signed by the old key during rotation: %d", r.code)
+	}
+	f.user(t, f.acme, "ops@acme.example", "viewer")
+	s := f.login(t, "acme", "ops@acme.example")
+	if !strings.Contains(decodeHeader(t, s.access), newKey.ID) {
+		t.Fatal("new tokens are not signed by the new key")
+	}
+	// Step 3: the old key is gone and its tokens with it.
+	keys3, _ := auth.NewKeySet(newKey)
+	v3, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys3, Issuer: "phoenix", Audience: "phoenix"})
+	if _, err := v3.Verify(context.Background(), oldToken); err == nil {
+		t.Fatal("token of a removed key still verifies")
+	}
+	if _, err := v3.Verify(context.Background(), s.access); err != nil {
+		t.Fatalf("token of the new key: %v", err)
+	}
+}
+
+func decodeHeader(t *testing.T, token string) string {
+	t.Helper()
+	h, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
 }

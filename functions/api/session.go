@@ -350,3 +350,64 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	sortStrings(resp.Permissions)
 	writeJSON(w, http.StatusOK, resp)
 }
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword lets a user replace their password. Every session and token they hold ends, this
+// one included: they log in again with the new password.
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if p.SubjectType != auth.SubjectUser {
+		problem.Write(w, http.StatusForbidden, "service accounts have secrets, not passwords; rotate the secret instead")
+		return
+	}
+	var req passwordRequest
+	if !problem.DecodeJSON(w, r, &req) {
+		return
+	}
+	if err := password.Validate(req.NewPassword); err != nil {
+		problem.Write(w, http.StatusBadRequest, err.Error(), problem.FieldError{Field: "new_password", Message: err.Error()})
+		return
+	}
+	id, err := uuid.Parse(p.Subject)
+	if err != nil {
+		problem.Write(w, http.StatusForbidden, "this token does not belong to a user")
+		return
+	}
+	var u store.User
+	if err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
+		u, err = tx.User(r.Context(), id)
+		return err
+	}); err != nil {
+		storeError(w, r, err, "user")
+		return
+	}
+	if password.Verify(req.CurrentPassword, u.PasswordHash) != nil {
+		a.audit(r, p.Tenant, p, "auth.password_change", "failure", "warning", "wrong current password", nil)
+		problem.Write(w, http.StatusForbidden, "the current password is wrong")
+		return
+	}
+	hash, err := password.Hash(req.NewPassword, a.o.Password)
+	if err != nil {
+		problem.Write(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	err = a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) error {
+		at, err := tx.SetPassword(r.Context(), id, hash)
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(r.Context(), a.auditEntry(r, p, "auth.password_change", "success", "warning", "", nil)); err != nil {
+			return err
+		}
+		return a.o.Revocation.RevokeSubjectBefore(r.Context(), p.Tenant, p.Subject, at)
+	})
+	if err != nil {
+		storeError(w, r, err, "user")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,15 +64,24 @@ func Open(cfg config.Config, logger *slog.Logger, needs Needs) (*Resources, erro
 		r.Revocation = revocation.New(r.Redis, revocation.Options{})
 	}
 	if needs.Keys {
-		if cfg.JWTKeysFile == "" {
-			r.Close()
-			return nil, errors.New("PHOENIX_JWT_KEYS_FILE is not set: point it at a PEM file of Ed25519 keys " +
-				"(`phoenix dev` creates one for development)")
+		var keys *auth.KeySet
+		var err error
+		switch {
+		case cfg.JWTKeysFile != "":
+			if keys, err = auth.LoadKeySetFile(cfg.JWTKeysFile); err != nil {
+				err = fmt.Errorf("PHOENIX_JWT_KEYS_FILE: %w", err)
+			}
+		case cfg.JWTKeys != "":
+			if keys, err = auth.LoadKeySet(strings.NewReader(cfg.JWTKeys)); err != nil {
+				err = fmt.Errorf("PHOENIX_JWT_KEYS: %w", err)
+			}
+		default:
+			err = errors.New("no token keys: set PHOENIX_JWT_KEYS_FILE to a PEM file of Ed25519 keys, or " +
+				"PHOENIX_JWT_KEYS to its contents (`phoenix dev` creates one for development)")
 		}
-		keys, err := auth.LoadKeySetFile(cfg.JWTKeysFile)
 		if err != nil {
 			r.Close()
-			return nil, fmt.Errorf("PHOENIX_JWT_KEYS_FILE: %w", err)
+			return nil, err
 		}
 		vc := auth.VerifierConfig{Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.JWTLeeway}
 		if r.Revocation != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/logging"
@@ -64,7 +65,36 @@ func TestStart_KeepsTryingAnUnreachableDatabase(t *testing.T) {
 func TestOpen_KeysAreRequiredWhenNeeded(t *testing.T) {
 	cfg, _ := config.Load(func(string) (string, bool) { return "", false })
 	_, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", "info"), bootstrap.Needs{Keys: true})
-	if err == nil || !strings.Contains(err.Error(), "PHOENIX_JWT_KEYS_FILE") {
+	if err == nil || !strings.Contains(err.Error(), "PHOENIX_JWT_KEYS_FILE") || !strings.Contains(err.Error(), "PHOENIX_JWT_KEYS ") {
 		t.Fatalf("got %v, want a message naming PHOENIX_JWT_KEYS_FILE", err)
+	}
+}
+
+func TestOpen_KeysFromTheEnvironment(t *testing.T) {
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pem bytes.Buffer
+	if err := auth.WritePEM(&pem, key); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := config.Load(func(k string) (string, bool) {
+		if k == "PHOENIX_JWT_KEYS" {
+			return pem.String(), true
+		}
+		return "", false
+	})
+	res, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", "info"), bootstrap.Needs{Keys: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active, ok := res.Keys.Active(); !ok || active.ID != key.ID {
+		t.Fatalf("active key %v, want %s", active.ID, key.ID)
+	}
+	cfg.JWTKeys = "not pem"
+	if _, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", "info"), bootstrap.Needs{Keys: true}); err == nil ||
+		!strings.Contains(err.Error(), "PHOENIX_JWT_KEYS") {
+		t.Fatalf("bad PEM in PHOENIX_JWT_KEYS: %v", err)
 	}
 }

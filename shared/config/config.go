@@ -35,6 +35,7 @@ type Config struct {
 	RedisURL           string          // PHOENIX_REDIS_URL
 	LogLevel           string          // PHOENIX_LOG_LEVEL: debug, info, warn or error
 	JWTKeysFile        string          // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
+	JWTKeys            string          // PHOENIX_JWT_KEYS: the same PEM in the environment, when no file is given
 	JWTIssuer          string          // PHOENIX_JWT_ISSUER: the iss claim issued and required
 	JWTAudience        string          // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
 	JWTLeeway          time.Duration   // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
@@ -65,6 +66,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		RedisURL:           get("PHOENIX_REDIS_URL", DefaultRedisURL),
 		LogLevel:           strings.ToLower(get("PHOENIX_LOG_LEVEL", "info")),
 		JWTKeysFile:        get("PHOENIX_JWT_KEYS_FILE", ""),
+		JWTKeys:            get("PHOENIX_JWT_KEYS", ""),
 		JWTIssuer:          get("PHOENIX_JWT_ISSUER", DefaultJWTIssuer),
 		JWTAudience:        get("PHOENIX_JWT_AUDIENCE", DefaultJWTAudience),
 	}

@@ -102,3 +102,21 @@ func clampLimit(n int) int {
 	}
 	return n
 }
+
+// SetPassword replaces a user's password hash, ends every session and makes every token issued
+// so far invalid; it returns that instant.
+func (tx *Tx) SetPassword(ctx context.Context, id uuid.UUID, hash string) (time.Time, error) {
+	var at time.Time
+	err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $3, tokens_valid_after = now(), updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 RETURNING tokens_valid_after`, tx.tenant, id, hash).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return at, fmt.Errorf("user %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return at, fmt.Errorf("set password of %s: %w", id, err)
+	}
+	if _, err := tx.RevokeUserSessions(ctx, id, "password changed"); err != nil {
+		return at, err
+	}
+	return at, nil
+}
