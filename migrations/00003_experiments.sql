@@ -40,8 +40,8 @@ CREATE TABLE experiments (
     state_changed_at      timestamptz NOT NULL DEFAULT now(),
     run_started_at        timestamptz,
     run_ended_at          timestamptz,
-    -- Bumped by every transition; the compare-and-set of the controller checks it with state.
-    version               bigint      NOT NULL DEFAULT 1,
+    -- The number of transitions so far: the next transition's seq is version + 1.
+    version               bigint      NOT NULL DEFAULT 0,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),

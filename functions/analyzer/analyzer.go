@@ -12,7 +12,6 @@ import (
 	"sort"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -60,32 +59,40 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	if e.Subject() != req.ExperimentID.String() {
 		return nil, function.Invalid(errors.New("subject does not match experiment_id"))
 	}
-	return delivery.Once(ctx, a.store, consumer, e, func(ctx context.Context, tx *store.Tx, tenant uuid.UUID) (string, *event.Event, error) {
+	tenant, err := events.Tenant(e)
+	if err != nil {
+		return nil, function.Invalid(err)
+	}
+	res, err := delivery.Once(ctx, a.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		if _, err := tx.Experiment(ctx, req.ExperimentID); errors.Is(err, store.ErrNotFound) {
-			return "", nil, function.Invalid(fmt.Errorf("tenant has no experiment %s", req.ExperimentID))
+			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", req.ExperimentID))
 		} else if err != nil {
-			return "", nil, err
+			return delivery.Result{}, err
 		}
 		series, err := tx.KPISeries(ctx, req.ExperimentID)
 		if err != nil {
-			return "", nil, err
+			return delivery.Result{}, err
 		}
 		rep := Analyze(series)
 		raw, err := json.Marshal(rep)
 		if err != nil {
-			return "", nil, fmt.Errorf("encode report: %w", err)
+			return delivery.Result{}, fmt.Errorf("encode report: %w", err)
 		}
 		rec, err := tx.SaveAnalysis(ctx, req.ExperimentID, e.ID(), rep.Verdict, raw)
 		if err != nil {
-			return "", nil, err
+			return delivery.Result{}, err
 		}
 		reply, err := events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID,
 			events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict})
 		if err != nil {
-			return "", nil, err
+			return delivery.Result{}, err
 		}
-		return delivery.Applied, &reply, nil
+		return delivery.Result{Outcome: delivery.Applied, Reply: &reply}, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Reply, nil
 }
 
 // Report is what the analyzer stores for one analysis.

@@ -1,66 +1,139 @@
 // Package controller is the CloudEvent function that moves experiments through their life. Each
 // event maps to a trigger of the pure transition table (shared/experiment); the move, its
 // transition row and the processed-event record commit in one transaction with compare-and-set
-// on the current state, so duplicate and concurrent deliveries have exactly one effect.
+// on the current state, so duplicate and concurrent deliveries have exactly one effect. After the
+// commit the transition is published to Redis for the gateway, and follow-up commands go back to
+// the broker; both are recorded with the outcome and repeated on redelivery, so nothing is lost
+// if Redis or the broker fails in between. Time moves experiments only on PingSource ticks.
 package controller
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/delivery"
+	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/realtime"
 	"github.com/phoenixotel/phoenix/shared/store"
+	"github.com/phoenixotel/phoenix/shared/workload"
 )
 
 // consumer names this function in the processed-events record.
 const consumer = "controller"
 
 // Needs are the resources the controller uses.
-func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
+func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Redis: true} }
+
+// Publisher fans transitions out to the gateway.
+type Publisher interface {
+	Publish(ctx context.Context, tenant, experiment uuid.UUID, payload []byte) error
+}
+
+// Sender sends follow-up events to the broker.
+type Sender interface {
+	Send(ctx context.Context, e event.Event) error
+}
 
 // Controller applies experiment transitions.
 type Controller struct {
-	store *store.Store // experiments, transitions and processed events
+	store     *store.Store        // experiments, transitions, processed events
+	publisher Publisher           // Redis pub/sub for the gateway
+	sender    Sender              // the broker, for follow-ups of ticks
+	timeouts  experiment.Timeouts // how long each waiting phase may last
+	now       func() time.Time    // the clock; ticks compare deadlines with it
+}
+
+// Options wire a Controller; Timeouts and Now have useful zero values.
+type Options struct {
+	Store     *store.Store
+	Publisher Publisher
+	Sender    Sender
+	Timeouts  experiment.Timeouts // zero means experiment.DefaultTimeouts()
+	Now       func() time.Time    // nil means time.Now
 }
 
 // New wires the controller.
-func New(st *store.Store) *Controller { return &Controller{store: st} }
+func New(o Options) *Controller {
+	if o.Timeouts == (experiment.Timeouts{}) {
+		o.Timeouts = experiment.DefaultTimeouts()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Controller{store: o.Store, publisher: o.Publisher, sender: o.Sender, timeouts: o.Timeouts, now: o.Now}
+}
 
 // Service is the controller as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
-	return function.Service{Name: consumer, Events: New(res.Store)}, nil
+	sender, err := emit.New(res.Config.Sink)
+	if err != nil {
+		return function.Service{}, err
+	}
+	return function.Service{Name: consumer, Events: New(Options{
+		Store: res.Store, Publisher: realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), Sender: sender,
+		Timeouts: res.Config.Timeouts,
+	})}, nil
 }
 
 // Handle answers one CloudEvent.
 func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
 	switch e.Type() {
-	case events.ExperimentStarted:
+	case events.PingTick:
+		return nil, c.tick(ctx, e)
+	case events.APIServerResourceEvent:
+		return c.workloadChanged(ctx, e)
+	case events.APIServerRefEvent:
+		// A reference carries no status: readiness comes from Resource-mode events only.
+		return nil, nil
+	}
+	tenant, err := events.Tenant(e)
+	if err != nil {
+		return nil, function.Invalid(err)
+	}
+	switch e.Type() {
+	case events.ExperimentStarted, events.ExperimentStop, events.ExperimentPromote, events.ExperimentRollback:
+		var cmd events.Command
+		if err := decode(e, &cmd, func() uuid.UUID { return cmd.ExperimentID }); err != nil {
+			return nil, err
+		}
+		t := map[string]experiment.Trigger{
+			events.ExperimentStarted: experiment.Start, events.ExperimentStop: experiment.Cancel,
+			events.ExperimentPromote: experiment.Promote, events.ExperimentRollback: experiment.Rollback,
+		}[e.Type()]
+		reason := fmt.Sprintf("%s by %s", t, cmd.RequestedBy)
+		if cmd.Reason != "" {
+			reason += ": " + cmd.Reason
+		}
+		return c.apply(ctx, e, tenant, cmd.ExperimentID, t, reason, nil)
+	case events.ManifestsGenerated:
 		var ref events.ExperimentRef
 		if err := decode(e, &ref, func() uuid.UUID { return ref.ExperimentID }); err != nil {
 			return nil, err
 		}
-		return c.move(ctx, e, ref.ExperimentID, experiment.Start, "started by "+e.Source(),
-			func(tx *store.Tx, tenant uuid.UUID) (*event.Event, error) {
-				r, err := events.Reply(e, consumer, events.ManifestsRequested, events.SourceController, tenant,
-					ref.ExperimentID, events.ExperimentRef{ExperimentID: ref.ExperimentID})
-				return &r, err
-			})
+		return c.apply(ctx, e, tenant, ref.ExperimentID, experiment.ManifestsGenerated, "manifests generated", nil)
+	case events.WorkloadFailed:
+		var f events.WorkloadFailure
+		if err := decode(e, &f, func() uuid.UUID { return f.ExperimentID }); err != nil {
+			return nil, err
+		}
+		return c.apply(ctx, e, tenant, f.ExperimentID, experiment.Fail, f.Variant+" collector failed: "+f.Reason, nil)
 	case events.AnalysisCompleted:
 		var res events.AnalysisResult
 		if err := decode(e, &res, func() uuid.UUID { return res.ExperimentID }); err != nil {
 			return nil, err
 		}
-		return c.move(ctx, e, res.ExperimentID, experiment.AnalysisCompleted, "verdict: "+res.Verdict,
-			func(tx *store.Tx, _ uuid.UUID) (*event.Event, error) {
-				return nil, tx.SetVerdict(ctx, res.ExperimentID, res.Verdict)
+		return c.apply(ctx, e, tenant, res.ExperimentID, experiment.AnalysisCompleted, "verdict: "+res.Verdict,
+			func(ctx context.Context, tx *store.Tx) error {
+				return tx.SetVerdict(ctx, res.ExperimentID, res.Verdict)
 			})
 	}
 	return nil, function.Invalid(fmt.Errorf("the controller does not consume %q", e.Type()))
@@ -78,32 +151,173 @@ func decode(e event.Event, v events.Validator, id func() uuid.UUID) error {
 	return nil
 }
 
-// move applies trigger to the experiment once. An event that no longer applies in the
-// experiment's current state (a late or replayed command) is recorded as ignored and
-// acknowledged, never retried forever. then runs in the same transaction after a successful move
-// and returns the reply.
-func (c *Controller) move(ctx context.Context, e event.Event, id uuid.UUID, trigger experiment.Trigger, reason string,
-	then func(tx *store.Tx, tenant uuid.UUID) (*event.Event, error)) (*event.Event, error) {
-	return delivery.Once(ctx, c.store, consumer, e, func(ctx context.Context, tx *store.Tx, tenant uuid.UUID) (string, *event.Event, error) {
-		exp, err := tx.Experiment(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return "", nil, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
-		}
-		if err != nil {
-			return "", nil, err
-		}
-		to, err := experiment.Next(exp.State, trigger)
-		var inv *experiment.InvalidTransitionError
-		if errors.As(err, &inv) {
-			return delivery.Ignored, nil, nil
-		}
-		if _, err := tx.Move(ctx, id, exp.State, to, e.ID(), e.Source(), reason); err != nil {
-			return "", nil, err
-		}
-		reply, err := then(tx, tenant)
-		if err != nil {
-			return "", nil, err
-		}
-		return delivery.Applied, reply, nil
+// apply runs one trigger for one experiment exactly once and then says what must be said: the
+// reply (the next command, for the broker), the transition (for the gateway).
+func (c *Controller) apply(ctx context.Context, e event.Event, tenant, id uuid.UUID, t experiment.Trigger, reason string,
+	extra func(context.Context, *store.Tx) error) (*event.Event, error) {
+	res, err := delivery.Once(ctx, c.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+		return c.move(ctx, tx, e, tenant, id, t, reason, extra)
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.announce(ctx, tenant, id, res); err != nil {
+		return nil, err
+	}
+	return res.Reply, nil
+}
+
+// move is the transaction body: load the experiment inside the tenant (RLS), consult the table,
+// compare-and-set, record the transition, and build the follow-ups.
+func (c *Controller) move(ctx context.Context, tx *store.Tx, cause event.Event, tenant, id uuid.UUID, t experiment.Trigger,
+	reason string, extra func(context.Context, *store.Tx) error) (delivery.Result, error) {
+	exp, err := tx.Experiment(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
+	}
+	if err != nil {
+		return delivery.Result{}, err
+	}
+	to, err := experiment.Next(exp.State, t)
+	var inv *experiment.InvalidTransitionError
+	if errors.As(err, &inv) {
+		// A late or duplicate command: recorded and acknowledged, never retried forever.
+		return delivery.Result{Outcome: delivery.Ignored}, nil
+	}
+	seq, err := tx.Move(ctx, id, exp.State, to, cause.ID(), cause.Source(), reason)
+	if err != nil {
+		return delivery.Result{}, err
+	}
+	if extra != nil {
+		if err := extra(ctx, tx); err != nil {
+			return delivery.Result{}, err
+		}
+	}
+	res := delivery.Result{Outcome: delivery.Applied}
+	moved, err := events.Reply(cause, consumer, events.ExperimentMoved, events.SourceController, tenant, id, events.Transition{
+		ExperimentID: id, Seq: seq, From: string(exp.State), To: string(to), Reason: reason, CauseID: cause.ID(), At: c.now().UTC(),
+	})
+	if err != nil {
+		return delivery.Result{}, err
+	}
+	res.Publish = []event.Event{moved}
+	if next := followUp(to); next != "" {
+		r, err := events.Reply(cause, consumer, next, events.SourceController, tenant, id, events.ExperimentRef{ExperimentID: id})
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		res.Reply = &r
+	}
+	return res, nil
+}
+
+// followUp is the command the controller issues on entering a state.
+func followUp(s experiment.State) string {
+	switch s {
+	case experiment.Generating:
+		return events.ManifestsRequested
+	case experiment.Deploying:
+		return events.DeployRequested
+	case experiment.Analyzing:
+		return events.AnalysisRequested
+	case experiment.Completed, experiment.Failed, experiment.Cancelled:
+		return events.TeardownRequested
+	}
+	return ""
+}
+
+// announce publishes the recorded transitions for the gateway. A failure answers 5xx, so the
+// broker redelivers and the replay publishes again.
+func (c *Controller) announce(ctx context.Context, tenant, id uuid.UUID, res delivery.Result) error {
+	for _, m := range res.Publish {
+		payload, err := m.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("encode transition: %w", err)
+		}
+		if err := c.publisher.Publish(ctx, tenant, id, payload); err != nil {
+			return fmt.Errorf("publish transition of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// workloadChanged handles ApiServerSource updates of collector workloads: it records the
+// variant's readiness and moves a deploying experiment to running once both variants are ready.
+// The tenant label is only a hint: the experiment is loaded inside that tenant's transaction.
+func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event.Event, error) {
+	st, err := workload.Parse(e.Data())
+	if errors.Is(err, workload.ErrNotPhoenix) {
+		return nil, nil // another workload in the watched namespace
+	}
+	if err != nil {
+		return nil, function.Invalid(err)
+	}
+	var reply *event.Event
+	res, err := delivery.Once(ctx, c.store, consumer, st.Tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+		exp, err := tx.Experiment(ctx, st.Experiment)
+		if errors.Is(err, store.ErrNotFound) {
+			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", st.Experiment))
+		}
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		both, err := tx.SetWorkload(ctx, st.Experiment, store.WorkloadStatus{Variant: experiment.Variant(st.Variant),
+			Kind: st.Kind, Name: st.Name, Ready: st.Ready, Message: st.Message})
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		if !both || exp.State != experiment.Deploying {
+			return delivery.Result{Outcome: delivery.Applied}, nil
+		}
+		return c.move(ctx, tx, e, st.Tenant, st.Experiment, experiment.WorkloadsReady, "both variants' collectors are ready", nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.announce(ctx, st.Tenant, st.Experiment, res); err != nil {
+		return nil, err
+	}
+	reply = res.Reply
+	return reply, nil
+}
+
+// tick handles a PingSource tick: it finds, across tenants, the experiments whose run or phase
+// is over and moves each in its own tenant transaction, exactly once per tick and experiment.
+// Follow-ups go to the broker directly (a tick has one reply, but may move many experiments).
+func (c *Controller) tick(ctx context.Context, e event.Event) error {
+	var active []store.ScheduledExperiment
+	if err := c.store.Platform(ctx, func(tx *store.PlatformTx) (err error) {
+		active, err = tx.ActiveExperiments(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	now := c.now()
+	var errs []error
+	for _, a := range active {
+		t, reason, due := experiment.Due(a.Schedule, c.timeouts, now)
+		if !due {
+			continue
+		}
+		// Each experiment's move is its own event: the tick's id and the experiment's.
+		per := e.Clone()
+		per.SetID(e.ID() + "/" + a.ID.String())
+		res, err := delivery.Once(ctx, c.store, consumer, a.TenantID, per, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+			return c.move(ctx, tx, per, a.TenantID, a.ID, t, reason, nil)
+		})
+		if err == nil {
+			err = c.announce(ctx, a.TenantID, a.ID, res)
+		}
+		if err == nil && res.Reply != nil {
+			err = c.sender.Send(ctx, *res.Reply)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("experiment %s: %w", a.ID, err))
+		}
+	}
+	if len(errs) > 0 {
+		// Retried by the broker; experiments already moved replay their recorded follow-ups.
+		return fmt.Errorf("tick %s: %w", e.ID(), errors.Join(errs...))
+	}
+	return nil
 }

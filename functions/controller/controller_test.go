@@ -2,9 +2,13 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
@@ -13,33 +17,131 @@ import (
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/store"
+	"github.com/phoenixotel/phoenix/shared/workload"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
+
+// recorder stands in for Redis and the broker; the real publisher and sender are tested in
+// shared/realtime and with the local broker.
+type recorder struct {
+	mu        sync.Mutex
+	published []events.Transition
+	sent      []event.Event
+	fail      bool // fail the next call
+}
+
+func (r *recorder) Publish(_ context.Context, _, _ uuid.UUID, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		r.fail = false
+		return errors.New("redis down")
+	}
+	var e event.Event
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return err
+	}
+	var tr events.Transition
+	if err := events.Decode(e, &tr); err != nil {
+		return err
+	}
+	r.published = append(r.published, tr)
+	return nil
+}
+
+func (r *recorder) Send(_ context.Context, e event.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		r.fail = false
+		return errors.New("broker down")
+	}
+	r.sent = append(r.sent, e)
+	return nil
+}
 
 type fixture struct {
 	st     *store.Store
 	c      *Controller
+	rec    *recorder
+	now    time.Time
 	tenant uuid.UUID
 	exp    uuid.UUID
 }
 
-func setup(t *testing.T) fixture {
+func setup(t *testing.T) *fixture {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	tenant := pgtest.Tenant(t, st, "acme")
-	return fixture{st: st, c: New(st), tenant: tenant, exp: pgtest.Experiment(t, st, tenant)}
+	f := &fixture{st: st, rec: &recorder{}, tenant: tenant, exp: pgtest.Experiment(t, st, tenant), now: time.Now()}
+	f.c = New(Options{Store: st, Publisher: f.rec, Sender: f.rec, Now: func() time.Time { return f.now },
+		Timeouts: experiment.Timeouts{Generating: time.Minute, Deploying: time.Minute, Analyzing: time.Minute}})
+	return f
 }
 
-func (f fixture) started(t *testing.T, id string) event.Event {
+func (f *fixture) command(t *testing.T, typ, id string) event.Event {
 	t.Helper()
-	e, err := events.New(id, events.ExperimentStarted, events.SourceAPI, f.tenant, f.exp, events.ExperimentRef{ExperimentID: f.exp})
+	e, err := events.New(id, typ, events.SourceAPI, f.tenant, f.exp, events.Command{ExperimentID: f.exp, RequestedBy: "user-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func (f fixture) state(t *testing.T) (experiment.State, []store.Transition) {
+func (f *fixture) ref(t *testing.T, typ, source, id string) event.Event {
+	t.Helper()
+	e, err := events.New(id, typ, source, f.tenant, f.exp, events.ExperimentRef{ExperimentID: f.exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// workloadEvent is an ApiServerSource (Resource mode) update of one variant's Deployment.
+func (f *fixture) workloadEvent(t *testing.T, id, variant string, ready bool) event.Event {
+	t.Helper()
+	avail := 0
+	if ready {
+		avail = 1
+	}
+	obj := map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "collector-" + variant, "generation": 1, "labels": map[string]string{
+			workload.LabelExperiment: f.exp.String(), workload.LabelTenant: f.tenant.String(), workload.LabelVariant: variant}},
+		"spec":   map[string]any{"replicas": 1},
+		"status": map[string]any{"observedGeneration": 1, "updatedReplicas": 1, "availableReplicas": avail},
+	}
+	e := event.New()
+	e.SetID(id)
+	e.SetType(events.APIServerResourceEvent)
+	e.SetSource("https://10.96.0.1:443")
+	e.SetSubject("/apis/apps/v1/namespaces/phoenix/deployments/collector-" + variant)
+	if err := e.SetData("application/json", obj); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (f *fixture) tick(t *testing.T, id string) event.Event {
+	t.Helper()
+	e := event.New()
+	e.SetID(id)
+	e.SetType(events.PingTick)
+	e.SetSource("/apis/v1/namespaces/phoenix/pingsources/phoenix-clock")
+	_ = e.SetData("application/json", map[string]string{})
+	return e
+}
+
+func (f *fixture) handle(t *testing.T, e event.Event) *event.Event {
+	t.Helper()
+	r, err := f.c.Handle(context.Background(), e)
+	if err != nil {
+		t.Fatalf("%s %s: %v", e.Type(), e.ID(), err)
+	}
+	return r
+}
+
+func (f *fixture) state(t *testing.T) (store.Experiment, []store.Transition) {
 	t.Helper()
 	var e store.Experiment
 	var trs []store.Transition
@@ -53,7 +155,15 @@ func (f fixture) state(t *testing.T) (experiment.State, []store.Transition) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.State, trs
+	return e, trs
+}
+
+func (f *fixture) mustBe(t *testing.T, want experiment.State, transitions int) {
+	t.Helper()
+	e, trs := f.state(t)
+	if e.State != want || len(trs) != transitions {
+		t.Fatalf("state %s with %d transitions, want %s with %d: %+v", e.State, len(trs), want, transitions, trs)
+	}
 }
 
 func status(err error) int {
@@ -64,110 +174,192 @@ func status(err error) int {
 	return 0
 }
 
-func TestStarted_MovesToGeneratingAndAsksForManifests(t *testing.T) {
+func replyType(r *event.Event) string {
+	if r == nil {
+		return ""
+	}
+	return r.Type()
+}
+
+func TestLifecycle_FromStartToPromotion(t *testing.T) {
 	f := setup(t)
-	reply, err := f.c.Handle(context.Background(), f.started(t, "ev-1"))
-	if err != nil {
-		t.Fatal(err)
+	steps := []struct {
+		event event.Event
+		state experiment.State
+		reply string
+	}{
+		{f.command(t, events.ExperimentStarted, "start"), experiment.Generating, events.ManifestsRequested},
+		{f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"), experiment.Deploying, events.DeployRequested},
+		{f.workloadEvent(t, "w1", "baseline", true), experiment.Deploying, ""},
+		{f.workloadEvent(t, "w2", "candidate", false), experiment.Deploying, ""},
+		{f.workloadEvent(t, "w3", "candidate", true), experiment.Running, ""},
 	}
-	if reply == nil || reply.Type() != events.ManifestsRequested || reply.Subject() != f.exp.String() {
-		t.Fatalf("reply %v, want manifests request for the experiment", reply)
+	for i, s := range steps {
+		if got := replyType(f.handle(t, s.event)); got != s.reply {
+			t.Fatalf("step %d: reply %q, want %q", i, got, s.reply)
+		}
+		if e, _ := f.state(t); e.State != s.state {
+			t.Fatalf("step %d: state %s, want %s", i, e.State, s.state)
+		}
 	}
-	if got, _ := events.Tenant(*reply); got != f.tenant {
-		t.Fatalf("reply tenant %s", got)
+	// Ticks before the run duration change nothing; after it, analysis is requested.
+	f.now = f.now.Add(5 * time.Minute)
+	f.handle(t, f.tick(t, "tick-1"))
+	f.mustBe(t, experiment.Running, 3)
+	f.now = f.now.Add(10 * time.Minute) // the seeded experiment runs 600 s
+	f.handle(t, f.tick(t, "tick-2"))
+	f.mustBe(t, experiment.Analyzing, 4)
+	if len(f.rec.sent) != 1 || f.rec.sent[0].Type() != events.AnalysisRequested || f.rec.sent[0].Subject() != f.exp.String() {
+		t.Fatalf("sent %v, want one analysis request", f.rec.sent)
 	}
-	st, trs := f.state(t)
-	if st != experiment.Generating || len(trs) != 1 || trs[0].CauseID != "ev-1" || trs[0].From != experiment.Pending {
-		t.Fatalf("state %s transitions %+v", st, trs)
+	done, _ := events.New("done", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
+		events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: "promote"})
+	if got := replyType(f.handle(t, done)); got != events.TeardownRequested {
+		t.Fatalf("completion reply %q", got)
+	}
+	f.handle(t, f.command(t, events.ExperimentPromote, "promote"))
+	e, trs := f.state(t)
+	if e.State != experiment.Promoted || e.Verdict == nil || *e.Verdict != "promote" || len(trs) != 6 {
+		t.Fatalf("final %s verdict %v transitions %d", e.State, e.Verdict, len(trs))
+	}
+	// Every transition was published with gap-free sequence numbers.
+	if len(f.rec.published) != 6 {
+		t.Fatalf("%d transitions published, want 6", len(f.rec.published))
+	}
+	for i, p := range f.rec.published {
+		if p.Seq != int64(i+1) || p.From != string(trs[i].From) || p.To != string(trs[i].To) {
+			t.Fatalf("published %d: %+v, transition %+v", i, p, trs[i])
+		}
 	}
 }
 
-func TestStarted_DeliveredTwiceHasOneEffectAndTheSameReply(t *testing.T) {
+func TestLifecycle_EveryEventTwiceAndOutOfOrderHasExactlyOnceEffects(t *testing.T) {
 	f := setup(t)
-	first, err := f.c.Handle(context.Background(), f.started(t, "ev-1"))
-	if err != nil {
-		t.Fatal(err)
+	seq := []event.Event{
+		f.command(t, events.ExperimentStarted, "start"),
+		f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"),
+		f.workloadEvent(t, "w1", "baseline", true),
+		f.workloadEvent(t, "w2", "candidate", true),
 	}
-	again, err := f.c.Handle(context.Background(), f.started(t, "ev-1"))
-	if err != nil {
-		t.Fatal(err)
+	for _, e := range seq {
+		first := f.handle(t, e)
+		again := f.handle(t, e)
+		if (first == nil) != (again == nil) || (first != nil && (first.ID() != again.ID() || string(first.Data()) != string(again.Data()))) {
+			t.Fatalf("%s: redelivery replied %v, first %v", e.ID(), again, first)
+		}
 	}
-	if again == nil || again.ID() != first.ID() || string(again.Data()) != string(first.Data()) {
-		t.Fatalf("redelivery replied %v, want the first reply %v", again, first)
+	f.mustBe(t, experiment.Running, 3)
+	// The whole history again, newest first: nothing changes.
+	for i := len(seq) - 1; i >= 0; i-- {
+		f.handle(t, seq[i])
 	}
-	if _, trs := f.state(t); len(trs) != 1 {
-		t.Fatalf("%d transitions after a duplicate, want 1", len(trs))
+	f.now = f.now.Add(11 * time.Minute)
+	tick := f.tick(t, "tick-1")
+	f.handle(t, tick)
+	f.handle(t, tick)
+	f.mustBe(t, experiment.Analyzing, 4)
+	if len(f.rec.sent) != 2 || f.rec.sent[0].ID() != f.rec.sent[1].ID() {
+		t.Fatalf("a redelivered tick must resend the same follow-up: %v", f.rec.sent)
 	}
-	// A different start event for an experiment already generating no longer applies: it is
-	// acknowledged without effect, not retried.
-	reply, err := f.c.Handle(context.Background(), f.started(t, "ev-2"))
-	if err != nil || reply != nil {
-		t.Fatalf("late start: reply %v err %v, want ignored", reply, err)
+	// A late start for an experiment already analyzing is acknowledged without effect.
+	if r := f.handle(t, f.command(t, events.ExperimentStarted, "start-again")); r != nil {
+		t.Fatalf("late start replied %v", r)
 	}
-	if _, trs := f.state(t); len(trs) != 1 {
-		t.Fatalf("%d transitions after a late start, want 1", len(trs))
+	f.mustBe(t, experiment.Analyzing, 4)
+}
+
+func TestTimeouts_FailAPhaseThatTakesTooLong(t *testing.T) {
+	f := setup(t)
+	f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+	f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
+	f.now = f.now.Add(2 * time.Minute) // deploying timeout is one minute here
+	f.handle(t, f.tick(t, "tick"))
+	e, trs := f.state(t)
+	if e.State != experiment.Failed || e.FailureReason == nil || *e.FailureReason != "deploying did not finish within 1m0s" {
+		t.Fatalf("state %s reason %v", e.State, e.FailureReason)
+	}
+	if trs[len(trs)-1].CauseID != "tick/"+f.exp.String() {
+		t.Fatalf("cause of the timeout: %q", trs[len(trs)-1].CauseID)
+	}
+	if len(f.rec.sent) != 1 || f.rec.sent[0].Type() != events.TeardownRequested {
+		t.Fatalf("sent %v, want teardown", f.rec.sent)
 	}
 }
 
-func TestEvents_ForAnotherTenantAreRejected(t *testing.T) {
+func TestStopAndFailure(t *testing.T) {
+	t.Run("stop cancels and tears down", func(t *testing.T) {
+		f := setup(t)
+		f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+		if got := replyType(f.handle(t, f.command(t, events.ExperimentStop, "stop"))); got != events.TeardownRequested {
+			t.Fatalf("stop reply %q", got)
+		}
+		f.mustBe(t, experiment.Cancelled, 2)
+		// A late "generated" for a cancelled experiment is acknowledged, not retried.
+		if r := f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen")); r != nil {
+			t.Fatalf("late event replied %v", r)
+		}
+		f.mustBe(t, experiment.Cancelled, 2)
+	})
+	t.Run("a collector failure fails the experiment with its reason", func(t *testing.T) {
+		f := setup(t)
+		f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+		f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
+		fail, _ := events.New("fail", events.WorkloadFailed, events.SourceDeployer, f.tenant, f.exp,
+			events.WorkloadFailure{ExperimentID: f.exp, Variant: "candidate", Reason: "exit status 1: bad config"})
+		f.handle(t, fail)
+		e, _ := f.state(t)
+		if e.State != experiment.Failed || *e.FailureReason != "candidate collector failed: exit status 1: bad config" {
+			t.Fatalf("state %s reason %v", e.State, e.FailureReason)
+		}
+	})
+}
+
+func TestPublishFailure_IsRetriedWithoutASecondMove(t *testing.T) {
+	f := setup(t)
+	start := f.command(t, events.ExperimentStarted, "start")
+	f.rec.fail = true
+	if _, err := f.c.Handle(context.Background(), start); err == nil || status(err) != 0 {
+		t.Fatalf("got %v, want a retryable error", err)
+	}
+	f.mustBe(t, experiment.Generating, 1) // the move is committed
+	f.handle(t, start)                    // the broker redelivers: published now
+	if len(f.rec.published) != 1 || f.rec.published[0].To != "generating" {
+		t.Fatalf("published %+v", f.rec.published)
+	}
+	f.mustBe(t, experiment.Generating, 1)
+}
+
+func TestEvents_ForAnotherTenantOrMalformedAreRejected(t *testing.T) {
 	f := setup(t)
 	other := pgtest.Tenant(t, f.st, "other")
-	e := f.started(t, "ev-x")
-	e.SetExtension(events.TenantExtension, other.String())
-	if _, err := f.c.Handle(context.Background(), e); status(err) != http.StatusBadRequest {
-		t.Fatalf("event claiming another tenant: %v, want 400", err)
-	}
-	if st, _ := f.state(t); st != experiment.Pending {
-		t.Fatalf("experiment moved to %s by a mismatched event", st)
-	}
-	// Redelivering the rejected event gives the same answer.
-	if _, err := f.c.Handle(context.Background(), e); status(err) != http.StatusBadRequest {
-		t.Fatalf("redelivered rejected event: %v, want 400", err)
-	}
-}
-
-func TestEvents_MalformedAreRejected(t *testing.T) {
-	f := setup(t)
 	cases := map[string]func(e *event.Event){
-		"unknown type":     func(e *event.Event) { e.SetType("io.phoenix.nope.v1") },
+		"another tenant":   func(e *event.Event) { e.SetExtension(events.TenantExtension, other.String()) },
+		"unknown tenant":   func(e *event.Event) { e.SetExtension(events.TenantExtension, uuid.NewString()) },
 		"no tenant":        func(e *event.Event) { e.SetExtension(events.TenantExtension, nil) },
+		"unknown type":     func(e *event.Event) { e.SetType("io.phoenix.nope.v1") },
 		"subject mismatch": func(e *event.Event) { e.SetSubject(uuid.NewString()) },
 		"bad payload":      func(e *event.Event) { _ = e.SetData("application/json", map[string]int{"experiment_id": 1}) },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
-			e := f.started(t, "ev-"+name)
+			e := f.command(t, events.ExperimentStarted, "ev-"+name)
 			mutate(&e)
 			if _, err := f.c.Handle(context.Background(), e); status(err) != http.StatusBadRequest {
 				t.Fatalf("got %v, want 400", err)
 			}
 		})
 	}
-	if st, _ := f.state(t); st != experiment.Pending {
-		t.Fatalf("experiment moved to %s by malformed events", st)
+	bad := f.workloadEvent(t, "w", "baseline", true)
+	_ = bad.SetData("application/json", map[string]any{"kind": "Deployment", "metadata": map[string]any{
+		"labels": map[string]string{workload.LabelExperiment: f.exp.String(), workload.LabelTenant: other.String(), workload.LabelVariant: "baseline"}}})
+	if _, err := f.c.Handle(context.Background(), bad); status(err) != http.StatusBadRequest {
+		t.Fatalf("workload labelled with another tenant: %v, want 400", err)
 	}
-}
-
-func TestAnalysisCompleted_CompletesWithVerdict(t *testing.T) {
-	f := setup(t)
-	err := f.st.WithTenant(context.Background(), f.tenant, func(tx *store.Tx) error {
-		path := []experiment.State{experiment.Pending, experiment.Generating, experiment.Deploying, experiment.Running, experiment.Analyzing}
-		for i := 1; i < len(path); i++ {
-			if _, err := tx.Move(context.Background(), f.exp, path[i-1], path[i], "seed", "test", ""); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _ := events.New("a-1", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
-		events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: "promote"})
-	if _, err := f.c.Handle(context.Background(), e); err != nil {
-		t.Fatal(err)
-	}
-	if st, trs := f.state(t); st != experiment.Completed || trs[len(trs)-1].Reason != "verdict: promote" {
-		t.Fatalf("state %s, last transition %+v", st, trs[len(trs)-1])
+	f.mustBe(t, experiment.Pending, 0)
+	// A workload that is not Phoenix's is acknowledged and ignored.
+	foreign := f.workloadEvent(t, "w-foreign", "baseline", true)
+	_ = foreign.SetData("application/json", map[string]any{"kind": "Deployment", "metadata": map[string]any{"labels": map[string]string{"app": "web"}}})
+	if r := f.handle(t, foreign); r != nil {
+		t.Fatal(fmt.Sprint("foreign workload replied ", r))
 	}
 }

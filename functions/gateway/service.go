@@ -11,10 +11,11 @@ import (
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/realtime"
 )
 
 // ChannelPrefix prefixes every Redis channel Phoenix publishes experiment events on.
-const ChannelPrefix = "phoenix"
+const ChannelPrefix = realtime.DefaultPrefix
 
 // Needs are the resources the gateway uses.
 func Needs() bootstrap.Needs { return bootstrap.Needs{Redis: true, Keys: true} }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/ratelimit"
 )
 
@@ -29,25 +30,27 @@ const (
 // Config is everything a Phoenix deployable may be configured with. Each deployable reads the
 // fields it uses; Load validates all of them so a typo fails fast wherever it is.
 type Config struct {
-	Port               int             // PORT: where the function listens (Knative sets it)
-	DatabaseURL        string          // PHOENIX_DATABASE_URL: the runtime role phoenix_app
-	MigrateDatabaseURL string          // PHOENIX_MIGRATE_DATABASE_URL: the schema owner, for migrations
-	RedisURL           string          // PHOENIX_REDIS_URL
-	LogLevel           string          // PHOENIX_LOG_LEVEL: debug, info, warn or error
-	JWTKeysFile        string          // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
-	JWTKeys            string          // PHOENIX_JWT_KEYS: the same PEM in the environment, when no file is given
-	JWTIssuer          string          // PHOENIX_JWT_ISSUER: the iss claim issued and required
-	JWTAudience        string          // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
-	JWTLeeway          time.Duration   // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
-	AllowedOrigins     []string        // PHOENIX_ALLOWED_ORIGINS: comma-separated browser origins for the gateway
-	DrainTimeout       time.Duration   // PHOENIX_DRAIN_TIMEOUT: time for in-flight work after SIGTERM
-	AccessTokenTTL     time.Duration   // PHOENIX_ACCESS_TOKEN_TTL: access-token lifetime (minutes, not hours)
-	RefreshTokenTTL    time.Duration   // PHOENIX_REFRESH_TOKEN_TTL: refresh-token lifetime
-	RateLoginIP        ratelimit.Limit // PHOENIX_RATE_LOGIN_IP: login attempts per client IP
-	RateLoginAccount   ratelimit.Limit // PHOENIX_RATE_LOGIN_ACCOUNT: login attempts per tenant+email
-	RateAPITenant      ratelimit.Limit // PHOENIX_RATE_API_TENANT: authenticated API requests per tenant
-	RateAPIToken       ratelimit.Limit // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
-	TrustedProxies     int             // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
+	Port               int                 // PORT: where the function listens (Knative sets it)
+	DatabaseURL        string              // PHOENIX_DATABASE_URL: the runtime role phoenix_app
+	MigrateDatabaseURL string              // PHOENIX_MIGRATE_DATABASE_URL: the schema owner, for migrations
+	RedisURL           string              // PHOENIX_REDIS_URL
+	LogLevel           string              // PHOENIX_LOG_LEVEL: debug, info, warn or error
+	JWTKeysFile        string              // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
+	JWTKeys            string              // PHOENIX_JWT_KEYS: the same PEM in the environment, when no file is given
+	JWTIssuer          string              // PHOENIX_JWT_ISSUER: the iss claim issued and required
+	JWTAudience        string              // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
+	JWTLeeway          time.Duration       // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
+	AllowedOrigins     []string            // PHOENIX_ALLOWED_ORIGINS: comma-separated browser origins for the gateway
+	DrainTimeout       time.Duration       // PHOENIX_DRAIN_TIMEOUT: time for in-flight work after SIGTERM
+	AccessTokenTTL     time.Duration       // PHOENIX_ACCESS_TOKEN_TTL: access-token lifetime (minutes, not hours)
+	RefreshTokenTTL    time.Duration       // PHOENIX_REFRESH_TOKEN_TTL: refresh-token lifetime
+	RateLoginIP        ratelimit.Limit     // PHOENIX_RATE_LOGIN_IP: login attempts per client IP
+	RateLoginAccount   ratelimit.Limit     // PHOENIX_RATE_LOGIN_ACCOUNT: login attempts per tenant+email
+	RateAPITenant      ratelimit.Limit     // PHOENIX_RATE_API_TENANT: authenticated API requests per tenant
+	RateAPIToken       ratelimit.Limit     // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
+	TrustedProxies     int                 // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
+	Sink               string              // K_SINK: the broker's ingress, where functions send events (Knative sets it)
+	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
@@ -118,6 +121,25 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	} {
 		if *r.dst, err = ratelimit.Parse(get(r.name, r.def)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
+		}
+	}
+	if c.Sink = get("K_SINK", ""); c.Sink != "" {
+		if u, err := url.Parse(c.Sink); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("K_SINK: want the broker's http(s) URL"))
+		}
+	}
+	def := experiment.DefaultTimeouts()
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"PHOENIX_TIMEOUT_GENERATING", &c.Timeouts.Generating, def.Generating},
+		{"PHOENIX_TIMEOUT_DEPLOYING", &c.Timeouts.Deploying, def.Deploying},
+		{"PHOENIX_TIMEOUT_ANALYZING", &c.Timeouts.Analyzing, def.Analyzing},
+	} {
+		if *d.dst, err = duration(get(d.name, d.def.String()), time.Second, 24*time.Hour); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
 		}
 	}
 	c.TrustedProxies, err = strconv.Atoi(get("PHOENIX_TRUSTED_PROXIES", "0"))

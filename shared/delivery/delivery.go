@@ -1,6 +1,9 @@
 // Package delivery gives CloudEvent consumers exactly-once effects under Knative's at-least-once
-// delivery. It owns the protocol: claim the event id in the tenant's transaction, apply, record
-// the outcome and reply in the same transaction; a redelivery answers with the recorded reply.
+// delivery. It owns the protocol: claim the event id in the tenant's transaction, apply, record the
+// outcome together with everything the consumer must say afterwards (its reply, the events it
+// publishes to the gateway and sends to the broker) in the same transaction. A redelivery does not
+// apply again; it returns the recorded result, so the consumer repeats exactly what it said —
+// which also finishes the job when publishing or sending failed the first time (an outbox).
 // It does not decide what an event means — that is the consumer's apply function.
 package delivery
 
@@ -14,7 +17,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
-	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -25,39 +27,39 @@ const (
 	Ignored = "ignored" // the event no longer applies (e.g. a late reply for a cancelled experiment)
 )
 
-// Apply handles one event inside its tenant's transaction. It returns the outcome (Applied or
-// Ignored) and the reply event, if any. Returning an error wrapped with function.Invalid records
-// the event as rejected (it will never apply); any other error rolls everything back so that the
-// redelivery can try again.
-type Apply func(ctx context.Context, tx *store.Tx, tenant uuid.UUID) (outcome string, reply *event.Event, err error)
+// Result is what handling an event produced. Everything in it is recorded with the outcome and
+// returned again for a redelivered event.
+type Result struct {
+	Outcome string        `json:"outcome"`           // Applied or Ignored
+	Reply   *event.Event  `json:"reply,omitempty"`   // the HTTP reply to the broker
+	Publish []event.Event `json:"publish,omitempty"` // events for the gateway (Redis)
+	Send    []event.Event `json:"send,omitempty"`    // further events for the broker
+}
 
-// Once runs apply at most once for the event (source, id) as seen by consumer.
-func Once(ctx context.Context, st *store.Store, consumer string, e event.Event, apply Apply) (*event.Event, error) {
-	tenant, err := events.Tenant(e)
-	if err != nil {
-		return nil, function.Invalid(err)
-	}
+// Apply handles one event inside its tenant's transaction. Returning an error wrapped with
+// function.Invalid records the event as rejected (it will never apply) and undoes apply's writes;
+// any other error rolls everything back so that the redelivery can try again.
+type Apply func(ctx context.Context, tx *store.Tx) (Result, error)
+
+// Once runs apply at most once for the event (source, id) as seen by consumer in tenant.
+func Once(ctx context.Context, st *store.Store, consumer string, tenant uuid.UUID, e event.Event, apply Apply) (Result, error) {
 	var (
-		reply    *event.Event
+		res      Result
 		rejected error
 	)
-	err = st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+	err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
 		first, prev, err := tx.ClaimEvent(ctx, consumer, e.Source(), e.ID(), e.Type())
 		if err != nil {
 			return err
 		}
 		if !first {
-			reply, rejected, err = replay(prev)
+			res, rejected, err = replay(prev)
 			return err
 		}
-		var (
-			outcome string
-			r       *event.Event
-		)
 		// In a savepoint: a rejection undoes whatever apply wrote before it gave up, while the
 		// claim and the "rejected" record stay.
 		err = tx.Nested(ctx, func(sp *store.Tx) (err error) {
-			outcome, r, err = apply(ctx, sp, tenant)
+			res, err = apply(ctx, sp)
 			return err
 		})
 		var fe *function.Error
@@ -68,39 +70,36 @@ func Once(ctx context.Context, st *store.Store, consumer string, e event.Event, 
 		if err != nil {
 			return err
 		}
-		var raw json.RawMessage
-		if r != nil {
-			if raw, err = json.Marshal(r); err != nil {
-				return fmt.Errorf("encode reply: %w", err)
-			}
+		raw, err := json.Marshal(res)
+		if err != nil {
+			return fmt.Errorf("encode result: %w", err)
 		}
-		reply = r
-		return tx.FinishEvent(ctx, consumer, e.Source(), e.ID(), outcome, raw)
+		return tx.FinishEvent(ctx, consumer, e.Source(), e.ID(), res.Outcome, raw)
 	})
 	if errors.Is(err, store.ErrUnknownTenant) {
 		// No such tenant: redelivery cannot help, so the broker should dead-letter it.
-		return nil, function.Invalid(fmt.Errorf("unknown tenant %s", tenant))
+		return Result{}, function.Invalid(fmt.Errorf("unknown tenant %s", tenant))
 	}
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	if rejected != nil {
-		return nil, rejected
+		return Result{}, rejected
 	}
-	return reply, nil
+	return res, nil
 }
 
-// replay reproduces the answer recorded for an event handled before.
-func replay(prev store.Processed) (*event.Event, error, error) {
+// replay reproduces the result recorded for an event handled before.
+func replay(prev store.Processed) (Result, error, error) {
 	if prev.Outcome == "rejected" {
-		return nil, function.Invalid(errors.New("this event was rejected when first delivered")), nil
+		return Result{}, function.Invalid(errors.New("this event was rejected when first delivered")), nil
 	}
-	if len(prev.Reply) == 0 {
-		return nil, nil, nil
+	var r Result
+	if len(prev.Reply) > 0 {
+		if err := json.Unmarshal(prev.Reply, &r); err != nil {
+			return Result{}, nil, fmt.Errorf("decode recorded result: %w", err)
+		}
 	}
-	var r event.Event
-	if err := json.Unmarshal(prev.Reply, &r); err != nil {
-		return nil, nil, fmt.Errorf("decode recorded reply: %w", err)
-	}
-	return &r, nil, nil
+	r.Outcome = prev.Outcome
+	return r, nil, nil
 }

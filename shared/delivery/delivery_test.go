@@ -59,20 +59,40 @@ func TestOnce_AppliesOnceAndReplaysTheOutcome(t *testing.T) {
 	st, tenant, e := setup(t)
 	ctx := context.Background()
 	calls := 0
-	apply := func(ctx context.Context, tx *store.Tx, _ uuid.UUID) (string, *event.Event, error) {
+	apply := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		calls++
-		return delivery.Applied, nil, insertPipeline(ctx, tx)
+		return delivery.Result{Outcome: delivery.Applied}, insertPipeline(ctx, tx)
 	}
 	for range 3 {
-		if _, err := delivery.Once(ctx, st, "test", e, apply); err != nil {
+		if _, err := delivery.Once(ctx, st, "test", tenant, e, apply); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if calls != 1 || pipelines(t, st, tenant) != 1 {
 		t.Fatalf("apply ran %d times, %d effects; want 1 and 1", calls, pipelines(t, st, tenant))
 	}
+	// What a consumer must say afterwards is recorded and returned again on redelivery.
+	follow := event.New()
+	follow.SetID("follow-1")
+	follow.SetType("test.follow")
+	follow.SetSource("test")
+	e2 := e.Clone()
+	e2.SetID("ev-2")
+	withSend := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+		calls++
+		return delivery.Result{Outcome: delivery.Applied, Send: []event.Event{follow}, Reply: &follow}, nil
+	}
+	for range 2 {
+		res, err := delivery.Once(ctx, st, "test", tenant, e2, withSend)
+		if err != nil || len(res.Send) != 1 || res.Send[0].ID() != "follow-1" || res.Reply == nil || res.Outcome != delivery.Applied {
+			t.Fatalf("result %+v, %v", res, err)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("apply ran %d times, %d effects; want 1 and 1", calls, pipelines(t, st, tenant))
+	}
 	// Another consumer of the same event applies it independently.
-	if _, err := delivery.Once(ctx, st, "other-consumer", e, apply); err != nil || calls != 2 {
+	if _, err := delivery.Once(ctx, st, "other-consumer", tenant, e, apply); err != nil || calls != 3 {
 		t.Fatalf("second consumer: %v, calls %d", err, calls)
 	}
 }
@@ -80,13 +100,13 @@ func TestOnce_AppliesOnceAndReplaysTheOutcome(t *testing.T) {
 func TestOnce_RejectionUndoesPartialEffectsAndIsRemembered(t *testing.T) {
 	st, tenant, e := setup(t)
 	ctx := context.Background()
-	apply := func(ctx context.Context, tx *store.Tx, _ uuid.UUID) (string, *event.Event, error) {
+	apply := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		if err := insertPipeline(ctx, tx); err != nil {
-			return "", nil, err
+			return delivery.Result{}, err
 		}
-		return "", nil, function.Invalid(errors.New("does not apply"))
+		return delivery.Result{}, function.Invalid(errors.New("does not apply"))
 	}
-	if _, err := delivery.Once(ctx, st, "test", e, apply); status(err) != http.StatusBadRequest {
+	if _, err := delivery.Once(ctx, st, "test", tenant, e, apply); status(err) != http.StatusBadRequest {
 		t.Fatalf("got %v, want 400", err)
 	}
 	if n := pipelines(t, st, tenant); n != 0 {
@@ -94,9 +114,9 @@ func TestOnce_RejectionUndoesPartialEffectsAndIsRemembered(t *testing.T) {
 	}
 	// Redelivered: answered 400 again without running apply.
 	ran := false
-	_, err := delivery.Once(ctx, st, "test", e, func(context.Context, *store.Tx, uuid.UUID) (string, *event.Event, error) {
+	_, err := delivery.Once(ctx, st, "test", tenant, e, func(context.Context, *store.Tx) (delivery.Result, error) {
 		ran = true
-		return delivery.Applied, nil, nil
+		return delivery.Result{Outcome: delivery.Applied}, nil
 	})
 	if status(err) != http.StatusBadRequest || ran {
 		t.Fatalf("redelivery of a rejected event: %v, apply ran %v", err, ran)
@@ -107,23 +127,23 @@ func TestOnce_FailureIsRetriedAndThenApplied(t *testing.T) {
 	st, tenant, e := setup(t)
 	ctx := context.Background()
 	fail := true
-	apply := func(ctx context.Context, tx *store.Tx, _ uuid.UUID) (string, *event.Event, error) {
+	apply := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		if err := insertPipeline(ctx, tx); err != nil {
-			return "", nil, err
+			return delivery.Result{}, err
 		}
 		if fail {
-			return "", nil, errors.New("dependency down")
+			return delivery.Result{}, errors.New("dependency down")
 		}
-		return delivery.Applied, nil, nil
+		return delivery.Result{Outcome: delivery.Applied}, nil
 	}
-	if _, err := delivery.Once(ctx, st, "test", e, apply); err == nil || status(err) != 0 {
+	if _, err := delivery.Once(ctx, st, "test", tenant, e, apply); err == nil || status(err) != 0 {
 		t.Fatalf("got %v, want a retryable error", err)
 	}
 	if n := pipelines(t, st, tenant); n != 0 {
 		t.Fatalf("failed delivery left %d effects", n)
 	}
 	fail = false
-	if _, err := delivery.Once(ctx, st, "test", e, apply); err != nil {
+	if _, err := delivery.Once(ctx, st, "test", tenant, e, apply); err != nil {
 		t.Fatal(err)
 	}
 	if n := pipelines(t, st, tenant); n != 1 {
@@ -133,10 +153,9 @@ func TestOnce_FailureIsRetriedAndThenApplied(t *testing.T) {
 
 func TestOnce_UnknownTenantIsNotRetried(t *testing.T) {
 	st, _, e := setup(t)
-	e.SetExtension(events.TenantExtension, uuid.NewString())
-	_, err := delivery.Once(context.Background(), st, "test", e, func(context.Context, *store.Tx, uuid.UUID) (string, *event.Event, error) {
+	_, err := delivery.Once(context.Background(), st, "test", uuid.New(), e, func(context.Context, *store.Tx) (delivery.Result, error) {
 		t.Fatal("apply ran for an unknown tenant")
-		return "", nil, nil
+		return delivery.Result{}, nil
 	})
 	if status(err) != http.StatusBadRequest {
 		t.Fatalf("got %v, want 400", err)

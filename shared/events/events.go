@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
@@ -15,17 +16,34 @@ import (
 
 // Event types, reverse-DNS with a version suffix. docs/events.md lists who emits and consumes each.
 const (
-	ExperimentStarted  = "io.phoenix.experiment.started.v1"  // API → controller: a user started an experiment
-	ManifestsRequested = "io.phoenix.manifests.requested.v1" // controller → generator
-	AnalysisRequested  = "io.phoenix.analysis.requested.v1"  // controller → analyzer
-	AnalysisCompleted  = "io.phoenix.analysis.completed.v1"  // analyzer → controller
+	ExperimentStarted  = "io.phoenix.experiment.started.v1"            // API → controller: start
+	ExperimentStop     = "io.phoenix.experiment.stop-requested.v1"     // API → controller: cancel
+	ExperimentPromote  = "io.phoenix.experiment.promote-requested.v1"  // API → controller: adopt the candidate
+	ExperimentRollback = "io.phoenix.experiment.rollback-requested.v1" // API → controller: keep the baseline
+	ManifestsRequested = "io.phoenix.manifests.requested.v1"           // controller → generator
+	ManifestsGenerated = "io.phoenix.manifests.generated.v1"           // generator → controller
+	DeployRequested    = "io.phoenix.deploy.requested.v1"              // controller → deployer (applies the manifests)
+	TeardownRequested  = "io.phoenix.teardown.requested.v1"            // controller → deployer (removes the collectors)
+	WorkloadFailed     = "io.phoenix.workload.failed.v1"               // deployer → controller: a collector failed
+	AnalysisRequested  = "io.phoenix.analysis.requested.v1"            // controller → analyzer
+	AnalysisCompleted  = "io.phoenix.analysis.completed.v1"            // analyzer → controller
+	ExperimentMoved    = "io.phoenix.experiment.transitioned.v1"       // controller → gateway (Redis): a state change
+)
+
+// Event types Knative sources emit, consumed as they arrive.
+const (
+	PingTick               = "dev.knative.sources.ping"              // PingSource: the controller's clock
+	APIServerResourceEvent = "dev.knative.apiserver.resource.update" // ApiServerSource (Resource mode): a workload changed
+	APIServerRefEvent      = "dev.knative.apiserver.ref.update"      // ApiServerSource (Reference mode): a workload changed
 )
 
 // Sources name the emitting component.
 const (
 	SourceAPI        = "/phoenix/api"
 	SourceController = "/phoenix/controller"
+	SourceGenerator  = "/phoenix/generator"
 	SourceAnalyzer   = "/phoenix/analyzer"
+	SourceDeployer   = "/phoenix/deployer"
 )
 
 // TenantExtension is the extension attribute carrying the tenant id. A consumer never trusts it
@@ -63,6 +81,65 @@ func (r AnalysisResult) Validate() error {
 		return errors.New("experiment_id and result_id are required")
 	case r.Verdict != "promote" && r.Verdict != "reject" && r.Verdict != "inconclusive":
 		return fmt.Errorf("verdict %q is not promote, reject or inconclusive", r.Verdict)
+	}
+	return nil
+}
+
+// Command is the payload of the API's commands (start, stop, promote, rollback).
+type Command struct {
+	ExperimentID uuid.UUID `json:"experiment_id"`
+	RequestedBy  string    `json:"requested_by"` // the token subject that asked
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// Validate reports a missing experiment or requester, or an overlong reason.
+func (c Command) Validate() error {
+	switch {
+	case c.ExperimentID == uuid.Nil:
+		return errors.New("experiment_id is required")
+	case c.RequestedBy == "":
+		return errors.New("requested_by is required")
+	case len(c.Reason) > 500:
+		return errors.New("reason is at most 500 characters")
+	}
+	return nil
+}
+
+// WorkloadFailure is the payload of WorkloadFailed.
+type WorkloadFailure struct {
+	ExperimentID uuid.UUID `json:"experiment_id"`
+	Variant      string    `json:"variant"` // baseline or candidate
+	Reason       string    `json:"reason"`  // what failed, e.g. the collector's last log lines
+}
+
+// Validate reports a missing experiment, an unknown variant or an empty reason.
+func (f WorkloadFailure) Validate() error {
+	switch {
+	case f.ExperimentID == uuid.Nil:
+		return errors.New("experiment_id is required")
+	case f.Variant != "baseline" && f.Variant != "candidate":
+		return fmt.Errorf("variant %q is not baseline or candidate", f.Variant)
+	case f.Reason == "" || len(f.Reason) > 4000:
+		return errors.New("reason is required, at most 4000 characters")
+	}
+	return nil
+}
+
+// Transition is the payload of ExperimentMoved.
+type Transition struct {
+	ExperimentID uuid.UUID `json:"experiment_id"`
+	Seq          int64     `json:"seq"` // gap-free per experiment
+	From         string    `json:"from"`
+	To           string    `json:"to"`
+	Reason       string    `json:"reason"`
+	CauseID      string    `json:"cause_event_id"`
+	At           time.Time `json:"at"`
+}
+
+// Validate reports missing fields.
+func (t Transition) Validate() error {
+	if t.ExperimentID == uuid.Nil || t.Seq <= 0 || t.From == "" || t.To == "" {
+		return errors.New("experiment_id, seq, from and to are required")
 	}
 	return nil
 }

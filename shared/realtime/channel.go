@@ -19,3 +19,6 @@ func TenantChannel(prefix string, tenant uuid.UUID) string {
 func ExperimentChannel(prefix string, tenant, experiment uuid.UUID) string {
 	return TenantChannel(prefix, tenant) + ":experiment:" + experiment.String()
 }
+
+// DefaultPrefix prefixes the channels of a Phoenix deployment.
+const DefaultPrefix = "phoenix"

@@ -152,9 +152,12 @@ var ErrStateChanged = errors.New("experiment state changed concurrently")
 func (tx *Tx) Move(ctx context.Context, id uuid.UUID, from, to experiment.State, causeID, causeSource, reason string) (int64, error) {
 	var seq int64
 	err := tx.QueryRow(ctx, `UPDATE experiments
-		SET state = $3, version = version + 1, state_changed_at = now(), updated_at = now()
+		SET state = $3, version = version + 1, state_changed_at = now(), updated_at = now(),
+		    run_started_at = CASE WHEN $3 = 'running' THEN now() ELSE run_started_at END,
+		    run_ended_at = CASE WHEN $4 = 'running' THEN now() ELSE run_ended_at END,
+		    failure_reason = CASE WHEN $3 = 'failed' THEN $5 ELSE failure_reason END
 		WHERE tenant_id = $1 AND id = $2 AND state = $4
-		RETURNING version`, tx.tenant, id, to, from).Scan(&seq)
+		RETURNING version`, tx.tenant, id, to, from, reason).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("move experiment %s from %s to %s: %w", id, from, to, ErrStateChanged)
 	}
@@ -196,4 +199,60 @@ func (tx *Tx) SetVerdict(ctx context.Context, id uuid.UUID, verdict string) erro
 		return fmt.Errorf("record verdict of %s: %w", id, err)
 	}
 	return nil
+}
+
+// WorkloadStatus is a variant's collector workload as last reported.
+type WorkloadStatus struct {
+	Variant experiment.Variant // baseline or candidate
+	Kind    string             // DaemonSet or Deployment
+	Name    string             // the workload's name
+	Ready   bool               // rolled out and every pod ready
+	Message string             // why not ready
+}
+
+// SetWorkload records a variant's workload status and returns whether both variants are ready.
+func (tx *Tx) SetWorkload(ctx context.Context, id uuid.UUID, w WorkloadStatus) (bool, error) {
+	_, err := tx.Exec(ctx, `INSERT INTO experiment_workloads (tenant_id, experiment_id, variant, kind, name, ready, message)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (tenant_id, experiment_id, variant) DO UPDATE
+		SET kind = EXCLUDED.kind, name = EXCLUDED.name, ready = EXCLUDED.ready, message = EXCLUDED.message, observed_at = now()`,
+		tx.tenant, id, w.Variant, w.Kind, w.Name, w.Ready, w.Message)
+	if err != nil {
+		return false, fmt.Errorf("record workload of %s: %w", id, err)
+	}
+	var ready int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM experiment_workloads
+		WHERE tenant_id = $1 AND experiment_id = $2 AND ready`, tx.tenant, id).Scan(&ready); err != nil {
+		return false, fmt.Errorf("read workloads of %s: %w", id, err)
+	}
+	return ready == 2, nil
+}
+
+// ScheduledExperiment is the scheduler's view of an active experiment: ids and times only.
+type ScheduledExperiment struct {
+	TenantID uuid.UUID           // whose experiment
+	ID       uuid.UUID           // which experiment
+	Schedule experiment.Schedule // what the clock needs to know
+}
+
+// ActiveExperiments lists, across tenants, every experiment in a state that time can move.
+func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperiment, error) {
+	rows, err := tx.Query(ctx, `SELECT tenant_id, id, state, state_changed_at, run_started_at, duration_seconds
+		FROM experiments WHERE state IN ('generating', 'deploying', 'running', 'analyzing')
+		ORDER BY state_changed_at LIMIT 10000`)
+	if err != nil {
+		return nil, fmt.Errorf("list active experiments: %w", err)
+	}
+	defer rows.Close()
+	var out []ScheduledExperiment
+	for rows.Next() {
+		var e ScheduledExperiment
+		var secs int
+		if err := rows.Scan(&e.TenantID, &e.ID, &e.Schedule.State, &e.Schedule.StateChangedAt, &e.Schedule.RunStartedAt, &secs); err != nil {
+			return nil, fmt.Errorf("list active experiments: %w", err)
+		}
+		e.Schedule.Duration = time.Duration(secs) * time.Second
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -13,7 +13,7 @@ import (
 // Processed is what a consumer recorded for an event it handled before.
 type Processed struct {
 	Outcome string          // applied, ignored or rejected
-	Reply   json.RawMessage // the reply sent then (structured CloudEvent JSON), nil if none
+	Reply   json.RawMessage // what the consumer recorded with the outcome (its result), nil if none
 }
 
 // ClaimEvent records that consumer is handling the event (source, id) in this transaction. If the
