@@ -211,7 +211,7 @@ func TestDev_RunsThePlatformEndToEnd(t *testing.T) {
 
 	// A CloudEvent to the controller moves the experiment, exactly once however often delivered.
 	expID := uuid.MustParse(id)
-	started, _ := events.New("start-1", events.ExperimentStarted, events.SourceAPI, acme, expID, events.ExperimentRef{ExperimentID: expID})
+	started, _ := events.New("start-1", events.ExperimentStarted, events.SourceAPI, acme, expID, events.Command{ExperimentID: expID, RequestedBy: "e2e"})
 	for range 2 {
 		body, _ := json.Marshal(started)
 		resp, err := http.Post(p.addrs["controller"]+"/", "application/cloudevents+json", bytes.NewReader(body))
