@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -30,8 +31,9 @@ type credentials struct {
 
 // checkPermissions accepts only permissions a tenant admin holds: a service account can never be
 // given more than its creator could do, nor platform permissions.
-func (a *API) checkPermissions(perms []string) *problem.FieldError {
+func (a *API) checkPermissions(caller auth.Principal, perms []string) *problem.FieldError {
 	admin := a.rolePermissions("admin")
+	have := a.effective(caller)
 	if len(perms) == 0 || len(perms) > 50 {
 		return &problem.FieldError{Field: "permissions", Message: "give 1 to 50 permissions such as experiment:read"}
 	}
@@ -39,9 +41,23 @@ func (a *API) checkPermissions(perms []string) *problem.FieldError {
 		if !admin[p] {
 			return &problem.FieldError{Field: "permissions", Message: "unknown or not grantable permission " + p}
 		}
+		if !have[p] {
+			return &problem.FieldError{Field: "permissions", Message: "you cannot grant " + p + ", which you do not hold"}
+		}
 	}
 	return nil
 }
+
+// setOf turns a permission list into a set.
+func setOf(perms []string) map[string]bool {
+	out := make(map[string]bool, len(perms))
+	for _, p := range perms {
+		out[p] = true
+	}
+	return out
+}
+
+var errBeyondCaller = errors.New("the service account holds permissions you do not; ask someone who holds them")
 
 func (a *API) createServiceAccount(w http.ResponseWriter, r *http.Request) {
 	var req createServiceAccountRequest
@@ -52,7 +68,7 @@ func (a *API) createServiceAccount(w http.ResponseWriter, r *http.Request) {
 	if !accountName.MatchString(req.Name) {
 		errs = append(errs, problem.FieldError{Field: "name", Message: "1-63 lowercase letters, digits and '-'"})
 	}
-	if fe := a.checkPermissions(req.Permissions); fe != nil {
+	if fe := a.checkPermissions(principalFrom(r.Context()), req.Permissions); fe != nil {
 		errs = append(errs, *fe)
 	}
 	if len(errs) > 0 {
@@ -216,6 +232,13 @@ func (a *API) changeAccount(w http.ResponseWriter, r *http.Request, id uuid.UUID
 	details["service_account_id"] = id
 	var result any
 	err := a.o.Store.WithTenant(ctx, p.Tenant, func(tx *store.Tx) (err error) {
+		target, err := tx.ServiceAccount(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !a.within(p, setOf(target.Permissions)) {
+			return errBeyondCaller
+		}
 		if result, err = change(ctx, tx); err != nil {
 			return err
 		}
@@ -230,6 +253,8 @@ func (a *API) changeAccount(w http.ResponseWriter, r *http.Request, id uuid.UUID
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		problem.Write(w, http.StatusNotFound, "service account or secret not found")
+	case errors.Is(err, errBeyondCaller):
+		problem.Write(w, http.StatusForbidden, errBeyondCaller.Error())
 	case errors.Is(err, errAccountDisabled):
 		problem.Write(w, http.StatusConflict, errAccountDisabled.Error())
 	case err != nil:

@@ -96,16 +96,21 @@ func (a *API) setTenantStatus(status string) http.HandlerFunc {
 		}
 		var t store.Tenant
 		err := a.o.Store.Platform(r.Context(), func(tx *store.PlatformTx) (err error) {
-			var at = a.o.Now()
-			if t, at, err = tx.SetTenantStatus(r.Context(), id, status); err != nil {
+			if t, _, err = tx.SetTenantStatus(r.Context(), id, status); err != nil {
 				return err
 			}
-			if status == "suspended" {
-				// Inside the transaction: if Redis refuses, the suspension is not recorded either,
-				// and the administrator retries.
-				return a.o.Revocation.RevokeTenantBefore(context.WithoutCancel(r.Context()), id, at)
+			if status != "suspended" {
+				return nil
 			}
-			return nil
+			// Refresh tokens end too: resuming the tenant must not bring old sessions back.
+			if err := a.o.Store.WithTenant(r.Context(), id, func(ttx *store.Tx) error {
+				return ttx.RevokeAllSessions(r.Context(), "tenant suspended")
+			}); err != nil {
+				return err
+			}
+			// Inside the transaction: if Redis refuses, the suspension is not recorded either,
+			// and the administrator retries.
+			return a.o.Revocation.RevokeTenantBefore(context.WithoutCancel(r.Context()), id, a.o.Now())
 		})
 		if errors.Is(err, store.ErrNotFound) {
 			problem.Write(w, http.StatusNotFound, "tenant not found")

@@ -59,14 +59,16 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if fe := checkTenantRole(req.Role); fe != nil {
 		errs = append(errs, *fe)
+	} else if !a.within(principalFrom(r.Context()), a.rolePermissions(req.Role)) {
+		errs = append(errs, problem.FieldError{Field: "role", Message: "you cannot give a role with permissions you do not hold"})
 	}
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the user is invalid; see errors", errs...)
 		return
 	}
-	hash, err := password.Hash(req.Password, a.o.Password)
+	hash, err := a.hashPassword(r.Context(), req.Password)
 	if err != nil {
-		problem.Write(w, http.StatusBadRequest, err.Error())
+		problem.Write(w, http.StatusServiceUnavailable, "the service is busy; retry shortly")
 		return
 	}
 	p := principalFrom(r.Context())
@@ -157,6 +159,10 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "the role is invalid", *fe)
 		return
 	}
+	if !a.within(principalFrom(r.Context()), a.rolePermissions(req.Role)) {
+		problem.Write(w, http.StatusForbidden, "you cannot give a role with permissions you do not hold")
+		return
+	}
 	a.changeUser(w, r, id, "user.role_change", func(ctx context.Context, tx *store.Tx) (store.User, time.Time, error) {
 		before, err := tx.User(ctx, id)
 		if err != nil {
@@ -164,6 +170,9 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request) {
 		}
 		if before.Role == "platform-admin" {
 			return store.User{}, time.Time{}, errPlatformAdmin
+		}
+		if !a.within(principalFrom(ctx), a.rolePermissions(before.Role)) {
+			return store.User{}, time.Time{}, errBeyondCallerUser
 		}
 		return tx.SetUserRole(ctx, id, req.Role)
 	})
@@ -187,6 +196,9 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request) {
 		if before.Role == "platform-admin" {
 			return store.User{}, time.Time{}, errPlatformAdmin
 		}
+		if !a.within(principalFrom(ctx), a.rolePermissions(before.Role)) {
+			return store.User{}, time.Time{}, errBeyondCallerUser
+		}
 		u, at, err := tx.DisableUser(ctx, id)
 		if err != nil {
 			return u, at, err
@@ -196,7 +208,10 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var errPlatformAdmin = errors.New("platform administrators are managed by the platform operator")
+var (
+	errPlatformAdmin    = errors.New("platform administrators are managed by the platform operator")
+	errBeyondCallerUser = errors.New("the user holds permissions you do not; ask someone who holds them")
+)
 
 // changeUser applies change in the tenant's transaction, records the audit entry in it, and
 // revokes the user's older tokens in Redis before committing, so a change that is recorded is
@@ -207,11 +222,13 @@ func (a *API) changeUser(w http.ResponseWriter, r *http.Request, id uuid.UUID, a
 	ctx := r.Context()
 	var u store.User
 	err := a.o.Store.WithTenant(ctx, p.Tenant, func(tx *store.Tx) error {
-		var at time.Time
 		var err error
-		if u, at, err = change(ctx, tx); err != nil {
+		if u, _, err = change(ctx, tx); err != nil {
 			return err
 		}
+		// Taken once the row is locked by the change: a concurrent refresh has either finished
+		// (its token is older, so revoked) or waits and then sees the change.
+		at := a.o.Now()
 		if err := tx.Audit(ctx, a.auditEntry(r, p, action, "success", "warning", "",
 			map[string]any{"user_id": u.ID, "role": u.Role})); err != nil {
 			return err
@@ -219,8 +236,8 @@ func (a *API) changeUser(w http.ResponseWriter, r *http.Request, id uuid.UUID, a
 		return a.o.Revocation.RevokeSubjectBefore(ctx, p.Tenant, u.ID.String(), at)
 	})
 	switch {
-	case errors.Is(err, errPlatformAdmin):
-		problem.Write(w, http.StatusForbidden, errPlatformAdmin.Error())
+	case errors.Is(err, errPlatformAdmin), errors.Is(err, errBeyondCallerUser):
+		problem.Write(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		problem.Write(w, http.StatusNotFound, "user not found")
 	case errors.Is(err, store.ErrInvalid):

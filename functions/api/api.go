@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,7 @@ type Options struct {
 // API serves the HTTP endpoints.
 type API struct {
 	o         Options                         // dependencies and settings
+	kdf       chan struct{}                   // bounds concurrent argon2id work: each costs Password.Memory
 	rbac      atomic.Pointer[map[string]rbac] // role -> permissions, loaded from the catalog at start
 	dummyOnce sync.Once                       // computes dummyHash on first use, not at start
 	dummyHash string                          // verified against when a login names no real user
@@ -69,7 +71,9 @@ func New(o Options) *API {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &API{o: o}
+	// As many hashes at once as there are cores: more would only queue for CPU while holding
+	// their memory (64 MiB each at the default cost).
+	return &API{o: o, kdf: make(chan struct{}, max(1, runtime.NumCPU()))}
 }
 
 // Service is the API as a deployable.
@@ -92,7 +96,11 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 			if err := res.Start(ctx); err != nil {
 				return err
 			}
-			return res.Retry(ctx, "load the role catalog", a.LoadRoles)
+			if err := res.Retry(ctx, "load the role catalog", a.LoadRoles); err != nil {
+				return err
+			}
+			go a.prepareDummy() // 64 MiB of argon2id work, off the cold-start path
+			return nil
 		},
 	}, nil
 }
@@ -240,6 +248,35 @@ func (a *API) allowed(p auth.Principal, perm string) bool {
 	return false
 }
 
+// effective is every permission p holds: its own for a service account, its roles' for a user.
+func (a *API) effective(p auth.Principal) map[string]bool {
+	out := map[string]bool{}
+	if p.SubjectType == auth.SubjectServiceAccount {
+		for _, perm := range p.Permissions {
+			out[perm] = true
+		}
+		return out
+	}
+	for _, role := range p.Roles {
+		for perm := range a.rolePermissions(role) {
+			out[perm] = true
+		}
+	}
+	return out
+}
+
+// within reports whether every permission in want is one the caller holds: nobody hands out, or
+// takes over, more than they could do themselves.
+func (a *API) within(p auth.Principal, want map[string]bool) bool {
+	have := a.effective(p)
+	for perm := range want {
+		if !have[perm] {
+			return false
+		}
+	}
+	return true
+}
+
 // rolePermissions is what a role grants, sorted; nil for an unknown role.
 func (a *API) rolePermissions(role string) map[string]bool {
 	m := a.rbac.Load()
@@ -247,6 +284,21 @@ func (a *API) rolePermissions(role string) map[string]bool {
 		return nil
 	}
 	return (*m)[role]
+}
+
+// errBusy means the request waited too long for its turn at the password hash.
+var errBusy = errors.New("too many password checks in progress")
+
+// hashing runs fn (argon2id work) when a slot is free, or gives up with errBusy when ctx ends.
+func (a *API) hashing(ctx context.Context, fn func()) error {
+	select {
+	case a.kdf <- struct{}{}:
+	case <-ctx.Done():
+		return errBusy
+	}
+	defer func() { <-a.kdf }()
+	fn()
+	return nil
 }
 
 // allowRate counts one request against key; over the limit it answers 429 with Retry-After,
@@ -278,6 +330,8 @@ func storeError(w http.ResponseWriter, r *http.Request, err error, what string) 
 		problem.Write(w, http.StatusNotFound, what+" not found")
 	case errors.Is(err, store.ErrConflict):
 		problem.Write(w, http.StatusConflict, what+" already exists")
+	case store.IsInvalidInput(err):
+		problem.Write(w, http.StatusBadRequest, "the input contains characters or values that cannot be stored")
 	default:
 		logFrom(r).Error("store call failed", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly")

@@ -64,3 +64,15 @@ func (a *API) clientIP(r *http.Request) netip.Addr {
 	ip, _ := netip.ParseAddr(host)
 	return ip.Unmap()
 }
+
+// clientKey is the client's address as a rate-limit key: an IPv4 address whole, an IPv6 address
+// by its /64 — one host commonly holds a whole /64, and per-address limits would not bind it.
+func (a *API) clientKey(r *http.Request) string {
+	ip := a.clientIP(r)
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}

@@ -43,7 +43,7 @@ func (a *API) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, `grant_type must be "client_credentials"`)
 		return
 	}
-	if !a.allowLoginRate(w, r, "token-ip:"+a.clientIP(r).String(), a.o.Limits.LoginIP, "", "") {
+	if !a.allowLoginRate(w, r, "token-ip:"+a.clientKey(r), a.o.Limits.LoginIP, "", "") {
 		return
 	}
 	refused := func() { problem.Write(w, http.StatusUnauthorized, "invalid client_id or client_secret") }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -38,14 +39,29 @@ type loginRequest struct {
 
 // verifyDummy spends the same argon2id work as a real verification, so that an unknown tenant or
 // user is answered in the same time class as a wrong password.
-func (a *API) verifyDummy(pw string) {
+func (a *API) verifyDummy(ctx context.Context, pw string) {
+	a.prepareDummy()
+	_ = a.hashing(ctx, func() { _ = password.Verify(pw, a.dummyHash) })
+}
+
+// prepareDummy computes the dummy hash once. Start calls it in the background, after the function
+// listens, so neither the cold start nor the first failed login pays for it.
+func (a *API) prepareDummy() {
 	a.dummyOnce.Do(func() {
 		h, err := password.Hash("phoenix-dummy-password", a.o.Password)
 		if err == nil {
 			a.dummyHash = h
 		}
 	})
-	_ = password.Verify(pw, a.dummyHash)
+}
+
+// verifyPassword checks pw against hash within the bound on concurrent hashing.
+func (a *API) verifyPassword(ctx context.Context, pw, hash string) error {
+	var err error
+	if berr := a.hashing(ctx, func() { err = password.Verify(pw, hash) }); berr != nil {
+		return berr
+	}
+	return err
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
@@ -58,12 +74,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "send tenant, email and password")
 		return
 	}
-	ip := a.clientIP(r)
 	account := "login-account:" + req.Tenant + ":" + req.Email
 	for _, l := range []struct {
 		key string
 		lim ratelimit.Limit
-	}{{"login-ip:" + ip.String(), a.o.Limits.LoginIP}, {account, a.o.Limits.LoginAccount}} {
+	}{{"login-ip:" + a.clientKey(r), a.o.Limits.LoginIP}, {account, a.o.Limits.LoginAccount}} {
 		if !a.allowLoginRate(w, r, l.key, l.lim, req.Tenant, req.Email) {
 			return
 		}
@@ -71,7 +86,13 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 
 	tenant, err := a.tenantByName(r, req.Tenant)
 	if errors.Is(err, store.ErrNotFound) {
-		a.verifyDummy(req.Password)
+		// The same work as for a known tenant: a user lookup (in a tenant that cannot exist)
+		// and the hash, so the answer takes as long.
+		_ = a.o.Store.WithTenant(r.Context(), uuid.New(), func(tx *store.Tx) error {
+			_, err := tx.UserByEmail(r.Context(), req.Email)
+			return err
+		})
+		a.verifyDummy(r.Context(), req.Password)
 		logFrom(r).Info("login for unknown tenant")
 		invalidCredentials(w)
 		return
@@ -92,7 +113,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		a.verifyDummy(req.Password)
+		a.verifyDummy(r.Context(), req.Password)
 		fail("unknown email", map[string]any{"email": req.Email})
 		return
 	case err != nil:
@@ -100,8 +121,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	anon = auth.Principal{Subject: u.ID.String(), SubjectType: auth.SubjectUser}
-	pwErr := password.Verify(req.Password, u.PasswordHash)
+	pwErr := a.verifyPassword(r.Context(), req.Password, u.PasswordHash)
 	switch {
+	case errors.Is(pwErr, errBusy):
+		problem.Write(w, http.StatusServiceUnavailable, "the service is busy; retry shortly")
+		return
 	case tenant.Status != "active":
 		fail("tenant suspended", nil)
 		return
@@ -189,7 +213,7 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 	if !problem.DecodeJSON(w, r, &req) {
 		return
 	}
-	if !a.allowLoginRate(w, r, "refresh-ip:"+a.clientIP(r).String(), a.o.Limits.LoginIP, "", "") {
+	if !a.allowLoginRate(w, r, "refresh-ip:"+a.clientKey(r), a.o.Limits.LoginIP, "", "") {
 		return
 	}
 	refused := func() {
@@ -234,7 +258,8 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 			reason = "refresh token expired"
 			return nil
 		}
-		if u, err = tx.User(r.Context(), rec.UserID); err != nil {
+		// Locked until commit: a disable or password change waits, then revokes this token too.
+		if u, err = tx.LockUser(r.Context(), rec.UserID); err != nil {
 			return err
 		}
 		t, err := tx.Tenant(r.Context())
@@ -385,21 +410,29 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		storeError(w, r, err, "user")
 		return
 	}
-	if password.Verify(req.CurrentPassword, u.PasswordHash) != nil {
+	if !a.allowLoginRate(w, r, "password:"+p.Tenant.String()+":"+p.Subject, a.o.Limits.LoginAccount, "", "") {
+		return
+	}
+	if err := a.verifyPassword(r.Context(), req.CurrentPassword, u.PasswordHash); errors.Is(err, errBusy) {
+		problem.Write(w, http.StatusServiceUnavailable, "the service is busy; retry shortly")
+		return
+	} else if err != nil {
 		a.audit(r, p.Tenant, p, "auth.password_change", "failure", "warning", "wrong current password", nil)
 		problem.Write(w, http.StatusForbidden, "the current password is wrong")
 		return
 	}
-	hash, err := password.Hash(req.NewPassword, a.o.Password)
+	hash, err := a.hashPassword(r.Context(), req.NewPassword)
 	if err != nil {
-		problem.Write(w, http.StatusBadRequest, err.Error())
+		problem.Write(w, http.StatusServiceUnavailable, "the service is busy; retry shortly")
 		return
 	}
 	err = a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) error {
-		at, err := tx.SetPassword(r.Context(), id, hash)
-		if err != nil {
+		if _, err := tx.SetPassword(r.Context(), id, hash); err != nil {
 			return err
 		}
+		// Taken once the row is ours: every token issued before this instant is revoked, on
+		// the same clock that stamps tokens.
+		at := a.o.Now()
 		if err := tx.Audit(r.Context(), a.auditEntry(r, p, "auth.password_change", "success", "warning", "", nil)); err != nil {
 			return err
 		}
@@ -410,4 +443,14 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// hashPassword hashes a new password within the bound on concurrent hashing.
+func (a *API) hashPassword(ctx context.Context, pw string) (string, error) {
+	var h string
+	var err error
+	if berr := a.hashing(ctx, func() { h, err = password.Hash(pw, a.o.Password) }); berr != nil {
+		return "", berr
+	}
+	return h, err
 }

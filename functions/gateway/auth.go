@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
@@ -25,7 +27,21 @@ type Identity struct {
 	Tenant uuid.UUID
 	// Subject identifies the user or service account, for logs.
 	Subject string
+	// ExpiresAt is when the credential stops being valid; the connection is closed then
+	// (code 4001) so the client reconnects with a fresh token. Zero means no expiry.
+	ExpiresAt time.Time
+	// Revoked, if set, is asked every Options.RecheckInterval whether the credential has been
+	// revoked since the handshake (logout, user disabled, tenant suspended); a yes closes the
+	// connection (code 4003). An error means "cannot tell now": the connection stays.
+	Revoked func(ctx context.Context) (bool, error)
 }
+
+// Close codes the gateway uses when a connection's credential ends. Clients refresh their token
+// and reconnect on 4001; on 4003 they must log in again.
+const (
+	CloseTokenExpired = 4001
+	CloseTokenRevoked = 4003
+)
 
 // Authenticator verifies the handshake request. The gateway has already
 // moved a token sent as a subprotocol into "Authorization: Bearer <token>",

@@ -244,6 +244,14 @@ func (c *client) writeLoop() {
 	defer c.conn.Close()
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
+	recheck := time.NewTicker(c.opts.RecheckInterval)
+	defer recheck.Stop()
+	var expired <-chan time.Time
+	if !c.identity.ExpiresAt.IsZero() {
+		t := time.NewTimer(time.Until(c.identity.ExpiresAt))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		// A closing client gets no more frames, however many are queued.
 		select {
@@ -266,6 +274,16 @@ func (c *client) writeLoop() {
 			err = c.conn.WriteControl(websocket.PongMessage, data, time.Now().Add(c.opts.WriteTimeout))
 		case <-ping.C:
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout))
+		case <-expired:
+			c.log.Info("gateway: token expired; closing")
+			c.close(CloseTokenExpired, "token expired")
+			continue
+		case <-recheck.C:
+			if c.revoked() {
+				c.log.Info("gateway: token revoked; closing")
+				c.close(CloseTokenRevoked, "token revoked")
+			}
+			continue
 		}
 		if err != nil {
 			c.log.Debug("gateway: write", "error", err)
@@ -273,6 +291,22 @@ func (c *client) writeLoop() {
 			return
 		}
 	}
+}
+
+// revoked asks whether the connection's credential has been revoked since the handshake. A check
+// that fails (Redis unreachable) keeps the connection: the next interval asks again.
+func (c *client) revoked() bool {
+	if c.identity.Revoked == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	yes, err := c.identity.Revoked(ctx)
+	if err != nil {
+		c.log.Warn("gateway: revocation check failed", "error", err)
+		return false
+	}
+	return yes
 }
 
 // writeClose sends the close frame, if any, and gives the client until the

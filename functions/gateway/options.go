@@ -17,6 +17,7 @@ const (
 	DefaultMaxSubscriptions = 100
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongWait         = 60 * time.Second
+	DefaultRecheckInterval  = 30 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultSubscribeTimeout = 5 * time.Second
 )
@@ -53,6 +54,9 @@ type Options struct {
 	// PingInterval is how often the server pings each client. It must be
 	// shorter than PongWait. Default DefaultPingInterval.
 	PingInterval time.Duration
+	// RecheckInterval is how often each connection's credential is checked for revocation.
+	// Default DefaultRecheckInterval.
+	RecheckInterval time.Duration
 	// PongWait is how long a connection may stay silent (no pong, no frame)
 	// before it is closed. Default DefaultPongWait.
 	PongWait time.Duration
@@ -90,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxSubscriptions <= 0 {
 		o.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if o.RecheckInterval <= 0 {
+		o.RecheckInterval = DefaultRecheckInterval
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPingInterval

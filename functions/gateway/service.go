@@ -35,7 +35,15 @@ func (a tokenAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{Tenant: p.Tenant, Subject: p.Subject}, nil
+	return Identity{Tenant: p.Tenant, Subject: p.Subject, ExpiresAt: p.ExpiresAt,
+		// The same verification again: signature aside, it re-reads the revocation markers.
+		Revoked: func(ctx context.Context) (bool, error) {
+			_, err := a.verifier.Verify(ctx, token)
+			if errors.Is(err, auth.ErrUnauthenticated) {
+				return true, nil
+			}
+			return false, err
+		}}, nil
 }
 
 // deferred serves 503 until the gateway exists: the gateway opens its Redis subscription when
@@ -65,12 +73,13 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Registry: reg,
 		Start: func(ctx context.Context) error {
 			g, err := New(Options{
-				Redis:          res.Redis,
-				ChannelPrefix:  ChannelPrefix,
-				Authenticator:  tokenAuthenticator{verifier: res.Verifier},
-				AllowedOrigins: res.Config.AllowedOrigins,
-				Logger:         res.Logger,
-				Registerer:     reg,
+				Redis:           res.Redis,
+				ChannelPrefix:   ChannelPrefix,
+				Authenticator:   tokenAuthenticator{verifier: res.Verifier},
+				AllowedOrigins:  res.Config.AllowedOrigins,
+				RecheckInterval: res.Config.WSRecheck,
+				Logger:          res.Logger,
+				Registerer:      reg,
 			})
 			if err != nil {
 				return err

@@ -50,6 +50,7 @@ type Config struct {
 	RateAPIToken       ratelimit.Limit     // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
 	TrustedProxies     int                 // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
 	Sink               string              // K_SINK: the broker's ingress, where functions send events (Knative sets it)
+	WSRecheck          time.Duration       // PHOENIX_WS_RECHECK_INTERVAL: how often open WebSockets re-check their token
 	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits
 }
 
@@ -127,6 +128,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		if u, err := url.Parse(c.Sink); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("K_SINK: want the broker's http(s) URL"))
 		}
+	}
+	c.WSRecheck, err = duration(get("PHOENIX_WS_RECHECK_INTERVAL", "30s"), 100*time.Millisecond, 10*time.Minute)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_WS_RECHECK_INTERVAL: %w", err))
 	}
 	def := experiment.DefaultTimeouts()
 	for _, d := range []struct {

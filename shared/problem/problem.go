@@ -4,6 +4,7 @@
 package problem
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +59,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 			return false
 		}
 		Write(w, http.StatusBadRequest, "could not read the request body")
+		return false
+	}
+	// NUL cannot be stored in PostgreSQL text and has no business in any Phoenix field.
+	if bytes.Contains(body, []byte(`\u0000`)) || bytes.IndexByte(body, 0) >= 0 {
+		Write(w, http.StatusBadRequest, "the JSON body contains a NUL character")
 		return false
 	}
 	if depth(body) > maxDepth {

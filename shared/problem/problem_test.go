@@ -29,6 +29,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"brackets in strings do not count", "application/json", `{"name":"` + strings.Repeat("[", 40) + `"}`, 0, ""},
 		{"too large", "application/json", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "at most"},
 		{"not json", "text/plain", `{}`, 415, "application/json"},
+		{"escaped NUL", "application/json", `{"name":"a\u0000b"}`, 400, "NUL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
+	"unicode/utf8"
 )
 
 // AuditEntry is one row of the append-only audit log. It never holds a secret.
@@ -25,12 +27,18 @@ func (tx *Tx) Audit(ctx context.Context, e AuditEntry) error {
 	if e.Severity == "" {
 		e.Severity = "info"
 	}
-	if e.Details == nil {
-		e.Details = map[string]any{}
+	// What callers record may come from the request (a User-Agent, an email): PostgreSQL refuses
+	// invalid UTF-8 and NUL, and a refused row would be an event missing from the log.
+	e.ActorID, e.Reason, e.RequestID = clean(e.ActorID, 200), clean(e.Reason, 1000), clean(e.RequestID, 100)
+	e.UserAgent = clean(e.UserAgent, 512)
+	details := make(map[string]any, len(e.Details))
+	for k, v := range e.Details {
+		if str, ok := v.(string); ok {
+			v = clean(str, 1000)
+		}
+		details[clean(k, 100)] = v
 	}
-	if len(e.UserAgent) > 512 {
-		e.UserAgent = e.UserAgent[:512]
-	}
+	e.Details = details
 	var ip *netip.Addr
 	if e.SourceIP.IsValid() {
 		ip = &e.SourceIP
@@ -43,4 +51,18 @@ func (tx *Tx) Audit(ctx context.Context, e AuditEntry) error {
 		return fmt.Errorf("append audit %s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// clean makes s valid UTF-8 without NUL bytes and at most max bytes long, cut at a character
+// boundary.
+func clean(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }

@@ -91,3 +91,12 @@ func (tx *Tx) RevokeUserSessions(ctx context.Context, userID uuid.UUID, reason s
 	}
 	return ids, nil
 }
+
+// RevokeAllSessions ends every login session of the tenant (tenant suspension).
+func (tx *Tx) RevokeAllSessions(ctx context.Context, reason string) error {
+	if _, err := tx.Exec(ctx, `UPDATE refresh_token_families SET revoked_at = now(), revoke_reason = $2
+		WHERE tenant_id = $1 AND revoked_at IS NULL`, tx.tenant, reason); err != nil {
+		return fmt.Errorf("revoke sessions of tenant %s: %w", tx.tenant, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -175,4 +176,11 @@ func redactErr(err error) error {
 		return errors.New("invalid connection string (check its syntax; the value is not shown because it may hold a password)")
 	}
 	return err
+}
+
+// IsInvalidInput reports whether PostgreSQL refused a value itself (SQLSTATE class 22, data
+// exception: a NUL byte, invalid UTF-8, a value out of range) — the caller's input, not an outage.
+func IsInvalidInput(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }

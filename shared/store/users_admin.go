@@ -120,3 +120,16 @@ func (tx *Tx) SetPassword(ctx context.Context, id uuid.UUID, hash string) (time.
 	}
 	return at, nil
 }
+
+// LockUser reads a user and holds a share lock on the row until the transaction ends, so that a
+// concurrent disable, role or password change waits for it (and then revokes what it issued).
+func (tx *Tx) LockUser(ctx context.Context, id uuid.UUID) (User, error) {
+	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2 FOR SHARE`, tx.tenant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("user %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("lock user %s: %w", id, err)
+	}
+	return u, nil
+}

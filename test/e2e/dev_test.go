@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,7 +70,8 @@ func startDev(t *testing.T) *platform {
 		"--dev-keys", p.keysFile)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(childEnv(),
-		"PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=")
+		"PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=",
+		"PHOENIX_WS_RECHECK_INTERVAL=200ms")
 	var logs bytes.Buffer
 	p.cmd.Stderr = &logs
 	stdout, err := p.cmd.StdoutPipe()
@@ -238,6 +240,21 @@ func TestDev_RunsThePlatformEndToEnd(t *testing.T) {
 	}
 	if err := conn.ReadJSON(&frame); err != nil || frame["type"] != "event" {
 		t.Fatalf("event frame %v %v", frame, err)
+	}
+
+	// Logging out revokes the token, and the open WebSocket with it.
+	if code, _ := call(t, "POST", api+"/v1/auth/logout", viewer, nil); code != http.StatusNoContent {
+		t.Fatalf("logout: %d", code)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != gateway.CloseTokenRevoked {
+				t.Fatalf("after logout the socket ended with %v, want close %d", err, gateway.CloseTokenRevoked)
+			}
+			break
+		}
 	}
 
 	// Ctrl-C stops everything cleanly.
