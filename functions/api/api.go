@@ -15,10 +15,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/emit"
+	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/password"
@@ -39,6 +43,11 @@ type Limits struct {
 	Token        ratelimit.Limit // authenticated requests per access token
 }
 
+// Sender delivers command events to the broker.
+type Sender interface {
+	Send(ctx context.Context, e event.Event) error
+}
+
 // Options wire the API. Every field is required except where noted.
 type Options struct {
 	Store          *store.Store       // PostgreSQL as phoenix_app
@@ -47,6 +56,7 @@ type Options struct {
 	Issuer         *auth.Issuer       // signs access tokens
 	Revocation     *revocation.Store  // revoked tokens, sessions and "valid after" markers
 	Limiter        *ratelimit.Limiter // shared rate-limit state
+	Sender         Sender             // the broker, for experiment commands
 	Limits         Limits             // the limits
 	RefreshTTL     time.Duration      // refresh-token lifetime
 	Password       password.Params    // argon2id cost for new hashes (and the dummy hash)
@@ -83,8 +93,13 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	if err != nil {
 		return function.Service{}, fmt.Errorf("PHOENIX_JWT_KEYS_FILE: cannot sign tokens: %w", err)
 	}
+	sender, err := emit.New(c.Sink)
+	if err != nil {
+		return function.Service{}, fmt.Errorf("K_SINK: %w", err)
+	}
 	a := New(Options{
-		Store: res.Store, Keys: res.Keys, Verifier: res.Verifier, Issuer: iss, Revocation: res.Revocation,
+		Sender: sender,
+		Store:  res.Store, Keys: res.Keys, Verifier: res.Verifier, Issuer: iss, Revocation: res.Revocation,
 		Limiter:    ratelimit.New(res.Redis, "phoenix"),
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies,
@@ -160,6 +175,14 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/experiments", a.require("experiment", "read", a.listExperiments))
 	mux.Handle("GET /v1/experiments/{id}", a.require("experiment", "read", a.getExperiment))
 	mux.Handle("GET /v1/experiments/{id}/transitions", a.require("experiment", "read", a.listTransitions))
+	mux.Handle("POST /v1/experiments/{id}/start", a.require("experiment", "start", a.command(experiment.Start, events.ExperimentStarted)))
+	mux.Handle("POST /v1/experiments/{id}/stop", a.require("experiment", "stop", a.command(experiment.Cancel, events.ExperimentStop)))
+	mux.Handle("POST /v1/experiments/{id}/promote", a.require("experiment", "promote", a.command(experiment.Promote, events.ExperimentPromote)))
+	mux.Handle("POST /v1/experiments/{id}/rollback", a.require("experiment", "rollback", a.command(experiment.Rollback, events.ExperimentRollback)))
+	mux.Handle("GET /v1/dead-letters", a.require("audit", "read", a.listDeadLetters))
+	// The Broker's dead-letter sink. Expose the API only inside the cluster for this path, or
+	// accept that anyone may add rows to a tenant's dead-letter list (bounded, never executed).
+	mux.HandleFunc("POST /internal/dead-letters", a.deadLetter)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusNotFound, "no such endpoint: see the README for the API")
 	})

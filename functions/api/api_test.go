@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
@@ -29,6 +31,7 @@ type fixture struct {
 	api    *API
 	issuer *auth.Issuer
 	rdb    *redis.Client
+	sent   *sentEvents // commands the API sent to the broker
 	acme   uuid.UUID
 	other  uuid.UUID
 }
@@ -56,8 +59,10 @@ func setup(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sender := &sentEvents{}
 	a := New(Options{
-		Store: st, Keys: keys, Verifier: v, Issuer: iss, Revocation: rev,
+		Sender: sender,
+		Store:  st, Keys: keys, Verifier: v, Issuer: iss, Revocation: rev,
 		Limiter: ratelimit.New(rdb, prefix),
 		Limits: Limits{
 			LoginIP: ratelimit.Limit{Rate: 1000, Period: time.Minute}, LoginAccount: ratelimit.Limit{Rate: 5, Period: time.Minute},
@@ -70,7 +75,7 @@ func setup(t testing.TB) *fixture {
 	if err := a.LoadRoles(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{url: serve(t, a), st: st, api: a, issuer: iss, rdb: rdb,
+	return &fixture{url: serve(t, a), st: st, api: a, issuer: iss, rdb: rdb, sent: sender,
 		acme: pgtest.Tenant(t, st, "acme"), other: pgtest.Tenant(t, st, "other")}
 }
 
@@ -357,4 +362,22 @@ func TestStoreFailure_Is503WithoutInternals(t *testing.T) {
 func ioCopy(dst io.Writer, resp *http.Response) (int64, error) {
 	defer resp.Body.Close()
 	return io.Copy(dst, resp.Body)
+}
+
+// sentEvents records what the API sends to the broker; the real sender is exercised against the
+// local broker in shared/broker and the end-to-end tests.
+type sentEvents struct {
+	mu     sync.Mutex
+	events []event.Event
+	err    error // returned by Send when set
+}
+
+func (s *sentEvents) Send(_ context.Context, e event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.events = append(s.events, e)
+	return nil
 }

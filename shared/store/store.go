@@ -184,3 +184,10 @@ func IsInvalidInput(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
+
+// IsForeignKey reports whether err is a foreign-key violation (a row naming a parent, such as a
+// tenant, that does not exist).
+func IsForeignKey(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}

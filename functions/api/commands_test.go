@@ -1,0 +1,107 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/emit"
+	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+func TestCommands_SendEventsOnlyWhenTheyApply(t *testing.T) {
+	f := setup(t)
+	op := f.token(t, f.acme, "operator")
+	id := f.do(t, "POST", "/v1/experiments", op, jsonBody(validExperiment())).body["id"].(string)
+
+	r := f.do(t, "POST", "/v1/experiments/"+id+"/start", op, jsonBody(map[string]string{"reason": "try top-k"}))
+	if r.code != http.StatusAccepted || r.body["state"] != "pending" {
+		t.Fatalf("start: %d %v", r.code, r.body)
+	}
+	if len(f.sent.events) != 1 {
+		t.Fatalf("sent %d events", len(f.sent.events))
+	}
+	e := f.sent.events[0]
+	var cmd events.Command
+	if err := events.Decode(e, &cmd); err != nil || e.Type() != events.ExperimentStarted || e.Subject() != id || cmd.Reason != "try top-k" {
+		t.Fatalf("sent %v (%+v, %v)", e, cmd, err)
+	}
+	if tenant, _ := events.Tenant(e); tenant != f.acme {
+		t.Fatalf("command tenant %s", tenant)
+	}
+	// Promote does not apply to a pending experiment.
+	if r := f.do(t, "POST", "/v1/experiments/"+id+"/promote", op, nil); r.code != http.StatusConflict {
+		t.Fatalf("promote while pending: %d", r.code)
+	}
+	if r := f.do(t, "POST", "/v1/experiments/"+id+"/start", f.token(t, f.acme, "viewer"), nil); r.code != http.StatusForbidden {
+		t.Fatalf("viewer starting: %d", r.code)
+	}
+	if r := f.do(t, "POST", "/v1/experiments/"+id+"/start", f.token(t, f.other, "admin"), nil); r.code != http.StatusNotFound {
+		t.Fatalf("another tenant starting: %d", r.code)
+	}
+	// Stop applies to pending; with the broker down the API says so.
+	f.sent.err = emit.ErrNoSink
+	if r := f.do(t, "POST", "/v1/experiments/"+id+"/stop", op, nil); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("stop without a broker: %d", r.code)
+	}
+	f.sent.err = nil
+	if r := f.do(t, "POST", "/v1/experiments/"+id+"/stop", op, nil); r.code != http.StatusAccepted || f.sent.events[1].Type() != events.ExperimentStop {
+		t.Fatalf("stop: %d", r.code)
+	}
+}
+
+func TestDeadLetters_AreRecordedPerTenant(t *testing.T) {
+	f := setup(t)
+	exp := uuid.New()
+	e, _ := events.New("lost-1", events.ManifestsRequested, events.SourceController, f.acme, exp, events.ExperimentRef{ExperimentID: exp})
+	e.SetExtension("knativeerrordest", "http://phoenix-generator.phoenix.svc")
+	e.SetExtension("knativeerrorcode", "500")
+	e.SetExtension("knativeerrordata", base64.StdEncoding.EncodeToString([]byte("boom")))
+	post := func(ev event.Event) int {
+		body, _ := ev.MarshalJSON()
+		req, _ := http.NewRequest("POST", f.url+"/internal/dead-letters", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/cloudevents+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 2 { // redelivered: stored once
+		if code := post(e); code != http.StatusAccepted {
+			t.Fatalf("dead letter: %d", code)
+		}
+	}
+	orphan := e.Clone()
+	orphan.SetID("lost-2")
+	orphan.SetExtension(events.TenantExtension, uuid.NewString())
+	if code := post(orphan); code != http.StatusAccepted {
+		t.Fatalf("dead letter of an unknown tenant: %d", code)
+	}
+	r := f.do(t, "GET", "/v1/dead-letters", f.token(t, f.acme, "admin"), nil)
+	items := r.body["items"].([]any)
+	if r.code != http.StatusOK || len(items) != 1 {
+		t.Fatalf("dead letters: %d %v", r.code, r.body)
+	}
+	d := items[0].(map[string]any)
+	if d["error_data"] != "boom" || d["error_code"].(float64) != 500 || d["event_type"] != events.ManifestsRequested {
+		t.Fatalf("dead letter %v", d)
+	}
+	if r := f.do(t, "GET", "/v1/dead-letters", f.token(t, f.other, "admin"), nil); len(r.body["items"].([]any)) != 0 {
+		t.Fatal("another tenant sees the dead letter")
+	}
+	var n int
+	_ = f.st.WithTenant(context.Background(), f.acme, func(tx *store.Tx) error {
+		return tx.QueryRow(context.Background(), "SELECT count(*) FROM dead_letters").Scan(&n)
+	})
+	if n != 1 {
+		t.Fatalf("%d rows", n)
+	}
+}
