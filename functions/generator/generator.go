@@ -1,8 +1,9 @@
 // Package generator is the CloudEvent function that turns an experiment's two pipeline choices
-// into collector configurations and Kubernetes manifests. The deployable, its wiring and its event
-// contract exist now; rendering arrives with the pipeline templates (shared/pipeline), and until
-// then a manifests request is refused as unprocessable so it reaches the dead-letter sink instead
-// of being retried.
+// into collector configurations and Kubernetes manifests, and on a cluster applies and removes
+// them. The deployable, its wiring and its event contract exist now; rendering arrives with the
+// pipeline templates (shared/pipeline), and until then its requests are refused as unprocessable
+// (422, not retried), so they reach the dead-letter sink and the experiment's generating timeout
+// fails it with a clear reason.
 package generator
 
 import (
@@ -30,9 +31,10 @@ func Service(*bootstrap.Resources) (function.Service, error) {
 
 // Handle answers one CloudEvent.
 func (Generator) Handle(_ context.Context, e event.Event) (*event.Event, error) {
-	if e.Type() != events.ManifestsRequested {
-		return nil, function.Invalid(fmt.Errorf("the generator does not consume %q", e.Type()))
+	switch e.Type() {
+	case events.ManifestsRequested, events.DeployRequested, events.TeardownRequested:
+		return nil, &function.Error{Status: http.StatusUnprocessableEntity,
+			Err: fmt.Errorf("no pipeline templates are installed yet; cannot handle %s for %s", e.Type(), e.Subject())}
 	}
-	return nil, &function.Error{Status: http.StatusUnprocessableEntity,
-		Err: fmt.Errorf("no pipeline templates are installed yet; cannot render manifests for %s", e.Subject())}
+	return nil, function.Invalid(fmt.Errorf("the generator does not consume %q", e.Type()))
 }
