@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -20,9 +22,11 @@ import (
 	"github.com/phoenixotel/phoenix/functions/generator"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/broker"
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/triggers"
 )
 
 // deployable is one function as `phoenix dev` runs it.
@@ -37,6 +41,8 @@ type deployable struct {
 // devOptions are the flags of `phoenix dev`.
 type devOptions struct {
 	api, gateway, controller, generator, analyzer string // listen addresses
+	broker                                        string // listen address of the local broker
+	tick                                          string // the PingSource schedule in development
 	keysFile                                      string // dev JWT key file when PHOENIX_JWT_KEYS_FILE is unset
 	skipMigrate                                   bool   // do not apply migrations first
 }
@@ -63,6 +69,8 @@ func devCmd() *cobra.Command {
 	f.StringVar(&o.controller, "controller-addr", "127.0.0.1:8082", "listen address of the controller function")
 	f.StringVar(&o.generator, "generator-addr", "127.0.0.1:8083", "listen address of the generator function")
 	f.StringVar(&o.analyzer, "analyzer-addr", "127.0.0.1:8084", "listen address of the analyzer function")
+	f.StringVar(&o.broker, "broker-addr", "127.0.0.1:8085", "listen address of the local broker (K_SINK of the functions)")
+	f.StringVar(&o.tick, "tick", "@every 5s", "schedule of the controller's clock (the PingSource), cron syntax")
 	f.StringVar(&o.keysFile, "dev-keys", filepath.Join(".phoenix", "dev-jwt.pem"),
 		"token signing keys created on first start when PHOENIX_JWT_KEYS_FILE is not set")
 	f.BoolVar(&o.skipMigrate, "skip-migrate", false, "do not apply migrations before starting")
@@ -95,14 +103,21 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		union.Redis = union.Redis || d.needs.Redis
 		union.Keys = union.Keys || d.needs.Keys
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The local broker listens first: its address is every function's K_SINK.
+	local, err := startBroker(ctx, o, logging.New(logs, "broker", cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	cfg.Sink = local.url
+
 	shared, err := bootstrap.Open(cfg, logging.New(logs, "phoenix-dev", cfg.LogLevel), union)
 	if err != nil {
 		return err
 	}
 	defer shared.Close()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -117,7 +132,7 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		wg.Go(func() {
 			err := bootstrap.Run(ctx, &res, d.build, function.Options{
 				Addr:      d.addr,
-				Listening: func(a net.Addr) { bound[i] = a.String() },
+				Listening: func(a net.Addr) { bound[i] = a.String(); local.serviceAt("phoenix-"+d.name, "http://"+a.String()) },
 				Started:   func() { ready <- struct{}{} },
 			})
 			if err != nil {
@@ -137,18 +152,103 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 			return errors.Join(append(errs, err)...)
 		}
 	}
+	select {
+	case err := <-local.failed:
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("local broker: %w", err)
+	default:
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FUNCTION\tLISTENS ON\tROLE")
 	for i, d := range all {
 		fmt.Fprintf(tw, "%s\thttp://%s\t%s\n", d.name, bound[i], d.role)
 	}
+	fmt.Fprintf(tw, "broker\t%s\tKnative-semantics broker: %d triggers, clock %q\n", local.url, local.triggers, o.tick)
 	_ = tw.Flush()
 	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nPhoenix is running; press Ctrl-C to stop.\n",
 		cfg.JWTKeysFile, bound[0], auth.JWKSPath)
 	wg.Wait()
+	if err := <-local.done; err != nil {
+		errs = append(errs, fmt.Errorf("local broker: %w", err))
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	fmt.Fprintln(out, "stopped")
 	return nil
+}
+
+// localBroker is the broker `phoenix dev` runs in place of Knative's.
+type localBroker struct {
+	url      string            // ingress URL, the functions' K_SINK
+	triggers int               // how many triggers it routes
+	mu       sync.Mutex        // guards services
+	services map[string]string // Knative Service name -> local base URL
+	failed   chan error        // the broker's server stopped before the platform was up
+	done     chan error        // the broker has stopped; its result
+}
+
+func (l *localBroker) serviceAt(name, url string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.services[name] = url
+}
+
+// resolve maps a Knative destination to a local URL: Services to the functions, the Broker to
+// itself, a relative URI against the ref's URL.
+func (l *localBroker) resolve(d broker.Destination) (string, error) {
+	if d.Ref == nil {
+		if d.URI == "" {
+			return "", errors.New("destination has neither ref nor uri")
+		}
+		return d.URI, nil
+	}
+	var base string
+	switch d.Ref.Kind {
+	case "Broker":
+		base = strings.TrimSuffix(l.url, "/")
+	case "Service":
+		l.mu.Lock()
+		base = l.services[d.Ref.Name]
+		l.mu.Unlock()
+	}
+	if base == "" {
+		return "", fmt.Errorf("no local %s named %s", d.Ref.Kind, d.Ref.Name)
+	}
+	if d.URI != "" {
+		return base + "/" + strings.TrimPrefix(d.URI, "/"), nil
+	}
+	return base + "/", nil
+}
+
+// startBroker loads the embedded triggers and starts the local broker on o.broker.
+func startBroker(ctx context.Context, o devOptions, logger *slog.Logger) (*localBroker, error) {
+	cfg, err := broker.Load(triggers.FS)
+	if err != nil {
+		return nil, fmt.Errorf("load triggers: %w", err)
+	}
+	l := &localBroker{services: map[string]string{}, triggers: len(cfg.Triggers), failed: make(chan error, 1), done: make(chan error, 1)}
+	b, err := broker.New(cfg, "phoenix", broker.Options{Resolve: l.resolve, Namespace: "phoenix", Logger: logger, PingSchedule: o.tick})
+	if err != nil {
+		return nil, fmt.Errorf("local broker: %w", err)
+	}
+	listening := make(chan string, 1)
+	go func() {
+		runErr := make(chan error, 1)
+		go func() { runErr <- b.Run(ctx) }()
+		err := function.Serve(ctx, function.Service{Name: "broker", HTTP: b}, function.Options{
+			Addr: o.broker, Logger: logger, Listening: func(a net.Addr) { listening <- "http://" + a.String() + "/" },
+		})
+		if err != nil {
+			l.failed <- err
+		}
+		l.done <- errors.Join(err, <-runErr)
+	}()
+	select {
+	case l.url = <-listening:
+		return l, nil
+	case err := <-l.failed:
+		return nil, err
+	}
 }

@@ -15,6 +15,7 @@ import (
 )
 
 func TestAnalyze_VerdictFollowsTheMetrics(t *testing.T) {
+	t.Parallel()
 	const n = 12
 	// Deterministic jitter so each sample has variance.
 	series := func(mean float64) []float64 {
@@ -62,6 +63,7 @@ func TestAnalyze_VerdictFollowsTheMetrics(t *testing.T) {
 }
 
 func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	tenant := pgtest.Tenant(t, st, "acme")

@@ -149,6 +149,7 @@ func validExperiment() map[string]any {
 }
 
 func TestAuthentication_IsRequiredAndStrict(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	expired, _, _ := func() (string, auth.Claims, error) {
 		keys, _ := auth.NewKeySet(mustKey(t))
@@ -185,6 +186,7 @@ func mustKey(t *testing.T) auth.Key {
 }
 
 func TestAuthorization_DeniesByDefault(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	tests := []struct {
 		name   string
@@ -225,6 +227,7 @@ func TestAuthorization_DeniesByDefault(t *testing.T) {
 }
 
 func TestExperiments_AreConfinedToTheTokensTenant(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	op := f.token(t, f.acme, "operator")
 	created := f.do(t, "POST", "/v1/experiments", op, jsonBody(validExperiment()))
@@ -256,6 +259,7 @@ func TestExperiments_AreConfinedToTheTokensTenant(t *testing.T) {
 }
 
 func TestExperiments_RejectBadInput(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	op := f.token(t, f.acme, "operator")
 	bad := validExperiment()
@@ -301,6 +305,7 @@ func TestExperiments_RejectBadInput(t *testing.T) {
 }
 
 func TestExperiments_PaginateWithoutSkippingTies(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	// Created in one transaction: now() gives all five the same created_at.
 	err := f.st.WithTenant(context.Background(), f.acme, func(tx *store.Tx) error {
@@ -347,6 +352,7 @@ func TestExperiments_PaginateWithoutSkippingTies(t *testing.T) {
 }
 
 func TestStoreFailure_Is503WithoutInternals(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	tok := f.token(t, f.acme, "viewer")
 	f.st.Close()

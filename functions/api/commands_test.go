@@ -16,6 +16,7 @@ import (
 )
 
 func TestCommands_SendEventsOnlyWhenTheyApply(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	op := f.token(t, f.acme, "operator")
 	id := f.do(t, "POST", "/v1/experiments", op, jsonBody(validExperiment())).body["id"].(string)
@@ -57,6 +58,7 @@ func TestCommands_SendEventsOnlyWhenTheyApply(t *testing.T) {
 }
 
 func TestDeadLetters_AreRecordedPerTenant(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	exp := uuid.New()
 	e, _ := events.New("lost-1", events.ManifestsRequested, events.SourceController, f.acme, exp, events.ExperimentRef{ExperimentID: exp})

@@ -23,6 +23,7 @@ import (
 // whole HTTP path. The verifier's own suite covers each rejection reason in depth; this one proves
 // every one of them ends as a 401 (or 431 for an absurd header), never as a 500 or a 200.
 func TestHostile_TokensAreRefusedWith401NeverA500(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "admin")
 	s := f.login(t, "acme", "ops@acme.example")
@@ -118,6 +119,7 @@ func TestHostile_TokensAreRefusedWith401NeverA500(t *testing.T) {
 }
 
 func TestHostile_TenantComesOnlyFromTheToken(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	op := f.token(t, f.acme, "operator")
 	created := f.do(t, "POST", "/v1/experiments", op, jsonBody(validExperiment()))
@@ -143,6 +145,7 @@ func TestHostile_TenantComesOnlyFromTheToken(t *testing.T) {
 }
 
 func TestHostile_BodiesAndPaths(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "admin@acme.example", "admin")
 	admin := f.login(t, "acme", "admin@acme.example").access

@@ -83,6 +83,7 @@ func contains(list []string, want string) bool {
 }
 
 func TestFlow_LoginCallRefreshReuseRevokesFamily(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "operator")
 	s1 := f.login(t, "acme", "OPS@acme.example") // email is case-insensitive
@@ -124,6 +125,7 @@ func TestFlow_LoginCallRefreshReuseRevokesFamily(t *testing.T) {
 }
 
 func TestFlow_LogoutRevokesTokenAndSession(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "viewer")
 	s := f.login(t, "acme", "ops@acme.example")
@@ -142,6 +144,7 @@ func TestFlow_LogoutRevokesTokenAndSession(t *testing.T) {
 }
 
 func TestLogin_FailuresAnswerIdentically(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "viewer")
 	disabled := f.user(t, f.acme, "gone@acme.example", "viewer")
@@ -182,6 +185,7 @@ func TestLogin_FailuresAnswerIdentically(t *testing.T) {
 }
 
 func TestLogin_CredentialStuffingIsRateLimited(t *testing.T) {
+	t.Parallel()
 	f := setup(t) // LoginAccount: 5 per minute
 	f.user(t, f.acme, "ops@acme.example", "viewer")
 	var last response
@@ -204,6 +208,7 @@ func TestLogin_CredentialStuffingIsRateLimited(t *testing.T) {
 }
 
 func TestServiceAccounts_ScopedTokensRotationAndDisable(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "admin@acme.example", "admin")
 	admin := f.login(t, "acme", "admin@acme.example").access
@@ -291,6 +296,7 @@ func TestServiceAccounts_ScopedTokensRotationAndDisable(t *testing.T) {
 }
 
 func TestTenants_SuspensionStopsTokensAtOnce(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	platform := pgtest.Tenant(t, f.st, "platform")
 	f.user(t, platform, "root@platform.example", "platform-admin")
@@ -342,6 +348,7 @@ func TestTenants_SuspensionStopsTokensAtOnce(t *testing.T) {
 }
 
 func TestUsers_AdminManagesRolesAndAccess(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "admin@acme.example", "admin")
 	f.user(t, f.acme, "viewer@acme.example", "viewer")
@@ -462,6 +469,7 @@ func countPrefix(list []string, prefix string) int {
 }
 
 func TestPassword_ChangeEndsEverySession(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "viewer")
 	s1 := f.login(t, "acme", "ops@acme.example")
@@ -496,6 +504,7 @@ func TestPassword_ChangeEndsEverySession(t *testing.T) {
 }
 
 func TestKeyRotation_OldKeyVerifiesWhileNewKeySigns(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	oldKey, _ := f.api.o.Keys.Active()
 	oldToken := f.token(t, f.acme, "viewer")

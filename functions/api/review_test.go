@@ -10,6 +10,7 @@ import (
 )
 
 func TestEscalation_NobodyGrantsMoreThanTheyHold(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "admin@acme.example", "admin")
 	admin := f.login(t, "acme", "admin@acme.example").access
@@ -57,6 +58,7 @@ func TestEscalation_NobodyGrantsMoreThanTheyHold(t *testing.T) {
 }
 
 func TestLogin_PerIPLimitAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.api.o.Limits.LoginIP = ratelimit.Limit{Rate: 3, Period: time.Minute}
 	codes := []int{}
@@ -70,6 +72,7 @@ func TestLogin_PerIPLimitAcrossAccounts(t *testing.T) {
 }
 
 func TestAudit_SurvivesHostileRequestStrings(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "admin")
 	for _, ua := range []string{"curl\xff", strings.Repeat("a", 511) + "é"} {
@@ -110,6 +113,7 @@ func TestAudit_SurvivesHostileRequestStrings(t *testing.T) {
 }
 
 func TestPlatformAndViewerEdges(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	pt := f.token(t, f.acme, "platform-admin")
 	if r := f.do(t, "GET", "/v1/tenants/not-a-uuid", pt, nil); r.code != http.StatusBadRequest {
@@ -121,6 +125,7 @@ func TestPlatformAndViewerEdges(t *testing.T) {
 }
 
 func TestSuspension_EndsRefreshTokensForGood(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.user(t, f.acme, "ops@acme.example", "viewer")
 	s := f.login(t, "acme", "ops@acme.example")

@@ -182,6 +182,7 @@ func replyType(r *event.Event) string {
 }
 
 func TestLifecycle_FromStartToPromotion(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	steps := []struct {
 		event event.Event
@@ -234,6 +235,7 @@ func TestLifecycle_FromStartToPromotion(t *testing.T) {
 }
 
 func TestLifecycle_EveryEventTwiceAndOutOfOrderHasExactlyOnceEffects(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	seq := []event.Event{
 		f.command(t, events.ExperimentStarted, "start"),
@@ -269,6 +271,7 @@ func TestLifecycle_EveryEventTwiceAndOutOfOrderHasExactlyOnceEffects(t *testing.
 }
 
 func TestTimeouts_FailAPhaseThatTakesTooLong(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	f.handle(t, f.command(t, events.ExperimentStarted, "start"))
 	f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
@@ -287,6 +290,7 @@ func TestTimeouts_FailAPhaseThatTakesTooLong(t *testing.T) {
 }
 
 func TestStopAndFailure(t *testing.T) {
+	t.Parallel()
 	t.Run("stop cancels and tears down", func(t *testing.T) {
 		f := setup(t)
 		f.handle(t, f.command(t, events.ExperimentStarted, "start"))
@@ -315,6 +319,7 @@ func TestStopAndFailure(t *testing.T) {
 }
 
 func TestPublishFailure_IsRetriedWithoutASecondMove(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	start := f.command(t, events.ExperimentStarted, "start")
 	f.rec.fail = true
@@ -330,6 +335,7 @@ func TestPublishFailure_IsRetriedWithoutASecondMove(t *testing.T) {
 }
 
 func TestEvents_ForAnotherTenantOrMalformedAreRejected(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	other := pgtest.Tenant(t, f.st, "other")
 	cases := map[string]func(e *event.Event){

@@ -56,6 +56,7 @@ func insertPipeline(ctx context.Context, tx *store.Tx) error {
 }
 
 func TestOnce_AppliesOnceAndReplaysTheOutcome(t *testing.T) {
+	t.Parallel()
 	st, tenant, e := setup(t)
 	ctx := context.Background()
 	calls := 0
@@ -98,6 +99,7 @@ func TestOnce_AppliesOnceAndReplaysTheOutcome(t *testing.T) {
 }
 
 func TestOnce_RejectionUndoesPartialEffectsAndIsRemembered(t *testing.T) {
+	t.Parallel()
 	st, tenant, e := setup(t)
 	ctx := context.Background()
 	apply := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
@@ -124,6 +126,7 @@ func TestOnce_RejectionUndoesPartialEffectsAndIsRemembered(t *testing.T) {
 }
 
 func TestOnce_FailureIsRetriedAndThenApplied(t *testing.T) {
+	t.Parallel()
 	st, tenant, e := setup(t)
 	ctx := context.Background()
 	fail := true
@@ -152,6 +155,7 @@ func TestOnce_FailureIsRetriedAndThenApplied(t *testing.T) {
 }
 
 func TestOnce_UnknownTenantIsNotRetried(t *testing.T) {
+	t.Parallel()
 	st, _, e := setup(t)
 	_, err := delivery.Once(context.Background(), st, "test", uuid.New(), e, func(context.Context, *store.Tx) (delivery.Result, error) {
 		t.Fatal("apply ran for an unknown tenant")

@@ -99,6 +99,7 @@ func sqlState(err error) string {
 }
 
 func TestTenantA_ReadsOnlyItsOwnRows(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	err := w.asA(t, func(ctx context.Context, tx *store.Tx) error {
 		for _, table := range tenantTables {
@@ -130,6 +131,7 @@ func TestTenantA_ReadsOnlyItsOwnRows(t *testing.T) {
 }
 
 func TestTenantA_CannotUpdateOrDeleteB(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	stmts := []string{
 		"UPDATE experiments SET name = 'stolen' WHERE id = $1",
@@ -182,6 +184,7 @@ func TestTenantA_CannotUpdateOrDeleteB(t *testing.T) {
 }
 
 func TestTenantA_InsertWithBsTenantFails42501(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	cases := map[string]string{
 		"experiment": `INSERT INTO experiments (tenant_id, name, baseline, candidate, duration_seconds, created_by)
@@ -204,6 +207,7 @@ func TestTenantA_InsertWithBsTenantFails42501(t *testing.T) {
 }
 
 func TestTenantA_CannotMoveOwnRowToB(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	err := w.asA(t, func(ctx context.Context, tx *store.Tx) error {
 		var id uuid.UUID
@@ -221,6 +225,7 @@ func TestTenantA_CannotMoveOwnRowToB(t *testing.T) {
 }
 
 func TestNoTenant_ReadsNothingAndWritesFail(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	ctx := context.Background()
 	for _, table := range append(tenantTables, "tenants") {
@@ -281,6 +286,7 @@ func TestNoTenant_ReadsNothingAndWritesFail(t *testing.T) {
 }
 
 func TestPool_DoesNotLeakTenantAcrossTransactions(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{MaxConns: 1}) // one connection: the next transaction reuses it
 	ctx := context.Background()
 	if err := w.asA(t, func(ctx context.Context, tx *store.Tx) error {
@@ -307,6 +313,7 @@ func TestPool_DoesNotLeakTenantAcrossTransactions(t *testing.T) {
 }
 
 func TestConcurrentTenants_NeverSeeEachOther(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{MaxConns: 3})
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -352,6 +359,7 @@ func TestConcurrentTenants_NeverSeeEachOther(t *testing.T) {
 }
 
 func TestChildRow_CannotPointAtOtherTenantsParent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	err := w.asA(t, func(ctx context.Context, tx *store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO experiment_transitions
@@ -365,6 +373,7 @@ func TestChildRow_CannotPointAtOtherTenantsParent(t *testing.T) {
 }
 
 func TestOnConflict_AgainstOtherTenantsRowIsRefused(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	for _, action := range []string{"DO UPDATE SET name = 'stolen'", "DO NOTHING"} {
 		err := w.asA(t, func(ctx context.Context, tx *store.Tx) error {
@@ -395,6 +404,7 @@ func TestOnConflict_AgainstOtherTenantsRowIsRefused(t *testing.T) {
 }
 
 func TestAuditLog_IsAppendOnlyForRuntimeRole(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	for _, stmt := range []string{"UPDATE audit_log SET reason = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"} {
 		err := w.asA(t, func(ctx context.Context, tx *store.Tx) error {
@@ -408,6 +418,7 @@ func TestAuditLog_IsAppendOnlyForRuntimeRole(t *testing.T) {
 }
 
 func TestPlatformPath_SeesTenantsButNoTenantData(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	ctx := context.Background()
 	err := w.st.Platform(ctx, func(tx *store.PlatformTx) error {
@@ -444,6 +455,7 @@ func TestPlatformPath_SeesTenantsButNoTenantData(t *testing.T) {
 }
 
 func TestDuplicates_AreConflicts(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.Options{})
 	ctx := context.Background()
 	err := w.st.Platform(ctx, func(tx *store.PlatformTx) error {
@@ -471,6 +483,7 @@ func TestDuplicates_AreConflicts(t *testing.T) {
 }
 
 func TestVerifyRuntimeRole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	roles := []string{"pv_su_" + suffix, "pv_becomes_su_" + suffix, "pv_owner_" + suffix, "pv_owner_member_" + suffix}

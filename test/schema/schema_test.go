@@ -40,6 +40,7 @@ func strings1(t *testing.T, c *pgx.Conn, q string, args ...any) []string {
 }
 
 func TestCatalog_EveryTenantTableHasForcedRLSAndAPolicy(t *testing.T) {
+	t.Parallel()
 	db := pgtest.Migrated(t)
 	c := connect(t, db.OwnerURL)
 	tables := strings1(t, c, `SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
@@ -103,6 +104,7 @@ func TestCatalog_EveryTenantTableHasForcedRLSAndAPolicy(t *testing.T) {
 }
 
 func TestCatalog_RuntimeRoleOwnsNothingAndCannotBypass(t *testing.T) {
+	t.Parallel()
 	db := pgtest.Migrated(t)
 	c := connect(t, db.OwnerURL)
 	var super, bypass, inherit, login bool
@@ -182,6 +184,7 @@ func snapshot(t *testing.T, url string) []string {
 }
 
 func TestMigrations_RoundTrip(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	m, err := store.NewMigrator(db.OwnerURL)
