@@ -14,9 +14,9 @@ import (
 
 // Labels every collector workload carries.
 const (
-	LabelExperiment = "phoenix.io/experiment" // the experiment id
-	LabelVariant    = "phoenix.io/variant"    // baseline or candidate
-	LabelTenant     = "phoenix.io/tenant"     // the tenant id (a hint: the controller checks it)
+	LabelExperiment = "phoenix.dev/experiment" // the experiment id
+	LabelVariant    = "phoenix.dev/variant"    // baseline or candidate
+	LabelTenant     = "phoenix.dev/tenant"     // the tenant id (a hint: the controller checks it)
 )
 
 // Status is what the controller needs of one workload.
