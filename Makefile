@@ -5,7 +5,7 @@ BIN      := $(CURDIR)/bin
 COVERDIR := $(CURDIR)/.cover
 FUNCTIONS := api controller generator analyzer gateway
 
-.PHONY: run test build lint bench clean
+.PHONY: run test build lint bench clean collector
 
 ## run: build and start the whole platform on this machine (phoenix dev)
 run: build
@@ -38,3 +38,7 @@ bench:
 
 clean:
 	rm -rf $(BIN) $(COVERDIR) coverage.out
+
+## collector: the Phoenix collector distribution (its own Go module) into bin/phoenix-collector
+collector:
+	cd deploy/collector && $(GO) build -o $(BIN)/phoenix-collector .

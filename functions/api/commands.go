@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
@@ -115,13 +116,31 @@ func (a *API) deadLetter(w http.ResponseWriter, r *http.Request) {
 		}
 		d.ErrorData = string(raw)
 	}
+	d.ErrorData = strings.ReplaceAll(strings.ToValidUTF8(d.ErrorData, "\uFFFD"), "\x00", "")
 	if d.Event, err = json.Marshal(e); err != nil {
 		problem.Write(w, http.StatusBadRequest, "the event cannot be encoded")
 		return
 	}
-	err = a.o.Store.WithTenant(r.Context(), tenant, func(tx *store.Tx) error { return tx.AddDeadLetter(r.Context(), d) })
-	if errors.Is(err, store.ErrUnknownTenant) || store.IsInvalidInput(err) || store.IsForeignKey(err) {
-		logFrom(r).Error("dead letter for an unknown tenant: logged, not stored", "event_id", e.ID(), "tenant", tenant)
+	// The tenant extension alone proves nothing (this endpoint has no caller identity): the
+	// event's subject must be an experiment of that tenant, read under its row-level security.
+	expID, perr := uuid.Parse(e.Subject())
+	stored := false
+	err = a.o.Store.WithTenant(r.Context(), tenant, func(tx *store.Tx) error {
+		if perr != nil {
+			return nil
+		}
+		if _, err := tx.Experiment(r.Context(), expID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		stored = true
+		return tx.AddDeadLetter(r.Context(), d)
+	})
+	if err == nil && !stored {
+		logFrom(r).Error("dead letter not about an experiment of its tenant: logged, not stored",
+			"event_id", e.ID(), "type", e.Type(), "tenant", tenant, "subject", e.Subject())
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}

@@ -60,11 +60,12 @@ func TestCommands_SendEventsOnlyWhenTheyApply(t *testing.T) {
 func TestDeadLetters_AreRecordedPerTenant(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	exp := uuid.New()
+	op := f.token(t, f.acme, "operator")
+	exp := uuid.MustParse(f.do(t, "POST", "/v1/experiments", op, jsonBody(validExperiment())).body["id"].(string))
 	e, _ := events.New("lost-1", events.ManifestsRequested, events.SourceController, f.acme, exp, events.ExperimentRef{ExperimentID: exp})
 	e.SetExtension("knativeerrordest", "http://phoenix-generator.phoenix.svc")
 	e.SetExtension("knativeerrorcode", "500")
-	e.SetExtension("knativeerrordata", base64.StdEncoding.EncodeToString([]byte("boom")))
+	e.SetExtension("knativeerrordata", base64.StdEncoding.EncodeToString([]byte("boom\xff\x00")))
 	post := func(ev event.Event) int {
 		body, _ := ev.MarshalJSON()
 		req, _ := http.NewRequest("POST", f.url+"/internal/dead-letters", bytes.NewReader(body))
@@ -81,6 +82,13 @@ func TestDeadLetters_AreRecordedPerTenant(t *testing.T) {
 			t.Fatalf("dead letter: %d", code)
 		}
 	}
+	// A forged dead letter naming the tenant but not one of its experiments is not stored.
+	forged := e.Clone()
+	forged.SetID("forged-1")
+	forged.SetSubject(uuid.NewString())
+	if code := post(forged); code != http.StatusAccepted {
+		t.Fatalf("forged dead letter: %d", code)
+	}
 	orphan := e.Clone()
 	orphan.SetID("lost-2")
 	orphan.SetExtension(events.TenantExtension, uuid.NewString())
@@ -93,7 +101,7 @@ func TestDeadLetters_AreRecordedPerTenant(t *testing.T) {
 		t.Fatalf("dead letters: %d %v", r.code, r.body)
 	}
 	d := items[0].(map[string]any)
-	if d["error_data"] != "boom" || d["error_code"].(float64) != 500 || d["event_type"] != events.ManifestsRequested {
+	if d["error_data"] != "boom\uFFFD" || d["error_code"].(float64) != 500 || d["event_type"] != events.ManifestsRequested {
 		t.Fatalf("dead letter %v", d)
 	}
 	if r := f.do(t, "GET", "/v1/dead-letters", f.token(t, f.other, "admin"), nil); len(r.body["items"].([]any)) != 0 {

@@ -2,13 +2,15 @@
 // event maps to a trigger of the pure transition table (shared/experiment); the move, its
 // transition row and the processed-event record commit in one transaction with compare-and-set
 // on the current state, so duplicate and concurrent deliveries have exactly one effect. After the
-// commit the transition is published to Redis for the gateway, and follow-up commands go back to
-// the broker; both are recorded with the outcome and repeated on redelivery, so nothing is lost
-// if Redis or the broker fails in between. Time moves experiments only on PingSource ticks.
+// commit the transition is published to Redis for the gateway (best effort, repeated on
+// redelivery) and the follow-up command goes back to the broker as the reply, recorded with the
+// outcome so a redelivery answers the same. Time moves experiments only on PingSource ticks, whose
+// follow-ups go through an outbox table drained on every tick.
 package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/realtime"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/shared/workload"
@@ -171,12 +174,20 @@ func (c *Controller) apply(ctx context.Context, e event.Event, tenant, id uuid.U
 // compare-and-set, record the transition, and build the follow-ups.
 func (c *Controller) move(ctx context.Context, tx *store.Tx, cause event.Event, tenant, id uuid.UUID, t experiment.Trigger,
 	reason string, extra func(context.Context, *store.Tx) error) (delivery.Result, error) {
-	exp, err := tx.Experiment(ctx, id)
+	exp, err := tx.LockExperiment(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
 	}
 	if err != nil {
 		return delivery.Result{}, err
+	}
+	if cause.Type() == events.PingTick {
+		// The tick decided on a listing read before this lock: the experiment may have moved on
+		// since. Apply the move only if it is still due now, for the state it is in now.
+		due, _, ok := experiment.Due(exp.Schedule(), c.timeouts, c.now())
+		if !ok || due != t {
+			return delivery.Result{Outcome: delivery.Ignored}, nil
+		}
 	}
 	to, err := experiment.Next(exp.State, t)
 	var inv *experiment.InvalidTransitionError
@@ -226,8 +237,11 @@ func followUp(s experiment.State) string {
 	return ""
 }
 
-// announce publishes the recorded transitions for the gateway. A failure answers 5xx, so the
-// broker redelivers and the replay publishes again.
+// announce publishes the recorded transitions for the gateway. Publishing is best effort: the
+// move is committed and its follow-up must reach the broker whatever Redis does, so a failure is
+// logged and the delivery still succeeds. Pub/sub is at-most-once anyway; clients that miss a
+// transition read it back from GET /v1/experiments/{id}/transitions, and a redelivery of the cause
+// publishes it again.
 func (c *Controller) announce(ctx context.Context, tenant, id uuid.UUID, res delivery.Result) error {
 	for _, m := range res.Publish {
 		payload, err := m.MarshalJSON()
@@ -235,7 +249,7 @@ func (c *Controller) announce(ctx context.Context, tenant, id uuid.UUID, res del
 			return fmt.Errorf("encode transition: %w", err)
 		}
 		if err := c.publisher.Publish(ctx, tenant, id, payload); err != nil {
-			return fmt.Errorf("publish transition of %s: %w", id, err)
+			logging.FromContext(ctx).Error("publish transition for the gateway", "experiment", id, "err", err)
 		}
 	}
 	return nil
@@ -254,7 +268,8 @@ func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event
 	}
 	var reply *event.Event
 	res, err := delivery.Once(ctx, c.store, consumer, st.Tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-		exp, err := tx.Experiment(ctx, st.Experiment)
+		// Locked: both variants reporting ready at once are counted one after the other.
+		exp, err := tx.LockExperiment(ctx, st.Experiment)
 		if errors.Is(err, store.ErrNotFound) {
 			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", st.Experiment))
 		}
@@ -262,7 +277,7 @@ func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event
 			return delivery.Result{}, err
 		}
 		both, err := tx.SetWorkload(ctx, st.Experiment, store.WorkloadStatus{Variant: experiment.Variant(st.Variant),
-			Kind: st.Kind, Name: st.Name, Ready: st.Ready, Message: st.Message})
+			Kind: st.Kind, Name: st.Name, Ready: st.Ready, Message: st.Message, ResourceVersion: st.ResourceVersion})
 		if err != nil {
 			return delivery.Result{}, err
 		}
@@ -282,9 +297,15 @@ func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event
 }
 
 // tick handles a PingSource tick: it finds, across tenants, the experiments whose run or phase
-// is over and moves each in its own tenant transaction, exactly once per tick and experiment.
-// Follow-ups go to the broker directly (a tick has one reply, but may move many experiments).
+// is over and moves each in its own tenant transaction, exactly once per tick and experiment. The
+// follow-ups (analysis, teardown) are written to the outbox in the move's transaction and sent
+// after it; every tick first sends whatever an earlier one could not, so a broker outage delays
+// follow-ups but loses none.
 func (c *Controller) tick(ctx context.Context, e event.Event) error {
+	log := logging.FromContext(ctx)
+	if err := c.drain(ctx); err != nil {
+		log.Warn("outbox not drained; the next tick retries", "err", err)
+	}
 	var active []store.ScheduledExperiment
 	if err := c.store.Platform(ctx, func(tx *store.PlatformTx) (err error) {
 		active, err = tx.ActiveExperiments(ctx)
@@ -303,21 +324,45 @@ func (c *Controller) tick(ctx context.Context, e event.Event) error {
 		per := e.Clone()
 		per.SetID(e.ID() + "/" + a.ID.String())
 		res, err := delivery.Once(ctx, c.store, consumer, a.TenantID, per, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-			return c.move(ctx, tx, per, a.TenantID, a.ID, t, reason, nil)
+			res, err := c.move(ctx, tx, per, a.TenantID, a.ID, t, reason, nil)
+			if err != nil || res.Reply == nil {
+				return res, err
+			}
+			raw, err := res.Reply.MarshalJSON()
+			if err != nil {
+				return res, fmt.Errorf("encode follow-up: %w", err)
+			}
+			return res, tx.Enqueue(ctx, raw)
 		})
-		if err == nil {
-			err = c.announce(ctx, a.TenantID, a.ID, res)
-		}
-		if err == nil && res.Reply != nil {
-			err = c.sender.Send(ctx, *res.Reply)
-		}
-		if err != nil {
+		var fe *function.Error
+		switch {
+		case errors.As(err, &fe) && fe.Status < 500:
+			// This experiment cannot move (deleted meanwhile): recorded, nothing to retry.
+			log.Info("tick: experiment not moved", "experiment", a.ID, "err", err)
+		case err != nil:
 			errs = append(errs, fmt.Errorf("experiment %s: %w", a.ID, err))
+		default:
+			_ = c.announce(ctx, a.TenantID, a.ID, res)
 		}
 	}
+	if err := c.drain(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
-		// Retried by the broker; experiments already moved replay their recorded follow-ups.
+		// Retried by the broker: moved experiments are not moved again, the outbox keeps the rest.
 		return fmt.Errorf("tick %s: %w", e.ID(), errors.Join(errs...))
 	}
 	return nil
+}
+
+// drain sends the outbox's unsent follow-ups to the broker.
+func (c *Controller) drain(ctx context.Context) error {
+	_, err := c.store.DrainOutbox(ctx, 500, func(it store.OutboxItem) error {
+		var ev event.Event
+		if err := json.Unmarshal(it.Event, &ev); err != nil {
+			return fmt.Errorf("decode outbox event %s: %w", it.ID, err)
+		}
+		return c.sender.Send(ctx, ev)
+	})
+	return err
 }

@@ -24,17 +24,18 @@ import (
 // recorder stands in for Redis and the broker; the real publisher and sender are tested in
 // shared/realtime and with the local broker.
 type recorder struct {
-	mu        sync.Mutex
-	published []events.Transition
-	sent      []event.Event
-	fail      bool // fail the next call
+	mu          sync.Mutex
+	published   []events.Transition
+	sent        []event.Event
+	failPublish bool // fail the next Publish
+	failSend    bool // fail the next Send
 }
 
 func (r *recorder) Publish(_ context.Context, _, _ uuid.UUID, payload []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.fail {
-		r.fail = false
+	if r.failPublish {
+		r.failPublish = false
 		return errors.New("redis down")
 	}
 	var e event.Event
@@ -52,8 +53,8 @@ func (r *recorder) Publish(_ context.Context, _, _ uuid.UUID, payload []byte) er
 func (r *recorder) Send(_ context.Context, e event.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.fail {
-		r.fail = false
+	if r.failSend {
+		r.failSend = false
 		return errors.New("broker down")
 	}
 	r.sent = append(r.sent, e)
@@ -260,8 +261,8 @@ func TestLifecycle_EveryEventTwiceAndOutOfOrderHasExactlyOnceEffects(t *testing.
 	f.handle(t, tick)
 	f.handle(t, tick)
 	f.mustBe(t, experiment.Analyzing, 4)
-	if len(f.rec.sent) != 2 || f.rec.sent[0].ID() != f.rec.sent[1].ID() {
-		t.Fatalf("a redelivered tick must resend the same follow-up: %v", f.rec.sent)
+	if len(f.rec.sent) != 1 || f.rec.sent[0].Type() != events.AnalysisRequested {
+		t.Fatalf("a redelivered tick must not move or send again: %v", f.rec.sent)
 	}
 	// A late start for an experiment already analyzing is acknowledged without effect.
 	if r := f.handle(t, f.command(t, events.ExperimentStarted, "start-again")); r != nil {
@@ -318,20 +319,98 @@ func TestStopAndFailure(t *testing.T) {
 	})
 }
 
-func TestPublishFailure_IsRetriedWithoutASecondMove(t *testing.T) {
+func TestPublishFailure_DoesNotHoldBackTheFollowUp(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	start := f.command(t, events.ExperimentStarted, "start")
-	f.rec.fail = true
-	if _, err := f.c.Handle(context.Background(), start); err == nil || status(err) != 0 {
-		t.Fatalf("got %v, want a retryable error", err)
+	f.rec.failPublish = true // Redis down
+	r, err := f.c.Handle(context.Background(), start)
+	if err != nil || replyType(r) != events.ManifestsRequested {
+		t.Fatalf("with Redis down: reply %v, err %v; want the follow-up anyway", r, err)
 	}
-	f.mustBe(t, experiment.Generating, 1) // the move is committed
-	f.handle(t, start)                    // the broker redelivers: published now
+	f.mustBe(t, experiment.Generating, 1)
+	if len(f.rec.published) != 0 {
+		t.Fatalf("published %+v while Redis was down", f.rec.published)
+	}
+	f.handle(t, start) // a redelivery publishes what was missed
 	if len(f.rec.published) != 1 || f.rec.published[0].To != "generating" {
 		t.Fatalf("published %+v", f.rec.published)
 	}
 	f.mustBe(t, experiment.Generating, 1)
+}
+
+func TestTick_FollowUpsSurviveABrokerOutage(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+	f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
+	f.handle(t, f.workloadEvent(t, "w1", "baseline", true))
+	f.handle(t, f.workloadEvent(t, "w2", "candidate", true))
+	f.now = f.now.Add(11 * time.Minute)
+	f.rec.failSend = true // the broker refuses the analysis request
+	if _, err := f.c.Handle(context.Background(), f.tick(t, "tick-1")); err == nil {
+		t.Fatal("a tick whose follow-up could not be sent must be retried")
+	}
+	f.mustBe(t, experiment.Analyzing, 4)
+	if len(f.rec.sent) != 0 {
+		t.Fatalf("sent %v", f.rec.sent)
+	}
+	// The retried tick finds nothing due any more, and still sends what the outbox kept.
+	f.handle(t, f.tick(t, "tick-1"))
+	if len(f.rec.sent) != 1 || f.rec.sent[0].Type() != events.AnalysisRequested {
+		t.Fatalf("after the retry sent %v, want the analysis request", f.rec.sent)
+	}
+	f.handle(t, f.tick(t, "tick-2"))
+	analyses := 0
+	for _, e := range f.rec.sent {
+		if e.Type() == events.AnalysisRequested {
+			analyses++
+		}
+	}
+	if analyses != 1 {
+		t.Fatalf("the analysis request was sent %d times: %v", analyses, f.rec.sent)
+	}
+}
+
+func TestTick_StaleDecisionIsNotApplied(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+	f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
+	// A tick that listed the experiment while it was still generating (past its timeout) moves it
+	// only if that is still due for the state it is in now: deploying, just entered.
+	tick := f.tick(t, "stale")
+	per := tick.Clone()
+	per.SetID("stale/" + f.exp.String())
+	err := f.st.WithTenant(context.Background(), f.tenant, func(tx *store.Tx) error {
+		res, err := f.c.move(context.Background(), tx, per, f.tenant, f.exp, experiment.Fail, "generating did not finish within 1m0s", nil)
+		if err == nil && res.Outcome != "ignored" {
+			t.Errorf("stale tick decision applied: %+v", res)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mustBe(t, experiment.Deploying, 2)
+}
+
+func TestWorkloads_OlderUpdatesDoNotOverrideNewer(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+	f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
+	withRV := func(e event.Event, rv string) event.Event {
+		var obj map[string]any
+		_ = json.Unmarshal(e.Data(), &obj)
+		obj["metadata"].(map[string]any)["resourceVersion"] = rv
+		_ = e.SetData("application/json", obj)
+		return e
+	}
+	f.handle(t, withRV(f.workloadEvent(t, "b-new", "baseline", true), "200"))
+	f.handle(t, withRV(f.workloadEvent(t, "b-old", "baseline", false), "100")) // arrives late
+	f.handle(t, withRV(f.workloadEvent(t, "c", "candidate", true), "150"))
+	f.mustBe(t, experiment.Running, 3)
 }
 
 func TestEvents_ForAnotherTenantOrMalformedAreRejected(t *testing.T) {

@@ -46,17 +46,24 @@ type Experiment struct {
 	FailureReason   *string          `json:"failure_reason,omitempty"`
 	Version         int64            `json:"version"`
 	StateChangedAt  time.Time        `json:"state_changed_at"`
+	RunStartedAt    *time.Time       `json:"run_started_at,omitempty"`
 	CreatedAt       time.Time        `json:"created_at"`
 }
 
+// Schedule is what the clock needs to know of e.
+func (e Experiment) Schedule() experiment.Schedule {
+	return experiment.Schedule{State: e.State, StateChangedAt: e.StateChangedAt, RunStartedAt: e.RunStartedAt,
+		Duration: time.Duration(e.DurationSeconds) * time.Second}
+}
+
 const experimentColumns = `id, tenant_id, name, description, state, baseline, candidate, spec,
-	duration_seconds, created_by, verdict, failure_reason, version, state_changed_at, created_at`
+	duration_seconds, created_by, verdict, failure_reason, version, state_changed_at, run_started_at, created_at`
 
 func scanExperiment(row pgx.Row) (Experiment, error) {
 	var e Experiment
 	err := row.Scan(&e.ID, &e.TenantID, &e.Name, &e.Description, &e.State, &e.Baseline, &e.Candidate,
 		&e.Spec, &e.DurationSeconds, &e.CreatedBy, &e.Verdict, &e.FailureReason, &e.Version,
-		&e.StateChangedAt, &e.CreatedAt)
+		&e.StateChangedAt, &e.RunStartedAt, &e.CreatedAt)
 	return e, err
 }
 
@@ -208,15 +215,20 @@ type WorkloadStatus struct {
 	Name    string             // the workload's name
 	Ready   bool               // rolled out and every pod ready
 	Message string             // why not ready
+	// ResourceVersion orders updates of one workload; 0 when unknown (always applied).
+	ResourceVersion int64
 }
 
 // SetWorkload records a variant's workload status and returns whether both variants are ready.
 func (tx *Tx) SetWorkload(ctx context.Context, id uuid.UUID, w WorkloadStatus) (bool, error) {
-	_, err := tx.Exec(ctx, `INSERT INTO experiment_workloads (tenant_id, experiment_id, variant, kind, name, ready, message)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+	// An update older than the one applied (a late delivery) changes nothing.
+	_, err := tx.Exec(ctx, `INSERT INTO experiment_workloads (tenant_id, experiment_id, variant, kind, name, ready, message, resource_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (tenant_id, experiment_id, variant) DO UPDATE
-		SET kind = EXCLUDED.kind, name = EXCLUDED.name, ready = EXCLUDED.ready, message = EXCLUDED.message, observed_at = now()`,
-		tx.tenant, id, w.Variant, w.Kind, w.Name, w.Ready, w.Message)
+		SET kind = EXCLUDED.kind, name = EXCLUDED.name, ready = EXCLUDED.ready, message = EXCLUDED.message,
+		    resource_version = EXCLUDED.resource_version, observed_at = now()
+		WHERE experiment_workloads.resource_version <= EXCLUDED.resource_version`,
+		tx.tenant, id, w.Variant, w.Kind, w.Name, w.Ready, w.Message, w.ResourceVersion)
 	if err != nil {
 		return false, fmt.Errorf("record workload of %s: %w", id, err)
 	}
@@ -298,4 +310,68 @@ func (tx *Tx) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) 
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// LockExperiment reads an experiment and locks its row until the transaction ends: concurrent
+// deliveries for one experiment (two variants becoming ready at once) then run one after the other
+// and each sees what the other wrote.
+func (tx *Tx) LockExperiment(ctx context.Context, id uuid.UUID) (Experiment, error) {
+	e, err := scanExperiment(tx.QueryRow(ctx, `SELECT `+experimentColumns+` FROM experiments
+		WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tx.tenant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Experiment{}, fmt.Errorf("experiment %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Experiment{}, fmt.Errorf("lock experiment %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// Enqueue writes an event to the outbox in this transaction; Outbox drains it after the commit.
+func (tx *Tx) Enqueue(ctx context.Context, event json.RawMessage) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (tenant_id, event) VALUES ($1, $2)`, tx.tenant, event); err != nil {
+		return fmt.Errorf("enqueue follow-up: %w", err)
+	}
+	return nil
+}
+
+// OutboxItem is an event waiting to be sent.
+type OutboxItem struct {
+	TenantID uuid.UUID       // whose event
+	ID       uuid.UUID       // the outbox row
+	Event    json.RawMessage // structured CloudEvent JSON
+}
+
+// DrainOutbox hands up to limit unsent events, oldest first and across tenants, to send, and
+// marks each sent once send returns nil. It stops at the first failure: that row and the rest stay
+// for the next drain. Rows are locked while being sent (SKIP LOCKED), so replicas draining at once
+// never send one twice.
+func (s *Store) DrainOutbox(ctx context.Context, limit int, send func(OutboxItem) error) (int, error) {
+	sent := 0
+	err := s.Platform(ctx, func(tx *PlatformTx) error {
+		rows, err := tx.Query(ctx, `SELECT tenant_id, id, event FROM outbox WHERE sent_at IS NULL
+			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return fmt.Errorf("read outbox: %w", err)
+		}
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
+			var it OutboxItem
+			err := r.Scan(&it.TenantID, &it.ID, &it.Event)
+			return it, err
+		})
+		if err != nil {
+			return fmt.Errorf("read outbox: %w", err)
+		}
+		for _, it := range items {
+			if err := send(it); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE tenant_id = $1 AND id = $2`, it.TenantID, it.ID); err != nil {
+				return fmt.Errorf("mark outbox row sent: %w", err)
+			}
+			sent++
+		}
+		return nil
+	})
+	return sent, err
 }

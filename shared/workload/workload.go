@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/google/uuid"
 )
@@ -28,14 +29,18 @@ type Status struct {
 	Variant    string    // from LabelVariant
 	Ready      bool      // the rollout is complete and every pod is ready
 	Message    string    // why it is not ready, for operators
+	// ResourceVersion is metadata.resourceVersion when it is a number (etcd's revision, as every
+	// Kubernetes API server gives it), else 0: it orders updates that arrive out of order.
+	ResourceVersion int64
 }
 
 type object struct {
 	Kind     string `json:"kind"`
 	Metadata struct {
-		Name       string            `json:"name"`
-		Generation int64             `json:"generation"`
-		Labels     map[string]string `json:"labels"`
+		Name            string            `json:"name"`
+		Generation      int64             `json:"generation"`
+		ResourceVersion string            `json:"resourceVersion"`
+		Labels          map[string]string `json:"labels"`
 	} `json:"metadata"`
 	Spec struct {
 		Replicas *int32 `json:"replicas"`
@@ -67,6 +72,9 @@ func Parse(data []byte) (Status, error) {
 		return Status{}, ErrNotPhoenix
 	}
 	s := Status{Kind: o.Kind, Name: o.Metadata.Name, Variant: l[LabelVariant]}
+	if rv, err := strconv.ParseInt(o.Metadata.ResourceVersion, 10, 64); err == nil && rv > 0 {
+		s.ResourceVersion = rv
+	}
 	var err error
 	if s.Experiment, err = uuid.Parse(l[LabelExperiment]); err != nil {
 		return Status{}, fmt.Errorf("label %s: %w", LabelExperiment, err)

@@ -35,10 +35,10 @@ func TestCLI_BootstrapsASchemaTenantAndUsers(t *testing.T) {
 	}
 
 	out, _, err := run("", "migrate", "up")
-	if err != nil || !strings.Contains(out, "applied 00006") || !strings.Contains(out, "schema at version 6") {
+	if err != nil || !strings.Contains(out, "applied 00007") || !strings.Contains(out, "schema at version 7") {
 		t.Fatalf("migrate up: %v\n%s", err, out)
 	}
-	if out, _, _ := run("", "migrate", "status"); strings.Count(out, "applied") != 6 {
+	if out, _, _ := run("", "migrate", "status"); strings.Count(out, "applied") != 7 {
 		t.Fatalf("status after up:\n%s", out)
 	}
 
@@ -61,14 +61,14 @@ func TestCLI_BootstrapsASchemaTenantAndUsers(t *testing.T) {
 	mustFail("required flag", pw, "user", "create", "--email", "x@acme.example")
 
 	out, _, err = run("", "migrate", "down", "2")
-	if err != nil || !strings.Contains(out, "reverted 00006") || !strings.Contains(out, "reverted 00005") {
+	if err != nil || !strings.Contains(out, "reverted 00007") || !strings.Contains(out, "reverted 00006") {
 		t.Fatalf("migrate down 2: %v\n%s", err, out)
 	}
 	if out, _, _ := run("", "migrate", "status"); strings.Count(out, "pending") != 2 {
 		t.Fatalf("status after down 2:\n%s", out)
 	}
 	mustFail("N must be a positive number", "", "migrate", "down", "0")
-	if out, _, err := run("", "migrate", "up"); err != nil || !strings.Contains(out, "applied 00005") {
+	if out, _, err := run("", "migrate", "up"); err != nil || !strings.Contains(out, "applied 00006") {
 		t.Fatalf("migrate up again: %v\n%s", err, out)
 	}
 	// The tenant survived the partial round trip; the runtime commands work again.

@@ -71,9 +71,14 @@ func TestCatalog_EveryTenantTableHasForcedRLSAndAPolicy(t *testing.T) {
 			array_to_string(roles, ',') || ' using=' || coalesce(qual, '') || ' check=' || coalesce(with_check, '')
 			FROM pg_policies WHERE schemaname = 'public' AND tablename = $1`, table)
 		wantPolicies := []string{"tenant_isolation PERMISSIVE ALL phoenix_app using=" + want + " check=" + want}
-		if table == "experiments" {
+		switch table {
+		case "experiments":
 			// The scheduler's read-only view for ticks; column grants limit what it shows.
 			wantPolicies = append(wantPolicies, "platform_schedule PERMISSIVE SELECT phoenix_platform using=true check=")
+		case "outbox":
+			// Draining the controller's outbox: read rows, mark them sent (column grants).
+			wantPolicies = append(wantPolicies, "platform_drain_read PERMISSIVE SELECT phoenix_platform using=true check=",
+				"platform_drain_mark PERMISSIVE UPDATE phoenix_platform using=true check=true")
 		}
 		slices.Sort(policies)
 		slices.Sort(wantPolicies)
@@ -198,7 +203,7 @@ func TestMigrations_RoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) < 6 {
+	if len(applied) < 7 {
 		t.Fatalf("applied %v, want every migration", applied)
 	}
 	full := snapshot(t, db.OwnerURL)

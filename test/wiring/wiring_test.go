@@ -106,3 +106,25 @@ func TestWiring_IsWhole(t *testing.T) {
 		t.Errorf("want the controller's PingSource, got %d", len(cfg.PingSources))
 	}
 }
+
+// TestCatalog_ListsEveryTypeTheCodeDefines reads the type constants of shared/events and demands
+// each in the catalog, so a new event type cannot skip triggers and docs.
+func TestCatalog_ListsEveryTypeTheCodeDefines(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(root(t), "shared", "events", "events.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := regexp.MustCompile(`(?m)^\s+\w+\s*=\s*"((?:io\.phoenix|dev\.knative)\.[^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(defined) < 10 {
+		t.Fatalf("found only %d event type constants; has the file moved?", len(defined))
+	}
+	inCatalog := map[string]bool{}
+	for _, s := range events.Catalog() {
+		inCatalog[s.Type] = true
+	}
+	for _, m := range defined {
+		if !inCatalog[m[1]] {
+			t.Errorf("%s is defined in shared/events but missing from Catalog()", m[1])
+		}
+	}
+}
