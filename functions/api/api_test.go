@@ -144,7 +144,8 @@ func validExperiment() map[string]any {
 		"name": "topk", "duration_seconds": 600,
 		"baseline":  map[string]any{"template": "process-baseline"},
 		"candidate": map[string]any{"template": "process-topk", "parameters": map[string]any{"k": 5}},
-		"spec":      map[string]any{"critical_processes": []string{"postgres"}},
+		"spec": map[string]any{"critical_processes": []string{"postgres"}, "targets": map[string]any{"namespace": "phoenix"},
+			"success_criteria": []map[string]any{{"metric": "series", "min_improvement": 0.2}}},
 	}
 }
 
@@ -266,7 +267,7 @@ func TestExperiments_RejectBadInput(t *testing.T) {
 	bad["name"] = ""
 	bad["duration_seconds"] = 10
 	bad["baseline"] = map[string]any{"template": "../etc"}
-	bad["spec"] = []int{1}
+	bad["spec"] = map[string]any{"success_criteria": []map[string]any{{"metric": "latency"}}, "critical_processes": []string{"("}}
 	r := f.do(t, "POST", "/v1/experiments", op, jsonBody(bad))
 	if r.code != http.StatusBadRequest {
 		t.Fatalf("%d %v", r.code, r.body)
@@ -275,7 +276,7 @@ func TestExperiments_RejectBadInput(t *testing.T) {
 	for _, e := range r.body["errors"].([]any) {
 		fields[e.(map[string]any)["field"].(string)] = true
 	}
-	for _, want := range []string{"name", "duration_seconds", "baseline.template", "spec"} {
+	for _, want := range []string{"name", "duration_seconds", "baseline.template", "spec.success_criteria[0].metric", "spec.critical_processes[0]"} {
 		if !fields[want] {
 			t.Errorf("no error for %s: %v", want, r.body["errors"])
 		}
@@ -286,6 +287,8 @@ func TestExperiments_RejectBadInput(t *testing.T) {
 		want         int
 	}{
 		{"POST", "/v1/experiments", strings.NewReader(`{"name":"x","unknown":1}`), http.StatusBadRequest},
+		{"POST", "/v1/experiments", strings.NewReader(`{"name":"x","duration_seconds":600,"baseline":{"template":"a"},"candidate":{"template":"b"},"spec":{"targets":"garbage","success_criteria":42}}`), http.StatusBadRequest},
+		{"POST", "/v1/experiments", strings.NewReader(`{"name":"x","duration_seconds":600,"baseline":{"template":"a"},"candidate":{"template":"b"},"spec":{"owner":"me"}}`), http.StatusBadRequest},
 		{"POST", "/v1/experiments", strings.NewReader(`{"name":"` + strings.Repeat("x", 70000) + `"}`), http.StatusRequestEntityTooLarge},
 		{"POST", "/v1/experiments", strings.NewReader(strings.Repeat("[", 5000)), http.StatusBadRequest},
 		{"GET", "/v1/experiments/not-a-uuid", nil, http.StatusBadRequest},

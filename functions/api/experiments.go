@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -56,10 +57,32 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 	if c.DurationSeconds < 60 || c.DurationSeconds > 604800 {
 		add("duration_seconds", "between 60 (one minute) and 604800 (one week)")
 	}
-	if len(c.Spec) > 0 && (c.Spec[0] != '{' || !json.Valid(c.Spec)) {
-		add("spec", "must be a JSON object")
+	if len(c.Spec) > 0 {
+		if _, fes := decodeSpec(c.Spec); len(fes) > 0 {
+			errs = append(errs, fes...)
+		}
 	}
 	return errs
+}
+
+// decodeSpec reads an experiment spec strictly (unknown fields refused) and validates it; field
+// paths in the errors start with "spec.".
+func decodeSpec(raw json.RawMessage) (experiment.Spec, []problem.FieldError) {
+	var s experiment.Spec
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		msg := "must be an object with critical_processes, targets and success_criteria"
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			msg = "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		}
+		return s, []problem.FieldError{{Field: "spec", Message: msg}}
+	}
+	var out []problem.FieldError
+	for _, e := range s.Validate() {
+		out = append(out, problem.FieldError{Field: "spec." + e.Field, Message: e.Message})
+	}
+	return s, out
 }
 
 func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
@@ -71,12 +94,22 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "the experiment is invalid; see errors", errs...)
 		return
 	}
+	// Stored normalized: the decoded spec, re-encoded, so readers see one shape.
+	spec, _ := decodeSpec(req.Spec)
+	if len(req.Spec) == 0 {
+		spec = experiment.Spec{}
+	}
+	normalized, err := json.Marshal(spec)
+	if err != nil {
+		problem.Write(w, http.StatusBadRequest, "the spec cannot be encoded")
+		return
+	}
 	p := principalFrom(r.Context())
 	var e store.Experiment
-	err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
+	err = a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
 		e, err = tx.CreateExperiment(r.Context(), store.NewExperiment{
 			Name: strings.TrimSpace(req.Name), Description: req.Description,
-			Baseline: req.Baseline, Candidate: req.Candidate, Spec: req.Spec,
+			Baseline: req.Baseline, Candidate: req.Candidate, Spec: normalized,
 			DurationSeconds: req.DurationSeconds, CreatedBy: p.Subject,
 		})
 		return err

@@ -1,0 +1,109 @@
+package experiment
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Spec is what an experiment is about beyond its two pipelines: which processes must never be
+// lost, where the collectors run, and what counts as success.
+type Spec struct {
+	// CriticalProcesses are process executable names (RE2 patterns, matched whole) that every
+	// pipeline must keep.
+	CriticalProcesses []string `json:"critical_processes,omitempty"`
+	// Targets says where both variants' collectors run.
+	Targets Targets `json:"targets"`
+	// SuccessCriteria are the metrics the analysis decides on; empty means every KPI with its
+	// default direction and no minimum improvement.
+	SuccessCriteria []Criterion `json:"success_criteria,omitempty"`
+}
+
+// Targets select the nodes (on a cluster) the collectors run on.
+type Targets struct {
+	Namespace    string            `json:"namespace,omitempty"`     // Kubernetes namespace; default "phoenix"
+	NodeSelector map[string]string `json:"node_selector,omitempty"` // node labels; empty means every node
+}
+
+// Criterion is one metric's part in the decision.
+type Criterion struct {
+	Metric         string  `json:"metric"`                    // a KPI name, see Metrics
+	Direction      string  `json:"direction,omitempty"`       // lower_is_better or higher_is_better; default per metric
+	MinImprovement float64 `json:"min_improvement,omitempty"` // smallest relative improvement that matters, 0-1
+	Critical       bool    `json:"critical,omitempty"`        // a guardrail: a regression rejects the candidate
+}
+
+// Metrics are the KPIs Phoenix measures, with the direction that is better for each.
+func Metrics() map[string]string {
+	return map[string]string{
+		"series":                    "lower_is_better",
+		"datapoints_per_second":     "lower_is_better",
+		"bytes_per_second":          "lower_is_better",
+		"cost_per_hour":             "lower_is_better",
+		"critical_process_coverage": "higher_is_better",
+		"collector_cpu":             "lower_is_better",
+		"collector_memory":          "lower_is_better",
+	}
+}
+
+// FieldError names one invalid field of a spec by its JSON path.
+type FieldError struct {
+	Field   string // e.g. success_criteria[1].metric
+	Message string // what is wrong and what is accepted
+}
+
+var (
+	labelKey   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValue = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
+
+// Validate returns one error per invalid field; nil when the spec is valid.
+func (s Spec) Validate() []FieldError {
+	var errs []FieldError
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if len(s.CriticalProcesses) > 100 {
+		add("critical_processes", "at most 100 entries")
+	}
+	for i, p := range s.CriticalProcesses {
+		f := fmt.Sprintf("critical_processes[%d]", i)
+		if strings.TrimSpace(p) == "" || len(p) > 200 {
+			add(f, "a process name or pattern of 1-200 characters")
+			continue
+		}
+		if _, err := regexp.Compile("^(?:" + p + ")$"); err != nil {
+			add(f, "not a valid RE2 pattern: %v", err)
+		}
+	}
+	if s.Targets.Namespace != "" && !dnsLabel.MatchString(s.Targets.Namespace) {
+		add("targets.namespace", "a Kubernetes namespace name (lowercase letters, digits, '-')")
+	}
+	if len(s.Targets.NodeSelector) > 20 {
+		add("targets.node_selector", "at most 20 labels")
+	}
+	for k, v := range s.Targets.NodeSelector {
+		if len(k) > 253 || !labelKey.MatchString(k) || !labelValue.MatchString(v) {
+			add("targets.node_selector", "%q=%q is not a valid Kubernetes label", k, v)
+		}
+	}
+	metrics := Metrics()
+	seen := map[string]bool{}
+	for i, c := range s.SuccessCriteria {
+		f := fmt.Sprintf("success_criteria[%d]", i)
+		if _, ok := metrics[c.Metric]; !ok {
+			add(f+".metric", "unknown metric %q (one of series, datapoints_per_second, bytes_per_second, cost_per_hour, critical_process_coverage, collector_cpu, collector_memory)", c.Metric)
+		} else if seen[c.Metric] {
+			add(f+".metric", "%s is listed twice", c.Metric)
+		}
+		seen[c.Metric] = true
+		if c.Direction != "" && c.Direction != "lower_is_better" && c.Direction != "higher_is_better" {
+			add(f+".direction", "lower_is_better or higher_is_better")
+		}
+		if c.MinImprovement < 0 || c.MinImprovement > 1 {
+			add(f+".min_improvement", "a fraction between 0 and 1 (0.1 means 10%%)")
+		}
+	}
+	return errs
+}
