@@ -1,0 +1,121 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// representative gives each template parameters that exercise every part of it.
+func representative(name string) map[string]string {
+	switch name {
+	case "process-minimal":
+		return map[string]string{"critical_processes": "postgres,nginx.*"}
+	case "process-priority-filter":
+		return map[string]string{"critical_processes": "postgres", "high_processes": "nginx.*,envoy", "medium_processes": "sshd", "collection_interval": "15s"}
+	}
+	return map[string]string{}
+}
+
+func request(name string, target Target) Request {
+	return Request{Template: name, Params: representative(name), ExperimentID: uuid.MustParse("0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"),
+		Variant: "candidate", Target: target,
+		Output: Output{Endpoint: "https://ingest.phoenix.example", Headers: map[string]string{"Authorization": "Bearer token"}}}
+}
+
+func TestRender_MatchesGoldenFiles(t *testing.T) {
+	for _, tmpl := range Templates() {
+		for _, target := range []Target{Kubernetes, Local} {
+			name := tmpl.Name + "." + string(target) + ".yaml"
+			t.Run(name, func(t *testing.T) {
+				got, err := Render(request(tmpl.Name, target))
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, _ := Render(request(tmpl.Name, target))
+				if !bytes.Equal(got, again) {
+					t.Fatal("rendering twice gave different bytes")
+				}
+				path := filepath.Join("testdata", name)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./shared/pipeline -update to create it)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("rendered config differs from %s; review and run with -update:\n%s", path, got)
+				}
+			})
+		}
+	}
+}
+
+func TestRender_TargetDecidesRootPath(t *testing.T) {
+	k, _ := Render(request("process-baseline", Kubernetes))
+	l, _ := Render(request("process-baseline", Local))
+	if !strings.Contains(string(k), "root_path: /hostfs") || strings.Contains(string(l), "root_path") {
+		t.Fatal("kubernetes must read /hostfs; local must leave root_path out (the receiver refuses a missing path)")
+	}
+	for _, want := range []string{`value: "0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"`, `value: "candidate"`, "memory_limiter:", "batch:",
+		`endpoint: "https://ingest.phoenix.example"`, `endpoint: "https://ingest.phoenix.example/v1/metrics"`, `"Authorization": "Bearer token"`} {
+		if !strings.Contains(string(k), want) {
+			t.Errorf("rendered config lacks %s", want)
+		}
+	}
+}
+
+func TestRender_RefusesBadParameters(t *testing.T) {
+	tests := []struct {
+		name     string
+		template string
+		params   map[string]string
+		mention  []string
+	}{
+		{"unknown parameter", "process-baseline", map[string]string{"top_k": "5"}, []string{"unknown parameter top_k"}},
+		{"interval too short", "process-baseline", map[string]string{"collection_interval": "10ms"}, []string{"collection_interval"}},
+		{"interval not a duration", "process-baseline", map[string]string{"collection_interval": "often"}, []string{"collection_interval"}},
+		{"critical missing", "process-minimal", map[string]string{}, []string{"critical_processes is required"}},
+		{"quote in a pattern", "process-minimal", map[string]string{"critical_processes": `x")or true`}, []string{"critical_processes"}},
+		{"invalid regex", "process-priority-filter", map[string]string{"critical_processes": "(unclosed"}, []string{"not a valid RE2"}},
+		{"several at once", "process-priority-filter", map[string]string{"critical_processes": "", "color": "red"}, []string{"critical_processes is required", "unknown parameter color"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request(tt.template, Local)
+			r.Params = tt.params
+			_, err := Render(r)
+			var pe *ParamError
+			if !errors.As(err, &pe) {
+				t.Fatalf("got %v, want a ParamError", err)
+			}
+			for _, m := range tt.mention {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("%q does not mention %q", err, m)
+				}
+			}
+		})
+	}
+	if _, err := Render(Request{Template: "process-everything"}); err == nil || !strings.Contains(err.Error(), "process-baseline") {
+		t.Fatalf("unknown template: %v, want the list of templates", err)
+	}
+	r := request("process-baseline", "laptop")
+	r.Variant, r.Output.Endpoint = "control", "ftp://x"
+	_, err := Render(r)
+	for _, m := range []string{"target", "variant", "endpoint"} {
+		if err == nil || !strings.Contains(err.Error(), m) {
+			t.Errorf("%v does not mention %s", err, m)
+		}
+	}
+}

@@ -1,0 +1,291 @@
+// Package collector proves the pipeline templates right with the real Phoenix collector
+// distribution (deploy/collector): every template's configuration passes the collector's own
+// validation, and running it over processes started here keeps exactly what the template claims.
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+
+	"github.com/phoenixotel/phoenix/shared/pipeline"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// collectorBinary returns the collector to test with: $PHOENIX_COLLECTOR, or bin/phoenix-collector
+// built from deploy/collector (incremental; the first build takes minutes).
+func collectorBinary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("PHOENIX_COLLECTOR"); b != "" {
+		return b
+	}
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		binary = filepath.Join(root, "bin", "phoenix-collector")
+		cmd := exec.Command("go", "build", "-o", binary, ".")
+		cmd.Dir = filepath.Join(root, "deploy", "collector")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = err
+			binary = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build the collector: %v\n%s", buildErr, binary)
+	}
+	return binary
+}
+
+func render(t *testing.T, r pipeline.Request) string {
+	t.Helper()
+	cfg, err := pipeline.Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Target == pipeline.Kubernetes {
+		// The receiver checks that root_path exists; on a node it is the mounted host filesystem.
+		host := t.TempDir()
+		cfg = bytes.Replace(cfg, []byte("root_path: /hostfs"), []byte("root_path: "+host), 1)
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func params(name string) map[string]string {
+	switch name {
+	case "process-minimal":
+		return map[string]string{"critical_processes": "postgres,nginx.*"}
+	case "process-priority-filter":
+		return map[string]string{"critical_processes": "postgres", "high_processes": "nginx.*", "medium_processes": "sshd"}
+	}
+	return nil
+}
+
+func TestEveryTemplate_PassesTheCollectorsValidation(t *testing.T) {
+	bin := collectorBinary(t)
+	for _, tmpl := range pipeline.Templates() {
+		for _, target := range []pipeline.Target{pipeline.Kubernetes, pipeline.Local} {
+			t.Run(tmpl.Name+"/"+string(target), func(t *testing.T) {
+				path := render(t, pipeline.Request{Template: tmpl.Name, Params: params(tmpl.Name), ExperimentID: uuid.New(),
+					Variant: "baseline", Target: target, Output: pipeline.Output{Endpoint: "http://127.0.0.1:4318"}})
+				out, err := exec.Command(bin, "validate", "--config", path).CombinedOutput()
+				if err != nil {
+					t.Fatalf("collector refused the config: %v\n%s", err, out)
+				}
+			})
+		}
+	}
+	// And the validation really validates: a broken OTTL condition is refused.
+	path := render(t, pipeline.Request{Template: "process-baseline", ExperimentID: uuid.New(), Variant: "baseline",
+		Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1:4318"}})
+	b, _ := os.ReadFile(path)
+	broken := strings.Replace(string(b), "processors:\n", "processors:\n  filter/broken:\n    metrics:\n      resource:\n        - 'resource.attributes[\"x\" == '\n", 1)
+	broken = strings.Replace(broken, "processors: [memory_limiter,", "processors: [memory_limiter, filter/broken,", 1)
+	_ = os.WriteFile(path, []byte(broken), 0o600)
+	if out, err := exec.Command(bin, "validate", "--config", path).CombinedOutput(); err == nil {
+		t.Fatalf("a broken OTTL condition passed validation:\n%s", out)
+	}
+}
+
+// sink is an OTLP/HTTP metrics endpoint that remembers which processes it saw and with what.
+type sink struct {
+	mu        sync.Mutex
+	processes map[string]map[string]bool // executable name -> metric names
+	priority  map[string]string          // executable name -> phoenix.priority
+	identity  map[string]string          // phoenix.* resource attributes seen
+	selfSeen  bool                       // the collector's own telemetry arrived
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body := io.Reader(r.Body)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = zr
+	}
+	raw, _ := io.ReadAll(body)
+	req := pmetricotlp.NewExportRequest()
+	if err := req.UnmarshalProto(raw); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rms := req.Metrics().ResourceMetrics()
+	for i := range rms.Len() {
+		attrs := rms.At(i).Resource().Attributes()
+		if v, ok := attrs.Get("service.name"); ok && v.Str() == "phoenix-collector" {
+			if _, isProcess := attrs.Get("process.pid"); !isProcess {
+				s.selfSeen = true
+				continue
+			}
+		}
+		name, ok := attrs.Get("process.executable.name")
+		if !ok {
+			continue
+		}
+		for _, k := range []string{"phoenix.experiment.id", "phoenix.variant", "phoenix.template"} {
+			if v, ok := attrs.Get(k); ok {
+				s.identity[k] = v.Str()
+			}
+		}
+		if p, ok := attrs.Get("phoenix.priority"); ok {
+			s.priority[name.Str()] = p.Str()
+		}
+		if s.processes[name.Str()] == nil {
+			s.processes[name.Str()] = map[string]bool{}
+		}
+		sms := rms.At(i).ScopeMetrics()
+		for j := range sms.Len() {
+			ms := sms.At(j).Metrics()
+			for k := range ms.Len() {
+				s.processes[name.Str()][ms.At(k).Name()] = true
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+}
+
+// startProcesses runs copies of sleep under distinctive executable names until the test ends.
+func startProcesses(t *testing.T, names ...string) {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	src, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(p, "300")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+}
+
+// run runs the collector with the rendered config until the sink has seen the named processes'
+// scrape (or the deadline), then returns what the sink saw.
+func run(t *testing.T, template string, p map[string]string, want ...string) *sink {
+	t.Helper()
+	s := &sink{processes: map[string]map[string]bool{}, priority: map[string]string{}, identity: map[string]string{}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	if p == nil {
+		p = map[string]string{}
+	}
+	p["collection_interval"] = "1s"
+	path := render(t, pipeline.Request{Template: template, Params: p, ExperimentID: uuid.MustParse("0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"),
+		Variant: "candidate", Target: pipeline.Local, Output: pipeline.Output{Endpoint: srv.URL}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(ctx, collectorBinary(t), "--config", path)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		seen := len(want) > 0 && s.selfSeen
+		for _, w := range want {
+			seen = seen && s.processes[w] != nil
+		}
+		s.mu.Unlock()
+		if seen {
+			// One more scrape interval and batch, so anything that should have been dropped had
+			// every chance to arrive.
+			time.Sleep(7 * time.Second) // waiting for the collector's own timers, not standing in for them
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s
+		}
+		time.Sleep(200 * time.Millisecond) // polling the sink, bounded by the deadline
+	}
+	t.Fatalf("the collector never delivered %v (and its own telemetry); logs:\n%s", want, logs.String())
+	return nil
+}
+
+func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the collector for several seconds per template")
+	}
+	collectorBinary(t)
+	startProcesses(t, "phx-crit-db", "phx-high-web", "phx-med-cache", "phx-low-batch")
+
+	t.Run("process-baseline keeps every process", func(t *testing.T) {
+		t.Parallel()
+		s := run(t, "process-baseline", nil, "phx-crit-db", "phx-high-web", "phx-med-cache", "phx-low-batch")
+		if s.identity["phoenix.experiment.id"] != "0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00" || s.identity["phoenix.variant"] != "candidate" {
+			t.Fatalf("identity attributes %v", s.identity)
+		}
+	})
+	t.Run("process-priority-filter keeps critical and high only", func(t *testing.T) {
+		t.Parallel()
+		s := run(t, "process-priority-filter", map[string]string{"critical_processes": "phx-crit-.*", "high_processes": "phx-high-web",
+			"medium_processes": "phx-med-cache"}, "phx-crit-db", "phx-high-web")
+		for _, dropped := range []string{"phx-med-cache", "phx-low-batch"} {
+			if s.processes[dropped] != nil {
+				t.Errorf("%s (medium/low) was exported", dropped)
+			}
+		}
+		if s.priority["phx-crit-db"] != "critical" || s.priority["phx-high-web"] != "high" {
+			t.Errorf("priorities %v", s.priority)
+		}
+		for name := range s.processes {
+			if name != "phx-crit-db" && name != "phx-high-web" {
+				t.Errorf("unclassified process %s was exported", name)
+			}
+		}
+	})
+	t.Run("process-minimal keeps critical processes and two metrics", func(t *testing.T) {
+		t.Parallel()
+		s := run(t, "process-minimal", map[string]string{"critical_processes": "phx-crit-db"}, "phx-crit-db")
+		if len(s.processes) != 1 {
+			t.Errorf("exported processes %v, want only phx-crit-db", s.processes)
+		}
+		for m := range s.processes["phx-crit-db"] {
+			if m != "process.cpu.time" && m != "process.memory.usage" {
+				t.Errorf("metric %s was exported", m)
+			}
+		}
+		if len(s.processes["phx-crit-db"]) != 2 {
+			t.Errorf("metrics %v, want cpu time and memory usage", s.processes["phx-crit-db"])
+		}
+	})
+}
