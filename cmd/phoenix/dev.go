@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -83,6 +84,14 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		if err := migrateUp(ctx, cfg, out); err != nil {
 			return err
 		}
+	}
+	// On this machine collectors run as processes: no /hostfs. The ingest endpoint is where the
+	// measurement capability will listen.
+	if _, set := os.LookupEnv("PHOENIX_DEPLOY_TARGET"); !set {
+		cfg.DeployTarget = "local"
+	}
+	if _, set := os.LookupEnv("PHOENIX_INGEST_URL"); !set {
+		cfg.IngestURL = "http://127.0.0.1:8086"
 	}
 	if cfg.JWTKeysFile == "" && cfg.JWTKeys == "" {
 		if _, err := auth.EnsureDevKeyFile(o.keysFile); err != nil {

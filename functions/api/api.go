@@ -26,6 +26,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/password"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/ratelimit"
 	"github.com/phoenixotel/phoenix/shared/revocation"
@@ -175,10 +176,14 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/experiments", a.require("experiment", "read", a.listExperiments))
 	mux.Handle("GET /v1/experiments/{id}", a.require("experiment", "read", a.getExperiment))
 	mux.Handle("GET /v1/experiments/{id}/transitions", a.require("experiment", "read", a.listTransitions))
+	mux.Handle("GET /v1/experiments/{id}/manifests", a.require("experiment", "read", a.listManifests))
 	mux.Handle("POST /v1/experiments/{id}/start", a.require("experiment", "start", a.command(experiment.Start, events.ExperimentStarted)))
 	mux.Handle("POST /v1/experiments/{id}/stop", a.require("experiment", "stop", a.command(experiment.Cancel, events.ExperimentStop)))
 	mux.Handle("POST /v1/experiments/{id}/promote", a.require("experiment", "promote", a.command(experiment.Promote, events.ExperimentPromote)))
 	mux.Handle("POST /v1/experiments/{id}/rollback", a.require("experiment", "rollback", a.command(experiment.Rollback, events.ExperimentRollback)))
+	mux.Handle("GET /v1/pipelines/templates", a.authenticated(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"items": pipeline.Templates()})
+	}))
 	mux.Handle("GET /v1/dead-letters", a.require("audit", "read", a.listDeadLetters))
 	// The Broker's dead-letter sink. Expose the API only inside the cluster for this path, or
 	// accept that anyone may add rows to a tenant's dead-letter list (bounded, never executed).

@@ -143,7 +143,7 @@ func validExperiment() map[string]any {
 	return map[string]any{
 		"name": "topk", "duration_seconds": 600,
 		"baseline":  map[string]any{"template": "process-baseline"},
-		"candidate": map[string]any{"template": "process-topk", "parameters": map[string]any{"k": 5}},
+		"candidate": map[string]any{"template": "process-priority-filter", "parameters": map[string]any{"high_processes": []string{"nginx.*"}}},
 		"spec": map[string]any{"critical_processes": []string{"postgres"}, "targets": map[string]any{"namespace": "phoenix"},
 			"success_criteria": []map[string]any{{"metric": "series", "min_improvement": 0.2}}},
 	}
@@ -267,6 +267,7 @@ func TestExperiments_RejectBadInput(t *testing.T) {
 	bad["name"] = ""
 	bad["duration_seconds"] = 10
 	bad["baseline"] = map[string]any{"template": "../etc"}
+	bad["candidate"] = map[string]any{"template": "process-minimal", "parameters": map[string]any{"top_k": 5}}
 	bad["spec"] = map[string]any{"success_criteria": []map[string]any{{"metric": "latency"}}, "critical_processes": []string{"("}}
 	r := f.do(t, "POST", "/v1/experiments", op, jsonBody(bad))
 	if r.code != http.StatusBadRequest {
@@ -276,7 +277,7 @@ func TestExperiments_RejectBadInput(t *testing.T) {
 	for _, e := range r.body["errors"].([]any) {
 		fields[e.(map[string]any)["field"].(string)] = true
 	}
-	for _, want := range []string{"name", "duration_seconds", "baseline.template", "spec.success_criteria[0].metric", "spec.critical_processes[0]"} {
+	for _, want := range []string{"name", "duration_seconds", "baseline.template", "candidate.parameters", "spec.success_criteria[0].metric", "spec.critical_processes[0]"} {
 		if !fields[want] {
 			t.Errorf("no error for %s: %v", want, r.body["errors"])
 		}

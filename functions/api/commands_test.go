@@ -115,3 +115,20 @@ func TestDeadLetters_AreRecordedPerTenant(t *testing.T) {
 		t.Fatalf("%d rows", n)
 	}
 }
+
+func TestPipelineTemplates_AreListed(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	if r := f.do(t, "GET", "/v1/pipelines/templates", "", nil); r.code != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d", r.code)
+	}
+	r := f.do(t, "GET", "/v1/pipelines/templates", f.token(t, f.acme, "viewer"), nil)
+	items, _ := r.body["items"].([]any)
+	if r.code != http.StatusOK || len(items) < 3 {
+		t.Fatalf("templates: %d %v", r.code, r.body)
+	}
+	first := items[0].(map[string]any)
+	if first["name"] == "" || first["params"] == nil {
+		t.Fatalf("template %v lacks name or params", first)
+	}
+}

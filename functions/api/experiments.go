@@ -18,6 +18,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -46,12 +47,41 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 	if len(c.Description) > 2000 {
 		add("description", "at most 2000 characters")
 	}
-	for field, p := range map[string]store.PipelineChoice{"baseline": c.Baseline, "candidate": c.Candidate} {
+	spec, _ := decodeSpec(c.Spec)
+	for _, v := range []struct {
+		field string
+		p     store.PipelineChoice
+	}{{"baseline", c.Baseline}, {"candidate", c.Candidate}} {
+		field, p := v.field, v.p
 		if !templateName.MatchString(p.Template) {
-			add(field+".template", "required: a pipeline template name such as process-topk")
+			add(field+".template", "required: a pipeline template name (GET /v1/pipelines/templates lists them)")
+			continue
 		}
 		if len(p.Parameters) > 50 {
 			add(field+".parameters", "at most 50 parameters")
+			continue
+		}
+		// A dry render with the experiment's critical processes, exactly as the generator will.
+		params := pipeline.Params(p.Parameters)
+		if params["critical_processes"] == "" && len(spec.CriticalProcesses) > 0 {
+			if t, ok := pipeline.Lookup(p.Template); ok {
+				for _, tp := range t.Params {
+					if tp.Name == "critical_processes" {
+						params["critical_processes"] = strings.Join(spec.CriticalProcesses, ",")
+					}
+				}
+			}
+		}
+		_, err := pipeline.Render(pipeline.Request{Template: p.Template, Params: params, ExperimentID: uuid.New(),
+			Variant: field, Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1"}})
+		var pe *pipeline.ParamError
+		switch {
+		case errors.As(err, &pe):
+			for _, msg := range pe.Problems {
+				add(field+".parameters", msg)
+			}
+		case err != nil:
+			add(field+".template", err.Error())
 		}
 	}
 	if c.DurationSeconds < 60 || c.DurationSeconds > 604800 {
@@ -256,4 +286,25 @@ func parseCursor(s string) (store.Cursor, error) {
 		return store.Cursor{}, err
 	}
 	return store.Cursor{CreatedAt: t, ID: u}, nil
+}
+
+func (a *API) listManifests(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var ms []store.ManifestRecord
+	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) error {
+		if _, err := tx.Experiment(r.Context(), id); err != nil {
+			return err
+		}
+		var err error
+		ms, err = tx.Manifests(r.Context(), id)
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "experiment")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": ms})
 }

@@ -123,6 +123,12 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 			return nil, err
 		}
 		return c.apply(ctx, e, tenant, ref.ExperimentID, experiment.ManifestsGenerated, "manifests generated", nil)
+	case events.ManifestsFailed:
+		var f events.Failure
+		if err := decode(e, &f, func() uuid.UUID { return f.ExperimentID }); err != nil {
+			return nil, err
+		}
+		return c.apply(ctx, e, tenant, f.ExperimentID, experiment.Fail, "manifests could not be generated: "+f.Reason, nil)
 	case events.WorkloadFailed:
 		var f events.WorkloadFailure
 		if err := decode(e, &f, func() uuid.UUID { return f.ExperimentID }); err != nil {

@@ -1,40 +1,153 @@
 // Package generator is the CloudEvent function that turns an experiment's two pipeline choices
-// into collector configurations and Kubernetes manifests, and on a cluster applies and removes
-// them. The deployable, its wiring and its event contract exist now; rendering arrives with the
-// pipeline templates (shared/pipeline), and until then its requests are refused as unprocessable
-// (422, not retried), so they reach the dead-letter sink and the experiment's generating timeout
-// fails it with a clear reason.
+// into collector configurations and Kubernetes manifests (shared/pipeline), stores them, and
+// replies that they are ready — or that they cannot be, with the reason, which fails the
+// experiment. It is idempotent like every function: a redelivered request answers the same.
+//
+// Applying and removing the manifests on a cluster (deploy and teardown requests) is not built
+// yet: those requests are refused as unprocessable (422, not retried) and reach the dead-letter
+// sink; the deploying timeout then fails the experiment with a clear reason.
 package generator
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/delivery"
 	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
+
+// consumer names this function in the processed-events record.
+const consumer = "generator"
 
 // Needs are the resources the generator uses.
 func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
 
-// Generator renders manifests.
-type Generator struct{}
+// Options say what the generator renders for.
+type Options struct {
+	Target pipeline.Target // kubernetes or local
+	Ingest string          // where collectors send their output
+	Image  string          // the collector image in manifests
+}
+
+// Generator renders and stores manifests.
+type Generator struct {
+	store *store.Store // experiments in, manifests out
+	o     Options      // rendering settings
+}
+
+// New wires the generator.
+func New(st *store.Store, o Options) *Generator { return &Generator{store: st, o: o} }
 
 // Service is the generator as a deployable.
-func Service(*bootstrap.Resources) (function.Service, error) {
-	return function.Service{Name: "generator", Events: Generator{}}, nil
+func Service(res *bootstrap.Resources) (function.Service, error) {
+	c := res.Config
+	return function.Service{Name: consumer, Events: New(res.Store, Options{
+		Target: pipeline.Target(c.DeployTarget), Ingest: c.IngestURL, Image: c.CollectorImage,
+	})}, nil
 }
 
 // Handle answers one CloudEvent.
-func (Generator) Handle(_ context.Context, e event.Event) (*event.Event, error) {
+func (g *Generator) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
 	switch e.Type() {
-	case events.ManifestsRequested, events.DeployRequested, events.TeardownRequested:
+	case events.ManifestsRequested:
+	case events.DeployRequested, events.TeardownRequested:
 		return nil, &function.Error{Status: http.StatusUnprocessableEntity,
-			Err: fmt.Errorf("no pipeline templates are installed yet; cannot handle %s for %s", e.Type(), e.Subject())}
+			Err: fmt.Errorf("applying manifests to a cluster is not built yet; cannot handle %s for %s", e.Type(), e.Subject())}
+	default:
+		return nil, function.Invalid(fmt.Errorf("the generator does not consume %q", e.Type()))
 	}
-	return nil, function.Invalid(fmt.Errorf("the generator does not consume %q", e.Type()))
+	tenant, err := events.Tenant(e)
+	if err != nil {
+		return nil, function.Invalid(err)
+	}
+	var ref events.ExperimentRef
+	if err := events.Decode(e, &ref); err != nil {
+		return nil, function.Invalid(err)
+	}
+	if e.Subject() != ref.ExperimentID.String() {
+		return nil, function.Invalid(errors.New("subject does not match experiment_id"))
+	}
+	res, err := delivery.Once(ctx, g.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+		exp, err := tx.Experiment(ctx, ref.ExperimentID)
+		if errors.Is(err, store.ErrNotFound) {
+			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", ref.ExperimentID))
+		}
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		typ, data := events.ManifestsGenerated, events.Validator(events.ExperimentRef{ExperimentID: exp.ID})
+		problem, err := g.render(ctx, tx, tenant, exp)
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		if problem != "" {
+			typ, data = events.ManifestsFailed, events.Failure{ExperimentID: exp.ID, Reason: problem}
+		}
+		reply, err := events.Reply(e, consumer, typ, events.SourceGenerator, tenant, exp.ID, data)
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		return delivery.Result{Outcome: delivery.Applied, Reply: &reply}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Reply, nil
+}
+
+// render renders and stores both variants. It returns what the user must fix ("" when nothing),
+// or an error when storing failed (retried).
+func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, exp store.Experiment) (string, error) {
+	var spec experiment.Spec
+	_ = json.Unmarshal(exp.Spec, &spec) // validated by the API when stored
+	var problems []string
+	for _, v := range []struct {
+		variant experiment.Variant
+		choice  store.PipelineChoice
+	}{{experiment.Baseline, exp.Baseline}, {experiment.Candidate, exp.Candidate}} {
+		params := pipeline.Params(v.choice.Parameters)
+		// The experiment's critical processes apply to every template that takes them.
+		if t, ok := pipeline.Lookup(v.choice.Template); ok && len(spec.CriticalProcesses) > 0 {
+			for _, p := range t.Params {
+				if p.Name == "critical_processes" && params["critical_processes"] == "" {
+					params["critical_processes"] = strings.Join(spec.CriticalProcesses, ",")
+				}
+			}
+		}
+		req := pipeline.Request{Template: v.choice.Template, Params: params, ExperimentID: exp.ID,
+			Variant: string(v.variant), Target: g.o.Target, Output: pipeline.Output{Endpoint: g.o.Ingest}}
+		cfg, err := pipeline.Render(req)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", v.variant, err))
+			continue
+		}
+		ms, err := pipeline.Manifests(req, pipeline.Deployment{Namespace: spec.Targets.Namespace,
+			NodeSelector: spec.Targets.NodeSelector, Image: g.o.Image, Tenant: tenant.String()}, cfg)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", v.variant, err))
+			continue
+		}
+		recs := make([]store.ManifestRecord, 0, len(ms))
+		hashes := make([][]byte, 0, len(ms))
+		for _, m := range ms {
+			recs = append(recs, store.ManifestRecord{Kind: m.Kind, Name: m.Name, Content: string(m.Content)})
+			hashes = append(hashes, m.SHA256)
+		}
+		if err := tx.SaveManifests(ctx, exp.ID, v.variant, recs, hashes); err != nil {
+			return "", err
+		}
+	}
+	return strings.Join(problems, "; "), nil
 }

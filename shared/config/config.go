@@ -51,6 +51,9 @@ type Config struct {
 	TrustedProxies     int                 // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
 	Sink               string              // K_SINK: the broker's ingress, where functions send events (Knative sets it)
 	WSRecheck          time.Duration       // PHOENIX_WS_RECHECK_INTERVAL: how often open WebSockets re-check their token
+	DeployTarget       string              // PHOENIX_DEPLOY_TARGET: kubernetes or local, how collectors read the host
+	IngestURL          string              // PHOENIX_INGEST_URL: where rendered collectors send their output (OTLP/HTTP)
+	CollectorImage     string              // PHOENIX_COLLECTOR_IMAGE: the collector image in rendered manifests
 	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits
 }
 
@@ -133,6 +136,15 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("PHOENIX_WS_RECHECK_INTERVAL: %w", err))
 	}
+	c.DeployTarget = get("PHOENIX_DEPLOY_TARGET", "kubernetes")
+	if c.DeployTarget != "kubernetes" && c.DeployTarget != "local" {
+		errs = append(errs, fmt.Errorf("PHOENIX_DEPLOY_TARGET=%q: want kubernetes or local", c.DeployTarget))
+	}
+	c.IngestURL = get("PHOENIX_INGEST_URL", "http://phoenix-ingest.phoenix.svc.cluster.local")
+	if u, err := url.Parse(c.IngestURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, errors.New("PHOENIX_INGEST_URL: want the ingest function's http(s) URL"))
+	}
+	c.CollectorImage = get("PHOENIX_COLLECTOR_IMAGE", "ghcr.io/phoenixotel/phoenix-collector:0.160.0-phoenix")
 	def := experiment.DefaultTimeouts()
 	for _, d := range []struct {
 		name string

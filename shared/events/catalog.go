@@ -18,6 +18,7 @@ func Catalog() []Spec {
 		{Type: ExperimentRollback, Emitters: []string{"api"}, Consumers: []string{"controller"}},
 		{Type: ManifestsRequested, Emitters: []string{"controller"}, Consumers: []string{"generator"}},
 		{Type: ManifestsGenerated, Emitters: []string{"generator"}, Consumers: []string{"controller"}},
+		{Type: ManifestsFailed, Emitters: []string{"generator"}, Consumers: []string{"controller"}},
 		{Type: DeployRequested, Emitters: []string{"controller"}, Consumers: []string{"generator"}},
 		{Type: TeardownRequested, Emitters: []string{"controller"}, Consumers: []string{"generator"}},
 		{Type: WorkloadFailed, Emitters: []string{"deployer"}, Consumers: []string{"controller"}},

@@ -22,6 +22,7 @@ const (
 	ExperimentRollback = "io.phoenix.experiment.rollback-requested.v1" // API → controller: keep the baseline
 	ManifestsRequested = "io.phoenix.manifests.requested.v1"           // controller → generator
 	ManifestsGenerated = "io.phoenix.manifests.generated.v1"           // generator → controller
+	ManifestsFailed    = "io.phoenix.manifests.failed.v1"              // generator → controller: cannot render
 	DeployRequested    = "io.phoenix.deploy.requested.v1"              // controller → deployer (applies the manifests)
 	TeardownRequested  = "io.phoenix.teardown.requested.v1"            // controller → deployer (removes the collectors)
 	WorkloadFailed     = "io.phoenix.workload.failed.v1"               // deployer → controller: a collector failed
@@ -121,6 +122,20 @@ func (f WorkloadFailure) Validate() error {
 		return fmt.Errorf("variant %q is not baseline or candidate", f.Variant)
 	case f.Reason == "" || len(f.Reason) > 4000:
 		return errors.New("reason is required, at most 4000 characters")
+	}
+	return nil
+}
+
+// Failure is the payload of ManifestsFailed.
+type Failure struct {
+	ExperimentID uuid.UUID `json:"experiment_id"`
+	Reason       string    `json:"reason"` // what the user must fix
+}
+
+// Validate reports a missing experiment or reason.
+func (f Failure) Validate() error {
+	if f.ExperimentID == uuid.Nil || f.Reason == "" || len(f.Reason) > 4000 {
+		return errors.New("experiment_id and a reason of at most 4000 characters are required")
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func TestDev_RunsThePlatformEndToEnd(t *testing.T) {
 	code, created := call(t, "POST", api+"/v1/experiments", operator, map[string]any{
 		"name": "topk vs baseline", "duration_seconds": 600,
 		"baseline":  map[string]any{"template": "process-baseline"},
-		"candidate": map[string]any{"template": "process-topk", "parameters": map[string]any{"k": 10}},
+		"candidate": map[string]any{"template": "process-minimal", "parameters": map[string]any{"critical_processes": []string{"postgres"}}},
 	})
 	if code != http.StatusCreated || created["state"] != "pending" {
 		t.Fatalf("create: %d %v", code, created)

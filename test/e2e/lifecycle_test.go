@@ -14,8 +14,9 @@ import (
 )
 
 // TestDev_ExperimentLifecycleThroughTheBroker drives an experiment through the API only, as a user
-// would: commands go to the local broker, the controller moves the experiment, the transitions
-// stream over the WebSocket, and what cannot be handled yet lands in the dead-letter list.
+// would: commands go to the local broker, the controller moves the experiment, the generator
+// renders its manifests, the transitions stream over the WebSocket, and what cannot be handled yet
+// (applying manifests) lands in the dead-letter list.
 func TestDev_ExperimentLifecycleThroughTheBroker(t *testing.T) {
 	p := startDev(t)
 	st := p.db.AppStore(t, storeOptions())
@@ -26,7 +27,8 @@ func TestDev_ExperimentLifecycleThroughTheBroker(t *testing.T) {
 	code, created := call(t, "POST", api+"/v1/experiments", op, map[string]any{
 		"name": "topk", "duration_seconds": 600,
 		"baseline":  map[string]any{"template": "process-baseline"},
-		"candidate": map[string]any{"template": "process-topk"},
+		"candidate": map[string]any{"template": "process-minimal"},
+		"spec":      map[string]any{"critical_processes": []string{"postgres"}},
 	})
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %v", code, created)
@@ -74,15 +76,23 @@ func TestDev_ExperimentLifecycleThroughTheBroker(t *testing.T) {
 	if tr := next(); tr.Seq != 1 || tr.From != "pending" || tr.To != "generating" {
 		t.Fatalf("first transition %+v", tr)
 	}
+	// The generator renders both variants; the controller moves on to deploying.
+	if tr := next(); tr.Seq != 2 || tr.From != "generating" || tr.To != "deploying" {
+		t.Fatalf("second transition %+v", tr)
+	}
+	code, ms := call(t, "GET", api+"/v1/experiments/"+id+"/manifests", op, nil)
+	if items, _ := ms["items"].([]any); code != http.StatusOK || len(items) != 8 {
+		t.Fatalf("manifests: %d %v", code, ms)
+	}
 
-	// The generator cannot render yet (422): the broker dead-letters the manifests request.
+	// Applying manifests is not built yet (422): the broker dead-letters the deploy request.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, body := call(t, "GET", api+"/v1/dead-letters", op, nil)
 		items, _ := body["items"].([]any)
 		if code == http.StatusOK && len(items) > 0 {
 			d := items[0].(map[string]any)
-			if d["event_type"] != events.ManifestsRequested || d["error_code"].(float64) != 422 {
+			if d["event_type"] != events.DeployRequested || d["error_code"].(float64) != 422 {
 				t.Fatalf("dead letter %v", d)
 			}
 			break
@@ -94,16 +104,16 @@ func TestDev_ExperimentLifecycleThroughTheBroker(t *testing.T) {
 	}
 
 	if code, _ := call(t, "POST", api+"/v1/experiments/"+id+"/promote", op, nil); code != http.StatusConflict {
-		t.Fatalf("promote while generating: %d, want 409", code)
+		t.Fatalf("promote while deploying: %d, want 409", code)
 	}
 	if code, _ := call(t, "POST", api+"/v1/experiments/"+id+"/stop", op, nil); code != http.StatusAccepted {
 		t.Fatalf("stop: %d", code)
 	}
-	if tr := next(); tr.Seq != 2 || tr.To != "cancelled" {
-		t.Fatalf("second transition %+v", tr)
+	if tr := next(); tr.Seq != 3 || tr.To != "cancelled" {
+		t.Fatalf("third transition %+v", tr)
 	}
 	code, trs := call(t, "GET", api+"/v1/experiments/"+id+"/transitions", op, nil)
-	if items := trs["items"].([]any); code != http.StatusOK || len(items) != 2 {
+	if items := trs["items"].([]any); code != http.StatusOK || len(items) != 3 {
 		t.Fatalf("transitions %d %v", code, trs)
 	}
 }
