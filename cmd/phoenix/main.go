@@ -23,6 +23,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd())
+	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd())
 	return cmd
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -130,5 +132,19 @@ func TestPipelineTemplates_AreListed(t *testing.T) {
 	first := items[0].(map[string]any)
 	if first["name"] == "" || first["params"] == nil {
 		t.Fatalf("template %v lacks name or params", first)
+	}
+}
+
+func TestPipelineValidate(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	tok := f.token(t, f.acme, "viewer")
+	r := f.do(t, "POST", "/v1/pipelines/validate", tok, jsonBody(map[string]any{"template": "process-minimal", "parameters": map[string]any{"critical_processes": []string{"postgres"}}}))
+	if r.code != http.StatusOK || r.body["valid"] != true || !strings.Contains(r.body["config"].(string), "^(?:postgres)$") {
+		t.Fatalf("valid pipeline: %d %v", r.code, r.body)
+	}
+	r = f.do(t, "POST", "/v1/pipelines/validate", tok, jsonBody(map[string]any{"template": "process-minimal", "parameters": map[string]any{"k": 5}}))
+	if r.code != http.StatusOK || r.body["valid"] != false || !strings.Contains(fmt.Sprint(r.body["errors"]), "unknown parameter k") {
+		t.Fatalf("invalid pipeline: %d %v", r.code, r.body)
 	}
 }

@@ -308,3 +308,38 @@ func (a *API) listManifests(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": ms})
 }
+
+type validatePipelineRequest struct {
+	Template   string         `json:"template"`
+	Parameters map[string]any `json:"parameters"`
+	Variant    string         `json:"variant"`
+	Target     string         `json:"target"`
+}
+
+// validatePipeline renders a template with parameters exactly as the generator would and answers
+// whether it is valid, the problems by parameter, and the configuration it renders to.
+func (a *API) validatePipeline(w http.ResponseWriter, r *http.Request) {
+	var req validatePipelineRequest
+	if !problem.DecodeJSON(w, r, &req) {
+		return
+	}
+	if req.Variant == "" {
+		req.Variant = "candidate"
+	}
+	if req.Target == "" {
+		req.Target = string(pipeline.Kubernetes)
+	}
+	cfg, err := pipeline.Render(pipeline.Request{Template: req.Template, Params: pipeline.Params(req.Parameters),
+		ExperimentID: uuid.New(), Variant: req.Variant, Target: pipeline.Target(req.Target),
+		Output: pipeline.Output{Endpoint: "http://phoenix-ingest.phoenix.svc.cluster.local"}})
+	var pe *pipeline.ParamError
+	switch {
+	case errors.As(err, &pe):
+		writeJSON(w, http.StatusOK, map[string]any{"valid": false, "errors": pe.Problems})
+	case err != nil:
+		writeJSON(w, http.StatusOK, map[string]any{"valid": false, "errors": []string{err.Error()}})
+	default:
+		problems := pipeline.Check(cfg)
+		writeJSON(w, http.StatusOK, map[string]any{"valid": len(problems) == 0, "errors": problems, "config": string(cfg)})
+	}
+}

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -73,4 +75,42 @@ func TestCLI_BootstrapsASchemaTenantAndUsers(t *testing.T) {
 	}
 	// The tenant survived the partial round trip; the runtime commands work again.
 	mustFail(`a tenant named "acme" already exists`, "", "tenant", "create", "acme")
+}
+
+func TestCLI_PipelineListRenderValidate(t *testing.T) {
+	dir := t.TempDir()
+	bin := build(t, dir, "cmd/phoenix")
+	run := func(args ...string) (string, string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = childEnv()
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	out, _, err := run("pipeline", "list")
+	if err != nil || !strings.Contains(out, "process-priority-filter") || !strings.Contains(out, "--set critical_processes=") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	cfg, errOut, err := run("pipeline", "render", "--template", "process-priority-filter", "--experiment", "0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00",
+		"--set", "critical_processes=postgres", "--set", "high_processes=nginx.*,envoy")
+	if err != nil || !strings.Contains(cfg, `"^(?:nginx.*|envoy)$"`) {
+		t.Fatalf("render: %v %s\n%s", err, errOut, cfg)
+	}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := run("pipeline", "validate", path); err != nil || !strings.Contains(out, "valid") {
+		t.Fatalf("validate a rendered config: %v\n%s%s", err, out, errOut)
+	}
+	broken := strings.Replace(cfg, "[memory_limiter, ", "[", 1)
+	_ = os.WriteFile(path, []byte(broken), 0o600)
+	if _, errOut, err := run("pipeline", "validate", path); err == nil || !strings.Contains(errOut, "memory_limiter must come first") {
+		t.Fatalf("validate a broken config: %v\n%s", err, errOut)
+	}
+	if _, errOut, err := run("pipeline", "render", "--template", "process-minimal", "--experiment", "0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00", "--set", "top_k=5"); err == nil ||
+		!strings.Contains(errOut, "unknown parameter top_k") || !strings.Contains(errOut, "critical_processes is required") {
+		t.Fatalf("render with bad parameters: %v\n%s", err, errOut)
+	}
 }
