@@ -23,6 +23,7 @@ build:
 test:
 	@rm -rf $(COVERDIR) && mkdir -p $(COVERDIR)
 	PHOENIX_COVERDIR=$(COVERDIR) $(GO) test -count=1 -cover -coverpkg=./... ./... -args -test.gocoverdir=$(COVERDIR)
+	cd deploy/collector && $(GO) test -count=1 ./...
 	@$(GO) tool covdata textfmt -i=$(COVERDIR) -o coverage.out
 	@echo "total statement coverage: $$($(GO) tool cover -func=coverage.out | tail -1 | awk '{print $$NF}')"
 

@@ -27,6 +27,8 @@ import (
 	resourceprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
 	transformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 	hostmetricsreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
+
+	"github.com/phoenixotel/phoenix/deploy/collector/topkprocessor"
 )
 
 const (
@@ -77,6 +79,7 @@ func components() (otelcol.Factories, error) {
 		memorylimiterprocessor.NewFactory(),
 		filterprocessor.NewFactory(),
 		transformprocessor.NewFactory(),
+		topkprocessor.NewFactory(),
 		groupbyattrsprocessor.NewFactory(),
 		resourceprocessor.NewFactory(),
 	)
@@ -88,6 +91,7 @@ func components() (otelcol.Factories, error) {
 	factories.ProcessorModules[memorylimiterprocessor.NewFactory().Type()] = coreModule + "processor/memorylimiterprocessor" + coreVersion
 	factories.ProcessorModules[filterprocessor.NewFactory().Type()] = contribModule + "processor/filterprocessor" + contribVersion
 	factories.ProcessorModules[transformprocessor.NewFactory().Type()] = contribModule + "processor/transformprocessor" + contribVersion
+	factories.ProcessorModules[topkprocessor.NewFactory().Type()] = "github.com/phoenixotel/phoenix/deploy/collector/topkprocessor"
 	factories.ProcessorModules[groupbyattrsprocessor.NewFactory().Type()] = contribModule + "processor/groupbyattrsprocessor" + contribVersion
 	factories.ProcessorModules[resourceprocessor.NewFactory().Type()] = contribModule + "processor/resourceprocessor" + contribVersion
 

@@ -37,10 +37,10 @@ const (
 // Param declares one template parameter.
 type Param struct {
 	Name        string   `json:"name"`
-	Type        string   `json:"type"` // duration, patterns
+	Type        string   `json:"type"` // duration, int, enum, patterns
 	Default     string   `json:"default,omitempty"`
-	Min         string   `json:"min,omitempty"` // lower bound for durations
-	Max         string   `json:"max,omitempty"` // upper bound for durations
+	Min         string   `json:"min,omitempty"` // lower bound for durations and ints
+	Max         string   `json:"max,omitempty"` // upper bound for durations and ints
 	Required    bool     `json:"required,omitempty"`
 	Description string   `json:"description"`
 	Enum        []string `json:"enum,omitempty"`
@@ -68,6 +68,10 @@ func Templates() []Template {
 			Params: []Param{interval}},
 		{Name: "process-minimal", Description: "critical processes only, with CPU time and memory usage only",
 			Params: []Param{interval, patterns("critical_processes", "critical: the only ones kept", true)}},
+		{Name: "process-topk", Description: "critical processes plus the top K other processes by CPU utilization or memory usage, in every scrape",
+			Params: []Param{interval, patterns("critical_processes", "critical: always kept, outside the K", false),
+				{Name: "k", Type: "int", Default: "10", Min: "1", Max: "1000", Description: "how many other processes to keep"},
+				{Name: "by", Type: "enum", Default: "cpu", Enum: []string{"cpu", "memory"}, Description: "rank by CPU utilization or by memory usage"}}},
 		{Name: "process-priority-filter", Description: "classify processes critical/high/medium/low by name patterns (resource attribute phoenix.priority); keep critical and high, drop the rest",
 			Params: []Param{interval, patterns("critical_processes", "critical (kept)", true), patterns("high_processes", "high priority (kept)", false),
 				patterns("medium_processes", "medium priority (dropped)", false)}},
@@ -149,6 +153,7 @@ func Render(r Request) ([]byte, error) {
 		"Critical":   list["critical_processes"],
 		"Patterns":   map[string][]string{"critical": list["critical_processes"], "high": list["high_processes"], "medium": list["medium_processes"]},
 		"Processors": processors[t.Name],
+		"TopKMetric": map[string]string{"cpu": "process.cpu.utilization", "memory": "process.memory.usage"}[values["by"]],
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"quote":     strconv.Quote,
@@ -171,6 +176,7 @@ var processors = map[string][]string{
 	"process-baseline":        nil,
 	"process-minimal":         {"filter/minimal"},
 	"process-priority-filter": {"transform/classify", "filter/keep-critical-high"},
+	"process-topk":            {"phoenix_topk"},
 }
 
 // resolve checks raw parameter values against the template's declarations and applies defaults.
@@ -194,6 +200,21 @@ func (t Template) resolve(raw map[string]string) (map[string]string, map[string]
 				continue
 			}
 			values[p.Name] = d.String()
+		case "int":
+			n, err := strconv.Atoi(v)
+			lo, _ := strconv.Atoi(p.Min)
+			hi, _ := strconv.Atoi(p.Max)
+			if err != nil || n < lo || n > hi {
+				problems = append(problems, fmt.Sprintf("%s=%q: want a whole number between %s and %s", p.Name, v, p.Min, p.Max))
+				continue
+			}
+			values[p.Name] = strconv.Itoa(n)
+		case "enum":
+			if !slices.Contains(p.Enum, v) {
+				problems = append(problems, fmt.Sprintf("%s=%q: want one of %s", p.Name, v, strings.Join(p.Enum, ", ")))
+				continue
+			}
+			values[p.Name] = v
 		case "patterns":
 			var ps []string
 			for _, s := range strings.Split(v, ",") {

@@ -19,6 +19,8 @@ func representative(name string) map[string]string {
 	switch name {
 	case "process-minimal":
 		return map[string]string{"critical_processes": "postgres,nginx.*"}
+	case "process-topk":
+		return map[string]string{"critical_processes": "postgres", "k": "5", "by": "memory"}
 	case "process-priority-filter":
 		return map[string]string{"critical_processes": "postgres", "high_processes": "nginx.*,envoy", "medium_processes": "sshd", "collection_interval": "15s"}
 	}
@@ -89,6 +91,8 @@ func TestRender_RefusesBadParameters(t *testing.T) {
 		{"critical missing", "process-minimal", map[string]string{}, []string{"critical_processes is required"}},
 		{"quote in a pattern", "process-minimal", map[string]string{"critical_processes": `x")or true`}, []string{"critical_processes"}},
 		{"invalid regex", "process-priority-filter", map[string]string{"critical_processes": "(unclosed"}, []string{"not a valid RE2"}},
+		{"k out of range", "process-topk", map[string]string{"k": "0"}, []string{"k=\"0\""}},
+		{"unknown ranking", "process-topk", map[string]string{"by": "disk"}, []string{"by=\"disk\": want one of cpu, memory"}},
 		{"several at once", "process-priority-filter", map[string]string{"critical_processes": "", "color": "red"}, []string{"critical_processes is required", "unknown parameter color"}},
 	}
 	for _, tt := range tests {

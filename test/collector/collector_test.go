@@ -79,6 +79,8 @@ func params(name string) map[string]string {
 		return map[string]string{"critical_processes": "postgres,nginx.*"}
 	case "process-priority-filter":
 		return map[string]string{"critical_processes": "postgres", "high_processes": "nginx.*", "medium_processes": "sshd"}
+	case "process-topk":
+		return map[string]string{"critical_processes": "postgres", "k": "3", "by": "cpu"}
 	}
 	return nil
 }
@@ -247,6 +249,7 @@ func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
 	}
 	collectorBinary(t)
 	startProcesses(t, "phx-crit-db", "phx-high-web", "phx-med-cache", "phx-low-batch")
+	startBig(t)
 
 	t.Run("process-baseline keeps every process", func(t *testing.T) {
 		t.Parallel()
@@ -273,6 +276,16 @@ func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
 			}
 		}
 	})
+	t.Run("process-topk keeps critical processes and the top K by memory", func(t *testing.T) {
+		t.Parallel()
+		// phx-big holds 2 GB: on this machine nothing else comes close, so with K=1 it is the one.
+		s := run(t, "process-topk", map[string]string{"critical_processes": "phx-crit-db", "k": "1", "by": "memory"}, "phx-crit-db", "phx-big")
+		for name := range s.processes {
+			if name != "phx-crit-db" && name != "phx-big" {
+				t.Errorf("process %s was exported; only the critical one and the top 1 by memory may be", name)
+			}
+		}
+	})
 	t.Run("process-minimal keeps critical processes and two metrics", func(t *testing.T) {
 		t.Parallel()
 		s := run(t, "process-minimal", map[string]string{"critical_processes": "phx-crit-db"}, "phx-crit-db")
@@ -288,4 +301,28 @@ func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
 			t.Errorf("metrics %v, want cpu time and memory usage", s.processes["phx-crit-db"])
 		}
 	})
+}
+
+// startBig builds and runs a tiny program named phx-big that holds 2 GB of touched memory.
+func startBig(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	src := "package main\n\nimport \"time\"\n\nvar keep []byte\n\nfunc main() {\n\tkeep = make([]byte, 2<<30)\n" +
+		"\tfor i := range keep {\n\t\tkeep[i] = 1\n\t}\n\ttime.Sleep(300 * time.Second)\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module phxbig\n\ngo 1.26\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", "phx-big", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build phx-big: %v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(dir, "phx-big"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 }
