@@ -72,6 +72,8 @@ func Templates() []Template {
 			Params: []Param{interval, patterns("critical_processes", "critical: always kept, outside the K", false),
 				{Name: "k", Type: "int", Default: "10", Min: "1", Max: "1000", Description: "how many other processes to keep"},
 				{Name: "by", Type: "enum", Default: "cpu", Enum: []string{"cpu", "memory"}, Description: "rank by CPU utilization or by memory usage"}}},
+		{Name: "process-aggregated", Description: "critical processes individually; every other process merged into one set of series per owner (process.owner), values summed",
+			Params: []Param{interval, patterns("critical_processes", "critical: kept individually", false)}},
 		{Name: "process-priority-filter", Description: "classify processes critical/high/medium/low by name patterns (resource attribute phoenix.priority); keep critical and high, drop the rest",
 			Params: []Param{interval, patterns("critical_processes", "critical (kept)", true), patterns("high_processes", "high priority (kept)", false),
 				patterns("medium_processes", "medium priority (dropped)", false)}},
@@ -177,6 +179,7 @@ var processors = map[string][]string{
 	"process-minimal":         {"filter/minimal"},
 	"process-priority-filter": {"transform/classify", "filter/keep-critical-high"},
 	"process-topk":            {"phoenix_topk"},
+	"process-aggregated":      {"transform/aggregate-tail", "groupbyattrs/compact", "transform/sum-tail"},
 }
 
 // resolve checks raw parameter values against the template's declarations and applies defaults.

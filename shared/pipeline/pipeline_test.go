@@ -21,6 +21,8 @@ func representative(name string) map[string]string {
 		return map[string]string{"critical_processes": "postgres,nginx.*"}
 	case "process-topk":
 		return map[string]string{"critical_processes": "postgres", "k": "5", "by": "memory"}
+	case "process-aggregated":
+		return map[string]string{"critical_processes": "postgres"}
 	case "process-priority-filter":
 		return map[string]string{"critical_processes": "postgres", "high_processes": "nginx.*,envoy", "medium_processes": "sshd", "collection_interval": "15s"}
 	}

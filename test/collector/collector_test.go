@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
 	"github.com/phoenixotel/phoenix/shared/pipeline"
@@ -81,6 +83,8 @@ func params(name string) map[string]string {
 		return map[string]string{"critical_processes": "postgres", "high_processes": "nginx.*", "medium_processes": "sshd"}
 	case "process-topk":
 		return map[string]string{"critical_processes": "postgres", "k": "3", "by": "cpu"}
+	case "process-aggregated":
+		return map[string]string{"critical_processes": "postgres"}
 	}
 	return nil
 }
@@ -118,6 +122,7 @@ type sink struct {
 	priority  map[string]string          // executable name -> phoenix.priority
 	identity  map[string]string          // phoenix.* resource attributes seen
 	selfSeen  bool                       // the collector's own telemetry arrived
+	owners    map[string]map[string]int  // aggregated owner -> metric -> datapoints in one metric
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -149,6 +154,27 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		name, ok := attrs.Get("process.executable.name")
 		if !ok {
+			if agg, isAgg := attrs.Get("phoenix.aggregate"); isAgg && agg.Str() == "owner" {
+				owner, _ := attrs.Get("process.owner")
+				if s.owners[owner.Str()] == nil {
+					s.owners[owner.Str()] = map[string]int{}
+				}
+				sms := rms.At(i).ScopeMetrics()
+				for j := range sms.Len() {
+					ms := sms.At(j).Metrics()
+					for k := range ms.Len() {
+						m := ms.At(k)
+						n := 0
+						switch m.Type() {
+						case pmetric.MetricTypeGauge:
+							n = m.Gauge().DataPoints().Len()
+						case pmetric.MetricTypeSum:
+							n = m.Sum().DataPoints().Len()
+						}
+						s.owners[owner.Str()][m.Name()] = max(s.owners[owner.Str()][m.Name()], n)
+					}
+				}
+			}
 			continue
 		}
 		for _, k := range []string{"phoenix.experiment.id", "phoenix.variant", "phoenix.template"} {
@@ -203,7 +229,7 @@ func startProcesses(t *testing.T, names ...string) {
 // scrape (or the deadline), then returns what the sink saw.
 func run(t *testing.T, template string, p map[string]string, want ...string) *sink {
 	t.Helper()
-	s := &sink{processes: map[string]map[string]bool{}, priority: map[string]string{}, identity: map[string]string{}}
+	s := &sink{processes: map[string]map[string]bool{}, priority: map[string]string{}, identity: map[string]string{}, owners: map[string]map[string]int{}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	if p == nil {
@@ -284,6 +310,26 @@ func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
 			if name != "phx-crit-db" && name != "phx-big" {
 				t.Errorf("process %s was exported; only the critical one and the top 1 by memory may be", name)
 			}
+		}
+	})
+	t.Run("process-aggregated keeps critical processes and merges the rest per owner", func(t *testing.T) {
+		t.Parallel()
+		s := run(t, "process-aggregated", map[string]string{"critical_processes": "phx-crit-db"}, "phx-crit-db")
+		if len(s.processes) != 1 {
+			t.Errorf("individual processes %v, want only phx-crit-db", s.processes)
+		}
+		me, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine := s.owners[me.Username]
+		if mine == nil {
+			t.Fatalf("no aggregate for owner %s: %v", me.Username, s.owners)
+		}
+		// Many processes of this owner became one series per metric and attribute set: memory
+		// usage has no datapoint attributes, so exactly one datapoint.
+		if n := mine["process.memory.usage"]; n != 1 {
+			t.Errorf("the owner's memory usage has %d datapoints, want 1 (summed)", n)
 		}
 	})
 	t.Run("process-minimal keeps critical processes and two metrics", func(t *testing.T) {
