@@ -125,3 +125,45 @@ func TestRender_RefusesBadParameters(t *testing.T) {
 		}
 	}
 }
+
+func TestManifests_MatchGoldenFileAndAreDeterministic(t *testing.T) {
+	r := request("process-topk", Kubernetes)
+	cfg, err := Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deployment{Namespace: "observability", NodeSelector: map[string]string{"kubernetes.io/os": "linux"}, Image: "collector:1", Tenant: "tenant-1"}
+	ms, err := Manifests(r, d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Manifests(r, d, cfg)
+	var all bytes.Buffer
+	for i, m := range ms {
+		if !bytes.Equal(m.Content, again[i].Content) || !bytes.Equal(m.SHA256, again[i].SHA256) {
+			t.Fatalf("%s is not deterministic", m.Kind)
+		}
+		all.WriteString("---\n")
+		all.Write(m.Content)
+	}
+	for _, want := range []string{"kind: ConfigMap", "kind: DaemonSet", "kind: Service", "kind: ServiceMonitor", "hostPID: true",
+		"mountPath: /hostfs", "phoenix.dev/experiment: 0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00", "phoenix.dev/variant: candidate",
+		"kubernetes.io/os: linux", "namespace: observability", "phoenix.dev/config-sha256:", "readinessProbe:", "limits:"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("manifests lack %q", want)
+		}
+	}
+	path := filepath.Join("testdata", "manifests.process-topk.kubernetes.yaml")
+	if *update {
+		if err := os.WriteFile(path, all.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./shared/pipeline -update to create it)", err)
+	}
+	if !bytes.Equal(all.Bytes(), want) {
+		t.Fatalf("manifests differ from %s; review and run with -update", path)
+	}
+}
