@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,7 +123,7 @@ type sink struct {
 	priority  map[string]string          // executable name -> phoenix.priority
 	identity  map[string]string          // phoenix.* resource attributes seen
 	selfSeen  bool                       // the collector's own telemetry arrived
-	owners    map[string]map[string]int  // aggregated owner -> metric -> datapoints in one metric
+	owners    map[string]map[string]int  // aggregated owner -> metric -> 1 + most unsummed datapoints seen in one message
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -164,14 +165,25 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					ms := sms.At(j).Metrics()
 					for k := range ms.Len() {
 						m := ms.At(k)
-						n := 0
+						var dps pmetric.NumberDataPointSlice
 						switch m.Type() {
 						case pmetric.MetricTypeGauge:
-							n = m.Gauge().DataPoints().Len()
+							dps = m.Gauge().DataPoints()
 						case pmetric.MetricTypeSum:
-							n = m.Sum().DataPoints().Len()
+							dps = m.Sum().DataPoints()
+						default:
+							continue
 						}
-						s.owners[owner.Str()][m.Name()] = max(s.owners[owner.Str()][m.Name()], n)
+						// Datapoints beyond one per (attributes, scrape) mean processes were not summed.
+						groups := map[string]bool{}
+						for d := range dps.Len() {
+							// Per scrape: the collection interval is 1 s, and one scrape reads every
+							// process within a fraction of it.
+							scrape := dps.At(d).Timestamp().AsTime().Truncate(time.Second)
+							groups[fmt.Sprint(scrape, dps.At(d).Attributes().AsRaw())] = true
+						}
+						extra := dps.Len() - len(groups)
+						s.owners[owner.Str()][m.Name()] = max(s.owners[owner.Str()][m.Name()], extra+1)
 					}
 				}
 			}
@@ -326,10 +338,9 @@ func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
 		if mine == nil {
 			t.Fatalf("no aggregate for owner %s: %v", me.Username, s.owners)
 		}
-		// Many processes of this owner became one series per metric and attribute set: memory
-		// usage has no datapoint attributes, so exactly one datapoint.
+		// Many processes of this owner became one datapoint per scrape and attribute set.
 		if n := mine["process.memory.usage"]; n != 1 {
-			t.Errorf("the owner's memory usage has %d datapoints, want 1 (summed)", n)
+			t.Errorf("the owner's memory usage has %d datapoints for one scrape, want 1 (summed)", n)
 		}
 	})
 	t.Run("process-minimal keeps critical processes and two metrics", func(t *testing.T) {
