@@ -82,12 +82,8 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		if err != nil {
 			return delivery.Result{}, err
 		}
-		reply, err := events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID,
-			events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict})
-		if err != nil {
-			return delivery.Result{}, err
-		}
-		return delivery.Result{Outcome: delivery.Applied, Reply: &reply}, nil
+		return delivery.Replied(events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID,
+			events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict}))
 	})
 	if err != nil {
 		return nil, err

@@ -164,15 +164,8 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.changeUser(w, r, id, "user.role_change", func(ctx context.Context, tx *store.Tx) (store.User, time.Time, error) {
-		before, err := tx.User(ctx, id)
-		if err != nil {
+		if err := a.manageable(ctx, tx, id); err != nil {
 			return store.User{}, time.Time{}, err
-		}
-		if before.Role == "platform-admin" {
-			return store.User{}, time.Time{}, errPlatformAdmin
-		}
-		if !a.within(principalFrom(ctx), a.rolePermissions(before.Role)) {
-			return store.User{}, time.Time{}, errBeyondCallerUser
 		}
 		return tx.SetUserRole(ctx, id, req.Role)
 	})
@@ -189,15 +182,8 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.changeUser(w, r, id, "user.disable", func(ctx context.Context, tx *store.Tx) (store.User, time.Time, error) {
-		before, err := tx.User(ctx, id)
-		if err != nil {
+		if err := a.manageable(ctx, tx, id); err != nil {
 			return store.User{}, time.Time{}, err
-		}
-		if before.Role == "platform-admin" {
-			return store.User{}, time.Time{}, errPlatformAdmin
-		}
-		if !a.within(principalFrom(ctx), a.rolePermissions(before.Role)) {
-			return store.User{}, time.Time{}, errBeyondCallerUser
 		}
 		u, at, err := tx.DisableUser(ctx, id)
 		if err != nil {
@@ -206,6 +192,22 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request) {
 		_, err = tx.RevokeUserSessions(ctx, id, "user disabled")
 		return u, at, err
 	})
+}
+
+// manageable refuses to change a user the caller may not manage: a platform administrator, or a
+// user holding permissions the caller does not.
+func (a *API) manageable(ctx context.Context, tx *store.Tx, id uuid.UUID) error {
+	u, err := tx.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	if u.Role == "platform-admin" {
+		return errPlatformAdmin
+	}
+	if !a.within(principalFrom(ctx), a.rolePermissions(u.Role)) {
+		return errBeyondCallerUser
+	}
+	return nil
 }
 
 var (

@@ -331,9 +331,19 @@ func (a *API) hashing(ctx context.Context, fn func()) error {
 }
 
 // allowRate counts one request against key; over the limit it answers 429 with Retry-After,
-// audits the first refusal of each window in tenant (if known) and returns false. A limiter that
-// cannot be reached fails closed with 503.
+// audits the first refusal of each window in tenant (if known) and returns false.
 func (a *API) allowRate(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit, tenant uuid.UUID, p auth.Principal) bool {
+	return a.limit(w, r, key, lim, func() {
+		if tenant != uuid.Nil {
+			a.audit(r, tenant, p, "ratelimit.hit", "denied", "warning", "too many requests ("+lim.String()+")", map[string]any{"limit": lim.String()})
+		}
+	})
+}
+
+// limit counts one request against key and answers 429 with Retry-After over the limit, calling
+// firstRefusal once per window so a flood of refusals is not a flood of audit writes. A limiter
+// that cannot be reached fails closed with 503.
+func (a *API) limit(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit, firstRefusal func()) bool {
 	d, err := a.o.Limiter.Allow(r.Context(), key, lim)
 	if err != nil {
 		logFrom(r).Error("rate limiter unavailable", "err", err)
@@ -343,8 +353,8 @@ func (a *API) allowRate(w http.ResponseWriter, r *http.Request, key string, lim 
 	if d.Allowed {
 		return true
 	}
-	if tenant != uuid.Nil && a.o.Limiter.FirstRefusal(r.Context(), key, d.RetryAfter) {
-		a.audit(r, tenant, p, "ratelimit.hit", "denied", "warning", "too many requests ("+lim.String()+")", map[string]any{"limit": lim.String()})
+	if a.o.Limiter.FirstRefusal(r.Context(), key, d.RetryAfter) {
+		firstRefusal()
 	}
 	w.Header().Set("Retry-After", ratelimit.RetryAfterSeconds(d.RetryAfter))
 	problem.Write(w, http.StatusTooManyRequests, "too many requests; retry after the time in Retry-After")

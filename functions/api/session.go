@@ -175,24 +175,12 @@ func (a *API) issueUserTokens(w http.ResponseWriter, r *http.Request, tenant uui
 // allowLoginRate is allowRate for unauthenticated attempts: the tenant is only looked up (to audit
 // in its log) on the first refusal of a window.
 func (a *API) allowLoginRate(w http.ResponseWriter, r *http.Request, key string, lim ratelimit.Limit, tenantName, email string) bool {
-	d, err := a.o.Limiter.Allow(r.Context(), key, lim)
-	if err != nil {
-		logFrom(r).Error("rate limiter unavailable", "err", err)
-		problem.Write(w, http.StatusServiceUnavailable, "the service is busy; retry shortly")
-		return false
-	}
-	if d.Allowed {
-		return true
-	}
-	if a.o.Limiter.FirstRefusal(r.Context(), key, d.RetryAfter) {
+	return a.limit(w, r, key, lim, func() {
 		if t, err := a.tenantByName(r, tenantName); err == nil {
 			a.audit(r, t.ID, auth.Principal{}, "ratelimit.hit", "denied", "warning", "too many login attempts ("+lim.String()+")",
 				map[string]any{"email": email, "limit": key[:strings.IndexByte(key, ':')]})
 		}
-	}
-	w.Header().Set("Retry-After", ratelimit.RetryAfterSeconds(d.RetryAfter))
-	problem.Write(w, http.StatusTooManyRequests, "too many attempts; retry after the time in Retry-After")
-	return false
+	})
 }
 
 func (a *API) tenantByName(r *http.Request, name string) (store.Tenant, error) {

@@ -95,11 +95,7 @@ func (g *Generator) Handle(ctx context.Context, e event.Event) (*event.Event, er
 		if problem != "" {
 			typ, data = events.ManifestsFailed, events.Failure{ExperimentID: exp.ID, Reason: problem}
 		}
-		reply, err := events.Reply(e, consumer, typ, events.SourceGenerator, tenant, exp.ID, data)
-		if err != nil {
-			return delivery.Result{}, err
-		}
-		return delivery.Result{Outcome: delivery.Applied, Reply: &reply}, nil
+		return delivery.Replied(events.Reply(e, consumer, typ, events.SourceGenerator, tenant, exp.ID, data))
 	})
 	if err != nil {
 		return nil, err

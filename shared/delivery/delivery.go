@@ -103,3 +103,12 @@ func replay(prev store.Processed) (Result, error, error) {
 	r.Outcome = prev.Outcome
 	return r, nil, nil
 }
+
+// Replied is the result of an applied event answered with reply; it passes err through, so a
+// consumer can return Replied(events.Reply(...)) directly.
+func Replied(reply event.Event, err error) (Result, error) {
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Outcome: Applied, Reply: &reply}, nil
+}
