@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenixotel/phoenix/shared/analysis"
+)
+
+// inputError is bad input named by file and line; the command exits with status 2 for it.
+type inputError struct{ error }
+
+func analyzeCmd() *cobra.Command {
+	var o struct {
+		baseline, candidate, direction, format string
+		alpha, confidence                      float64
+	}
+	cmd := &cobra.Command{
+		Use:   "analyze --baseline FILE --candidate FILE",
+		Short: "Compare two samples with Welch's t-test (candidate minus baseline)",
+		Long: "Each FILE holds one number per line (blank lines ignored). A line that is not a finite number,\n" +
+			"fewer than 2 values, or both samples constant is refused with exit status 2.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.direction != "lower" && o.direction != "higher" {
+				return inputError{fmt.Errorf("--direction must be lower or higher, got %q", o.direction)}
+			}
+			if o.format != "text" && o.format != "json" {
+				return inputError{fmt.Errorf("--format must be text or json, got %q", o.format)}
+			}
+			if !(o.alpha > 0 && o.alpha < 1) {
+				return inputError{fmt.Errorf("--alpha must be between 0 and 1, got %v", o.alpha)}
+			}
+			b, c, err := readSamples(o.baseline, o.candidate)
+			if err != nil {
+				return err
+			}
+			w, err := analysis.WelchTTest(b, c, o.confidence)
+			if err != nil {
+				switch {
+				case errors.Is(err, analysis.ErrZeroVariance):
+					return inputError{errors.New("both samples are constant: there is no variance to test against")}
+				case errors.Is(err, analysis.ErrConfidence):
+					return inputError{fmt.Errorf("--confidence must be between 0 and 1, got %v", o.confidence)}
+				}
+				return inputError{err}
+			}
+			return writeAnalysis(cmd.OutOrStdout(), o.format, w, o.alpha, o.direction)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.baseline, "baseline", "", "file of baseline values, one per line")
+	f.StringVar(&o.candidate, "candidate", "", "file of candidate values, one per line")
+	f.Float64Var(&o.alpha, "alpha", 0.05, "significance level")
+	f.Float64Var(&o.confidence, "confidence", 0.95, "confidence level of the interval")
+	f.StringVar(&o.direction, "direction", "lower", "which way is better: lower or higher")
+	f.StringVar(&o.format, "format", "text", "text or json")
+	_ = cmd.MarkFlagRequired("baseline")
+	_ = cmd.MarkFlagRequired("candidate")
+	return cmd
+}
+
+// readSample reads one finite number per line, blank lines ignored. The file is read whole and
+// split in place: line scanning and per-line allocation, not float parsing, dominated before.
+func readSample(path string) ([]float64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, inputError{err}
+	}
+	xs := make([]float64, 0, len(data)/8)
+	for line := 1; len(data) > 0; line++ {
+		end := bytes.IndexByte(data, '\n')
+		var raw []byte
+		if end < 0 {
+			raw, data = data, nil
+		} else {
+			raw, data = data[:end], data[end+1:]
+		}
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, inputError{fmt.Errorf("%s:%d: %q is not a finite number", path, line, truncate(string(raw), 40))}
+		}
+		xs = append(xs, v)
+	}
+	if len(xs) < 2 {
+		return nil, inputError{fmt.Errorf("%s: %d values; a sample needs at least 2", path, len(xs))}
+	}
+	return xs, nil
+}
+
+// readSamples reads both files at once: on two cores that halves the wall time of large inputs.
+func readSamples(a, b string) ([]float64, []float64, error) {
+	type result struct {
+		xs  []float64
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		xs, err := readSample(b)
+		ch <- result{xs, err}
+	}()
+	xa, errA := readSample(a)
+	rb := <-ch
+	if errA != nil {
+		return nil, nil, errA
+	}
+	return xa, rb.xs, rb.err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+type sampleStats struct {
+	N      int     `json:"n"`
+	Mean   float64 `json:"mean"`
+	StdDev float64 `json:"stddev"`
+}
+
+type analyzeResult struct {
+	Baseline  sampleStats `json:"baseline"`
+	Candidate sampleStats `json:"candidate"`
+	Welch     struct {
+		T      float64 `json:"t"`
+		DF     float64 `json:"df"`
+		PValue float64 `json:"p_value"`
+	} `json:"welch"`
+	Difference struct {
+		Estimate   float64 `json:"estimate"`
+		CILower    float64 `json:"ci_lower"`
+		CIUpper    float64 `json:"ci_upper"`
+		Confidence float64 `json:"confidence"`
+	} `json:"difference"`
+	RelativeChange *float64 `json:"relative_change"` // null when the baseline mean is 0
+	Significant    bool     `json:"significant"`
+	Outcome        string   `json:"outcome"` // improved, regressed or no_change for --direction
+	HedgesG        float64  `json:"hedges_g"`
+}
+
+func writeAnalysis(w io.Writer, format string, r analysis.Welch, alpha float64, direction string) error {
+	var out analyzeResult
+	out.Baseline = sampleStats{N: r.N1, Mean: r.Mean1, StdDev: math.Sqrt(r.Var1)}
+	out.Candidate = sampleStats{N: r.N2, Mean: r.Mean2, StdDev: math.Sqrt(r.Var2)}
+	out.Welch.T, out.Welch.DF, out.Welch.PValue = r.T, r.DF, r.P
+	out.Difference.Estimate, out.Difference.CILower, out.Difference.CIUpper, out.Difference.Confidence = r.Diff, r.CILow, r.CIHigh, r.Confidence
+	if r.RelDefined {
+		rel := r.RelChange
+		out.RelativeChange = &rel
+	}
+	out.Significant = r.P < alpha
+	dir := analysis.LowerIsBetter
+	if direction == "higher" {
+		dir = analysis.HigherIsBetter
+	}
+	out.Outcome = string(analysis.Classify(r, dir, alpha))
+	out.HedgesG = r.HedgesG
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\tn\tmean\tstddev\t\n")
+	fmt.Fprintf(tw, "baseline\t%d\t%.6g\t%.6g\t\n", out.Baseline.N, out.Baseline.Mean, out.Baseline.StdDev)
+	fmt.Fprintf(tw, "candidate\t%d\t%.6g\t%.6g\t\n", out.Candidate.N, out.Candidate.Mean, out.Candidate.StdDev)
+	_ = tw.Flush()
+	rel := "undefined (baseline mean is 0)"
+	if out.RelativeChange != nil {
+		rel = fmt.Sprintf("%+.3f%%", *out.RelativeChange*100)
+	}
+	fmt.Fprintf(w, "\ndifference (candidate - baseline): %.6g, %g%% CI [%.6g, %.6g]\nrelative change: %s\n",
+		r.Diff, r.Confidence*100, r.CILow, r.CIHigh, rel)
+	fmt.Fprintf(w, "Welch t = %.6g, df = %.6g, p = %.6g (%s at alpha %g); Hedges' g = %.4g\noutcome (%s is better): %s\n",
+		r.T, r.DF, r.P, map[bool]string{true: "significant", false: "not significant"}[out.Significant], alpha, r.HedgesG, direction, out.Outcome)
+	return nil
+}
