@@ -148,3 +148,27 @@ func TestPipelineValidate(t *testing.T) {
 		t.Fatalf("invalid pipeline: %d %v", r.code, r.body)
 	}
 }
+
+func TestAnalysis_IsServedToTheTenantOnly(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	op := f.token(t, f.acme, "operator")
+	id := uuid.MustParse(f.do(t, "POST", "/v1/experiments", op, jsonBody(validExperiment())).body["id"].(string))
+	if r := f.do(t, "GET", "/v1/experiments/"+id.String()+"/analysis", op, nil); r.code != http.StatusNotFound {
+		t.Fatalf("before any analysis: %d", r.code)
+	}
+	err := f.st.WithTenant(context.Background(), f.acme, func(tx *store.Tx) error {
+		_, err := tx.SaveAnalysis(context.Background(), id, "req-1", "promote", []byte(`{"method":"welch-t-test","metrics":{}}`))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.do(t, "GET", "/v1/experiments/"+id.String()+"/analysis", f.token(t, f.acme, "viewer"), nil)
+	if r.code != http.StatusOK || r.body["verdict"] != "promote" || r.body["report"].(map[string]any)["method"] != "welch-t-test" {
+		t.Fatalf("analysis: %d %v", r.code, r.body)
+	}
+	if r := f.do(t, "GET", "/v1/experiments/"+id.String()+"/analysis", f.token(t, f.other, "admin"), nil); r.code != http.StatusNotFound {
+		t.Fatalf("another tenant: %d", r.code)
+	}
+}

@@ -343,3 +343,23 @@ func (a *API) validatePipeline(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"valid": len(problems) == 0, "errors": problems, "config": string(cfg)})
 	}
 }
+
+func (a *API) getAnalysis(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var rec store.AnalysisRecord
+	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+		if _, err := tx.Experiment(r.Context(), id); err != nil {
+			return err
+		}
+		rec, err = tx.LatestAnalysis(r.Context(), id)
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "analysis")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": rec.ID, "verdict": rec.Verdict, "created_at": rec.CreatedAt, "report": rec.Report})
+}

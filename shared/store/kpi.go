@@ -87,3 +87,18 @@ func (tx *Tx) SaveAnalysis(ctx context.Context, experimentID uuid.UUID, causeID,
 	}
 	return r, nil
 }
+
+// LatestAnalysis reads the most recent analysis of an experiment; ErrNotFound if there is none.
+func (tx *Tx) LatestAnalysis(ctx context.Context, experimentID uuid.UUID) (AnalysisRecord, error) {
+	var r AnalysisRecord
+	err := tx.QueryRow(ctx, `SELECT id, verdict, report, created_at FROM analysis_results
+		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY created_at DESC, id LIMIT 1`, tx.tenant, experimentID).
+		Scan(&r.ID, &r.Verdict, &r.Report, &r.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AnalysisRecord{}, fmt.Errorf("analysis of %s: %w", experimentID, ErrNotFound)
+	}
+	if err != nil {
+		return AnalysisRecord{}, fmt.Errorf("read analysis of %s: %w", experimentID, err)
+	}
+	return r, nil
+}
