@@ -94,6 +94,7 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 // Report is what the analyzer stores for one analysis.
 type Report struct {
 	Method     string                  `json:"method"`     // welch-t-test
+	Correction string                  `json:"correction"` // holm: p-values adjusted across the tested metrics
 	Confidence float64                 `json:"confidence"` // level of every interval
 	Verdict    string                  `json:"verdict"`    // promote, reject or inconclusive
 	Metrics    map[string]MetricResult `json:"metrics"`    // per KPI
@@ -101,11 +102,12 @@ type Report struct {
 
 // MetricResult is one KPI's comparison.
 type MetricResult struct {
-	Direction string           `json:"direction"`         // lower_is_better or higher_is_better
-	Outcome   analysis.Outcome `json:"outcome,omitempty"` // improved, regressed, no_change; empty on error
-	Error     string           `json:"error,omitempty"`   // why the metric could not be tested
-	Welch     *analysis.Welch  `json:"welch,omitempty"`   // the test's full result
-	Windows   map[string]int   `json:"windows"`           // windows per variant
+	Direction string           `json:"direction"`            // lower_is_better or higher_is_better
+	Outcome   analysis.Outcome `json:"outcome,omitempty"`    // improved, regressed, no_change; empty on error
+	Error     string           `json:"error,omitempty"`      // why the metric could not be tested
+	Welch     *analysis.Welch  `json:"welch,omitempty"`      // the test's full result
+	AdjustedP *float64         `json:"adjusted_p,omitempty"` // Welch's p after the Holm correction; the outcome uses it
+	Windows   map[string]int   `json:"windows"`              // windows per variant
 }
 
 // direction of each KPI: coverage should rise, everything else (series, datapoints, bytes, cost,
@@ -120,18 +122,18 @@ func direction(metric string) analysis.Direction {
 // Analyze compares each metric's baseline and candidate windows. Metrics that cannot be tested
 // (too few windows, no variance) are reported with their reason and do not count for the verdict.
 func Analyze(series map[string]map[experiment.Variant][]float64) Report {
-	rep := Report{Method: "welch-t-test", Confidence: confidence, Metrics: map[string]MetricResult{}}
+	rep := Report{Method: "welch-t-test", Correction: "holm", Confidence: confidence, Metrics: map[string]MetricResult{}}
 	names := make([]string, 0, len(series))
 	for m := range series {
 		names = append(names, m)
 	}
 	sort.Strings(names)
-	var outcomes []analysis.Outcome
+	var tested []string
+	var ps []float64
 	for _, m := range names {
 		b, c := series[m][experiment.Baseline], series[m][experiment.Candidate]
-		dir := direction(m)
 		res := MetricResult{Direction: "lower_is_better", Windows: map[string]int{"baseline": len(b), "candidate": len(c)}}
-		if dir == analysis.HigherIsBetter {
+		if direction(m) == analysis.HigherIsBetter {
 			res.Direction = "higher_is_better"
 		}
 		w, err := analysis.WelchTTest(b, c, confidence)
@@ -139,9 +141,22 @@ func Analyze(series map[string]map[experiment.Variant][]float64) Report {
 			res.Error = err.Error()
 		} else {
 			res.Welch = &w
-			res.Outcome = analysis.Classify(w, dir, alpha)
-			outcomes = append(outcomes, res.Outcome)
+			tested = append(tested, m)
+			ps = append(ps, w.P)
 		}
+		rep.Metrics[m] = res
+	}
+	// Several metrics tested at once: without a correction, one in twenty would look significant
+	// by chance at alpha 0.05. Holm controls the family-wise error rate.
+	adjusted, _ := analysis.Holm(ps) // p-values from WelchTTest are always in [0, 1]
+	var outcomes []analysis.Outcome
+	for i, m := range tested {
+		res := rep.Metrics[m]
+		w := *res.Welch
+		res.AdjustedP = &adjusted[i]
+		w.P = adjusted[i]
+		res.Outcome = analysis.Classify(w, direction(m), alpha)
+		outcomes = append(outcomes, res.Outcome)
 		rep.Metrics[m] = res
 	}
 	rep.Verdict = analysis.Verdict(outcomes)

@@ -53,8 +53,21 @@ func TestAnalyze_VerdictFollowsTheMetrics(t *testing.T) {
 		})
 	}
 	rep := Analyze(tests[3].metrics)
+	if rep.Correction != "holm" {
+		t.Fatalf("correction %q", rep.Correction)
+	}
 	if m := rep.Metrics["series"]; m.Error == "" || m.Welch != nil {
 		t.Fatalf("untestable metric not reported as such: %+v", m)
+	}
+	// Holm: with two metrics the smaller p-value is doubled before it is compared with alpha.
+	borderline := map[string]map[experiment.Variant][]float64{
+		"series":           {experiment.Baseline: {100, 101, 102, 103, 104, 105}, experiment.Candidate: {98.5, 99.5, 100.5, 101.5, 102.5, 103.5}},
+		"bytes_per_second": {experiment.Baseline: series(1000), experiment.Candidate: series(1000)},
+	}
+	single := map[string]map[experiment.Variant][]float64{"series": borderline["series"]}
+	one, two := Analyze(single).Metrics["series"], Analyze(borderline).Metrics["series"]
+	if *one.AdjustedP != one.Welch.P || *two.AdjustedP <= *one.AdjustedP {
+		t.Fatalf("adjusted p: alone %v (raw %v), with another metric %v", *one.AdjustedP, one.Welch.P, *two.AdjustedP)
 	}
 	rep = Analyze(tests[1].metrics)
 	if m := rep.Metrics["critical_process_coverage"]; m.Outcome != analysis.Regressed || m.Direction != "higher_is_better" {
