@@ -54,13 +54,7 @@ func (tx *Tx) CreateServiceAccount(ctx context.Context, name string, perms []str
 // ServiceAccount reads one service account; ErrNotFound if the tenant has none by id.
 func (tx *Tx) ServiceAccount(ctx context.Context, id uuid.UUID) (ServiceAccount, error) {
 	a, err := scanSA(tx.QueryRow(ctx, `SELECT `+saColumns+` FROM service_accounts WHERE tenant_id = $1 AND id = $2`, tx.tenant, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ServiceAccount{}, fmt.Errorf("service account %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return ServiceAccount{}, fmt.Errorf("read service account %s: %w", id, err)
-	}
-	return a, nil
+	return found(a, err, fmt.Sprintf("service account %s", id))
 }
 
 // ServiceAccounts lists the tenant's service accounts by name.

@@ -191,3 +191,16 @@ func IsForeignKey(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
+
+// found finishes a read of one row: pgx.ErrNoRows becomes ErrNotFound, any other error is wrapped
+// with what was read.
+func found[T any](v T, err error, what string) (T, error) {
+	var zero T
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("read %s: %w", what, err)
+	}
+	return v, nil
+}

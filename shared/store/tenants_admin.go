@@ -21,13 +21,7 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 // TenantByID reads a tenant; ErrNotFound if there is none.
 func (tx *PlatformTx) TenantByID(ctx context.Context, id uuid.UUID) (Tenant, error) {
 	t, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("read tenant %s: %w", id, err)
-	}
-	return t, nil
+	return found(t, err, fmt.Sprintf("tenant %s", id))
 }
 
 // Tenants lists tenants by name, limit at a time after the name after.

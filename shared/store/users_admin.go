@@ -22,13 +22,7 @@ func scanUser(row pgx.Row) (User, error) {
 // User reads one user of the tenant; ErrNotFound if there is none by id.
 func (tx *Tx) User(ctx context.Context, id uuid.UUID) (User, error) {
 	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2`, tx.tenant, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, fmt.Errorf("user %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("read user %s: %w", id, err)
-	}
-	return u, nil
+	return found(u, err, fmt.Sprintf("user %s", id))
 }
 
 // Users lists the tenant's users, oldest first, limit at a time after the cursor.
@@ -125,11 +119,5 @@ func (tx *Tx) SetPassword(ctx context.Context, id uuid.UUID, hash string) (time.
 // concurrent disable, role or password change waits for it (and then revokes what it issued).
 func (tx *Tx) LockUser(ctx context.Context, id uuid.UUID) (User, error) {
 	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2 FOR SHARE`, tx.tenant, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, fmt.Errorf("user %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("lock user %s: %w", id, err)
-	}
-	return u, nil
+	return found(u, err, fmt.Sprintf("user %s", id))
 }
