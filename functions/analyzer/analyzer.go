@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -53,11 +54,8 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, function.Invalid(fmt.Errorf("the analyzer does not consume %q", e.Type()))
 	}
 	var req events.ExperimentRef
-	if err := events.Decode(e, &req); err != nil {
+	if err := events.DecodeAbout(e, &req, func() uuid.UUID { return req.ExperimentID }); err != nil {
 		return nil, function.Invalid(err)
-	}
-	if e.Subject() != req.ExperimentID.String() {
-		return nil, function.Invalid(errors.New("subject does not match experiment_id"))
 	}
 	tenant, err := events.Tenant(e)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
@@ -116,7 +115,6 @@ func (a *API) deadLetter(w http.ResponseWriter, r *http.Request) {
 		}
 		d.ErrorData = string(raw)
 	}
-	d.ErrorData = strings.ReplaceAll(strings.ToValidUTF8(d.ErrorData, "\uFFFD"), "\x00", "")
 	if d.Event, err = json.Marshal(e); err != nil {
 		problem.Write(w, http.StatusBadRequest, "the event cannot be encoded")
 		return

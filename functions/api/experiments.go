@@ -62,16 +62,7 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 			continue
 		}
 		// A dry render with the experiment's critical processes, exactly as the generator will.
-		params := pipeline.Params(p.Parameters)
-		if params["critical_processes"] == "" && len(spec.CriticalProcesses) > 0 {
-			if t, ok := pipeline.Lookup(p.Template); ok {
-				for _, tp := range t.Params {
-					if tp.Name == "critical_processes" {
-						params["critical_processes"] = strings.Join(spec.CriticalProcesses, ",")
-					}
-				}
-			}
-		}
+		params := pipeline.ParamsFor(p.Template, p.Parameters, spec.CriticalProcesses)
 		_, err := pipeline.Render(pipeline.Request{Template: p.Template, Params: params, ExperimentID: uuid.New(),
 			Variant: field, Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1"}})
 		var pe *pipeline.ParamError

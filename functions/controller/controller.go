@@ -151,11 +151,8 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 // decode reads the payload into v and checks that the event's subject is the experiment the
 // payload names (id reads it from v after decoding).
 func decode(e event.Event, v events.Validator, id func() uuid.UUID) error {
-	if err := events.Decode(e, v); err != nil {
+	if err := events.DecodeAbout(e, v, id); err != nil {
 		return function.Invalid(err)
-	}
-	if e.Subject() != id().String() {
-		return function.Invalid(errors.New("subject does not match experiment_id"))
 	}
 	return nil
 }

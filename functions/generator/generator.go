@@ -73,11 +73,8 @@ func (g *Generator) Handle(ctx context.Context, e event.Event) (*event.Event, er
 		return nil, function.Invalid(err)
 	}
 	var ref events.ExperimentRef
-	if err := events.Decode(e, &ref); err != nil {
+	if err := events.DecodeAbout(e, &ref, func() uuid.UUID { return ref.ExperimentID }); err != nil {
 		return nil, function.Invalid(err)
-	}
-	if e.Subject() != ref.ExperimentID.String() {
-		return nil, function.Invalid(errors.New("subject does not match experiment_id"))
 	}
 	res, err := delivery.Once(ctx, g.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		exp, err := tx.Experiment(ctx, ref.ExperimentID)
@@ -113,15 +110,7 @@ func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, 
 		variant experiment.Variant
 		choice  store.PipelineChoice
 	}{{experiment.Baseline, exp.Baseline}, {experiment.Candidate, exp.Candidate}} {
-		params := pipeline.Params(v.choice.Parameters)
-		// The experiment's critical processes apply to every template that takes them.
-		if t, ok := pipeline.Lookup(v.choice.Template); ok && len(spec.CriticalProcesses) > 0 {
-			for _, p := range t.Params {
-				if p.Name == "critical_processes" && params["critical_processes"] == "" {
-					params["critical_processes"] = strings.Join(spec.CriticalProcesses, ",")
-				}
-			}
-		}
+		params := pipeline.ParamsFor(v.choice.Template, v.choice.Parameters, spec.CriticalProcesses)
 		req := pipeline.Request{Template: v.choice.Template, Params: params, ExperimentID: exp.ID,
 			Variant: string(v.variant), Target: g.o.Target, Output: pipeline.Output{Endpoint: g.o.Ingest}}
 		cfg, err := pipeline.Render(req)

@@ -202,6 +202,19 @@ func Tenant(e event.Event) (uuid.UUID, error) {
 	return id, nil
 }
 
+// DecodeAbout decodes e's payload into v and checks that e's subject is the experiment the
+// payload names (id reads it from v after decoding): every consumer of an experiment event needs
+// both, and the subject is what routing and logs show.
+func DecodeAbout(e event.Event, v Validator, id func() uuid.UUID) error {
+	if err := Decode(e, v); err != nil {
+		return err
+	}
+	if e.Subject() != id().String() {
+		return errors.New("subject does not match experiment_id")
+	}
+	return nil
+}
+
 // Decode reads e's JSON payload into v strictly and validates it.
 func Decode(e event.Event, v Validator) error {
 	if ct := e.DataContentType(); ct != "" && ct != event.ApplicationJSON {

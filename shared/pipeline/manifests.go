@@ -99,6 +99,24 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 	return out, nil
 }
 
+// ParamsFor is Params for a template of an experiment: the experiment's critical processes fill
+// critical_processes for a template that takes it, unless the choice sets its own. The generator
+// renders with it and the API validates with it, so both see the same parameters.
+func ParamsFor(template string, raw map[string]any, critical []string) map[string]string {
+	params := Params(raw)
+	if params["critical_processes"] != "" || len(critical) == 0 {
+		return params
+	}
+	if t, ok := Lookup(template); ok {
+		for _, p := range t.Params {
+			if p.Name == "critical_processes" {
+				params["critical_processes"] = strings.Join(critical, ",")
+			}
+		}
+	}
+	return params
+}
+
 // Params turns a stored pipeline choice's parameters (JSON values) into template parameters:
 // strings as they are, numbers and booleans formatted, lists joined with commas.
 func Params(raw map[string]any) map[string]string {

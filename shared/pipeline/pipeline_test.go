@@ -167,3 +167,25 @@ func TestManifests_MatchGoldenFileAndAreDeterministic(t *testing.T) {
 		t.Fatalf("manifests differ from %s; review and run with -update", path)
 	}
 }
+
+func TestParamsFor_FillsCriticalOnlyWhereItApplies(t *testing.T) {
+	crit := []string{"postgres", "nginx"}
+	tests := []struct {
+		template string
+		raw      map[string]any
+		want     string
+	}{
+		{"process-minimal", nil, "postgres,nginx"},
+		{"process-minimal", map[string]any{"critical_processes": []any{"redis"}}, "redis"},
+		{"process-baseline", nil, ""},
+		{"process-unknown", nil, ""},
+	}
+	for _, tt := range tests {
+		if got := ParamsFor(tt.template, tt.raw, crit)["critical_processes"]; got != tt.want {
+			t.Errorf("%s %v: critical_processes %q, want %q", tt.template, tt.raw, got, tt.want)
+		}
+	}
+	if _, set := ParamsFor("process-baseline", nil, crit)["critical_processes"]; set {
+		t.Error("a template without critical_processes got one (Render would refuse it as unknown)")
+	}
+}

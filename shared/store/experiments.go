@@ -283,7 +283,10 @@ type DeadLetter struct {
 }
 
 // AddDeadLetter records a dead letter; the same event failing at the same subscriber is kept once.
+// The error text is a subscriber's answer, cut short by the broker: it is made storable the way
+// audit strings are.
 func (tx *Tx) AddDeadLetter(ctx context.Context, d DeadLetter) error {
+	d.ErrorData = clean(d.ErrorData, 4096)
 	_, err := tx.Exec(ctx, `INSERT INTO dead_letters (tenant_id, event_id, event_type, event_source, error_dest, error_code, error_data, event)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
 		tx.tenant, d.EventID, d.EventType, d.EventSource, d.ErrorDest, d.ErrorCode, d.ErrorData, d.Event)
