@@ -112,7 +112,10 @@ func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, 
 	}{{experiment.Baseline, exp.Baseline}, {experiment.Candidate, exp.Candidate}} {
 		params := pipeline.ParamsFor(v.choice.Template, v.choice.Parameters, spec.CriticalProcesses)
 		req := pipeline.Request{Template: v.choice.Template, Params: params, ExperimentID: exp.ID,
-			Variant: string(v.variant), Target: g.o.Target, Output: pipeline.Output{Endpoint: g.o.Ingest}}
+			Variant: string(v.variant), Target: g.o.Target,
+			// The token itself is issued at deploy time (shared/ingesttoken) and reaches the
+			// collector through its environment: what is stored here only references it.
+			Output: pipeline.Output{Endpoint: g.o.Ingest, Headers: pipeline.IngestHeaders()}}
 		cfg, err := pipeline.Render(req)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", v.variant, err))

@@ -58,6 +58,16 @@ func TestManifestsRequested_RendersStoresAndReplies(t *testing.T) {
 		if !strings.Contains(m.Content, "namespace: obs") || !strings.Contains(m.Content, "phoenix.dev/experiment: "+exp.String()) {
 			t.Errorf("%s %s lacks the namespace or the experiment label", m.Variant, m.Kind)
 		}
+		// Collectors authenticate with a token from their environment; stored objects only name it.
+		if m.Kind == "ConfigMap" && strings.Count(m.Content, `"Bearer ${env:PHOENIX_INGEST_TOKEN}"`) != 2 {
+			t.Errorf("the %s config does not authenticate its output and self-telemetry with the ingest token:\n%s", m.Variant, m.Content)
+		}
+		if m.Kind == "DaemonSet" && !strings.Contains(m.Content, "name: phoenix-"+exp.String()[:8]+"-"+string(m.Variant)+"-ingest") {
+			t.Errorf("the %s DaemonSet does not read the token from its Secret:\n%s", m.Variant, m.Content)
+		}
+		if strings.Contains(m.Content, "pit_") {
+			t.Errorf("%s %s holds an ingest token", m.Variant, m.Kind)
+		}
 		if m.Kind == "ConfigMap" && m.Variant == "candidate" && !strings.Contains(m.Content, `^(?:postgres)$`) {
 			t.Errorf("the spec's critical processes did not reach the candidate's filter:\n%s", m.Content)
 		}

@@ -38,11 +38,8 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 	if d.Image == "" {
 		d.Image = "ghcr.io/phoenixotel/phoenix-collector:0.160.0-phoenix"
 	}
-	name := "phoenix-" + r.ExperimentID.String()[:8] + "-" + r.Variant
-	labels := map[string]string{
-		"app.kubernetes.io/name": "phoenix-collector", "app.kubernetes.io/instance": name,
-		"phoenix.dev/experiment": r.ExperimentID.String(), "phoenix.dev/variant": r.Variant, "phoenix.dev/tenant": d.Tenant,
-	}
+	name := workloadName(r)
+	labels := workloadLabels(r, d, name)
 	sum := sha256.Sum256(config)
 	hash := hex.EncodeToString(sum[:])
 	meta := func(n string) map[string]any {
@@ -59,6 +56,10 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 					"nodeSelector": d.NodeSelector,
 					"containers": []map[string]any{{
 						"name": "collector", "image": d.Image, "args": []string{"--config=/conf/config.yaml"},
+						// The ingest token comes from a Secret the deployer creates when it applies
+						// these objects (IngestSecret); it is never part of what is stored.
+						"env": []map[string]any{{"name": IngestTokenEnv, "valueFrom": map[string]any{
+							"secretKeyRef": map[string]any{"name": IngestSecretName(r), "key": ingestSecretKey}}}},
 						"ports":          []map[string]any{{"name": "metrics", "containerPort": 8888}},
 						"resources":      map[string]any{"requests": map[string]string{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]string{"memory": "512Mi"}},
 						"livenessProbe":  map[string]any{"tcpSocket": map[string]any{"port": 8888}, "periodSeconds": 30},
@@ -97,6 +98,42 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 		out = append(out, Manifest{Kind: o["kind"].(string), Name: name, Content: b, SHA256: s[:]})
 	}
 	return out, nil
+}
+
+// ingestSecretKey is the key of the ingest token in its Secret.
+const ingestSecretKey = "token"
+
+// workloadName names a variant's objects: phoenix-<first 8 of the experiment id>-<variant>.
+func workloadName(r Request) string {
+	return "phoenix-" + r.ExperimentID.String()[:8] + "-" + r.Variant
+}
+
+// workloadLabels tie a variant's objects to their experiment, variant and tenant.
+func workloadLabels(r Request, d Deployment, name string) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name": "phoenix-collector", "app.kubernetes.io/instance": name,
+		"phoenix.dev/experiment": r.ExperimentID.String(), "phoenix.dev/variant": r.Variant, "phoenix.dev/tenant": d.Tenant,
+	}
+}
+
+// IngestSecretName is the Secret a variant's DaemonSet reads its ingest token from.
+func IngestSecretName(r Request) string { return workloadName(r) + "-ingest" }
+
+// IngestSecret renders the Secret holding a variant's ingest token, for the deployer to apply
+// together with Manifests. It holds a credential: apply it, never store or log it.
+func IngestSecret(r Request, d Deployment, token string) (Manifest, error) {
+	if d.Namespace == "" {
+		d.Namespace = "phoenix"
+	}
+	o := map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+		"metadata":   map[string]any{"name": IngestSecretName(r), "namespace": d.Namespace, "labels": workloadLabels(r, d, workloadName(r))},
+		"stringData": map[string]string{ingestSecretKey: token}}
+	b, err := yaml.Marshal(o)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("encode Secret: %w", err)
+	}
+	s := sha256.Sum256(b)
+	return Manifest{Kind: "Secret", Name: IngestSecretName(r), Content: b, SHA256: s[:]}, nil
 }
 
 // ParamsFor is Params for a template of an experiment: the experiment's critical processes fill

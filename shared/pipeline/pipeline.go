@@ -100,6 +100,29 @@ type Output struct {
 // MetricsURL is the OTLP/HTTP metrics path under Endpoint, where self-telemetry goes too.
 func (o Output) MetricsURL() string { return strings.TrimSuffix(o.Endpoint, "/") + "/v1/metrics" }
 
+// IngestTokenEnv is the environment variable a rendered collector reads its ingest token from:
+// configurations and manifests are stored, so they reference the token instead of holding it.
+const IngestTokenEnv = "PHOENIX_INGEST_TOKEN"
+
+// IngestHeaders are the headers that authenticate a collector to Phoenix's ingest with the token
+// in IngestTokenEnv (the collector expands ${env:…} when it loads its configuration).
+func IngestHeaders() map[string]string {
+	return map[string]string{"Authorization": "Bearer ${env:" + IngestTokenEnv + "}"}
+}
+
+// Self-telemetry marker: the resource attribute every rendered collector puts on its own
+// telemetry (service.telemetry), which shares the ingest endpoint with the pipeline's output. The
+// ingest function measures collector CPU and memory from resources carrying it and counts
+// everything else as the pipeline's output.
+const (
+	StreamAttribute = "phoenix.stream"
+	SelfTelemetry   = "self-telemetry"
+)
+
+// TelemetryInterval is how often a rendered collector exports its own telemetry: several times
+// per KPI window, so every window sees the collector's CPU and memory more than once.
+const TelemetryInterval = 5 * time.Second
+
 // Request is everything one render needs.
 type Request struct {
 	Template     string            // template name
@@ -152,10 +175,12 @@ func Render(r Request) ([]byte, error) {
 	data := map[string]any{
 		"P": values, "Target": string(r.Target), "ExperimentID": r.ExperimentID.String(), "Variant": r.Variant,
 		"Template": t.Name, "Output": map[string]any{"Endpoint": r.Output.Endpoint, "Headers": r.Output.Headers, "MetricsURL": r.Output.MetricsURL()},
-		"Critical":   list["critical_processes"],
-		"Patterns":   map[string][]string{"critical": list["critical_processes"], "high": list["high_processes"], "medium": list["medium_processes"]},
-		"Processors": processors[t.Name],
-		"TopKMetric": map[string]string{"cpu": "process.cpu.utilization", "memory": "process.memory.usage"}[values["by"]],
+		"Critical":        list["critical_processes"],
+		"Patterns":        map[string][]string{"critical": list["critical_processes"], "high": list["high_processes"], "medium": list["medium_processes"]},
+		"Processors":      processors[t.Name],
+		"TopKMetric":      map[string]string{"cpu": "process.cpu.utilization", "memory": "process.memory.usage"}[values["by"]],
+		"Stream":          map[string]string{"Attribute": StreamAttribute, "Value": SelfTelemetry},
+		"TelemetryMillis": TelemetryInterval.Milliseconds(),
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"quote":     strconv.Quote,

@@ -32,7 +32,7 @@ func representative(name string) map[string]string {
 func request(name string, target Target) Request {
 	return Request{Template: name, Params: representative(name), ExperimentID: uuid.MustParse("0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"),
 		Variant: "candidate", Target: target,
-		Output: Output{Endpoint: "https://ingest.phoenix.example", Headers: map[string]string{"Authorization": "Bearer token"}}}
+		Output: Output{Endpoint: "https://ingest.phoenix.example", Headers: IngestHeaders()}}
 }
 
 func TestRender_MatchesGoldenFiles(t *testing.T) {
@@ -73,7 +73,9 @@ func TestRender_TargetDecidesRootPath(t *testing.T) {
 		t.Fatal("kubernetes must read /hostfs; local must leave root_path out (the receiver refuses a missing path)")
 	}
 	for _, want := range []string{`value: "0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"`, `value: "candidate"`, "memory_limiter:", "batch:",
-		`endpoint: "https://ingest.phoenix.example"`, `endpoint: "https://ingest.phoenix.example/v1/metrics"`, `"Authorization": "Bearer token"`} {
+		`endpoint: "https://ingest.phoenix.example"`, `endpoint: "https://ingest.phoenix.example/v1/metrics"`, `"Authorization": "Bearer ${env:PHOENIX_INGEST_TOKEN}"`,
+		`- name: "Authorization"` + "\n" + `                    value: "Bearer ${env:PHOENIX_INGEST_TOKEN}"`,
+		"- name: phoenix.stream\n          value: \"self-telemetry\"", "interval: 5000"} {
 		if !strings.Contains(string(k), want) {
 			t.Errorf("rendered config lacks %s", want)
 		}
@@ -187,5 +189,39 @@ func TestParamsFor_FillsCriticalOnlyWhereItApplies(t *testing.T) {
 	}
 	if _, set := ParamsFor("process-baseline", nil, crit)["critical_processes"]; set {
 		t.Error("a template without critical_processes got one (Render would refuse it as unknown)")
+	}
+}
+
+func TestIngestSecret_HoldsTheTokenTheDaemonSetReads(t *testing.T) {
+	r := request("process-baseline", Kubernetes)
+	d := Deployment{Namespace: "observability", Tenant: "tenant-1"}
+	cfg, _ := Render(r)
+	ms, err := Manifests(r, d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "pit_secret-value"
+	secret, err := IngestSecret(r, d, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind: Secret", "name: " + IngestSecretName(r), "namespace: observability", "token: " + token,
+		"phoenix.dev/experiment: 0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"} {
+		if !strings.Contains(string(secret.Content), want) {
+			t.Errorf("secret lacks %q:\n%s", want, secret.Content)
+		}
+	}
+	var ds string
+	for _, m := range ms {
+		if strings.Contains(string(m.Content), token) {
+			t.Errorf("%s holds the token; stored manifests must only reference it", m.Kind)
+		}
+		if m.Kind == "DaemonSet" {
+			ds = string(m.Content)
+		}
+	}
+	want := "- name: " + IngestTokenEnv + "\n          valueFrom:\n            secretKeyRef:\n              key: token\n              name: " + IngestSecretName(r)
+	if !strings.Contains(ds, want) {
+		t.Errorf("the DaemonSet does not read the token from the Secret:\n%s", ds)
 	}
 }

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+)
+
+// IngestScope is what one ingest token allows, together with the state of its experiment at the
+// time of reading: the ingest function decides from it whether a request may write.
+type IngestScope struct {
+	TokenID           uuid.UUID          // the token's row
+	ExperimentID      uuid.UUID          // the only experiment the token writes to
+	Variant           experiment.Variant // the only variant the token writes to
+	ExpiresAt         time.Time          // after this the token is refused
+	Revoked           bool               // revoked tokens are refused
+	State             experiment.State   // the experiment's current state; only running accepts data
+	CriticalProcesses []string           // the experiment's spec.critical_processes (RE2, matched whole)
+	RunStartedAt      *time.Time         // when the run started, if it has
+	Duration          time.Duration      // how long the run lasts
+}
+
+// CreateIngestToken stores the SHA-256 of a new ingest token for one variant of an experiment.
+// ErrNotFound if the tenant has no such experiment.
+func (tx *Tx) CreateIngestToken(ctx context.Context, experimentID uuid.UUID, variant experiment.Variant, sha256 []byte, expiresAt time.Time) (uuid.UUID, error) {
+	if !variant.Valid() {
+		return uuid.Nil, fmt.Errorf("ingest token for variant %q: %w", variant, ErrInvalid)
+	}
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, `INSERT INTO ingest_tokens (tenant_id, experiment_id, variant, token_sha256, expires_at)
+		SELECT $1, e.id, $3, $4, $5 FROM experiments e WHERE e.tenant_id = $1 AND e.id = $2
+		RETURNING id`, tx.tenant, experimentID, variant, sha256, expiresAt).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("experiment %s: %w", experimentID, ErrNotFound)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("store ingest token of %s/%s: %w", experimentID, variant, err)
+	}
+	return id, nil
+}
+
+// IngestScope reads the token with this SHA-256 and its experiment; ErrNotFound if the tenant has
+// no such token.
+func (tx *Tx) IngestScope(ctx context.Context, sha256 []byte) (IngestScope, error) {
+	var s IngestScope
+	var critical []byte
+	var seconds int
+	err := tx.QueryRow(ctx, `SELECT t.id, t.experiment_id, t.variant, t.expires_at, t.revoked_at IS NOT NULL,
+			e.state, coalesce(e.spec->'critical_processes', '[]'), e.run_started_at, e.duration_seconds
+		FROM ingest_tokens t JOIN experiments e ON e.tenant_id = t.tenant_id AND e.id = t.experiment_id
+		WHERE t.tenant_id = $1 AND t.token_sha256 = $2`, tx.tenant, sha256).
+		Scan(&s.TokenID, &s.ExperimentID, &s.Variant, &s.ExpiresAt, &s.Revoked, &s.State, &critical, &s.RunStartedAt, &seconds)
+	s, err = found(s, err, "ingest token")
+	if err != nil {
+		return IngestScope{}, err
+	}
+	if err := json.Unmarshal(critical, &s.CriticalProcesses); err != nil {
+		return IngestScope{}, fmt.Errorf("critical processes of %s: %w", s.ExperimentID, err)
+	}
+	s.Duration = time.Duration(seconds) * time.Second
+	return s, nil
+}
+
+// RevokeIngestTokens revokes every unrevoked ingest token of an experiment's variant (both
+// variants when variant is empty) and returns how many it revoked.
+func (tx *Tx) RevokeIngestTokens(ctx context.Context, experimentID uuid.UUID, variant experiment.Variant) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE ingest_tokens SET revoked_at = now()
+		WHERE tenant_id = $1 AND experiment_id = $2 AND ($3 = '' OR variant = $3) AND revoked_at IS NULL`,
+		tx.tenant, experimentID, string(variant))
+	if err != nil {
+		return 0, fmt.Errorf("revoke ingest tokens of %s: %w", experimentID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// KPIWindow is one closed measurement window of one variant: the raw counts and the KPIs computed
+// from them.
+type KPIWindow struct {
+	Variant         experiment.Variant `json:"variant"`             // baseline or candidate
+	WindowStart     time.Time          `json:"window_start"`        // inclusive
+	WindowEnd       time.Time          `json:"window_end"`          // exclusive
+	Complete        bool               `json:"complete"`            // the run spanned the whole window; only complete windows feed the analysis
+	Series          int64              `json:"series"`              // distinct series (metric name and every attribute, resource included)
+	Datapoints      int64              `json:"datapoints"`          // datapoints accepted
+	PayloadBytes    int64              `json:"payload_bytes"`       // request bytes as received, of requests carrying pipeline output
+	Requests        int64              `json:"requests"`            // export requests accepted, self-telemetry included
+	Rejected        int64              `json:"rejected_datapoints"` // datapoints refused (identity not matching the token)
+	CriticalCovered []string           `json:"critical_covered"`    // critical process patterns seen in the output
+	CriticalMissing []string           `json:"critical_missing"`    // critical process patterns not seen
+	CollectorCPU    *float64           `json:"collector_cpu"`       // CPU cores the variant's collectors used, nil without self-telemetry
+	CollectorMemory *float64           `json:"collector_memory"`    // resident bytes of the variant's collectors, nil without self-telemetry
+	Collectors      int                `json:"collectors"`          // collector instances whose self-telemetry arrived
+	KPIs            map[string]float64 `json:"kpis"`                // every KPI by name (shared/experiment Metrics)
+	ClosedAt        time.Time          `json:"closed_at"`           // when it was stored
+}
+
+// SaveKPIWindow stores a closed window and, when it is complete, its KPIs as kpi_samples for the
+// analyzer, in this transaction. A window stored before is left as it was and SaveKPIWindow
+// returns false: closing the same window twice (two replicas, a retry after a crash) has one
+// effect.
+func (tx *Tx) SaveKPIWindow(ctx context.Context, experimentID uuid.UUID, w KPIWindow) (bool, error) {
+	kpis, err := json.Marshal(w.KPIs)
+	if err != nil {
+		return false, fmt.Errorf("encode KPIs: %w", err)
+	}
+	covered, missing := nonNil(w.CriticalCovered), nonNil(w.CriticalMissing)
+	tag, err := tx.Exec(ctx, `INSERT INTO kpi_windows (tenant_id, experiment_id, variant, window_start, window_end, complete,
+			series, datapoints, payload_bytes, requests, rejected_datapoints, critical_covered, critical_missing,
+			collector_cpu, collector_memory, collectors, kpis)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
+		tx.tenant, experimentID, w.Variant, w.WindowStart, w.WindowEnd, w.Complete, w.Series, w.Datapoints, w.PayloadBytes,
+		w.Requests, w.Rejected, covered, missing, w.CollectorCPU, w.CollectorMemory, w.Collectors, kpis)
+	if err != nil {
+		return false, fmt.Errorf("store KPI window %s of %s/%s: %w", w.WindowStart.Format(time.RFC3339), experimentID, w.Variant, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	if !w.Complete || len(w.KPIs) == 0 {
+		return true, nil
+	}
+	samples := make([]KPISample, 0, len(w.KPIs))
+	for m, v := range w.KPIs {
+		samples = append(samples, KPISample{Variant: w.Variant, Metric: m, WindowStart: w.WindowStart, WindowEnd: w.WindowEnd, Value: v})
+	}
+	return true, tx.AddKPISamples(ctx, experimentID, samples)
+}
+
+// KPIFilter selects windows of an experiment; zero values select everything.
+type KPIFilter struct {
+	Variant experiment.Variant // one variant, or both when empty
+	From    time.Time          // windows starting at or after this
+	To      time.Time          // windows ending at or before this
+	Limit   int                // at most this many, oldest first; 0 means 10000
+}
+
+// KPIWindows reads the closed windows of an experiment, oldest first.
+func (tx *Tx) KPIWindows(ctx context.Context, experimentID uuid.UUID, f KPIFilter) ([]KPIWindow, error) {
+	if f.Limit <= 0 {
+		f.Limit = 10000
+	}
+	var from, to *time.Time
+	if !f.From.IsZero() {
+		from = &f.From
+	}
+	if !f.To.IsZero() {
+		to = &f.To
+	}
+	rows, err := tx.Query(ctx, `SELECT variant, window_start, window_end, complete, series, datapoints, payload_bytes,
+			requests, rejected_datapoints, critical_covered, critical_missing, collector_cpu, collector_memory, collectors,
+			kpis, closed_at
+		FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2 AND ($3 = '' OR variant = $3)
+		  AND ($4::timestamptz IS NULL OR window_start >= $4) AND ($5::timestamptz IS NULL OR window_end <= $5)
+		ORDER BY window_start, variant LIMIT $6`, tx.tenant, experimentID, string(f.Variant), from, to, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
+	}
+	defer rows.Close()
+	out := []KPIWindow{}
+	for rows.Next() {
+		var w KPIWindow
+		var kpis []byte
+		if err := rows.Scan(&w.Variant, &w.WindowStart, &w.WindowEnd, &w.Complete, &w.Series, &w.Datapoints, &w.PayloadBytes,
+			&w.Requests, &w.Rejected, &w.CriticalCovered, &w.CriticalMissing, &w.CollectorCPU, &w.CollectorMemory,
+			&w.Collectors, &kpis, &w.ClosedAt); err != nil {
+			return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
+		}
+		if err := json.Unmarshal(kpis, &w.KPIs); err != nil {
+			return nil, fmt.Errorf("KPIs of a window of %s: %w", experimentID, err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// nonNil turns a nil list into an empty one, which the column's NOT NULL accepts.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
