@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ type Config struct {
 	IngestURL          string              // PHOENIX_INGEST_URL: where rendered collectors send their output (OTLP/HTTP)
 	CollectorImage     string              // PHOENIX_COLLECTOR_IMAGE: the collector image in rendered manifests
 	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits
+	KPIWindow          time.Duration       // PHOENIX_KPI_WINDOW: length of a KPI measurement window
+	PriceSeriesMonth   float64             // PHOENIX_PRICE_PER_SERIES_MONTH: cost model, per active series per month
+	PriceMillionPoints float64             // PHOENIX_PRICE_PER_MILLION_DATAPOINTS: cost model, per million datapoints
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
@@ -145,6 +149,23 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, errors.New("PHOENIX_INGEST_URL: want the ingest function's http(s) URL"))
 	}
 	c.CollectorImage = get("PHOENIX_COLLECTOR_IMAGE", "ghcr.io/phoenixotel/phoenix-collector:0.160.0-phoenix")
+	c.KPIWindow, err = duration(get("PHOENIX_KPI_WINDOW", "15s"), 5*time.Second, 5*time.Minute)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_KPI_WINDOW: %w", err))
+	}
+	for _, p := range []struct {
+		name, def string
+		dst       *float64
+	}{
+		{"PHOENIX_PRICE_PER_SERIES_MONTH", "0.008", &c.PriceSeriesMonth},
+		{"PHOENIX_PRICE_PER_MILLION_DATAPOINTS", "0", &c.PriceMillionPoints},
+	} {
+		v, perr := strconv.ParseFloat(get(p.name, p.def), 64)
+		if perr != nil || math.IsNaN(v) || v < 0 || v > 1e6 {
+			errs = append(errs, fmt.Errorf("%s: want a price between 0 and 1000000, e.g. %s", p.name, p.def))
+		}
+		*p.dst = v
+	}
 	def := experiment.DefaultTimeouts()
 	for _, d := range []struct {
 		name string

@@ -26,6 +26,8 @@ func Catalog() []Spec {
 		{Type: AnalysisCompleted, Emitters: []string{"analyzer"}, Consumers: []string{"controller"}},
 		{Type: ExperimentMoved, Emitters: []string{"controller"},
 			Terminal: "published on Redis pub/sub for the WebSocket gateway, not sent to the broker"},
+		{Type: KPIWindowClosed, Emitters: []string{"ingest"},
+			Terminal: "published on Redis pub/sub for the WebSocket gateway (live charts), not sent to the broker; the window is stored in kpi_windows"},
 		{Type: PingTick, Emitters: []string{"PingSource phoenix-clock"}, Consumers: []string{"controller"}},
 		{Type: APIServerResourceEvent, Emitters: []string{"ApiServerSource phoenix-collectors"}, Consumers: []string{"controller"}},
 		{Type: APIServerRefEvent, Emitters: []string{"ApiServerSource (Reference mode)"}, Consumers: []string{"controller"}},

@@ -29,6 +29,7 @@ const (
 	AnalysisRequested  = "io.phoenix.analysis.requested.v1"            // controller → analyzer
 	AnalysisCompleted  = "io.phoenix.analysis.completed.v1"            // analyzer → controller
 	ExperimentMoved    = "io.phoenix.experiment.transitioned.v1"       // controller → gateway (Redis): a state change
+	KPIWindowClosed    = "io.phoenix.kpi.window-closed.v1"             // ingest → gateway (Redis): one variant's KPIs over a closed window
 )
 
 // Event types Knative sources emit, consumed as they arrive.
@@ -45,6 +46,7 @@ const (
 	SourceGenerator  = "/phoenix/generator"
 	SourceAnalyzer   = "/phoenix/analyzer"
 	SourceDeployer   = "/phoenix/deployer"
+	SourceIngest     = "/phoenix/ingest"
 )
 
 // TenantExtension is the extension attribute carrying the tenant id. A consumer never trusts it
@@ -155,6 +157,35 @@ type Transition struct {
 func (t Transition) Validate() error {
 	if t.ExperimentID == uuid.Nil || t.Seq <= 0 || t.From == "" || t.To == "" {
 		return errors.New("experiment_id, seq, from and to are required")
+	}
+	return nil
+}
+
+// KPIWindow is the payload of KPIWindowClosed: what one variant's collectors sent over one
+// closed window, as Phoenix measured it.
+type KPIWindow struct {
+	ExperimentID    uuid.UUID          `json:"experiment_id"`
+	Variant         string             `json:"variant"`          // baseline or candidate
+	WindowStart     time.Time          `json:"window_start"`     // inclusive
+	WindowEnd       time.Time          `json:"window_end"`       // exclusive
+	Complete        bool               `json:"complete"`         // the run spanned the whole window (only such windows are analysed)
+	KPIs            map[string]float64 `json:"kpis"`             // by name, see shared/experiment Metrics
+	Series          int64              `json:"series"`           // distinct series
+	Datapoints      int64              `json:"datapoints"`       // datapoints accepted
+	PayloadBytes    int64              `json:"payload_bytes"`    // bytes received
+	CriticalCovered []string           `json:"critical_covered"` // critical process patterns present in the output
+	CriticalMissing []string           `json:"critical_missing"` // critical process patterns absent
+}
+
+// Validate reports a missing experiment, an unknown variant or an empty window.
+func (w KPIWindow) Validate() error {
+	switch {
+	case w.ExperimentID == uuid.Nil:
+		return errors.New("experiment_id is required")
+	case w.Variant != "baseline" && w.Variant != "candidate":
+		return fmt.Errorf("variant %q is not baseline or candidate", w.Variant)
+	case !w.WindowEnd.After(w.WindowStart):
+		return errors.New("window_end must be after window_start")
 	}
 	return nil
 }
