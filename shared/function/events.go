@@ -22,6 +22,7 @@ func (rt *runtime) serveEvent(w http.ResponseWriter, r *http.Request) {
 		err = e.Validate()
 	}
 	if err != nil {
+		setRoute(r.Context(), routeInvalidEvent)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			http.Error(w, fmt.Sprintf("event larger than %d bytes", rt.opts.MaxEventSize), http.StatusRequestEntityTooLarge)
@@ -31,6 +32,7 @@ func (rt *runtime) serveEvent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a valid CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	setRoute(r.Context(), rt.metrics.eventRoute(e.Type()))
 	ctx := logging.With(r.Context(), "event_id", e.ID(), "event_type", e.Type(), "event_source", e.Source())
 	if tenant, ok := e.Extensions()[events.TenantExtension]; ok {
 		ctx = logging.With(ctx, "tenant", fmt.Sprint(tenant))

@@ -16,13 +16,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/phoenixotel/phoenix/shared/logging"
@@ -198,9 +196,11 @@ func (rt *runtime) routes() http.Handler {
 func (rt *runtime) readyz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rt.draining.Load():
+		rt.metrics.ready.Set(0)
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	case !rt.started.Load():
+		rt.metrics.ready.Set(0)
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
@@ -208,51 +208,20 @@ func (rt *runtime) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := rt.svc.Ready(ctx); err != nil {
+			rt.metrics.ready.Set(0)
 			logging.FromContext(r.Context()).Warn("not ready", "err", err)
 			http.Error(w, "dependency unavailable", http.StatusServiceUnavailable)
 			return
 		}
 	}
+	rt.metrics.ready.Set(1)
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// metrics are the runtime's RED metrics. Labels are bounded: kind is event|http, code is an HTTP
-// status; no ids or paths.
-type metrics struct {
-	requests *prometheus.CounterVec   // phoenix_function_requests_total{function,kind,code}
-	duration *prometheus.HistogramVec // phoenix_function_request_duration_seconds{function,kind}
-}
-
-func newMetrics(reg *prometheus.Registry, name string) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name:        "phoenix_function_requests_total",
-			Help:        "Requests and CloudEvents handled, by kind (event or http) and status code.",
-			ConstLabels: prometheus.Labels{"function": name},
-		}, []string{"kind", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:        "phoenix_function_request_duration_seconds",
-			Help:        "Time to answer a request or CloudEvent.",
-			ConstLabels: prometheus.Labels{"function": name},
-			Buckets:     prometheus.ExponentialBuckets(0.001, 2.5, 10),
-		}, []string{"kind"}),
-	}
-	reg.MustRegister(m.requests, m.duration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
-}
-
-func (rt *runtime) instrument(kind string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		elapsed := time.Since(start)
-		rt.metrics.requests.WithLabelValues(kind, strconv.Itoa(sw.status)).Inc()
-		rt.metrics.duration.WithLabelValues(kind).Observe(elapsed.Seconds())
-		logging.FromContext(r.Context()).Info("request", "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
-	})
+// logRequest logs one answered request with its status and duration.
+func logRequest(r *http.Request, status int, elapsed time.Duration) {
+	logging.FromContext(r.Context()).Info("request", "method", r.Method, "path", r.URL.Path,
+		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000)
 }
 
 // statusWriter remembers the status code written through it.

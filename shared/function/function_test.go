@@ -268,9 +268,9 @@ func TestMetricsAndRequestID(t *testing.T) {
 		t.Errorf("unsafe request id accepted: %q", got)
 	}
 	waitMetrics(t, base,
-		`phoenix_function_requests_total{code="200",function="probe",kind="event"} 1`,
-		`phoenix_function_requests_total{code="404",function="probe",kind="http"} 2`,
-		`phoenix_function_request_duration_seconds_count{function="probe",kind="event"} 1`)
+		`phoenix_function_requests_total{code="200",function="probe",kind="event",route="other"} 1`,
+		`phoenix_function_requests_total{code="404",function="probe",kind="http",route="/"} 2`,
+		`phoenix_function_request_duration_seconds_count{function="probe",kind="event",route="other"} 1`)
 }
 
 // waitMetrics polls /metrics until it holds every line in want: a request is counted when its
