@@ -21,10 +21,12 @@ import (
 	"github.com/phoenixotel/phoenix/functions/controller"
 	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/functions/generator"
+	"github.com/phoenixotel/phoenix/functions/ingest"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/broker"
 	"github.com/phoenixotel/phoenix/shared/config"
+	"github.com/phoenixotel/phoenix/shared/deployer"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/triggers"
@@ -42,10 +44,15 @@ type deployable struct {
 // devOptions are the flags of `phoenix dev`.
 type devOptions struct {
 	api, gateway, controller, generator, analyzer string // listen addresses
+	deployer, ingest                              string // listen addresses of the local deployer and the ingest function
 	broker                                        string // listen address of the local broker
+	collector                                     string // the collector binary the local deployer runs
+	runDir                                        string // where running collectors' configurations live
 	tick                                          string // the PingSource schedule in development
 	keysFile                                      string // dev JWT key file when PHOENIX_JWT_KEYS_FILE is unset
 	skipMigrate                                   bool   // do not apply migrations first
+	// ready, if set, receives the base URL of each function by name once all are up (phoenix demo).
+	ready func(urls map[string]string)
 }
 
 func devCmd() *cobra.Command {
@@ -64,18 +71,53 @@ func devCmd() *cobra.Command {
 			return runDev(signals.NewContext(), cfg, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	addDevFlags(cmd, &o)
+	return cmd
+}
+
+// defaultCollector is phoenix-collector next to this binary (make build and make collector put
+// both in bin/), else bin/phoenix-collector under the working directory.
+func defaultCollector() string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "phoenix-collector")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return filepath.Join("bin", "phoenix-collector")
+}
+
+// addDevFlags declares the flags of phoenix dev on cmd (phoenix demo runs the same platform).
+func addDevFlags(cmd *cobra.Command, o *devOptions) {
 	f := cmd.Flags()
 	f.StringVar(&o.api, "api-addr", "127.0.0.1:8080", "listen address of the API")
 	f.StringVar(&o.gateway, "gateway-addr", "127.0.0.1:8081", "listen address of the WebSocket gateway")
 	f.StringVar(&o.controller, "controller-addr", "127.0.0.1:8082", "listen address of the controller function")
 	f.StringVar(&o.generator, "generator-addr", "127.0.0.1:8083", "listen address of the generator function")
 	f.StringVar(&o.analyzer, "analyzer-addr", "127.0.0.1:8084", "listen address of the analyzer function")
+	f.StringVar(&o.ingest, "ingest-addr", "127.0.0.1:8086", "listen address of the ingest function (OTLP/HTTP from the collectors)")
+	f.StringVar(&o.deployer, "deployer-addr", "127.0.0.1:8087", "listen address of the local deployer (runs the collectors)")
+	f.StringVar(&o.collector, "collector", defaultCollector(), "the Phoenix collector binary (make collector) the deployer runs for each variant")
+	f.StringVar(&o.runDir, "run-dir", filepath.Join(".phoenix", "run"), "where the deployer writes the configurations of running collectors")
 	f.StringVar(&o.broker, "broker-addr", "127.0.0.1:8085", "listen address of the local broker (K_SINK of the functions)")
 	f.StringVar(&o.tick, "tick", "@every 5s", "schedule of the controller's clock (the PingSource), cron syntax")
 	f.StringVar(&o.keysFile, "dev-keys", filepath.Join(".phoenix", "dev-jwt.pem"),
 		"token signing keys created on first start when PHOENIX_JWT_KEYS_FILE is not set")
 	f.BoolVar(&o.skipMigrate, "skip-migrate", false, "do not apply migrations before starting")
-	return cmd
+}
+
+// concrete replaces port 0 in addr by a port that is free now.
+func concrete(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" {
+		return addr, err
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // runDev runs the platform until ctx ends or a function fails.
@@ -85,13 +127,17 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 			return err
 		}
 	}
-	// On this machine collectors run as processes: no /hostfs. The ingest endpoint is where the
-	// measurement capability will listen.
+	// On this machine collectors run as processes (no /hostfs) and send to the local ingest.
 	if _, set := os.LookupEnv("PHOENIX_DEPLOY_TARGET"); !set {
 		cfg.DeployTarget = "local"
 	}
 	if _, set := os.LookupEnv("PHOENIX_INGEST_URL"); !set {
-		cfg.IngestURL = "http://127.0.0.1:8086"
+		// Collectors are given this URL before the ingest listens, so a port 0 is fixed here.
+		addr, err := concrete(o.ingest)
+		if err != nil {
+			return fmt.Errorf("--ingest-addr: %w", err)
+		}
+		o.ingest, cfg.IngestURL = addr, "http://"+addr
 	}
 	if cfg.JWTKeysFile == "" && cfg.JWTKeys == "" {
 		if _, err := auth.EnsureDevKeyFile(o.keysFile); err != nil {
@@ -105,6 +151,9 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		{"controller", o.controller, controller.Needs(), controller.Service, "CloudEvents: experiment transitions"},
 		{"generator", o.generator, generator.Needs(), generator.Service, "CloudEvents: manifests"},
 		{"analyzer", o.analyzer, analyzer.Needs(), analyzer.Service, "CloudEvents: analysis"},
+		{"ingest", o.ingest, ingest.Needs(), ingest.Service, "OTLP/HTTP: measures both variants' output (POST /v1/metrics)"},
+		{"deployer", o.deployer, deployer.LocalNeeds(), deployer.LocalService(o.collector, o.runDir),
+			"CloudEvents: runs each variant's collector (" + o.collector + ")"},
 	}
 	var union bootstrap.Needs
 	for _, d := range all {
@@ -177,6 +226,13 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	_ = tw.Flush()
 	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nPhoenix is running; press Ctrl-C to stop.\n",
 		cfg.JWTKeysFile, bound[0], auth.JWKSPath)
+	if o.ready != nil {
+		urls := map[string]string{"broker": local.url}
+		for i, d := range all {
+			urls[d.name] = "http://" + bound[i]
+		}
+		o.ready(urls)
+	}
 	wg.Wait()
 	if err := <-local.done; err != nil {
 		errs = append(errs, fmt.Errorf("local broker: %w", err))

@@ -28,6 +28,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), analyzeCmd(), loadsimCmd())
+	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), analyzeCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd())
 	return cmd
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// Env returns the environment variables a variant's collector needs besides PATH, such as
 	// its ingest token. Nil adds none.
 	Env func(ctx context.Context, tenant, experimentID uuid.UUID, v experiment.Variant) ([]string, error)
+	// Released is called after an experiment's collectors were torn down (e.g. to revoke their
+	// ingest tokens). Nil does nothing.
+	Released func(ctx context.Context, tenant, experimentID uuid.UUID) error
 	// Grace is how long a collector may take to shut down before it is killed. Default 5 s.
 	Grace time.Duration
 	// LogLines is how many of a collector's last log lines a failure reports. Default 15.
@@ -97,9 +100,6 @@ func NewLocal(st *store.Store, sender Sender, o Options) (*Local, error) {
 	if o.Collector == "" {
 		return nil, errors.New("no collector binary configured")
 	}
-	if fi, err := os.Stat(o.Collector); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("collector binary %s is missing or not executable (build it with `make collector`)", o.Collector)
-	}
 	if o.Grace <= 0 {
 		o.Grace = 5 * time.Second
 	}
@@ -133,6 +133,11 @@ func (l *Local) Handle(ctx context.Context, e event.Event) (*event.Event, error)
 	}
 	if e.Type() == events.TeardownRequested {
 		l.teardown(ref.ExperimentID)
+		if l.o.Released != nil {
+			if err := l.o.Released(ctx, tenant, ref.ExperimentID); err != nil {
+				return nil, fmt.Errorf("release experiment %s: %w", ref.ExperimentID, err)
+			}
+		}
 		return nil, nil
 	}
 	return nil, l.deploy(ctx, tenant, ref.ExperimentID)
@@ -228,6 +233,10 @@ func (l *Local) start(ctx context.Context, tenant, id uuid.UUID, v experiment.Va
 	}
 	l.mu.Unlock()
 
+	// Checked on every deploy rather than once: the binary may be built while the platform runs.
+	if fi, err := os.Stat(l.o.Collector); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("the collector binary %s is missing or not executable: build it with `make collector`", l.o.Collector)
+	}
 	env := []string{"PATH=" + os.Getenv("PATH")}
 	if l.o.Env != nil {
 		extra, err := l.o.Env(ctx, tenant, id, v)

@@ -55,6 +55,8 @@ type fixture struct {
 	tenant uuid.UUID
 	exp    uuid.UUID
 	dir    string
+	// released is the experiment the Released hook was called for.
+	released uuid.UUID
 }
 
 func setup(t *testing.T, modes map[experiment.Variant]string, state experiment.State) *fixture {
@@ -110,7 +112,14 @@ func setup(t *testing.T, modes map[experiment.Variant]string, state experiment.S
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close(context.Background()) })
-	return &fixture{local: l, sent: sent, st: st, tenant: tenant, exp: exp, dir: filepath.Join(dir, "run")}
+	f := &fixture{local: l, sent: sent, st: st, tenant: tenant, exp: exp, dir: filepath.Join(dir, "run")}
+	l.o.Released = func(_ context.Context, tn, id uuid.UUID) error {
+		if tn == tenant {
+			f.released = id
+		}
+		return nil
+	}
+	return f
 }
 
 func (f *fixture) request(t *testing.T, typ string) {
@@ -171,6 +180,9 @@ func TestLocal_RunsBothVariantsReportsReadyAndTearsDown(t *testing.T) {
 	}
 
 	f.request(t, events.TeardownRequested)
+	if f.released != f.exp {
+		t.Errorf("released %s after the teardown, want %s", f.released, f.exp)
+	}
 	if left := f.local.Running(); len(left) != 0 {
 		t.Fatalf("still running after teardown: %v", left)
 	}
@@ -228,11 +240,17 @@ func TestLocal_StartsNothingForAnExperimentThatIsNotDeploying(t *testing.T) {
 	}
 }
 
-func TestNewLocal_RefusesAMissingBinary(t *testing.T) {
+func TestLocal_AMissingBinaryFailsTheExperimentWithWhatToDo(t *testing.T) {
 	t.Parallel()
-	if _, err := NewLocal(nil, nil, Options{Collector: filepath.Join(t.TempDir(), "none")}); err == nil ||
-		!strings.Contains(err.Error(), "make collector") {
-		t.Fatalf("missing binary: %v", err)
+	f := setup(t, nil, experiment.Deploying)
+	f.local.o.Collector = filepath.Join(t.TempDir(), "none")
+	f.request(t, events.DeployRequested)
+	for range 2 {
+		var failure events.WorkloadFailure
+		if e := f.sent.next(t); e.Type() != events.WorkloadFailed || e.DataAs(&failure) != nil ||
+			!strings.Contains(failure.Reason, "make collector") {
+			t.Fatalf("%s %s", e.Type(), e.Data())
+		}
 	}
 }
 

@@ -67,6 +67,7 @@ func startDev(t *testing.T) *platform {
 	p := &platform{db: db, addrs: map[string]string{}, keysFile: filepath.Join(dir, "keys.pem"), exited: make(chan error, 1), out: &bytes.Buffer{}}
 	p.cmd = exec.Command(bin, "dev", "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0",
 		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
+		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0",
 		"--dev-keys", p.keysFile)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(childEnv(),
@@ -102,7 +103,7 @@ func startDev(t *testing.T) *platform {
 		_, _ = io.Copy(p.out, stdout)
 		p.exited <- p.cmd.Wait()
 	}()
-	if len(p.addrs) != 5 {
+	if len(p.addrs) != 7 {
 		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.String())
 	}
 	return p

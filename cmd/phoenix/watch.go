@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/spf13/cobra"
+	"knative.dev/pkg/signals"
+
+	"github.com/phoenixotel/phoenix/shared/events"
+)
+
+func watchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch ID",
+		Short: "Follow an experiment live (WebSocket): state changes, KPI windows of both variants, progress, verdict",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := session()
+			if err != nil {
+				return err
+			}
+			final, err := follow(signals.NewContext(), c, args[0], cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if final.State != "completed" && final.State != "promoted" && final.State != "rolled_back" {
+				return fmt.Errorf("experiment ended %s: %s", final.State, deref(final.FailureReason))
+			}
+			return nil
+		},
+	}
+}
+
+// ended says whether an experiment in state s will not move on by itself.
+func ended(s string) bool {
+	switch s {
+	case "completed", "failed", "cancelled", "promoted", "rolled_back":
+		return true
+	}
+	return false
+}
+
+// view prints what happens to one experiment.
+type view struct {
+	out      io.Writer                         // the terminal
+	exp      experimentView                    // as last read
+	lastSeq  int64                             // last transition printed
+	runStart time.Time                         // when running began (zero before)
+	windows  map[time.Time]map[string]kpiFrame // window start → variant → KPIs, until both are printed
+	printed  map[time.Time]bool                // windows already printed
+}
+
+// kpiFrame is the payload of a KPI window event.
+type kpiFrame struct {
+	Variant         string             `json:"variant"`
+	WindowStart     time.Time          `json:"window_start"`
+	WindowEnd       time.Time          `json:"window_end"`
+	Complete        bool               `json:"complete"`
+	KPIs            map[string]float64 `json:"kpis"`
+	CriticalCovered []string           `json:"critical_covered"`
+	CriticalMissing []string           `json:"critical_missing"`
+}
+
+// follow shows an experiment until it ends, over the gateway's WebSocket, reconnecting (and
+// reading back what it missed from the API) when the connection drops.
+func follow(ctx context.Context, c *client, id string, out io.Writer) (experimentView, error) {
+	v := &view{out: out, windows: map[time.Time]map[string]kpiFrame{}, printed: map[time.Time]bool{}}
+	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(id), nil, &v.exp); err != nil {
+		return v.exp, err
+	}
+	fmt.Fprintf(out, "experiment %s %q: %s vs %s for %s\n", v.exp.ID, v.exp.Name, v.exp.Baseline.Template,
+		v.exp.Candidate.Template, time.Duration(v.exp.DurationSeconds)*time.Second)
+	backoff := 500 * time.Millisecond
+	for {
+		err := v.stream(ctx, c)
+		if ctx.Err() != nil {
+			return v.exp, ctx.Err()
+		}
+		if err == nil || ended(v.exp.State) {
+			break
+		}
+		fmt.Fprintf(out, "  (live connection lost: %v; reconnecting)\n", err)
+		select {
+		case <-ctx.Done():
+			return v.exp, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(id), nil, &v.exp); err != nil {
+		return v.exp, err
+	}
+	switch v.exp.State {
+	case "failed":
+		fmt.Fprintf(out, "\nexperiment failed: %s\n", deref(v.exp.FailureReason))
+	case "cancelled":
+		fmt.Fprintln(out, "\nexperiment cancelled")
+	default:
+		var raw json.RawMessage
+		if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(id)+"/analysis", nil, &raw); err != nil {
+			return v.exp, fmt.Errorf("read the verdict: %w", err)
+		}
+		printVerdict(out, raw)
+	}
+	return v.exp, nil
+}
+
+// stream subscribes to the experiment's channel and prints until the experiment ends (nil) or
+// the connection fails (the error).
+func (v *view) stream(ctx context.Context, c *client) error {
+	tok, err := c.token(ctx)
+	if err != nil {
+		return err
+	}
+	ws := strings.Replace(strings.Replace(c.creds.Gateway, "https://", "wss://", 1), "http://", "ws://", 1) + "/ws"
+	conn, res, err := websocket.DefaultDialer.DialContext(ctx, ws, http.Header{"Authorization": {"Bearer " + tok}})
+	if err != nil {
+		if res != nil {
+			return fmt.Errorf("connect to the gateway %s: %s", ws, res.Status)
+		}
+		return fmt.Errorf("connect to the gateway %s: %w", ws, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	if err := conn.WriteJSON(map[string]string{"type": "subscribe", "channel": "experiment:" + v.exp.ID}); err != nil {
+		return err
+	}
+	// Subscribed first, then what happened before (or while disconnected) from the API: nothing
+	// falls between the two, and transitions are printed once by their sequence number.
+	if err := v.catchUp(ctx, c); err != nil || ended(v.exp.State) {
+		return err
+	}
+	for {
+		// The gateway pings every 25 s; a minute of silence means the connection is gone.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		var f struct {
+			Type    string          `json:"type"`
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if err := conn.ReadJSON(&f); err != nil {
+			return err
+		}
+		switch f.Type {
+		case "error":
+			return fmt.Errorf("gateway: %s: %s", f.Code, f.Message)
+		case "event":
+			var e struct {
+				Type string          `json:"type"`
+				Data json.RawMessage `json:"data"`
+			}
+			if json.Unmarshal(f.Data, &e) != nil {
+				continue
+			}
+			switch e.Type {
+			case events.ExperimentMoved:
+				var tr events.Transition
+				if json.Unmarshal(e.Data, &tr) == nil {
+					v.transition(tr)
+				}
+			case events.KPIWindowClosed:
+				var w kpiFrame
+				if json.Unmarshal(e.Data, &w) == nil {
+					v.window(w)
+				}
+			}
+			if ended(v.exp.State) {
+				return nil
+			}
+		}
+	}
+}
+
+// catchUp prints the transitions recorded since the last one printed.
+func (v *view) catchUp(ctx context.Context, c *client) error {
+	var page struct {
+		Items []events.Transition `json:"items"`
+	}
+	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(v.exp.ID)+"/transitions", nil, &page); err != nil {
+		return err
+	}
+	for _, tr := range page.Items {
+		v.transition(tr)
+	}
+	return nil
+}
+
+func (v *view) transition(tr events.Transition) {
+	if tr.Seq <= v.lastSeq {
+		return
+	}
+	v.lastSeq = tr.Seq
+	v.exp.State = tr.To
+	line := fmt.Sprintf("%s  %s → %s", tr.At.Local().Format(time.TimeOnly), tr.From, tr.To)
+	if tr.Reason != "" {
+		line += "  (" + tr.Reason + ")"
+	}
+	fmt.Fprintln(v.out, line)
+	if tr.To == "running" {
+		v.runStart = tr.At
+		fmt.Fprintln(v.out, "          window     series (base | cand)   datapoints/s         cost/hour            critical    collector CPU   collector memory")
+	}
+}
+
+// window prints a window once both variants have reported it, with the run's progress.
+func (v *view) window(w kpiFrame) {
+	start := w.WindowStart.UTC()
+	if v.printed[start] {
+		return
+	}
+	if v.windows[start] == nil {
+		v.windows[start] = map[string]kpiFrame{}
+	}
+	v.windows[start][w.Variant] = w
+	b, okB := v.windows[start]["baseline"]
+	cand, okC := v.windows[start]["candidate"]
+	if !okB || !okC {
+		return
+	}
+	delete(v.windows, start)
+	v.printed[start] = true
+	pair := func(name string, format func(float64) string) string {
+		x, y := b.KPIs[name], cand.KPIs[name]
+		s := format(x) + " | " + format(y)
+		if x != 0 {
+			s += fmt.Sprintf(" (%+.0f%%)", 100*(y-x)/x)
+		}
+		return s
+	}
+	count := func(x float64) string { return fmt.Sprintf("%.0f", x) }
+	rate := func(x float64) string { return fmt.Sprintf("%.1f", x) }
+	money := func(x float64) string { return fmt.Sprintf("$%.4f", x) }
+	cpu := func(x float64) string { return fmt.Sprintf("%.3f", x) }
+	mib := func(x float64) string { return fmt.Sprintf("%.0fMiB", x/(1<<20)) }
+	cov := func(f kpiFrame) string {
+		return fmt.Sprintf("%d/%d", len(f.CriticalCovered), len(f.CriticalCovered)+len(f.CriticalMissing))
+	}
+	fmt.Fprintf(v.out, "%s  %-22s %-20s %-20s %-11s %-15s %s\n", w.WindowEnd.Local().Format(time.TimeOnly),
+		pair("series", count), pair("datapoints_per_second", rate), pair("cost_per_hour", money),
+		cov(b)+" | "+cov(cand), pair("collector_cpu", cpu), pair("collector_memory", mib))
+	if !v.runStart.IsZero() && v.exp.DurationSeconds > 0 {
+		fmt.Fprintln(v.out, "          "+progress(w.WindowEnd.Sub(v.runStart), time.Duration(v.exp.DurationSeconds)*time.Second))
+	}
+}
+
+// progress is a bar for elapsed of total.
+func progress(elapsed, total time.Duration) string {
+	const width = 30
+	frac := math.Max(0, math.Min(1, float64(elapsed)/float64(total)))
+	n := int(frac * width)
+	return fmt.Sprintf("[%s%s] %3.0f%%  %s of %s", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac,
+		elapsed.Truncate(time.Second), total)
+}
+
+// printVerdict prints the stored analysis: one row per metric and the overall recommendation.
+func printVerdict(out io.Writer, raw json.RawMessage) {
+	var a struct {
+		Verdict string          `json:"verdict"`
+		Report  json.RawMessage `json:"report"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil || len(a.Report) == 0 {
+		fmt.Fprintf(out, "\nverdict: %s\n", a.Verdict)
+		return
+	}
+	var rep struct {
+		Verdict    string  `json:"verdict"`
+		Confidence float64 `json:"confidence"`
+		Reason     string  `json:"reason"`
+		Metrics    map[string]struct {
+			Direction string   `json:"direction"`
+			Outcome   string   `json:"outcome"`
+			Reason    string   `json:"reason"`
+			Error     string   `json:"error"`
+			AdjustedP *float64 `json:"adjusted_p"`
+			Welch     *struct {
+				Mean1, Mean2    float64
+				RelDefined      bool
+				RelChange       float64
+				RelLow, RelHigh float64
+				P               float64
+			} `json:"welch"`
+		} `json:"metrics"`
+	}
+	if err := json.Unmarshal(a.Report, &rep); err != nil {
+		fmt.Fprintf(out, "\nverdict: %s (report unreadable: %v)\n", a.Verdict, err)
+		return
+	}
+	names := make([]string, 0, len(rep.Metrics))
+	for m := range rep.Metrics {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "METRIC\tBASELINE\tCANDIDATE\tCHANGE (%.0f%% CI)\tP (ADJ.)\tVERDICT\n", 100*rep.Confidence)
+	for _, name := range names {
+		m := rep.Metrics[name]
+		if m.Welch == nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", name, firstNonEmpty(m.Outcome, "not tested: "+m.Error))
+			continue
+		}
+		w := m.Welch
+		change := "-"
+		if w.RelDefined {
+			change = fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%]", 100*w.RelChange, 100*w.RelLow, 100*w.RelHigh)
+		}
+		p := w.P
+		if m.AdjustedP != nil {
+			p = *m.AdjustedP
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2g\t%s\n", name, short(w.Mean1), short(w.Mean2), change, p, m.Outcome)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "\nrecommendation: %s", strings.ToUpper(firstNonEmpty(rep.Verdict, a.Verdict)))
+	if rep.Reason != "" {
+		fmt.Fprintf(out, " — %s", rep.Reason)
+	}
+	fmt.Fprintln(out)
+}
+
+func short(x float64) string {
+	switch ax := math.Abs(x); {
+	case ax >= 1e9:
+		return fmt.Sprintf("%.2fG", x/1e9)
+	case ax >= 1e6:
+		return fmt.Sprintf("%.2fM", x/1e6)
+	case ax >= 1e4:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	case ax >= 10:
+		return fmt.Sprintf("%.1f", x)
+	default:
+		return fmt.Sprintf("%.4g", x)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
