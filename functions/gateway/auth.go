@@ -10,51 +10,62 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+
+	"github.com/phoenixotel/phoenix/shared/auth"
 )
 
-// Subprotocol is the WebSocket subprotocol the gateway speaks. A browser
-// that passes its token as "bearer.<token>" must offer it as well, and the
-// server selects it.
+// Subprotocol is the WebSocket subprotocol the gateway speaks. A browser that passes its token as
+// "bearer.<token>" must offer it as well, and the server selects it.
 const Subprotocol = "phoenix.v1"
 
 // bearerSubprotocolPrefix marks the subprotocol entry that carries the token.
 const bearerSubprotocolPrefix = "bearer."
 
-// Identity is who a connection belongs to. Tenant scopes every channel the
-// connection can subscribe to.
+// Identity is who a connection belongs to. Tenant scopes every channel the connection can
+// subscribe to.
 type Identity struct {
 	// Tenant is the tenant whose events the connection may receive.
 	Tenant uuid.UUID
-	// Subject identifies the user or service account, for logs.
+	// Subject identifies the user or service account; the per-user connection cap counts by it.
 	Subject string
-	// ExpiresAt is when the credential stops being valid; the connection is closed then
-	// (code 4001) so the client reconnects with a fresh token. Zero means no expiry.
+	// ExpiresAt is when the credential stops being valid; the connection is closed then (code
+	// 4001) unless the client re-authenticates in-band first. Zero means no expiry.
 	ExpiresAt time.Time
+	// ReadExperiments says whether the credential may read experiments (experiment:read), which
+	// every channel carries; without it the handshake is refused with 403.
+	ReadExperiments bool
+	// Credential identifies the credential (the token id): connections that share one are
+	// re-checked for revocation once. Empty means the connection is checked on its own.
+	Credential string
 	// Revoked, if set, is asked every Options.RecheckInterval whether the credential has been
-	// revoked since the handshake (logout, user disabled, tenant suspended); a yes closes the
-	// connection (code 4003). An error means "cannot tell now": the connection stays.
+	// revoked since (logout, user disabled, tenant suspended); a yes closes the connection (code
+	// 4003). An error means "cannot tell now": the connection stays until the next check.
 	Revoked func(ctx context.Context) (bool, error)
 }
 
-// Close codes the gateway uses when a connection's credential ends. Clients refresh their token
-// and reconnect on 4001; on 4003 they must log in again.
+// Close codes of the protocol (docs/websocket.md). Clients refresh their token and reconnect on
+// 4001, log in again on 4003, and reconnect with "since" on 4008 and 1001.
 const (
 	CloseTokenExpired = 4001
 	CloseTokenRevoked = 4003
+	CloseSlowReader   = 4008
 )
 
-// Authenticator verifies the handshake request. The gateway has already
-// moved a token sent as a subprotocol into "Authorization: Bearer <token>",
-// so an implementation reads that header only, as it would for any API call.
-// Any error means 401; the error text is logged, never sent.
+// ErrUnavailable, wrapped by an Authenticator's error, means the credential could not be checked
+// (a dependency is down): the handshake gets 503 instead of 401.
+var ErrUnavailable = errors.New("cannot check credentials now")
+
+// Authenticator verifies an access token, at the handshake and for in-band re-authentication.
+// Any error but ErrUnavailable means the token is not accepted; the error text is logged, never
+// sent.
 type Authenticator interface {
-	Authenticate(r *http.Request) (Identity, error)
+	Authenticate(ctx context.Context, token string) (Identity, error)
 }
 
 // Handshake failures, mapped to HTTP status codes by Gateway.serveWS.
 var (
-	errNoToken          = errors.New("no bearer token")
 	errTokenInQuery     = errors.New("token in query string")
+	errNoToken          = errors.New("no bearer token")
 	errNoSubprotocol    = errors.New("bearer subprotocol without " + Subprotocol)
 	errOriginNotAllowed = errors.New("origin not allowed")
 	errNoTenant         = errors.New("authenticator returned no tenant")
@@ -63,10 +74,10 @@ var (
 // queryTokenParams are query parameters that look like a credential.
 var queryTokenParams = []string{"token", "access_token", "bearer", "jwt"}
 
-// bearerToken finds the token of a handshake: the Authorization header first,
-// then a "bearer.<token>" subprotocol, which must come with Subprotocol so
-// that the server has something to select. Tokens in the query string are an
-// error even when a header is present: they have already leaked into logs.
+// bearerToken finds the token of a handshake: the Authorization header first (parsed as the API
+// parses it), then a "bearer.<token>" subprotocol, which must come with Subprotocol so that the
+// server has something to select. Tokens in the query string are an error even when a header is
+// present: they have already leaked into logs.
 func bearerToken(r *http.Request) (string, error) {
 	q := r.URL.Query()
 	for _, p := range queryTokenParams {
@@ -74,13 +85,8 @@ func bearerToken(r *http.Request) (string, error) {
 			return "", errTokenInQuery
 		}
 	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, token, ok := strings.Cut(h, " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return "", errNoToken
-		}
-		return token, nil
+	if len(r.Header.Values("Authorization")) > 0 {
+		return auth.BearerToken(r)
 	}
 	var token string
 	offered := false
@@ -101,17 +107,12 @@ func bearerToken(r *http.Request) (string, error) {
 	return token, nil
 }
 
-// authenticate extracts the token and asks the Authenticator about it with
-// the token in the Authorization header and out of the subprotocol list.
-func authenticate(a Authenticator, r *http.Request) (Identity, error) {
-	token, err := bearerToken(r)
-	if err != nil {
-		return Identity{}, err
+// authenticate asks a for the identity behind token.
+func authenticate(ctx context.Context, a Authenticator, token string) (Identity, error) {
+	if len(token) > auth.MaxTokenLength {
+		return Identity{}, errNoToken
 	}
-	ar := r.Clone(r.Context())
-	ar.Header.Set("Authorization", "Bearer "+token)
-	ar.Header.Del("Sec-WebSocket-Protocol")
-	id, err := a.Authenticate(ar)
+	id, err := a.Authenticate(ctx, token)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -121,8 +122,8 @@ func authenticate(a Authenticator, r *http.Request) (Identity, error) {
 	return id, nil
 }
 
-// originPolicy decides which browser origins may open a connection; it is
-// what stops another site from using a victim's browser to connect.
+// originPolicy decides which browser origins may open a connection; it is what stops another site
+// from using a victim's browser to connect.
 type originPolicy struct {
 	// any is set when AllowedOrigins contains "*".
 	any bool
@@ -142,9 +143,9 @@ func newOriginPolicy(origins []string) originPolicy {
 	return p
 }
 
-// check returns errOriginNotAllowed unless r has no Origin header (not a
-// browser, so not forgeable by a third-party page), the origin is listed, or
-// nothing is listed and the origin is the request's own host.
+// check returns errOriginNotAllowed unless r has no Origin header (not a browser, so not
+// forgeable by a third-party page), the origin is listed, or nothing is listed and the origin is
+// the request's own host.
 func (p originPolicy) check(r *http.Request) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" || p.any {

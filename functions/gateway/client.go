@@ -6,37 +6,39 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 )
 
-// client is one WebSocket connection. Its reader goroutine (the handshake's
-// handler goroutine) reads and answers frames and owns subs; its writer
-// goroutine is the only one that writes to conn. Everything else reaches the
-// socket by queueing on send, or by close.
+// client is one WebSocket connection. Its reader goroutine reads and answers frames and owns
+// subs and bucket; its writer goroutine is the only one that writes to conn. Everything else
+// reaches the socket by queueing on queue, or by close.
 type client struct {
 	// id tells connections apart in logs.
-	id string
-	// identity is who authenticated the handshake; it scopes every channel.
-	identity Identity
+	id uint64
+	// owner is the tenant and subject the connection counts against; re-authentication keeps it.
+	owner userKey
+	// identity is the current credential; in-band re-authentication replaces it.
+	identity atomic.Pointer[Identity]
 	// conn is the WebSocket connection.
 	conn *websocket.Conn
 	// hub tracks the client and its subscriptions.
 	hub *hub
 	// opts are the gateway's resolved options.
 	opts *Options
-	// log carries the client's id and identity.
-	log *slog.Logger
 
-	// send queues frames for the writer; when it is full the client is a
-	// slow consumer and is disconnected.
-	send chan []byte
-	// pongs queues the payload of the client's pings for the writer to
-	// answer; one pending answer is enough.
+	// queue holds frames for the writer.
+	queue *sendQueue
+	// pongs queues the payload of the client's pings for the writer to answer; one pending
+	// answer is enough.
 	pongs chan []byte
+	// rearm tells the writer that identity changed, so the expiry timer must be reset.
+	rearm chan struct{}
 
-	// ctx is canceled by close, aborting a subscribe that waits for Redis.
+	// ctx is canceled by close, aborting Redis and database work done for the client.
 	ctx context.Context
 	// cancel cancels ctx.
 	cancel context.CancelFunc
@@ -44,64 +46,80 @@ type client struct {
 	closeOnce sync.Once
 	// done is closed by close: the writer sends the close frame and ends.
 	done chan struct{}
-	// closeCode is the close frame's status code, 0 for no close frame.
-	// Written before done is closed, read by the writer after.
+	// closeCode is the close frame's status code, 0 for no close frame. Written before done is
+	// closed, read by the writer after.
 	closeCode int
 	// closeText is the close frame's reason.
 	closeText string
-	// readerDone is closed when the reader has returned: the client's close
-	// frame arrived or the connection failed.
+	// reason is why the connection ended, for the disconnect metric; written with closeCode.
+	reason string
+	// readerDone is closed when the reader has returned: the client's close frame arrived or
+	// the connection failed.
 	readerDone chan struct{}
 	// writerDone is closed when the writer has returned and closed conn.
 	writerDone chan struct{}
 
-	// subs maps the client-side names of the held channels to broker
-	// channels. Owned by the reader goroutine.
+	// subs maps the client-side names of the held channels to Redis channels. Owned by the
+	// reader goroutine; nil until the first subscription.
 	subs map[string]string
+	// bucket limits the client's frame rate. Owned by the reader goroutine.
+	bucket tokenBucket
 }
 
 // newClient wraps an upgraded connection.
-func newClient(id string, identity Identity, conn *websocket.Conn, h *hub, opts *Options) *client {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &client{
+func newClient(id uint64, identity Identity, conn *websocket.Conn, h *hub) *client {
+	c := &client{
 		id:         id,
-		identity:   identity,
+		owner:      userKey{identity.Tenant, identity.Subject},
 		conn:       conn,
 		hub:        h,
-		opts:       opts,
-		log:        opts.Logger.With("client", id, "tenant", identity.Tenant, "subject", identity.Subject),
-		send:       make(chan []byte, opts.SendBuffer),
+		opts:       h.opts,
+		queue:      newSendQueue(h.opts.SendQueue),
 		pongs:      make(chan []byte, 1),
-		ctx:        ctx,
-		cancel:     cancel,
+		rearm:      make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
-		subs:       make(map[string]string),
+		bucket:     newTokenBucket(h.opts.MessageRate),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.identity.Store(&identity)
+	return c
 }
 
-// run serves the connection on the calling goroutine, which becomes the
-// reader, until both goroutines have ended and the client left the hub.
+// log returns a logger naming the connection. It is built when needed: a logger per idle
+// connection would cost memory for nothing.
+func (c *client) log() *slog.Logger {
+	return c.hub.log.With("client", c.id, "tenant", c.owner.tenant, "subject", c.owner.subject)
+}
+
+// start runs the connection on two new goroutines, so that the handshake's goroutine (and the
+// HTTP server's state for it) is released. The reader cleans up when both have ended.
+func (c *client) start() {
+	go c.writeLoop()
+	go c.run()
+}
+
+// run is the reader goroutine: it reads until the connection ends, then releases the client's
+// subscriptions, waits for the writer and leaves the hub.
 func (c *client) run() {
 	defer c.hub.remove(c)
-	go c.writeLoop()
 	c.readLoop()
 	close(c.readerDone)
-	c.close(0, "")
+	c.close(0, "", disconnectLost)
 	for _, channel := range c.subs {
 		c.hub.unsubscribe(c, channel)
 	}
 	<-c.writerDone
 }
 
-// close asks the writer to send a close frame with code (none if 0) and
-// end the connection. Only the first call counts; it reports whether it was
-// this one. Safe from any goroutine.
-func (c *client) close(code int, text string) bool {
+// close asks the writer to send a close frame with code (none if 0) and end the connection;
+// reason is recorded for the disconnect metric. Only the first call counts; it reports whether
+// it was this one. Safe from any goroutine.
+func (c *client) close(code int, text, reason string) bool {
 	first := false
 	c.closeOnce.Do(func() {
-		c.closeCode, c.closeText = code, text
+		c.closeCode, c.closeText, c.reason = code, text, reason
 		close(c.done)
 		c.cancel()
 		first = true
@@ -109,31 +127,35 @@ func (c *client) close(code int, text string) bool {
 	return first
 }
 
-// abort closes the socket under both goroutines, for a shutdown that ran
-// out of time. Closing is not writing, so the writer stays the only writer.
+// abort closes the socket under both goroutines, for a shutdown that ran out of time. Closing is
+// not writing, so the writer stays the only writer.
 func (c *client) abort() {
 	_ = c.conn.Close()
 }
 
-// deliver queues frame for the writer without blocking. A full queue means
-// the client does not keep up; it is disconnected so that neither the hub
-// nor other clients wait for it.
-func (c *client) deliver(frame []byte) {
+// deliver queues f for the writer without blocking. A full queue means the client does not keep
+// up; it is disconnected so that neither the hub nor other clients wait for it.
+func (c *client) deliver(f queued) {
 	select {
-	case c.send <- frame:
-		return
 	case <-c.done:
 		return
 	default:
 	}
-	if c.close(websocket.ClosePolicyViolation, "slow consumer") {
-		c.hub.metrics.slowConsumers.Inc()
-		c.log.Warn("gateway: disconnecting slow consumer", "buffered", len(c.send))
+	if c.queue.push(f) {
+		return
+	}
+	if c.close(CloseSlowReader, "slow reader", disconnectSlowReader) {
+		c.log().Warn("gateway: disconnecting a slow reader", "queued", c.opts.SendQueue)
 	}
 }
 
-// readLoop reads frames until the connection ends. Its handlers only queue
-// work for the writer; they never write.
+// deliverWait queues f once there is room, for replayed events; false means the client closed.
+func (c *client) deliverWait(f queued) bool {
+	return c.queue.pushWait(c.done, f)
+}
+
+// readLoop reads frames until the connection ends. Its handlers only queue work for the writer;
+// they never write.
 func (c *client) readLoop() {
 	c.conn.SetReadLimit(c.opts.MaxMessageSize)
 	alive := func() { _ = c.conn.SetReadDeadline(time.Now().Add(c.opts.PongWait)) }
@@ -152,106 +174,169 @@ func (c *client) readLoop() {
 	})
 	c.conn.SetCloseHandler(func(code int, _ string) error {
 		// RFC 6455 §5.5.1: answer with a close frame echoing the status.
-		c.close(code, "")
+		c.close(code, "", disconnectClient)
 		return nil
 	})
 	for {
 		typ, data, err := c.conn.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.close(websocket.CloseMessageTooBig, "message too big")
+				c.close(websocket.CloseMessageTooBig, "message too big", disconnectTooBig)
 			}
 			return
 		}
 		alive()
+		c.hub.metrics.messagesIn.Inc()
 		c.handle(typ, data)
 	}
 }
 
-// handle answers one client frame. Mistakes get an error frame and leave
-// the connection open.
+// handle answers one client frame. Mistakes get an error frame and leave the connection open.
 func (c *client) handle(typ int, data []byte) {
+	if !c.bucket.allow(time.Now()) {
+		c.hub.metrics.dropped.WithLabelValues(droppedRateLimited).Inc()
+		c.deliver(queued{data: errorFrame(codeRateLimited, "too many frames; this one was ignored")})
+		return
+	}
 	if typ != websocket.TextMessage {
-		c.deliver(errorFrame(codeBadRequest, "frames must be JSON text"))
+		c.deliver(queued{data: errorFrame(codeBadRequest, "frames must be JSON text")})
 		return
 	}
 	var m inbound
 	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
-		c.deliver(errorFrame(codeBadRequest, `frame must be a JSON object with a "type"`))
+		c.deliver(queued{data: errorFrame(codeBadRequest, `frame must be a JSON object with a "type" (and "since" a non-negative integer)`)})
 		return
 	}
 	switch m.Type {
 	case typePing:
-		c.deliver(pongFrame)
+		c.deliver(queued{data: pongFrame})
 	case typeSubscribe:
-		c.subscribe(m.Channel)
+		c.subscribe(m.Channel, m.Since)
 	case typeUnsubscribe:
 		c.unsubscribe(m.Channel)
+	case typeAuth:
+		c.reauthenticate(m.Token)
 	default:
-		c.deliver(errorFrame(codeUnknownType, "unknown frame type "+quote(m.Type)))
+		c.deliver(queued{data: errorFrame(codeUnknownType, "unknown frame type "+quote(m.Type))})
 	}
 }
 
-// subscribe holds the named channel and acknowledges it once Redis has
-// confirmed; holding it already is acknowledged again.
-func (c *client) subscribe(name string) {
-	canonical, channel, err := parseChannel(c.opts.ChannelPrefix, c.identity.Tenant, name)
+// subscribe holds the named channel: checked, confirmed by Redis, acknowledged with its latest
+// number, and with since preceded by the events after since.
+func (c *client) subscribe(name string, since *uint64) {
+	id := c.identity.Load()
+	canonical, ch, err := parseChannel(id.Tenant, name)
 	if err != nil {
-		c.deliver(errorFrame(codeInvalidChannel, err.Error()))
+		c.deliver(queued{data: errorFrame(codeInvalidChannel, err.Error())})
 		return
 	}
-	ack := encode(outbound{Type: typeSubscribed, Channel: canonical})
 	if _, ok := c.subs[canonical]; ok {
-		c.deliver(ack)
+		c.deliver(queued{data: channelErrorFrame(codeAlreadySubscribed, canonical, "already subscribed; unsubscribe first to subscribe with since")})
 		return
 	}
 	if len(c.subs) >= c.opts.MaxSubscriptions {
-		c.deliver(errorFrame(codeTooManySubscriptions, "subscription limit reached"))
+		c.deliver(queued{data: channelErrorFrame(codeTooManySubscriptions, canonical, "subscription limit reached")})
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.SubscribeTimeout)
 	defer cancel()
-	if err := c.hub.subscribe(ctx, c, canonical, channel, ack); err != nil {
+	if ch.Experiment != uuid.Nil {
+		exists, err := c.hub.experiments.ExperimentExists(ctx, id.Tenant, ch.Experiment)
+		if err != nil {
+			c.log().Warn("gateway: look up experiment", "experiment", ch.Experiment, "error", err)
+			c.deliver(queued{data: channelErrorFrame(codeUnavailable, canonical, "could not subscribe, try again")})
+			return
+		}
+		if !exists {
+			c.deliver(queued{data: channelErrorFrame(codeNotFound, canonical, "no such experiment in your tenant")})
+			return
+		}
+	}
+	if err := c.hub.subscribe(ctx, c, canonical, ch, since); err != nil {
 		if c.ctx.Err() != nil {
 			return // closing; nobody to tell
 		}
-		c.log.Warn("gateway: subscribe", "channel", canonical, "error", err)
-		c.deliver(errorFrame(codeUnavailable, "could not subscribe, try again"))
+		c.log().Warn("gateway: subscribe", "channel", canonical, "error", err)
+		c.deliver(queued{data: channelErrorFrame(codeUnavailable, canonical, "could not subscribe, try again")})
 		return
 	}
-	c.subs[canonical] = channel
+	if c.subs == nil {
+		c.subs = make(map[string]string, 1)
+	}
+	c.subs[canonical] = ch.Name(c.opts.ChannelPrefix)
 }
 
-// unsubscribe releases the named channel; releasing one not held is
-// acknowledged all the same. No event of it follows the acknowledgement.
+// unsubscribe releases the named channel; releasing one not held is acknowledged all the same.
+// No event of it follows the acknowledgement.
 func (c *client) unsubscribe(name string) {
-	canonical, _, err := parseChannel(c.opts.ChannelPrefix, c.identity.Tenant, name)
+	canonical, _, err := parseChannel(c.owner.tenant, name)
 	if err != nil {
-		c.deliver(errorFrame(codeInvalidChannel, err.Error()))
+		c.deliver(queued{data: errorFrame(codeInvalidChannel, err.Error())})
 		return
 	}
 	if channel, ok := c.subs[canonical]; ok {
 		c.hub.unsubscribe(c, channel)
 		delete(c.subs, canonical)
 	}
-	c.deliver(encode(outbound{Type: typeUnsubscribed, Channel: canonical}))
+	c.deliver(queued{data: unsubscribedFrame(canonical)})
 }
 
-// writeLoop is the only writer of conn: queued frames, pongs, pings and
-// finally the close frame. It closes conn when it returns.
+// reauthenticate replaces the connection's credential with a fresher one of the same tenant and
+// subject, which moves its expiry. A token that is not accepted leaves the old credential in
+// place, expiry included.
+func (c *client) reauthenticate(token string) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.SubscribeTimeout)
+	defer cancel()
+	id, err := authenticate(ctx, c.hub.opts.Authenticator, token)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		c.deliver(queued{data: errorFrame(codeUnavailable, "could not check the token, try again")})
+		return
+	case err != nil:
+		c.log().Info("gateway: in-band authentication refused", "error", err)
+		c.deliver(queued{data: errorFrame(codeUnauthorized, "token not accepted; the connection keeps its current one")})
+		return
+	case id.Tenant != c.owner.tenant || id.Subject != c.owner.subject:
+		c.deliver(queued{data: errorFrame(codeForbidden, "the token is for another tenant or subject")})
+		return
+	case !id.ReadExperiments:
+		c.deliver(queued{data: errorFrame(codeForbidden, "the token may not read experiments")})
+		return
+	}
+	c.identity.Store(&id)
+	select {
+	case c.rearm <- struct{}{}:
+	default:
+	}
+	c.deliver(queued{data: authenticatedFrame(id.ExpiresAt)})
+}
+
+// writeLoop is the only writer of conn: queued frames, pongs, pings and finally the close frame.
+// It also closes the connection when its credential expires. It closes conn when it returns.
 func (c *client) writeLoop() {
 	defer close(c.writerDone)
 	defer c.conn.Close()
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
-	recheck := time.NewTicker(c.opts.RecheckInterval)
-	defer recheck.Stop()
+	var expiry *time.Timer
 	var expired <-chan time.Time
-	if !c.identity.ExpiresAt.IsZero() {
-		t := time.NewTimer(time.Until(c.identity.ExpiresAt))
-		defer t.Stop()
-		expired = t.C
+	arm := func() {
+		if expiry != nil {
+			expiry.Stop()
+			expiry, expired = nil, nil
+		}
+		if at := c.identity.Load().ExpiresAt; !at.IsZero() {
+			expiry = time.NewTimer(time.Until(at))
+			expired = expiry.C
+		}
 	}
+	arm()
+	defer func() {
+		if expiry != nil {
+			expiry.Stop()
+		}
+	}()
+	var batch []queued
 	for {
 		// A closing client gets no more frames, however many are queued.
 		select {
@@ -265,53 +350,54 @@ func (c *client) writeLoop() {
 		case <-c.done:
 			c.writeClose()
 			return
-		case frame := <-c.send:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-			if err = c.conn.WriteMessage(websocket.TextMessage, frame); err == nil {
-				c.hub.metrics.messagesSent.Inc()
+		case <-c.queue.ready:
+			batch = c.queue.take(batch[:0])
+			err = c.write(batch)
+			clear(batch)
+			if cap(batch) > 64 {
+				batch = nil
 			}
 		case data := <-c.pongs:
 			err = c.conn.WriteControl(websocket.PongMessage, data, time.Now().Add(c.opts.WriteTimeout))
 		case <-ping.C:
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout))
 		case <-expired:
-			c.log.Info("gateway: token expired; closing")
-			c.close(CloseTokenExpired, "token expired")
-			continue
-		case <-recheck.C:
-			if c.revoked() {
-				c.log.Info("gateway: token revoked; closing")
-				c.close(CloseTokenRevoked, "token revoked")
-			}
-			continue
+			c.close(CloseTokenExpired, "token expired", disconnectExpired)
+		case <-c.rearm:
+			arm()
 		}
 		if err != nil {
-			c.log.Debug("gateway: write", "error", err)
-			c.close(0, "")
+			c.log().Debug("gateway: write", "error", err)
+			c.close(0, "", disconnectWriteError)
 			return
 		}
 	}
 }
 
-// revoked asks whether the connection's credential has been revoked since the handshake. A check
-// that fails (Redis unreachable) keeps the connection: the next interval asks again.
-func (c *client) revoked() bool {
-	if c.identity.Revoked == nil {
-		return false
+// write writes frames in order, stopping early if the client is closing, and observes the
+// fan-out latency of live events.
+func (c *client) write(frames []queued) error {
+	for _, f := range frames {
+		select {
+		case <-c.done:
+			return nil
+		default:
+		}
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
+			return err
+		}
+		c.hub.metrics.messagesOut.Inc()
+		if f.at != 0 {
+			c.hub.metrics.fanout.Observe(time.Duration(c.hub.now() - f.at).Seconds())
+		}
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-	defer cancel()
-	yes, err := c.identity.Revoked(ctx)
-	if err != nil {
-		c.log.Warn("gateway: revocation check failed", "error", err)
-		return false
-	}
-	return yes
+	return nil
 }
 
-// writeClose sends the close frame, if any, and gives the client until the
-// write timeout to answer with its own, so that closing the socket does not
-// reset a connection with our close frame still in flight.
+// writeClose sends the close frame, if any, and gives the client until the write timeout to
+// answer with its own, so that closing the socket does not reset a connection with our close
+// frame still in flight.
 func (c *client) writeClose() {
 	if c.closeCode == 0 {
 		return

@@ -11,9 +11,50 @@ import (
 )
 
 func TestCredential_ExpiryClosesTheConnection(t *testing.T) {
-	e := newEnv(t, withTokens(tokenTable{"short": {Tenant: uuid.New(), Subject: "s", ExpiresAt: time.Now().Add(300 * time.Millisecond)}}))
+	e := newEnv(t, withTokens(tokenTable{"short": {Tenant: uuid.New(), Subject: "s", ReadExperiments: true,
+		ExpiresAt: time.Now().Add(300 * time.Millisecond)}}))
 	c := e.dial(t, "short")
 	expectClose(t, c, CloseTokenExpired)
+	waitFor(t, "the disconnect to be counted", func() bool {
+		return metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectExpired) == 1
+	})
+}
+
+func TestCredential_InBandAuthenticationExtendsExpiry(t *testing.T) {
+	tenant := uuid.New()
+	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	e := newEnv(t, withTokens(tokenTable{
+		"short":    {Tenant: tenant, Subject: "s", ReadExperiments: true, ExpiresAt: time.Now().Add(400 * time.Millisecond)},
+		"fresh":    {Tenant: tenant, Subject: "s", ReadExperiments: true, ExpiresAt: later},
+		"other":    {Tenant: tenant, Subject: "someone else", ReadExperiments: true, ExpiresAt: later},
+		"foreign":  {Tenant: uuid.New(), Subject: "s", ReadExperiments: true, ExpiresAt: later},
+		"readless": {Tenant: tenant, Subject: "s", ExpiresAt: later},
+	}))
+	c := e.dial(t, "short")
+	tests := []struct {
+		token string
+		code  string
+	}{
+		{"nope", codeUnauthorized},
+		{"other", codeForbidden},
+		{"foreign", codeForbidden},
+		{"readless", codeForbidden},
+	}
+	for _, tt := range tests {
+		send(t, c, `{"type":"auth","token":"`+tt.token+`"}`)
+		expectError(t, c, tt.code, "")
+	}
+	send(t, c, `{"type":"auth","token":"fresh"}`)
+	f := expect(t, c, typeAuthenticated, "")
+	if f.ExpiresAt != later.UTC().Format(time.RFC3339) {
+		t.Fatalf("authenticated expires_at %q, want %s", f.ExpiresAt, later.UTC().Format(time.RFC3339))
+	}
+	// Past the first token's expiry the connection still answers.
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		send(t, c, `{"type":"ping"}`)
+		expect(t, c, typePong, "")
+	}
 }
 
 func TestCredential_RevocationClosesTheConnection(t *testing.T) {
@@ -29,10 +70,12 @@ func TestCredential_RevocationClosesTheConnection(t *testing.T) {
 		}
 		return revoked.Load(), nil
 	}
+	tenant := uuid.New()
 	e := newEnv(t, withOptions(func(o *Options) { o.RecheckInterval = 50 * time.Millisecond }),
-		withTokens(tokenTable{"watched": {Tenant: uuid.New(), Subject: "w", Revoked: check}}))
-	c := e.dial(t, "watched")
-	// A check that cannot answer keeps the connection: a ping still gets its pong later.
+		withTokens(tokenTable{"watched": {Tenant: tenant, Subject: "w", ReadExperiments: true, Credential: "jti-1", Revoked: check}}))
+	// Two connections of one credential: checked once per sweep, both closed.
+	c, twin := e.dial(t, "watched"), e.dial(t, "watched")
+	// A check that cannot answer keeps the connections: a ping still gets its pong later.
 	failing.Store(true)
 	for range 3 { // three rechecks fail
 		select {
@@ -46,4 +89,33 @@ func TestCredential_RevocationClosesTheConnection(t *testing.T) {
 	expect(t, c, typePong, "") // still connected after the failed checks
 	revoked.Store(true)
 	expectClose(t, c, CloseTokenRevoked)
+	expectClose(t, twin, CloseTokenRevoked)
+}
+
+func TestCredential_RevocationNoticeClosesAtOnce(t *testing.T) {
+	var revoked atomic.Bool
+	check := func(context.Context) (bool, error) { return revoked.Load(), nil }
+	tenant := uuid.New()
+	e := newEnv(t, withOptions(func(o *Options) { o.RecheckInterval = time.Hour }),
+		withTokens(tokenTable{
+			"watched": {Tenant: tenant, Subject: "w", ReadExperiments: true, Revoked: check},
+		}))
+	c := e.dial(t, "watched")
+	other := e.dial(t, tokenA) // another tenant: not re-checked, not closed
+	revoked.Store(true)
+	start := time.Now()
+	if err := e.pub.PublishRevocation(context.Background(), tenant); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c, CloseTokenRevoked)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("closed %v after the notice, want within 2 s", took)
+	}
+	send(t, other, `{"type":"ping"}`)
+	expect(t, other, typePong, "")
+	if got := metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectRevoked); got != 1 {
+		waitFor(t, "the disconnect to be counted", func() bool {
+			return metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectRevoked) == 1
+		})
+	}
 }

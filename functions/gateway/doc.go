@@ -1,50 +1,26 @@
-// Package gateway owns Phoenix's WebSocket gateway: it authenticates browsers
-// and CLIs, lets them subscribe to their tenant's experiment events, and fans
-// those events out from Redis pub/sub.
+// Package gateway owns Phoenix's WebSocket gateway: it authenticates browsers and CLIs, lets them
+// subscribe to their tenant's experiment events, and fans those events out from Redis pub/sub with
+// gap-free sequence numbers and recovery from a bounded history. docs/websocket.md is the
+// protocol contract (frames, error and close codes, limits, recovery); this comment is the map of
+// the code.
 //
 // The package is split the way centrifugal/centrifuge splits its engine:
 //
-//   - Gateway (gateway.go) is the node: options, the HTTP edge (/ws, auth,
-//     Origin, connection limit) and the lifecycle (Shutdown).
-//   - hub (hub.go) owns the connected clients and the channel subscriptions,
-//     refcounted so that the process holds one Redis subscription per channel
-//     however many clients want it, and dispatches each message to them.
-//   - client (client.go) is one connection: exactly one reader goroutine and
-//     one writer goroutine; only the writer writes to the socket.
-//   - redisBroker (redis.go) is the one shared Redis pub/sub connection,
-//     behind the broker interface the hub declares.
+//   - Gateway (gateway.go) is the node: options, the HTTP edge (/ws: Origin, handshake rate,
+//     authentication, connection caps) and the lifecycle (Ready, Shutdown with a drain window).
+//   - hub (hub.go) owns the connected clients and the channel subscriptions, refcounted so that
+//     the process holds one Redis subscription per channel however many clients want it. It
+//     orders, per channel, live events, catch-up from the history and clients joining, so that
+//     every holder gets every event once and in order; and it sweeps credentials for revocation.
+//   - client (client.go) is one connection: exactly one reader goroutine and one writer
+//     goroutine; only the writer writes to the socket, from a bounded queue (queue.go).
+//   - redisBroker (redis.go) is the one shared Redis pub/sub connection, behind the broker
+//     interface the hub declares; it notices a broken connection, re-establishes it and has the
+//     hub catch up each channel from its history.
 //
-// # Protocol
-//
-// The handshake is GET /ws. The token travels in "Authorization: Bearer" or,
-// for browsers that cannot set headers, as "Sec-WebSocket-Protocol:
-// phoenix.v1, bearer.<token>"; the server then selects phoenix.v1 and never
-// echoes the token. Tokens in the query string are refused because URLs end
-// up in logs.
-//
-// Frames are JSON text messages. A client sends
-//
-//	{"type":"subscribe","channel":"tenant"}
-//	{"type":"subscribe","channel":"experiment:<uuid>"}
-//	{"type":"unsubscribe","channel":"<channel>"}
-//	{"type":"ping"}
-//
-// and receives
-//
-//	{"type":"subscribed","channel":"<channel>"}
-//	{"type":"unsubscribed","channel":"<channel>"}
-//	{"type":"event","channel":"<channel>","data":<payload as published>}
-//	{"type":"pong"}
-//	{"type":"error","code":"<code>","message":"<text>"}
-//
-// Channels are relative to the authenticated tenant: "experiment:<uuid>" is
-// that experiment within the caller's tenant, so no frame can name another
-// tenant. "subscribed" is sent once Redis has confirmed the subscription, so
-// everything published after it is delivered. Errors in a frame leave the
-// connection open; a client that does not keep up with its events is
-// disconnected with close code 1008 rather than slowing everyone else.
-//
-// Delivery is at most once, like Redis pub/sub beneath it: after a reconnect
-// a client must reload state through the API. The gateway must not store
-// events, and it knows nothing about what a payload means.
+// The tenant of every channel comes from the credential, never from a frame: channel names are
+// relative to it, and the Redis channels and history keys embed it (shared/realtime). An
+// experiment channel is also checked against the database (Experiments), so an unknown id is
+// refused rather than silently empty. The gateway never stores events itself and knows nothing
+// about what a payload means.
 package gateway

@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
@@ -26,21 +30,16 @@ const (
 	tokenB = "token-of-tenant-b"
 )
 
-// waitTimeout bounds every wait for a frame or a signal; reaching it fails
-// the test rather than hanging it.
+// waitTimeout bounds every wait for a frame or a signal; reaching it fails the test rather than
+// hanging it.
 const waitTimeout = 5 * time.Second
 
-// tokenTable is the test Authenticator: fixed bearer tokens mapped to
-// identities. The real JWT verifier is tested in its own package.
+// tokenTable is the test Authenticator: fixed bearer tokens mapped to identities. The real JWT
+// verifier is wired in service.go and tested in test/gateway.
 type tokenTable map[string]Identity
 
-// Authenticate implements Authenticator the way the JWT adapter does: from
-// the Authorization header only.
-func (tt tokenTable) Authenticate(r *http.Request) (Identity, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return Identity{}, errors.New("no bearer token")
-	}
+// Authenticate implements Authenticator.
+func (tt tokenTable) Authenticate(_ context.Context, token string) (Identity, error) {
 	id, ok := tt[token]
 	if !ok {
 		return Identity{}, errors.New("unknown token")
@@ -48,8 +47,25 @@ func (tt tokenTable) Authenticate(r *http.Request) (Identity, error) {
 	return id, nil
 }
 
-// env is a Gateway behind an httptest server, with its own Redis channel
-// prefix so that test suites can share one Redis.
+// experimentTable is the test Experiments: the experiments each tenant has.
+type experimentTable struct {
+	// mu guards known.
+	mu sync.Mutex
+	// known holds (tenant, experiment) pairs that exist.
+	known map[[2]uuid.UUID]bool
+	// err, if set, is every answer's error.
+	err error
+}
+
+// ExperimentExists implements Experiments.
+func (x *experimentTable) ExperimentExists(_ context.Context, tenant, experiment uuid.UUID) (bool, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.known[[2]uuid.UUID{tenant, experiment}], x.err
+}
+
+// env is a Gateway behind an httptest server, with its own Redis channel prefix so that test
+// suites can share one Redis.
 type env struct {
 	// gw is the gateway under test.
 	gw *Gateway
@@ -57,12 +73,16 @@ type env struct {
 	srv *httptest.Server
 	// url is the ws:// URL of /ws.
 	url string
+	// prefix is the channel prefix.
+	prefix string
 	// pub publishes with the gateway's prefix.
 	pub *realtime.Publisher
 	// rdb is the test's Redis client.
 	rdb *redis.Client
 	// reg holds the gateway's metrics.
 	reg *prometheus.Registry
+	// experiments is the gateway's experiment table.
+	experiments *experimentTable
 	// tenantA and tenantB are the tenants of tokenA and tokenB.
 	tenantA, tenantB uuid.UUID
 }
@@ -75,6 +95,12 @@ type envConfig struct {
 	tokens tokenTable
 	// smallSendBuffer shrinks the server's socket send buffers.
 	smallSendBuffer bool
+	// like shares the prefix, tenants and experiments of another env (a second replica).
+	like *env
+	// redis is the client the gateway uses, if not the test's.
+	redis *redis.Client
+	// publishOptions adjust the env's publisher.
+	publishOptions []realtime.Option
 }
 
 // envOption configures newEnv.
@@ -86,9 +112,20 @@ func withOptions(f func(*Options)) envOption { return func(c *envConfig) { c.opt
 // withTokens adds tokens to the test Authenticator.
 func withTokens(tt tokenTable) envOption { return func(c *envConfig) { c.tokens = tt } }
 
-// withSmallSendBuffer makes server sockets fill up after a few kilobytes, so
-// that a client that does not read blocks its writer quickly.
+// withSmallSendBuffer makes server sockets fill up after a few kilobytes, so that a client that
+// does not read blocks its writer quickly.
 func withSmallSendBuffer() envOption { return func(c *envConfig) { c.smallSendBuffer = true } }
+
+// replicaOf makes the env a second gateway replica beside e: same channels, tenants and tokens.
+func replicaOf(e *env) envOption { return func(c *envConfig) { c.like = e } }
+
+// withRedis makes the gateway use rdb (a proxied connection, say) instead of the test's client.
+func withRedis(rdb *redis.Client) envOption { return func(c *envConfig) { c.redis = rdb } }
+
+// withPublisher adjusts the env's publisher.
+func withPublisher(o ...realtime.Option) envOption {
+	return func(c *envConfig) { c.publishOptions = o }
+}
 
 // redisAddr is the Redis the tests use.
 func redisAddr() string {
@@ -101,37 +138,58 @@ func redisAddr() string {
 // newRedis connects to the test Redis or fails the test.
 func newRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr()})
+	return connectRedis(t, redisAddr())
+}
+
+// connectRedis connects to the Redis at addr or fails the test.
+func connectRedis(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", redisAddr(), err)
+		t.Fatalf("redis at %s: %v", addr, err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
 
-// newEnv starts a gateway on a random channel prefix; cleanup shuts it down.
+// newEnv starts a gateway on a random channel prefix; cleanup shuts it down and deletes the
+// prefix's keys.
 func newEnv(t *testing.T, options ...envOption) *env {
 	t.Helper()
 	var cfg envConfig
 	for _, o := range options {
 		o(&cfg)
 	}
-	e := &env{rdb: newRedis(t), reg: prometheus.NewRegistry(), tenantA: uuid.New(), tenantB: uuid.New()}
+	e := &env{rdb: newRedis(t), reg: prometheus.NewRegistry()}
+	if cfg.like != nil {
+		e.prefix, e.tenantA, e.tenantB, e.experiments = cfg.like.prefix, cfg.like.tenantA, cfg.like.tenantB, cfg.like.experiments
+	} else {
+		e.prefix, e.tenantA, e.tenantB = "phoenix-test-"+uuid.NewString(), uuid.New(), uuid.New()
+		e.experiments = &experimentTable{known: map[[2]uuid.UUID]bool{}}
+		t.Cleanup(func() { deleteKeys(e.rdb, e.prefix) })
+	}
 	tokens := tokenTable{
-		tokenA: {Tenant: e.tenantA, Subject: "alice"},
-		tokenB: {Tenant: e.tenantB, Subject: "bob"},
+		tokenA: {Tenant: e.tenantA, Subject: "alice", ReadExperiments: true},
+		tokenB: {Tenant: e.tenantB, Subject: "bob", ReadExperiments: true},
 	}
 	for k, v := range cfg.tokens {
 		tokens[k] = v
 	}
-	prefix := "phoenix-test-" + uuid.NewString()
+	rdb := e.rdb
+	if cfg.redis != nil {
+		rdb = cfg.redis
+	}
 	opts := Options{
-		Redis:         e.rdb,
-		ChannelPrefix: prefix,
+		Redis:         rdb,
+		ChannelPrefix: e.prefix,
 		Authenticator: tokens,
+		Experiments:   e.experiments,
 		Registerer:    e.reg,
+		// Tests connect and send faster than any client should.
+		ConnectRate: -1,
+		MessageRate: -1,
 	}
 	if cfg.opts != nil {
 		cfg.opts(&opts)
@@ -141,7 +199,7 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		t.Fatalf("New: %v", err)
 	}
 	e.gw = gw
-	e.pub = realtime.NewPublisher(e.rdb, prefix)
+	e.pub = realtime.NewPublisher(e.rdb, e.prefix, cfg.publishOptions...)
 	e.srv = httptest.NewUnstartedServer(gw)
 	if cfg.smallSendBuffer {
 		e.srv.Listener = smallSendBufferListener{e.srv.Listener}
@@ -156,11 +214,46 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		}
 		e.srv.Close()
 	})
+	waitFor(t, "the gateway's pub/sub connection", func() bool { return gw.Ready(context.Background()) == nil })
 	return e
 }
 
-// smallSendBufferListener shrinks the kernel send buffer of accepted
-// connections.
+// deleteKeys removes a test prefix's counters and histories.
+func deleteKeys(rdb *redis.Client, prefix string) {
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if len(keys) > 0 {
+		rdb.Del(ctx, keys...)
+	}
+}
+
+// experiment registers a new experiment of tenant and returns its id.
+func (e *env) experiment(tenant uuid.UUID) uuid.UUID {
+	id := uuid.New()
+	e.experiments.mu.Lock()
+	e.experiments.known[[2]uuid.UUID{tenant, id}] = true
+	e.experiments.mu.Unlock()
+	return id
+}
+
+// waitFor polls cond until it holds, failing the test after waitTimeout. It is for state that
+// changes asynchronously (a connection being re-established), bounded by the deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// smallSendBufferListener shrinks the kernel send buffer of accepted connections.
 type smallSendBufferListener struct {
 	// Listener is the httptest server's listener.
 	net.Listener
@@ -175,8 +268,7 @@ func (l smallSendBufferListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// handshake dials /ws with header and returns the connection or the error
-// and the response.
+// handshake dials /ws with header and returns the connection or the error and the response.
 func (e *env) handshake(t *testing.T, url string, header http.Header) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: waitTimeout}
@@ -190,8 +282,8 @@ func (e *env) handshake(t *testing.T, url string, header http.Header) (*websocke
 	return c, resp, err
 }
 
-// dial connects with token in the Authorization header or fails the test.
-// A ping round trip makes sure the server side is running, not just upgraded.
+// dial connects with token in the Authorization header or fails the test. A ping round trip
+// makes sure the server side is running, not just upgraded.
 func (e *env) dial(t *testing.T, token string) *websocket.Conn {
 	t.Helper()
 	c, resp, err := e.handshake(t, e.url, http.Header{"Authorization": {"Bearer " + token}})
@@ -213,11 +305,13 @@ func status(resp *http.Response) any {
 
 // frame is any server frame as a client sees it.
 type frame struct {
-	Type    string          `json:"type"`
-	Channel string          `json:"channel"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
+	Type      string          `json:"type"`
+	Channel   string          `json:"channel"`
+	Seq       *uint64         `json:"seq"`
+	ExpiresAt string          `json:"expires_at"`
+	Code      string          `json:"code"`
+	Message   string          `json:"message"`
+	Data      json.RawMessage `json:"data"`
 }
 
 // send writes a text frame.
@@ -257,19 +351,46 @@ func expect(t *testing.T, c *websocket.Conn, typ, channel string) frame {
 	return f
 }
 
-// subscribe subscribes c to channel and waits for the acknowledgement.
-func subscribe(t *testing.T, c *websocket.Conn, channel string) {
+// expectError reads the next frame and checks that it is an error with code about channel.
+func expectError(t *testing.T, c *websocket.Conn, code, channel string) frame {
 	t.Helper()
-	send(t, c, `{"type":"subscribe","channel":"`+channel+`"}`)
-	expect(t, c, typeSubscribed, channel)
+	f := expect(t, c, typeError, channel)
+	if f.Code != code || f.Message == "" {
+		t.Fatalf("error frame %+v, want code %q and a message", f, code)
+	}
+	return f
 }
 
-// expectEvent reads the next frame and checks that it is payload on channel.
-func expectEvent(t *testing.T, c *websocket.Conn, channel, payload string) {
+// subscribe subscribes c to channel, waits for the acknowledgement and returns its seq.
+func subscribe(t *testing.T, c *websocket.Conn, channel string) uint64 {
+	t.Helper()
+	send(t, c, `{"type":"subscribe","channel":"`+channel+`"}`)
+	return subscribed(t, c, channel)
+}
+
+// subscribeSince subscribes c to channel with since and returns the acknowledged seq.
+func subscribeSince(t *testing.T, c *websocket.Conn, channel string, since uint64) uint64 {
+	t.Helper()
+	send(t, c, fmt.Sprintf(`{"type":"subscribe","channel":%q,"since":%d}`, channel, since))
+	return subscribed(t, c, channel)
+}
+
+// subscribed reads the acknowledgement of channel and returns its seq.
+func subscribed(t *testing.T, c *websocket.Conn, channel string) uint64 {
+	t.Helper()
+	f := expect(t, c, typeSubscribed, channel)
+	if f.Seq == nil {
+		t.Fatalf("subscribed frame without seq: %+v", f)
+	}
+	return *f.Seq
+}
+
+// expectEvent reads the next frame and checks that it is payload on channel with seq.
+func expectEvent(t *testing.T, c *websocket.Conn, channel string, seq uint64, payload string) {
 	t.Helper()
 	f := expect(t, c, typeEvent, channel)
-	if string(f.Data) != payload {
-		t.Fatalf("event data %s, want %s", f.Data, payload)
+	if f.Seq == nil || *f.Seq != seq || string(f.Data) != payload {
+		t.Fatalf("event seq %v data %s, want seq %d data %s", f.Seq, f.Data, seq, payload)
 	}
 }
 
@@ -300,8 +421,9 @@ func expectClose(t *testing.T, c *websocket.Conn, code int) {
 	}
 }
 
-// metric returns the value of the gauge or counter name in reg.
-func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// metric returns the value of the gauge, counter or histogram count name (with label values, if
+// any) in reg.
+func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -311,14 +433,37 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		if f.GetName() != name {
 			continue
 		}
-		m := f.GetMetric()[0]
-		if g := m.GetGauge(); g != nil {
-			return g.GetValue()
+		for _, m := range f.GetMetric() {
+			if !hasLabels(m, labels) {
+				continue
+			}
+			switch {
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			default:
+				return m.GetCounter().GetValue()
+			}
 		}
-		return m.GetCounter().GetValue()
+		t.Fatalf("metric %s has no series %v", name, labels)
 	}
 	t.Fatalf("metric %s not registered", name)
 	return 0
+}
+
+// hasLabels reports whether m carries every value in values.
+func hasLabels(m *dto.Metric, values []string) bool {
+	for _, v := range values {
+		found := false
+		for _, l := range m.GetLabel() {
+			found = found || l.GetValue() == v
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // serverClients returns the gateway's connected clients.
@@ -332,12 +477,93 @@ func (e *env) serverClients() []*client {
 	return cs
 }
 
-// smallReadBufferDial dials with a shrunken kernel receive buffer, for a
-// client that should stop accepting data after a few kilobytes.
+// smallReadBufferDial dials with a shrunken kernel receive buffer, for a client that should stop
+// accepting data after a few kilobytes.
 func smallReadBufferDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(4 << 10)
 	}
 	return c, err
+}
+
+// proxy is a TCP proxy in front of Redis that a test can cut, to break the gateway's connection
+// while Redis itself stays up for everyone else.
+type proxy struct {
+	// ln accepts the gateway's connections.
+	ln net.Listener
+	// target is Redis's address.
+	target string
+	// mu guards conns and cut.
+	mu sync.Mutex
+	// conns are the open connections, both sides.
+	conns []net.Conn
+	// cut makes the proxy refuse connections.
+	cut bool
+}
+
+// newProxy listens on a free loopback port and forwards to target until the test ends.
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.sever()
+	})
+	go p.serve()
+	return p
+}
+
+// addr is where the proxy listens.
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// serve accepts and forwards.
+func (p *proxy) serve() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			_ = in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			_ = in.Close()
+			continue
+		}
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
+		go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
+	}
+}
+
+// setCut closes every connection and refuses new ones (true), or accepts again (false).
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	p.cut = cut
+	p.mu.Unlock()
+	if cut {
+		p.sever()
+	}
+}
+
+// sever closes every open connection.
+func (p *proxy) sever() {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }

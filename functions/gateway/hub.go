@@ -3,130 +3,197 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+
+	"github.com/phoenixotel/phoenix/shared/realtime"
 )
 
-// broker is what the hub needs from a pub/sub backend; it is declared here,
-// by its consumer, and redisBroker implements it. Messages flow the other
-// way, through the function handed to the broker's constructor.
-type broker interface {
-	// subscribe starts a subscription to channel and returns a channel that
-	// is closed once the backend has confirmed it, after which every message
-	// published to channel is delivered.
-	subscribe(ctx context.Context, channel string) (<-chan struct{}, error)
-	// unsubscribe ends the subscription to channel.
-	unsubscribe(ctx context.Context, channel string) error
-	// close ends every subscription and returns once no more messages will
-	// be delivered.
-	close() error
-}
-
-// Errors of hub.reserve and hub.add, both answered with 503.
+// Errors of hub.reserve: 503 for the first two, 429 for the caps of one tenant or user.
 var (
-	errTooManyConnections = errors.New("too many connections")
+	errTooManyConnections = errors.New("too many connections on this replica")
 	errShuttingDown       = errors.New("shutting down")
+	errTenantLimit        = errors.New("too many connections of this tenant")
+	errUserLimit          = errors.New("too many connections of this user")
+	errClientGone         = errors.New("client closed")
 )
 
-// subscription is one broker channel and the clients that hold it.
-type subscription struct {
-	// eventPrefix starts every event frame of the channel; it names the
-	// client-side channel, which is the same for every holder because the
-	// broker channel embeds the tenant.
-	eventPrefix []byte
-	// refs counts holders, including those still waiting for ready; the
-	// broker subscription ends when it drops to zero. Guarded by hub.cmdMu.
-	refs int
-	// ready is closed once the broker has confirmed the subscription.
-	// Guarded by hub.cmdMu.
-	ready <-chan struct{}
-	// err is the broker's error from starting the subscription; set, it
-	// fails every holder until refs drops to zero and the next subscriber
-	// starts afresh. Guarded by hub.cmdMu.
-	err error
-	// clients are the holders that receive messages: those whose
-	// subscription is confirmed and acknowledged. Guarded by hub.subMu.
-	clients map[*client]struct{}
+// replayBatch is how many events one history read returns while catching up.
+const replayBatch = 256
+
+// revocationWorkers bounds the revocation checks in flight at once during a sweep.
+const revocationWorkers = 8
+
+// userKey identifies a subject within its tenant, for the per-user cap.
+type userKey struct {
+	// tenant is the subject's tenant.
+	tenant uuid.UUID
+	// subject is the user or service account id.
+	subject string
 }
 
-// hub owns the connected clients and their channel subscriptions, and
-// dispatches broker messages to them. Broker calls are refcounted, so the
-// process subscribes to a channel once however many clients want it.
+// subscription is one channel this replica is subscribed to, and the clients that hold it.
+type subscription struct {
+	// name is the client-side channel name, the same for every holder because the channel
+	// embeds the tenant.
+	name string
+	// ch identifies the channel's history.
+	ch realtime.Channel
+	// redisName is the Redis channel.
+	redisName string
+	// eventPrefix starts every event frame of the channel.
+	eventPrefix []byte
+	// refs counts holders, including those still joining; the Redis subscription ends when it
+	// drops to zero. Guarded by hub.cmdMu.
+	refs int
+	// ready is closed once Redis has confirmed the subscription. Guarded by hub.cmdMu.
+	ready <-chan struct{}
+	// err is the broker's error from starting the subscription; set, it fails every holder until
+	// refs drops to zero and the next subscriber starts afresh. Guarded by hub.cmdMu.
+	err error
+
+	// mu orders everything that reaches holders: live events, catch-up from the history, and
+	// clients joining. Held during a fan-out, which never blocks.
+	mu sync.Mutex
+	// holders maps each client receiving the channel's events to the number up to which it has
+	// them already (from its subscribed frame or a replay); it gets only events above it.
+	holders map[*client]uint64
+	// lastSeq is the highest number this replica has passed on (or knows to be covered): every
+	// holder has every event up to it that it needs.
+	lastSeq uint64
+	// known says lastSeq has been established (from the channel's counter or a first event).
+	known bool
+}
+
+// hub owns the connected clients and their channel subscriptions and dispatches events to them.
+// Subscriptions are refcounted, so the process subscribes to a channel once however many clients
+// want it, and an event is encoded once per channel however many clients receive it.
 type hub struct {
+	// opts are the gateway's resolved options.
+	opts *Options
 	// broker is the pub/sub backend all subscriptions go through.
 	broker broker
-	// metrics counts connections and slow consumers.
+	// history supplies the events a client or this replica missed.
+	history *realtime.History
+	// experiments answers whether a subscribed experiment exists.
+	experiments Experiments
+	// metrics are the gateway's instruments.
 	metrics *metrics
-	// log receives subscription diagnostics.
+	// log receives diagnostics.
 	log *slog.Logger
-	// maxConns caps len(clients) + reserved.
-	maxConns int
+	// epoch is the origin of queued.at: monotonic offsets are cheaper to store than times.
+	epoch time.Time
 
-	// connMu guards clients, reserved and closing.
+	// connMu guards clients, tenants, users, reserved and closing.
 	connMu sync.Mutex
 	// clients are the connected clients.
 	clients map[*client]struct{}
-	// reserved counts handshakes that passed the limit but are not added yet.
+	// tenants counts connections and reservations per tenant.
+	tenants map[uuid.UUID]int
+	// users counts connections and reservations per subject.
+	users map[userKey]int
+	// reserved counts handshakes that passed the caps but are not added yet.
 	reserved int
 	// closing is set by shutdown; no client is added after it.
 	closing bool
 	// running counts added clients until both their goroutines have ended.
 	running sync.WaitGroup
 
-	// cmdMu serializes refcount changes together with the broker calls they
-	// cause, so the broker sees subscribe and unsubscribe of a channel in the
-	// order the refcounts changed.
+	// cmdMu serializes refcount changes together with the broker calls they cause, so the broker
+	// sees subscribe and unsubscribe of a channel in the order the refcounts changed.
 	cmdMu sync.Mutex
-	// subMu guards subscription.clients and lets dispatch read subs while
-	// cmdMu is held for a broker call.
+	// subMu guards the subs map; dispatch reads it while cmdMu is held for a broker call.
 	subMu sync.RWMutex
-	// subs are the live subscriptions by broker channel. Written with both
-	// cmdMu and subMu held, so either is enough to read it.
+	// subs are the live subscriptions by Redis channel. Written with both cmdMu and subMu held,
+	// so either is enough to read it.
 	subs map[string]*subscription
+
+	// notices carries tenants named by revocation notices to the sweeper.
+	notices chan uuid.UUID
+	// stop ends the sweeper.
+	stop chan struct{}
+	// stopOnce makes stopping idempotent.
+	stopOnce sync.Once
+	// sweeperDone is closed when the sweeper has returned.
+	sweeperDone chan struct{}
 }
 
-// newHub returns a hub without a broker; the caller sets it before use,
-// since the broker's constructor needs hub.dispatch.
-func newHub(maxConns int, m *metrics, log *slog.Logger) *hub {
+// newHub returns a hub without a broker; the caller sets it and starts the sweeper, since the
+// broker's constructor needs the hub's handlers.
+func newHub(opts *Options, m *metrics) *hub {
 	return &hub{
-		metrics:  m,
-		log:      log,
-		maxConns: maxConns,
-		clients:  make(map[*client]struct{}),
-		subs:     make(map[string]*subscription),
+		opts:        opts,
+		history:     realtime.NewHistory(opts.Redis, opts.ChannelPrefix),
+		experiments: newExperimentCache(opts.Experiments),
+		metrics:     m,
+		log:         opts.Logger,
+		epoch:       time.Now(),
+		clients:     make(map[*client]struct{}),
+		tenants:     make(map[uuid.UUID]int),
+		users:       make(map[userKey]int),
+		subs:        make(map[string]*subscription),
+		notices:     make(chan uuid.UUID, 64),
+		stop:        make(chan struct{}),
+		sweeperDone: make(chan struct{}),
 	}
 }
 
-// reserve claims a connection slot for a handshake about to upgrade.
-func (h *hub) reserve() error {
+// now is the current offset from epoch, for queued.at.
+func (h *hub) now() int64 { return int64(time.Since(h.epoch)) }
+
+// reserve claims a connection slot for id's handshake about to upgrade, within the replica's,
+// the tenant's and the user's caps.
+func (h *hub) reserve(id Identity) error {
 	h.connMu.Lock()
 	defer h.connMu.Unlock()
-	if h.closing {
+	user := userKey{id.Tenant, id.Subject}
+	switch {
+	case h.closing:
 		return errShuttingDown
-	}
-	if len(h.clients)+h.reserved >= h.maxConns {
+	case len(h.clients)+h.reserved >= h.opts.MaxConnections:
 		return errTooManyConnections
+	case h.tenants[id.Tenant] >= h.opts.MaxConnectionsPerTenant:
+		return errTenantLimit
+	case h.users[user] >= h.opts.MaxConnectionsPerUser:
+		return errUserLimit
 	}
 	h.reserved++
+	h.tenants[id.Tenant]++
+	h.users[user]++
 	return nil
 }
 
-// release gives back a slot whose handshake failed.
-func (h *hub) release() {
+// release gives back the slot of a handshake that did not upgrade.
+func (h *hub) release(id Identity) {
 	h.connMu.Lock()
+	defer h.connMu.Unlock()
 	h.reserved--
-	h.connMu.Unlock()
+	h.unreserve(userKey{id.Tenant, id.Subject})
 }
 
-// add turns a reserved slot into a connected client. It fails if shutdown
-// began since the reservation; the slot is released either way.
+// unreserve drops user from the per-tenant and per-user counts. connMu must be held.
+func (h *hub) unreserve(user userKey) {
+	if h.tenants[user.tenant]--; h.tenants[user.tenant] <= 0 {
+		delete(h.tenants, user.tenant)
+	}
+	if h.users[user]--; h.users[user] <= 0 {
+		delete(h.users, user)
+	}
+}
+
+// add turns a reserved slot into a connected client. It fails if shutdown began since the
+// reservation, and then gives the slot back.
 func (h *hub) add(c *client) error {
 	h.connMu.Lock()
 	defer h.connMu.Unlock()
 	h.reserved--
 	if h.closing {
+		h.unreserve(c.owner)
 		return errShuttingDown
 	}
 	h.clients[c] = struct{}{}
@@ -137,26 +204,31 @@ func (h *hub) add(c *client) error {
 
 // remove forgets a client whose goroutines have both ended.
 func (h *hub) remove(c *client) {
+	h.metrics.connections.Dec()
+	h.metrics.disconnects.WithLabelValues(c.reason).Inc()
 	h.connMu.Lock()
 	delete(h.clients, c)
+	h.unreserve(c.owner)
 	h.connMu.Unlock()
-	h.metrics.connections.Dec()
 	h.running.Done()
 }
 
-// subscribe makes c a holder of the broker channel, subscribing the broker
-// if c is the first, and waits for the broker's confirmation. Once confirmed,
-// and atomically with respect to dispatch, ack is queued for c, so that c
-// sees it before any event of the channel. On error c holds nothing.
-func (h *hub) subscribe(ctx context.Context, c *client, name, channel string, ack []byte) error {
+// subscribe makes c a holder of ch under its client-side name, subscribing Redis if c is the
+// first. Once the subscription is confirmed c is acknowledged with the channel's latest number,
+// and, with since, first gets the events after since from the history: every event of the
+// channel reaches c once, in order. On error c holds nothing.
+func (h *hub) subscribe(ctx context.Context, c *client, name string, ch realtime.Channel, since *uint64) error {
+	redisName := ch.Name(h.opts.ChannelPrefix)
 	h.cmdMu.Lock()
-	s := h.subs[channel]
+	s := h.subs[redisName]
 	if s == nil {
-		s = &subscription{eventPrefix: eventPrefix(name), clients: make(map[*client]struct{})}
-		s.ready, s.err = h.broker.subscribe(ctx, channel)
+		s = &subscription{name: name, ch: ch, redisName: redisName, eventPrefix: eventPrefix(name),
+			holders: make(map[*client]uint64)}
+		s.ready, s.err = h.broker.subscribe(ctx, redisName)
 		h.subMu.Lock()
-		h.subs[channel] = s
+		h.subs[redisName] = s
 		h.subMu.Unlock()
+		h.metrics.channels.Inc()
 	}
 	s.refs++
 	ready, err := s.ready, s.err
@@ -169,67 +241,365 @@ func (h *hub) subscribe(ctx context.Context, c *client, name, channel string, ac
 			err = ctx.Err()
 		}
 	}
+	if err == nil {
+		err = h.establish(ctx, s)
+	}
+	if err == nil {
+		err = h.join(ctx, c, s, since)
+	}
 	if err != nil {
-		h.unsubscribe(c, channel)
+		h.unsubscribe(c, redisName)
 		return err
 	}
-	h.subMu.Lock()
-	s.clients[c] = struct{}{}
-	c.deliver(ack)
-	h.subMu.Unlock()
+	h.metrics.subscriptions.Inc()
 	return nil
 }
 
-// unsubscribe drops c as a holder of the broker channel and unsubscribes
-// the broker when c was the last. No event of the channel is queued for c
-// after it returns.
-func (h *hub) unsubscribe(c *client, channel string) {
+// establish sets a new subscription's lastSeq from the channel's counter, read after Redis
+// confirmed the subscription: every later event arrives live.
+func (h *hub) establish(ctx context.Context, s *subscription) error {
+	s.mu.Lock()
+	known := s.known
+	s.mu.Unlock()
+	if known {
+		return nil
+	}
+	latest, err := h.history.Latest(ctx, s.ch)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if !s.known {
+		s.lastSeq, s.known = latest, true
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// join adds c to s's holders. Without since (or since at the latest number) that is one step
+// under s.mu, with the subscribed frame queued first. With since, the subscribed frame, then the
+// history after since are queued (waiting for room, outside the lock), until c has caught up with
+// what this replica has passed on; then c becomes a holder under the lock, above the last number
+// it got, so nothing is missed or repeated.
+func (h *hub) join(ctx context.Context, c *client, s *subscription, since *uint64) error {
+	s.mu.Lock()
+	if since == nil || *since == s.lastSeq {
+		s.holders[c] = s.lastSeq
+		c.deliver(queued{data: subscribedFrame(s.name, s.lastSeq)})
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+
+	events, latest, err := h.history.After(ctx, s.ch, *since, replayBatch)
+	if errors.Is(err, realtime.ErrHistoryGap) {
+		h.metrics.dropped.WithLabelValues(droppedHistoryGap).Inc()
+		c.deliver(queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+			"the events after seq %d are no longer available; reload the state, then apply the events after the subscribed seq", *since))})
+		return h.join(ctx, c, s, nil)
+	}
+	if err != nil {
+		return err
+	}
+	if !c.deliverWait(queued{data: subscribedFrame(s.name, latest)}) {
+		return errClientGone
+	}
+	next := *since
+	for {
+		for _, e := range events {
+			frame, ok := encodeEvent(s.eventPrefix, e)
+			if ok && !c.deliverWait(queued{data: frame}) {
+				return errClientGone
+			}
+			next = e.Seq
+		}
+		h.metrics.replayed.Add(float64(len(events)))
+		s.mu.Lock()
+		if s.lastSeq <= next {
+			s.holders[c] = next
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		events, _, err = h.history.After(ctx, s.ch, next, replayBatch)
+		if errors.Is(err, realtime.ErrHistoryGap) || (err == nil && len(events) == 0) {
+			// Trimmed while c was catching up: what it lacks is gone; it goes on live.
+			h.metrics.dropped.WithLabelValues(droppedHistoryGap).Inc()
+			s.mu.Lock()
+			c.deliver(queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+				"the events after seq %d are no longer available; reload the state, then apply the events after seq %d", next, s.lastSeq))})
+			s.holders[c] = s.lastSeq
+			s.mu.Unlock()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// unsubscribe drops c as a holder of the Redis channel and unsubscribes Redis when c was the
+// last. No event of the channel is queued for c after it returns.
+func (h *hub) unsubscribe(c *client, redisName string) {
 	h.cmdMu.Lock()
 	defer h.cmdMu.Unlock()
-	s := h.subs[channel]
+	s := h.subs[redisName]
 	if s == nil {
 		return
 	}
-	h.subMu.Lock()
-	delete(s.clients, c)
-	s.refs--
-	last := s.refs == 0
-	if last {
-		delete(h.subs, channel)
+	s.mu.Lock()
+	if _, held := s.holders[c]; held {
+		delete(s.holders, c)
+		h.metrics.subscriptions.Dec()
 	}
-	h.subMu.Unlock()
-	if !last {
+	s.mu.Unlock()
+	s.refs--
+	if s.refs > 0 {
 		return
 	}
-	// Unsubscribe even after a failed subscribe: the broker may still
-	// remember the channel and resubscribe it on reconnect.
-	if err := h.broker.unsubscribe(context.Background(), channel); err != nil {
-		h.log.Warn("gateway: unsubscribe", "channel", channel, "error", err)
+	h.subMu.Lock()
+	delete(h.subs, redisName)
+	h.subMu.Unlock()
+	h.metrics.channels.Dec()
+	// Unsubscribe even after a failed subscribe: the broker may still remember the channel and
+	// subscribe it again on a new connection.
+	if err := h.broker.unsubscribe(context.Background(), redisName); err != nil {
+		h.log.Warn("gateway: unsubscribe", "channel", redisName, "error", err)
 	}
 }
 
-// dispatch queues a broker message for every client holding its channel.
-// It never blocks: a client whose queue is full is disconnected instead.
-func (h *hub) dispatch(channel, payload string) {
+// lookup returns the subscription of a Redis channel, if any.
+func (h *hub) lookup(redisName string) *subscription {
 	h.subMu.RLock()
 	defer h.subMu.RUnlock()
-	s := h.subs[channel]
-	if s == nil || len(s.clients) == 0 {
+	return h.subs[redisName]
+}
+
+// dispatch passes an event from Redis to the holders of its channel, on the broker's receive
+// goroutine. An event already passed on (it came from the history first) is dropped; one that
+// skips numbers first fetches the missing ones from the history. Queueing never blocks: a client
+// whose queue is full is disconnected instead.
+func (h *hub) dispatch(redisName, payload string) {
+	at := h.now()
+	h.metrics.events.Inc()
+	e, err := realtime.Decode(payload)
+	if err != nil {
+		h.metrics.dropped.WithLabelValues(droppedInvalidEvent).Inc()
+		h.log.Warn("gateway: dropped an event that has no sequence number", "channel", redisName)
 		return
 	}
-	frame, ok := encodeEvent(s.eventPrefix, payload)
-	if !ok {
-		h.log.Warn("gateway: dropped event with invalid JSON payload", "channel", channel)
+	s := h.lookup(redisName)
+	if s == nil {
 		return
 	}
-	for c := range s.clients {
-		c.deliver(frame)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known {
+		if e.Seq <= s.lastSeq {
+			h.metrics.dropped.WithLabelValues(droppedDuplicate).Inc()
+			return
+		}
+		if e.Seq > s.lastSeq+1 && len(s.holders) > 0 {
+			h.catchUp(s, e.Seq-1)
+		}
+	}
+	h.broadcast(s, e, at)
+	s.lastSeq, s.known = e.Seq, true
+}
+
+// resubscribed catches a channel up after the pub/sub connection was re-established: what was
+// published in between never arrived and is read from the history.
+func (h *hub) resubscribed(redisName string) {
+	s := h.lookup(redisName)
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.opts.SubscribeTimeout)
+	defer cancel()
+	latest, err := h.history.Latest(ctx, s.ch)
+	if err != nil {
+		h.log.Warn("gateway: catch up after reconnecting", "channel", redisName, "error", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.known || latest <= s.lastSeq {
+		return
+	}
+	if len(s.holders) == 0 {
+		s.lastSeq = latest
+		return
+	}
+	h.catchUp(s, latest)
+}
+
+// catchUp passes on the events after s.lastSeq up to upto from the history. If the history no
+// longer has them, every holder is told, and the channel goes on from upto. s.mu must be held.
+func (h *hub) catchUp(s *subscription, upto uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.opts.SubscribeTimeout)
+	defer cancel()
+	for s.lastSeq < upto {
+		events, _, err := h.history.After(ctx, s.ch, s.lastSeq, replayBatch)
+		if err == nil && len(events) == 0 {
+			err = realtime.ErrHistoryGap
+		}
+		if err != nil {
+			h.log.Warn("gateway: events lost", "channel", s.redisName, "after", s.lastSeq, "upto", upto, "error", err)
+			h.metrics.dropped.WithLabelValues(droppedHistoryGap).Add(float64(upto - s.lastSeq))
+			frame := queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+				"the events after seq %d up to %d were lost; reload the state, then apply the events after seq %d", s.lastSeq, upto, upto))}
+			for c := range s.holders {
+				c.deliver(frame)
+			}
+			s.lastSeq = upto
+			return
+		}
+		at := h.now()
+		for _, e := range events {
+			if e.Seq > upto {
+				return
+			}
+			h.broadcast(s, e, at)
+			s.lastSeq = e.Seq
+		}
 	}
 }
 
-// shutdown stops accepting clients, closes every client with 1001 and waits
-// until their goroutines have ended or ctx is done, when it aborts the
-// remaining connections. Then it closes the broker.
+// broadcast queues e, encoded once, for every holder that lacks it. s.mu must be held.
+func (h *hub) broadcast(s *subscription, e realtime.Event, at int64) {
+	if len(s.holders) == 0 {
+		return
+	}
+	frame, ok := encodeEvent(s.eventPrefix, e)
+	if !ok {
+		h.metrics.dropped.WithLabelValues(droppedInvalidEvent).Inc()
+		h.log.Warn("gateway: dropped an event whose payload is not JSON", "channel", s.redisName, "seq", e.Seq)
+		return
+	}
+	q := queued{data: frame, at: at}
+	for c, after := range s.holders {
+		if e.Seq > after {
+			c.deliver(q)
+		}
+	}
+}
+
+// notice handles a revocation notice (a tenant id) from Redis: that tenant's connections are
+// re-checked now. It never blocks the receive goroutine; a notice that does not fit waits for the
+// periodic sweep.
+func (h *hub) notice(payload string) {
+	tenant, err := uuid.Parse(payload)
+	if err != nil {
+		h.log.Warn("gateway: ignored a revocation notice that is not a tenant id")
+		return
+	}
+	select {
+	case h.notices <- tenant:
+	default:
+	}
+}
+
+// sweepLoop re-checks credentials for revocation: all of them every RecheckInterval, a tenant's
+// when a notice names it.
+func (h *hub) sweepLoop() {
+	defer close(h.sweeperDone)
+	t := time.NewTicker(h.opts.RecheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.sweep(uuid.Nil)
+		case tenant := <-h.notices:
+			h.sweep(tenant)
+		}
+	}
+}
+
+// sweep asks, once per credential, whether the credentials of tenant's connections (every
+// tenant's for uuid.Nil) were revoked, and closes those that were with 4003. A check that fails
+// keeps its connections until the next sweep.
+func (h *hub) sweep(tenant uuid.UUID) {
+	type group struct {
+		id      *Identity
+		clients []*client
+	}
+	groups := map[string]*group{}
+	var solo []*group
+	h.connMu.Lock()
+	for c := range h.clients {
+		id := c.identity.Load()
+		if id.Revoked == nil || (tenant != uuid.Nil && id.Tenant != tenant) {
+			continue
+		}
+		if id.Credential == "" {
+			solo = append(solo, &group{id: id, clients: []*client{c}})
+			continue
+		}
+		g := groups[id.Credential]
+		if g == nil {
+			g = &group{id: id}
+			groups[id.Credential] = g
+		}
+		g.clients = append(g.clients, c)
+	}
+	h.connMu.Unlock()
+
+	work := make(chan *group)
+	var failed, revoked int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range revocationWorkers {
+		wg.Go(func() {
+			for g := range work {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				yes, err := g.id.Revoked(ctx)
+				cancel()
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else if yes {
+					revoked += len(g.clients)
+				}
+				mu.Unlock()
+				if err != nil || !yes {
+					continue
+				}
+				for _, c := range g.clients {
+					// A client that re-authenticated since holds another credential.
+					if c.identity.Load().Credential == g.id.Credential {
+						c.close(CloseTokenRevoked, "token revoked", disconnectRevoked)
+					}
+				}
+			}
+		})
+	}
+	for _, g := range groups {
+		work <- g
+	}
+	for _, g := range solo {
+		work <- g
+	}
+	close(work)
+	wg.Wait()
+	if failed > 0 {
+		h.log.Warn("gateway: revocation checks failed; connections kept until the next check", "failed", failed)
+	}
+	if revoked > 0 {
+		h.log.Info("gateway: closed connections of revoked credentials", "connections", revoked)
+	}
+}
+
+// stopSweeper ends the sweeper and waits for it.
+func (h *hub) stopSweeper() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	<-h.sweeperDone
+}
+
+// shutdown stops accepting clients, then closes every client with 1001, spread evenly over the
+// drain window (at most half of the time ctx leaves), and waits until their goroutines have
+// ended or ctx is done, when it drops the remaining connections. Then it closes the broker.
 func (h *hub) shutdown(ctx context.Context) error {
 	h.connMu.Lock()
 	h.closing = true
@@ -238,9 +608,30 @@ func (h *hub) shutdown(ctx context.Context) error {
 		clients = append(clients, c)
 	}
 	h.connMu.Unlock()
+	h.stopSweeper()
 
-	for _, c := range clients {
-		c.close(websocket.CloseGoingAway, "server shutting down")
+	window := h.opts.DrainWindow
+	if deadline, ok := ctx.Deadline(); ok {
+		window = min(window, time.Until(deadline)/2)
+	}
+	if ctx.Err() != nil {
+		window = 0
+	}
+	start := time.Now()
+	for i, c := range clients {
+		if window > 0 {
+			at := start.Add(window * time.Duration(i) / time.Duration(len(clients)))
+			if wait := time.Until(at); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					window = 0 // out of time: close the rest at once
+				}
+				t.Stop()
+			}
+		}
+		c.close(websocket.CloseGoingAway, "server shutting down", disconnectShutdown)
 	}
 	finished := make(chan struct{})
 	go func() {
@@ -255,6 +646,7 @@ func (h *hub) shutdown(ctx context.Context) error {
 		for _, c := range clients {
 			c.abort()
 		}
+		<-finished
 	}
 	if cerr := h.broker.close(); cerr != nil && err == nil {
 		err = cerr

@@ -3,47 +3,113 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/ratelimit"
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
-// ChannelPrefix prefixes every Redis channel Phoenix publishes experiment events on.
+// ChannelPrefix prefixes every Redis channel and key Phoenix publishes experiment events on.
 const ChannelPrefix = realtime.DefaultPrefix
 
-// Needs are the resources the gateway uses.
-func Needs() bootstrap.Needs { return bootstrap.Needs{Redis: true, Keys: true} }
+// readPermission is what every channel requires: all of them carry experiment events.
+const readPermission = "experiment:read"
+
+// Needs are the resources the gateway uses: Redis for events and revocation, the key set to
+// verify tokens, the store for role permissions and experiment lookups.
+func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Redis: true, Keys: true} }
 
 // tokenAuthenticator adapts the shared access-token verifier, so the gateway accepts exactly the
-// tokens the API accepts.
+// tokens the API accepts, with the same permissions.
 type tokenAuthenticator struct {
-	verifier *auth.Verifier // verifies signature, claims and revocation
+	verifier   *auth.Verifier                             // verifies signature, claims and revocation
+	revocation auth.Revocation                            // re-checked periodically for open connections
+	roles      atomic.Pointer[map[string]map[string]bool] // role -> permissions, from the catalog
 }
 
-func (a tokenAuthenticator) Authenticate(r *http.Request) (Identity, error) {
-	token, err := auth.BearerToken(r)
+// Authenticate verifies token and says whether it may read experiments.
+func (a *tokenAuthenticator) Authenticate(ctx context.Context, token string) (Identity, error) {
+	p, err := a.verifier.Verify(ctx, token)
 	if err != nil {
-		return Identity{}, err
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			return Identity{}, err
+		}
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	p, err := a.verifier.Verify(r.Context(), token)
-	if err != nil {
-		return Identity{}, err
+	id := Identity{Tenant: p.Tenant, Subject: p.Subject, ExpiresAt: p.ExpiresAt,
+		ReadExperiments: a.may(p, readPermission), Credential: p.TokenID}
+	if a.revocation != nil {
+		// The revocation markers alone: the signature and claims do not change.
+		id.Revoked = func(ctx context.Context) (bool, error) { return a.revocation.Revoked(ctx, p, p.IssuedAt) }
 	}
-	return Identity{Tenant: p.Tenant, Subject: p.Subject, ExpiresAt: p.ExpiresAt,
-		// The same verification again: signature aside, it re-reads the revocation markers.
-		Revoked: func(ctx context.Context) (bool, error) {
-			_, err := a.verifier.Verify(ctx, token)
-			if errors.Is(err, auth.ErrUnauthenticated) {
-				return true, nil
+	return id, nil
+}
+
+// may reports whether p holds perm: directly (service accounts) or through a role (users).
+func (a *tokenAuthenticator) may(p auth.Principal, perm string) bool {
+	if p.SubjectType == auth.SubjectServiceAccount {
+		for _, have := range p.Permissions {
+			if have == perm {
+				return true
 			}
-			return false, err
-		}}, nil
+		}
+		return false
+	}
+	roles := a.roles.Load()
+	if roles == nil {
+		return false
+	}
+	for _, r := range p.Roles {
+		if (*roles)[r][perm] {
+			return true
+		}
+	}
+	return false
+}
+
+// loadRoles reads the role catalog, as the API does.
+func (a *tokenAuthenticator) loadRoles(ctx context.Context, st *store.Store) error {
+	cat, err := st.RolePermissions(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]map[string]bool, len(cat))
+	for role, perms := range cat {
+		m[role] = make(map[string]bool, len(perms))
+		for _, p := range perms {
+			m[role][p.String()] = true
+		}
+	}
+	a.roles.Store(&m)
+	return nil
+}
+
+// storeExperiments answers Experiments from PostgreSQL, inside the tenant's row-level security.
+type storeExperiments struct {
+	st *store.Store // the runtime role's store
+}
+
+// ExperimentExists reads the experiment within tenant.
+func (s storeExperiments) ExperimentExists(ctx context.Context, tenant, experiment uuid.UUID) (bool, error) {
+	err := s.st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+		_, err := tx.Experiment(ctx, experiment)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // deferred serves 503 until the gateway exists: the gateway opens its Redis subscription when
@@ -60,32 +126,77 @@ func (d *deferred) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "starting", http.StatusServiceUnavailable)
 }
 
-// Service is the gateway as a deployable.
+// optionsFrom maps the configuration onto Options; the Redis, store and authenticator parts are
+// filled in by Service.
+func optionsFrom(cfg config.Config) Options {
+	return Options{
+		ChannelPrefix:           ChannelPrefix,
+		AllowedOrigins:          cfg.AllowedOrigins,
+		RecheckInterval:         cfg.WSRecheck,
+		MaxConnections:          cfg.WS.MaxConnections,
+		MaxConnectionsPerTenant: cfg.WS.MaxPerTenant,
+		MaxConnectionsPerUser:   cfg.WS.MaxPerUser,
+		ConnectRate:             perSecond(cfg.WS.ConnectRate),
+		MessageRate:             perSecond(cfg.WS.MessageRate),
+		MaxSubscriptions:        cfg.WS.MaxSubscriptions,
+		SendQueue:               cfg.WS.SendQueue,
+		DrainWindow:             max(cfg.WS.DrainWindow, time.Nanosecond), // 0 configured: close all at once
+	}
+}
+
+// perSecond converts a configured limit to Options' events per second; "off" is unlimited.
+func perSecond(l ratelimit.Limit) float64 {
+	if l.Rate == 0 || l.Period <= 0 {
+		return -1
+	}
+	return float64(l.Rate) / l.Period.Seconds()
+}
+
+// Service is the gateway as a deployable. It is ready once the database role is verified, the
+// role catalog is loaded and the Redis pub/sub connection is subscribed, and unready whenever
+// that connection is being re-established.
 func Service(res *bootstrap.Resources) (function.Service, error) {
-	if res.Redis == nil || res.Verifier == nil {
-		return function.Service{}, errors.New("gateway needs Redis and the token key set")
+	if res.Redis == nil || res.Verifier == nil || res.Store == nil {
+		return function.Service{}, errors.New("gateway needs Redis, the token key set and the store")
 	}
 	reg := prometheus.NewRegistry()
 	d := &deferred{}
+	authn := &tokenAuthenticator{verifier: res.Verifier}
+	if res.Revocation != nil {
+		authn.revocation = res.Revocation
+	}
 	return function.Service{
 		Name:     "gateway",
 		HTTP:     d,
 		Registry: reg,
 		Start: func(ctx context.Context) error {
-			g, err := New(Options{
-				Redis:           res.Redis,
-				ChannelPrefix:   ChannelPrefix,
-				Authenticator:   tokenAuthenticator{verifier: res.Verifier},
-				AllowedOrigins:  res.Config.AllowedOrigins,
-				RecheckInterval: res.Config.WSRecheck,
-				Logger:          res.Logger,
-				Registerer:      reg,
-			})
+			if err := res.Start(ctx); err != nil {
+				return err
+			}
+			if err := res.Retry(ctx, "load the role catalog", func(ctx context.Context) error {
+				return authn.loadRoles(ctx, res.Store)
+			}); err != nil {
+				return err
+			}
+			opts := optionsFrom(res.Config)
+			opts.Redis, opts.Authenticator, opts.Experiments = res.Redis, authn, storeExperiments{st: res.Store}
+			opts.Logger, opts.Registerer = res.Logger, reg
+			g, err := New(opts)
 			if err != nil {
 				return err
 			}
 			d.gw.Store(g)
 			return nil
+		},
+		Ready: func(ctx context.Context) error {
+			g := d.gw.Load()
+			if g == nil {
+				return errors.New("starting")
+			}
+			if err := g.Ready(ctx); err != nil {
+				return err
+			}
+			return res.Ready(ctx)
 		},
 		Stop: func(ctx context.Context) error {
 			if g := d.gw.Load(); g != nil {

@@ -52,6 +52,7 @@ type Config struct {
 	TrustedProxies     int                 // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
 	Sink               string              // K_SINK: the broker's ingress, where functions send events (Knative sets it)
 	WSRecheck          time.Duration       // PHOENIX_WS_RECHECK_INTERVAL: how often open WebSockets re-check their token
+	WS                 WebSocket           // PHOENIX_WS_*: the gateway's connection limits (see WebSocket)
 	DeployTarget       string              // PHOENIX_DEPLOY_TARGET: kubernetes or local, how collectors read the host
 	IngestURL          string              // PHOENIX_INGEST_URL: where rendered collectors send their output (OTLP/HTTP)
 	CollectorImage     string              // PHOENIX_COLLECTOR_IMAGE: the collector image in rendered manifests
@@ -136,10 +137,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, errors.New("K_SINK: want the broker's http(s) URL"))
 		}
 	}
-	c.WSRecheck, err = duration(get("PHOENIX_WS_RECHECK_INTERVAL", "30s"), 100*time.Millisecond, 10*time.Minute)
+	c.WSRecheck, err = duration(get("PHOENIX_WS_RECHECK_INTERVAL", "1s"), 100*time.Millisecond, 10*time.Minute)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("PHOENIX_WS_RECHECK_INTERVAL: %w", err))
 	}
+	errs = append(errs, c.WS.load(get)...)
 	c.DeployTarget = get("PHOENIX_DEPLOY_TARGET", "kubernetes")
 	if c.DeployTarget != "kubernetes" && c.DeployTarget != "local" {
 		errs = append(errs, fmt.Errorf("PHOENIX_DEPLOY_TARGET=%q: want kubernetes or local", c.DeployTarget))
@@ -223,3 +225,48 @@ func duration(v string, lo, hi time.Duration) (time.Duration, error) {
 
 // Addr is the listen address for the configured port.
 func (c Config) Addr() string { return ":" + strconv.Itoa(c.Port) }
+
+// WebSocket is the gateway's connection limits, all per gateway replica (PHOENIX_WS_*).
+type WebSocket struct {
+	MaxConnections   int             // PHOENIX_WS_MAX_CONNECTIONS: connections of one replica (503 beyond)
+	MaxPerTenant     int             // PHOENIX_WS_MAX_CONNECTIONS_PER_TENANT: one tenant's connections (429 beyond)
+	MaxPerUser       int             // PHOENIX_WS_MAX_CONNECTIONS_PER_USER: one user's or service account's (429 beyond)
+	ConnectRate      ratelimit.Limit // PHOENIX_WS_CONNECT_RATE: new connections admitted (503 beyond); off = unlimited
+	MessageRate      ratelimit.Limit // PHOENIX_WS_MESSAGE_RATE: frames one connection may send; off = unlimited
+	MaxSubscriptions int             // PHOENIX_WS_MAX_SUBSCRIPTIONS: channels one connection may hold
+	SendQueue        int             // PHOENIX_WS_SEND_QUEUE: frames queued for one connection before it is a slow reader
+	DrainWindow      time.Duration   // PHOENIX_WS_DRAIN_WINDOW: time over which SIGTERM spreads closing connections
+}
+
+// load reads the PHOENIX_WS_* variables through get and returns their problems.
+func (w *WebSocket) load(get func(name, def string) string) []error {
+	var errs []error
+	for _, n := range []struct {
+		name, def string
+		lo, hi    int
+		dst       *int
+	}{
+		{"PHOENIX_WS_MAX_CONNECTIONS", "10000", 1, 1_000_000, &w.MaxConnections},
+		{"PHOENIX_WS_MAX_CONNECTIONS_PER_TENANT", "2000", 1, 1_000_000, &w.MaxPerTenant},
+		{"PHOENIX_WS_MAX_CONNECTIONS_PER_USER", "50", 1, 1_000_000, &w.MaxPerUser},
+		{"PHOENIX_WS_MAX_SUBSCRIPTIONS", "100", 1, 10_000, &w.MaxSubscriptions},
+		{"PHOENIX_WS_SEND_QUEUE", "256", 2, 100_000, &w.SendQueue},
+	} {
+		v, err := strconv.Atoi(get(n.name, n.def))
+		if err != nil || v < n.lo || v > n.hi {
+			errs = append(errs, fmt.Errorf("%s: want a whole number from %d to %d", n.name, n.lo, n.hi))
+		}
+		*n.dst = v
+	}
+	var err error
+	if w.ConnectRate, err = ratelimit.Parse(get("PHOENIX_WS_CONNECT_RATE", "1000/s")); err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_WS_CONNECT_RATE: %w", err))
+	}
+	if w.MessageRate, err = ratelimit.Parse(get("PHOENIX_WS_MESSAGE_RATE", "20/s")); err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_WS_MESSAGE_RATE: %w", err))
+	}
+	if w.DrainWindow, err = duration(get("PHOENIX_WS_DRAIN_WINDOW", "10s"), 0, 10*time.Minute); err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_WS_DRAIN_WINDOW: %w", err))
+	}
+	return errs
+}

@@ -3,7 +3,10 @@ package realtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,10 @@ func TestChannelNames(t *testing.T) {
 			"phoenix:tenant:11111111-1111-1111-1111-111111111111:experiment:22222222-2222-2222-2222-222222222222"},
 		{"experiment without prefix", ExperimentChannel("", tenant, experiment),
 			"tenant:11111111-1111-1111-1111-111111111111:experiment:22222222-2222-2222-2222-222222222222"},
+		{"tenant counter", Channel{Tenant: tenant}.counterKey("phoenix"), "phoenix:seq:{11111111-1111-1111-1111-111111111111}"},
+		{"experiment history", Channel{Tenant: tenant, Experiment: experiment}.historyKey("phoenix"),
+			"phoenix:history:{11111111-1111-1111-1111-111111111111}:experiment:22222222-2222-2222-2222-222222222222"},
+		{"revocations", RevocationChannel("phoenix"), "phoenix:revocations"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -38,6 +45,29 @@ func TestExperimentChannel_DiffersBetweenTenants(t *testing.T) {
 	a, b := ExperimentChannel("p", uuid.New(), experiment), ExperimentChannel("p", uuid.New(), experiment)
 	if a == b {
 		t.Fatalf("the same experiment ID in two tenants maps to one channel %q", a)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Event
+		wantErr bool
+	}{
+		{`1 {"a":1}`, Event{Seq: 1, Data: `{"a":1}`}, false},
+		{`18446744073709551615 {}`, Event{Seq: 18446744073709551615, Data: `{}`}, false},
+		{`7 {"text":"with spaces inside"}`, Event{Seq: 7, Data: `{"text":"with spaces inside"}`}, false},
+		{`{"a":1}`, Event{}, true},
+		{`0 {}`, Event{}, true},
+		{`-1 {}`, Event{}, true},
+		{`12`, Event{}, true},
+		{``, Event{}, true},
+	}
+	for _, tt := range tests {
+		got, err := Decode(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("Decode(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
 	}
 }
 
@@ -58,34 +88,251 @@ func newRedis(t *testing.T) *redis.Client {
 	return rdb
 }
 
-func TestPublish_ReachesTenantThenExperimentChannel(t *testing.T) {
+// testPrefix is a prefix of its own for one test, whose keys are deleted afterwards.
+func testPrefix(t *testing.T, rdb *redis.Client) string {
+	prefix := "realtime-test-" + uuid.NewString()
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := rdb.Keys(ctx, prefix+":*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
+func TestPublish_NumbersEachChannelAndPublishesTenantFirst(t *testing.T) {
 	rdb := newRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	prefix := "realtime-test-" + uuid.NewString()
-	tenant, experiment := uuid.New(), uuid.New()
-	tenantCh, experimentCh := TenantChannel(prefix, tenant), ExperimentChannel(prefix, tenant, experiment)
+	prefix := testPrefix(t, rdb)
+	tenant, first, second := uuid.New(), uuid.New(), uuid.New()
+	tenantCh := TenantChannel(prefix, tenant)
+	firstCh, secondCh := ExperimentChannel(prefix, tenant, first), ExperimentChannel(prefix, tenant, second)
 
-	sub := rdb.Subscribe(ctx, tenantCh, experimentCh)
+	sub := rdb.Subscribe(ctx, tenantCh, firstCh, secondCh)
 	t.Cleanup(func() { _ = sub.Close() })
-	for range 2 { // wait for both confirmations
+	for range 3 { // wait for the confirmations
 		if _, err := sub.ReceiveTimeout(ctx, 5*time.Second); err != nil {
 			t.Fatalf("subscribe: %v", err)
 		}
 	}
-
-	payload := `{"specversion":"1.0","type":"experiment.started"}`
-	if err := NewPublisher(rdb, prefix).Publish(ctx, tenant, experiment, []byte(payload)); err != nil {
-		t.Fatalf("Publish: %v", err)
+	p := NewPublisher(rdb, prefix)
+	for _, e := range []uuid.UUID{first, second, first} {
+		if err := p.Publish(ctx, tenant, e, []byte(`{"experiment":"`+e.String()+`"}`)); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
 	}
-	for _, want := range []string{tenantCh, experimentCh} {
+	// The tenant channel numbers all three; each experiment channel its own.
+	want := []struct{ channel, payload string }{
+		{tenantCh, `1 {"experiment":"` + first.String() + `"}`},
+		{firstCh, `1 {"experiment":"` + first.String() + `"}`},
+		{tenantCh, `2 {"experiment":"` + second.String() + `"}`},
+		{secondCh, `1 {"experiment":"` + second.String() + `"}`},
+		{tenantCh, `3 {"experiment":"` + first.String() + `"}`},
+		{firstCh, `2 {"experiment":"` + first.String() + `"}`},
+	}
+	for _, w := range want {
 		m, err := sub.ReceiveMessage(ctx)
 		if err != nil {
 			t.Fatalf("receive: %v", err)
 		}
-		if m.Channel != want || m.Payload != payload {
-			t.Fatalf("got %q on %q, want %q on %q", m.Payload, m.Channel, payload, want)
+		if m.Channel != w.channel || m.Payload != w.payload {
+			t.Fatalf("got %q on %q, want %q on %q", m.Payload, m.Channel, w.payload, w.channel)
 		}
+	}
+}
+
+func TestPublish_ConcurrentPublishersLeaveNoGaps(t *testing.T) {
+	rdb := newRedis(t)
+	ctx := context.Background()
+	prefix := testPrefix(t, rdb)
+	tenant, experiment := uuid.New(), uuid.New()
+	p := NewPublisher(rdb, prefix)
+	const publishers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers*each)
+	for w := range publishers {
+		wg.Go(func() {
+			for i := range each {
+				errs <- p.Publish(ctx, tenant, experiment, fmt.Appendf(nil, `{"w":%d,"i":%d}`, w, i))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHistory(rdb, prefix)
+	for _, ch := range []Channel{{Tenant: tenant}, {Tenant: tenant, Experiment: experiment}} {
+		events, latest, err := h.After(ctx, ch, 0, publishers*each)
+		if err != nil {
+			t.Fatalf("After: %v", err)
+		}
+		if latest != publishers*each || len(events) != publishers*each {
+			t.Fatalf("latest %d, %d events; want %d of each", latest, len(events), publishers*each)
+		}
+		for i, e := range events {
+			if e.Seq != uint64(i+1) {
+				t.Fatalf("event %d has seq %d", i, e.Seq)
+			}
+		}
+	}
+}
+
+func TestHistory_After(t *testing.T) {
+	rdb := newRedis(t)
+	ctx := context.Background()
+	prefix := testPrefix(t, rdb)
+	tenant, experiment := uuid.New(), uuid.New()
+	ch := Channel{Tenant: tenant, Experiment: experiment}
+	p, h := NewPublisher(rdb, prefix), NewHistory(rdb, prefix)
+	for i := 1; i <= 5; i++ {
+		if err := p.Publish(ctx, tenant, experiment, fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name       string
+		ch         Channel
+		after      uint64
+		limit      int
+		wantSeqs   []uint64
+		wantLatest uint64
+		wantErr    error
+	}{
+		{"everything", ch, 0, 10, []uint64{1, 2, 3, 4, 5}, 5, nil},
+		{"after 3", ch, 3, 10, []uint64{4, 5}, 5, nil},
+		{"a page", ch, 1, 2, []uint64{2, 3}, 5, nil},
+		{"up to date", ch, 5, 10, nil, 5, nil},
+		{"beyond the latest", ch, 9, 10, nil, 5, ErrHistoryGap},
+		{"a channel without events", Channel{Tenant: uuid.New()}, 0, 10, nil, 0, nil},
+		{"a number the channel never had", Channel{Tenant: uuid.New()}, 3, 10, nil, 0, ErrHistoryGap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, latest, err := h.After(ctx, tt.ch, tt.after, tt.limit)
+			if !errors.Is(err, tt.wantErr) || latest != tt.wantLatest {
+				t.Fatalf("After = latest %d, err %v; want %d, %v", latest, err, tt.wantLatest, tt.wantErr)
+			}
+			var seqs []uint64
+			for _, e := range events {
+				seqs = append(seqs, e.Seq)
+				if e.Data != fmt.Sprintf(`{"n":%d}`, e.Seq) {
+					t.Fatalf("event %d data %s", e.Seq, e.Data)
+				}
+			}
+			if fmt.Sprint(seqs) != fmt.Sprint(tt.wantSeqs) {
+				t.Fatalf("seqs %v, want %v", seqs, tt.wantSeqs)
+			}
+		})
+	}
+	if n, err := h.Latest(ctx, ch); err != nil || n != 5 {
+		t.Fatalf("Latest = %d, %v; want 5", n, err)
+	}
+}
+
+func TestHistory_ReportsAGapOnceTrimmedOrExpired(t *testing.T) {
+	rdb := newRedis(t)
+	ctx := context.Background()
+	prefix := testPrefix(t, rdb)
+	tenant, experiment := uuid.New(), uuid.New()
+	ch := Channel{Tenant: tenant, Experiment: experiment}
+	// Trimming is approximate (whole stream nodes of 100 entries), so publish well beyond it.
+	p, h := NewPublisher(rdb, prefix, WithHistory(10, time.Hour)), NewHistory(rdb, prefix)
+	for i := 1; i <= 350; i++ {
+		if err := p.Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, latest, err := h.After(ctx, ch, 1, 10); !errors.Is(err, ErrHistoryGap) || latest != 350 {
+		t.Fatalf("After(1) on a trimmed history = latest %d, %v; want 350, ErrHistoryGap", latest, err)
+	}
+	if events, _, err := h.After(ctx, ch, 345, 10); err != nil || len(events) != 5 {
+		t.Fatalf("After(345) = %d events, %v; want the last 5", len(events), err)
+	}
+	// The history expires before the counter: numbering continues, the gap is reported.
+	if err := rdb.Del(ctx, ch.historyKey(prefix)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.After(ctx, ch, 345, 10); !errors.Is(err, ErrHistoryGap) {
+		t.Fatalf("After on an expired history = %v, want ErrHistoryGap", err)
+	}
+	if err := p.Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if events, _, err := h.After(ctx, ch, 350, 10); err != nil || len(events) != 1 || events[0].Seq != 351 {
+		t.Fatalf("After(350) = %+v, %v; want seq 351", events, err)
+	}
+}
+
+func TestPublish_ContinuesNumberingWhenTheCounterIsLost(t *testing.T) {
+	rdb := newRedis(t)
+	ctx := context.Background()
+	prefix := testPrefix(t, rdb)
+	tenant, experiment := uuid.New(), uuid.New()
+	ch := Channel{Tenant: tenant, Experiment: experiment}
+	p, h := NewPublisher(rdb, prefix), NewHistory(rdb, prefix)
+	for range 3 {
+		if err := p.Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.Del(ctx, ch.counterKey(prefix)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
+		t.Fatalf("Publish after the counter was lost: %v", err)
+	}
+	if events, latest, err := h.After(ctx, ch, 3, 10); err != nil || latest != 4 || len(events) != 1 {
+		t.Fatalf("After(3) = %+v, latest %d, %v; want seq 4", events, latest, err)
+	}
+}
+
+func TestPublish_SetsExpiryOnCountersAndHistories(t *testing.T) {
+	rdb := newRedis(t)
+	ctx := context.Background()
+	prefix := testPrefix(t, rdb)
+	tenant, experiment := uuid.New(), uuid.New()
+	if err := NewPublisher(rdb, prefix, WithHistory(10, time.Hour)).Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	ch := Channel{Tenant: tenant, Experiment: experiment}
+	tests := []struct {
+		key      string
+		min, max time.Duration
+	}{
+		{ch.historyKey(prefix), 59 * time.Minute, time.Hour},
+		{ch.counterKey(prefix), DefaultCounterTTL - time.Minute, DefaultCounterTTL},
+	}
+	for _, tt := range tests {
+		ttl, err := rdb.TTL(ctx, tt.key).Result()
+		if err != nil || ttl < tt.min || ttl > tt.max {
+			t.Errorf("TTL of %s = %v, %v; want within [%v, %v]", tt.key, ttl, err, tt.min, tt.max)
+		}
+	}
+}
+
+func TestPublishRevocation_ReachesTheRevocationChannel(t *testing.T) {
+	rdb := newRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	prefix := testPrefix(t, rdb)
+	sub := rdb.Subscribe(ctx, RevocationChannel(prefix))
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.ReceiveTimeout(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tenant := uuid.New()
+	if err := NewPublisher(rdb, prefix).PublishRevocation(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.ReceiveMessage(ctx)
+	if err != nil || m.Payload != tenant.String() {
+		t.Fatalf("got %v, %v; want %s", m, err, tenant)
 	}
 }
 
@@ -97,11 +344,21 @@ func TestPublish_RejectsPayloadThatIsNotJSON(t *testing.T) {
 	}
 }
 
-func TestPublish_ReportsRedisErrors(t *testing.T) {
+func TestRedisErrorsAreReported(t *testing.T) {
 	rdb := newRedis(t)
 	_ = rdb.Close()
-	err := NewPublisher(rdb, "p").Publish(context.Background(), uuid.New(), uuid.New(), []byte(`{}`))
-	if err == nil {
-		t.Fatal("Publish on a closed client succeeded")
+	ctx := context.Background()
+	ch := Channel{Tenant: uuid.New()}
+	p, h := NewPublisher(rdb, "p"), NewHistory(rdb, "p")
+	checks := map[string]error{
+		"Publish":           p.Publish(ctx, uuid.New(), uuid.New(), []byte(`{}`)),
+		"PublishRevocation": p.PublishRevocation(ctx, uuid.New()),
+	}
+	_, checks["Latest"] = h.Latest(ctx, ch)
+	_, _, checks["After"] = h.After(ctx, ch, 0, 1)
+	for name, err := range checks {
+		if err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Errorf("%s on a closed client = %v, want an error", name, err)
+		}
 	}
 }
