@@ -28,6 +28,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), analyzeCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd())
+	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), analyzeCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd(), testCmd())
 	return cmd
 }

@@ -1,0 +1,668 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"knative.dev/pkg/signals"
+
+	"github.com/phoenixotel/phoenix/functions/gateway"
+	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/config"
+	"github.com/phoenixotel/phoenix/shared/realtime"
+)
+
+// loadEventType is the CloudEvent type of the load test's events. They go to Redis for the
+// gateway only, never to the broker, so they are not in the event catalog.
+const loadEventType = "io.phoenix.test.load.v1"
+
+// loadOptions are the flags of `phoenix test load`.
+type loadOptions struct {
+	connections    int           // WebSocket connections to hold
+	duration       time.Duration // how long to publish events over
+	events         int           // events published to every tenant; 0 = one per second
+	gateway        string        // the gateway's ws:// URL of /ws
+	metrics        string        // the gateway's /metrics URL; empty = derived from gateway, "-" = none
+	redisURL       string        // where to publish; empty = PHOENIX_REDIS_URL
+	keysFile       string        // the signing keys the gateway verifies with
+	tenants        int           // tenants the connections are spread over; 0 = one per 1000
+	users          int           // subjects per tenant; 0 = one per 25 connections
+	distinctTokens bool          // one token per connection instead of one per subject
+	sources        int           // loopback source addresses to dial from
+	concurrency    int           // handshakes in flight
+	grace          time.Duration // how long to wait for deliveries after the last event
+}
+
+func testCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Exercise a running Phoenix",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(loadTestCmd())
+	return cmd
+}
+
+func loadTestCmd() *cobra.Command {
+	var o loadOptions
+	cmd := &cobra.Command{
+		Use:   "load --connections N [--duration D] [--events E]",
+		Short: "Hold N authenticated WebSocket connections to the gateway and measure event delivery",
+		Long: "Opens N connections to a running gateway, authenticated with short-lived tokens signed by the\n" +
+			"key set the gateway verifies with (--keys; phoenix dev's development keys by default), spread\n" +
+			"over --tenants tenants and --users subjects per tenant, and subscribes each to its tenant channel.\n" +
+			"Then it publishes E events to every tenant through Redis, exactly as the controller publishes\n" +
+			"transitions, spread evenly over D, and checks that every connection receives every event once,\n" +
+			"in order, without gaps. It prints the connection time, the delivery latency (publish to\n" +
+			"receipt, p50/p95/p99/max), events lost, and the gateway's memory per connection (from its\n" +
+			"/metrics, measured before the first event). Run it in a process of its own: each connection\n" +
+			"is a file descriptor here and one in the gateway.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			rep, err := runLoad(signals.NewContext(), o, cfg, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			rep.write(cmd.OutOrStdout())
+			return rep.verdict()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.connections, "connections", 1000, "WebSocket connections to open and hold")
+	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long to publish events over")
+	f.IntVar(&o.events, "events", 0, "events published to every tenant (default: one per second of --duration)")
+	f.StringVar(&o.gateway, "gateway", "ws://127.0.0.1:8081/ws", "the gateway's WebSocket URL")
+	f.StringVar(&o.metrics, "metrics", "", `the gateway's metrics URL (default: /metrics beside --gateway; "-" for none)`)
+	f.StringVar(&o.redisURL, "redis", "", "Redis to publish through (default: PHOENIX_REDIS_URL)")
+	f.StringVar(&o.keysFile, "keys", "", "PEM file of the gateway's signing keys (default: PHOENIX_JWT_KEYS_FILE, else .phoenix/dev-jwt.pem)")
+	f.IntVar(&o.tenants, "tenants", 0, "tenants to spread the connections over (default: one per 1000 connections)")
+	f.IntVar(&o.users, "users", 0, "subjects per tenant (default: one per 25 connections)")
+	f.BoolVar(&o.distinctTokens, "distinct-tokens", false, "give every connection its own token (the revocation check's worst case)")
+	f.IntVar(&o.sources, "source-addrs", 16, "loopback source addresses (127.0.0.1 up) to spread connections over")
+	f.IntVar(&o.concurrency, "concurrency", 64, "handshakes in flight at once")
+	f.DurationVar(&o.grace, "grace", 5*time.Second, "how long to wait for the last deliveries")
+	return cmd
+}
+
+// validate fills defaults and refuses impossible combinations.
+func (o *loadOptions) validate(cfg config.Config) error {
+	switch {
+	case o.connections < 1 || o.connections > 100_000:
+		return inputError{fmt.Errorf("--connections must be from 1 to 100000, got %d", o.connections)}
+	case o.duration <= 0 || o.duration > 30*time.Minute:
+		return inputError{fmt.Errorf("--duration must be positive and at most 30m, got %s", o.duration)}
+	case o.events < 0 || o.sources < 1 || o.sources > 250 || o.concurrency < 1:
+		return inputError{errors.New("--events must not be negative, --source-addrs must be 1-250, --concurrency positive")}
+	}
+	if o.events == 0 {
+		o.events = max(1, int(o.duration/time.Second))
+	}
+	if o.tenants <= 0 {
+		o.tenants = (o.connections + 999) / 1000
+	}
+	o.tenants = min(o.tenants, o.connections)
+	perTenant := (o.connections + o.tenants - 1) / o.tenants
+	if o.users <= 0 {
+		o.users = (perTenant + 24) / 25
+	}
+	o.users = min(o.users, perTenant)
+	if o.redisURL == "" {
+		o.redisURL = cfg.RedisURL
+	}
+	if o.keysFile == "" {
+		o.keysFile = cfg.JWTKeysFile
+	}
+	if o.keysFile == "" {
+		o.keysFile = ".phoenix/dev-jwt.pem"
+	}
+	u, err := url.Parse(o.gateway)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return inputError{fmt.Errorf("--gateway must be a ws:// or wss:// URL, got %q", o.gateway)}
+	}
+	if o.metrics == "" {
+		m := *u
+		m.Scheme = strings.Replace(strings.Replace(u.Scheme, "wss", "https", 1), "ws", "http", 1)
+		m.Path = "/metrics"
+		o.metrics = m.String()
+	}
+	return nil
+}
+
+// loadConn is one connection of the test and what its reader saw.
+type loadConn struct {
+	ws       *websocket.Conn // the connection
+	tenant   int             // index of its tenant
+	next     uint64          // the sequence number it expects next
+	got      int             // events received in order
+	dup      int             // events with a number already seen
+	gaps     int             // numbers skipped
+	latency  []time.Duration // publish-to-receipt time of each event
+	errFrame string          // the first error frame, if any
+	ended    error           // why the connection ended before the test closed it
+}
+
+// loadReport is the outcome of a run.
+type loadReport struct {
+	Connections  int             // connections asked for
+	Opened       int             // connections opened and subscribed
+	Failed       []string        // why connections could not be opened (first few)
+	FailedCount  int             // connections that could not be opened
+	ConnectWall  time.Duration   // time to open all of them
+	Connect      []time.Duration // per connection: handshake and subscription
+	Tenants      int             // tenants the connections were spread over
+	Users        int             // subjects per tenant
+	Events       int             // events published to every tenant
+	Interval     time.Duration   // time between events
+	Expected     int             // deliveries expected: every event to every connection of its tenant
+	Delivered    int             // deliveries received in order
+	Duplicates   int             // deliveries of a number already received
+	Gaps         int             // numbers skipped
+	Ended        int             // connections that ended during the test
+	ErrorFrames  int             // connections that received an error frame
+	Latency      []time.Duration // every delivery's publish-to-receipt time
+	MemoryKnown  bool            // whether the gateway's metrics could be read
+	RSSPerConn   float64         // gateway resident memory added per connection, bytes
+	HeapPerConn  float64         // gateway heap and stack in use added per connection, bytes
+	GatewayConns float64         // the gateway's own connection count when measured
+}
+
+// runLoad runs the load test; progress goes to log.
+func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Writer) (*loadReport, error) {
+	if err := o.validate(cfg); err != nil {
+		return nil, err
+	}
+	if err := ensureOpenFiles(uint64(o.connections) + 256); err != nil {
+		return nil, err
+	}
+	keys, err := auth.LoadKeySetFile(o.keysFile)
+	if err != nil {
+		return nil, fmt.Errorf("--keys: %w", err)
+	}
+	ttl := min(o.duration+10*time.Minute, auth.MaxTTL)
+	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: ttl})
+	if err != nil {
+		return nil, err
+	}
+	ropts, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return nil, inputError{fmt.Errorf("--redis: %w", err)}
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", ropts.Addr, err)
+	}
+
+	rep := &loadReport{Connections: o.connections, Tenants: o.tenants, Users: o.users, Events: o.events,
+		Interval: o.duration / time.Duration(o.events)}
+	tenants := make([]uuid.UUID, o.tenants)
+	for i := range tenants {
+		tenants[i] = uuid.New()
+	}
+	tokenFor, err := tokenSource(issuer, tenants, o)
+	if err != nil {
+		return nil, err
+	}
+	before, _ := scrapeMemory(o.metrics)
+
+	fmt.Fprintf(log, "opening %d connections to %s (%d tenants × %d subjects, %d source addresses) …\n",
+		o.connections, o.gateway, o.tenants, o.users, o.sources)
+	conns, err := openAll(ctx, o, tokenFor, rep)
+	defer closeAll(conns)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Opened == 0 {
+		return rep, nil
+	}
+	// Let the handshakes' garbage be collected before measuring the idle connections.
+	if !sleepCtx(ctx, 3*time.Second) {
+		return nil, ctx.Err()
+	}
+	if after, err := scrapeMemory(o.metrics); err == nil && before != nil {
+		rep.MemoryKnown = true
+		n := float64(rep.Opened)
+		rep.RSSPerConn = (after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]) / n
+		rep.HeapPerConn = (after["go_memstats_heap_inuse_bytes"] + after["go_memstats_stack_inuse_bytes"] -
+			before["go_memstats_heap_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
+		rep.GatewayConns = after["phoenix_gateway_connections"]
+	}
+
+	// Readers, then events.
+	deadline := time.Now().Add(o.duration + o.grace + 10*time.Second)
+	var pending sync.WaitGroup
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		pending.Add(1)
+		wg.Go(func() { c.read(o.events, deadline, pending.Done) })
+	}
+	allIn := make(chan struct{})
+	go func() { pending.Wait(); close(allIn) }()
+
+	fmt.Fprintf(log, "publishing %d events to each of %d tenants, one every %s …\n", o.events, o.tenants, rep.Interval)
+	pub := realtime.NewPublisher(rdb, gateway.ChannelPrefix)
+	experiments := make([]uuid.UUID, len(tenants))
+	for i := range experiments {
+		experiments[i] = uuid.New()
+	}
+	start := time.Now()
+	for n := 1; n <= o.events; n++ {
+		if !sleepCtx(ctx, time.Until(start.Add(time.Duration(n-1)*rep.Interval))) {
+			return nil, ctx.Err()
+		}
+		for i, tenant := range tenants {
+			if err := pub.Publish(ctx, tenant, experiments[i], loadEvent(n, tenant)); err != nil {
+				return nil, fmt.Errorf("publish event %d: %w", n, err)
+			}
+		}
+	}
+	select {
+	case <-allIn:
+	case <-time.After(o.grace):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	closeAll(conns)
+	wg.Wait()
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		rep.Expected += o.events
+		rep.Delivered += c.got
+		rep.Duplicates += c.dup
+		rep.Gaps += c.gaps
+		rep.Latency = append(rep.Latency, c.latency...)
+		if c.ended != nil {
+			rep.Ended++
+		}
+		if c.errFrame != "" {
+			rep.ErrorFrames++
+		}
+	}
+	return rep, nil
+}
+
+// tokenSource returns the token of connection i: signed once per subject, or once per
+// connection with --distinct-tokens. The subjects are service accounts holding experiment:read,
+// as a streaming client would be.
+func tokenSource(issuer *auth.Issuer, tenants []uuid.UUID, o loadOptions) (func(i int) (string, int, error), error) {
+	issue := func(tenant uuid.UUID, user int) (string, error) {
+		tok, _, err := issuer.Issue(auth.Grant{Subject: "loadtest-" + strconv.Itoa(user), SubjectType: auth.SubjectServiceAccount,
+			Tenant: tenant, Permissions: []string{"experiment:read"}})
+		return tok, err
+	}
+	if o.distinctTokens {
+		return func(i int) (string, int, error) {
+			t := i % len(tenants)
+			tok, err := issue(tenants[t], (i/len(tenants))%o.users)
+			return tok, t, err
+		}, nil
+	}
+	shared := make([][]string, len(tenants))
+	for t := range tenants {
+		shared[t] = make([]string, o.users)
+		for u := range shared[t] {
+			var err error
+			if shared[t][u], err = issue(tenants[t], u); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return func(i int) (string, int, error) {
+		t := i % len(tenants)
+		return shared[t][(i/len(tenants))%o.users], t, nil
+	}, nil
+}
+
+// openAll opens and subscribes every connection with bounded concurrency, retrying refusals the
+// gateway asks to retry (503, 429 with Retry-After), as a well-behaved client does.
+func openAll(ctx context.Context, o loadOptions, tokenFor func(int) (string, int, error), rep *loadReport) ([]*loadConn, error) {
+	dialers := make([]*websocket.Dialer, o.sources)
+	loopback := isLoopback(o.gateway)
+	for i := range dialers {
+		nd := &net.Dialer{Timeout: 30 * time.Second}
+		if loopback && o.sources > 1 {
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
+		dialers[i] = &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 30 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 512}
+	}
+	conns := make([]*loadConn, o.connections)
+	times := make([]time.Duration, o.connections)
+	var failed atomic.Int64
+	var mu sync.Mutex
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range o.concurrency {
+		wg.Go(func() {
+			for i := range next {
+				t0 := time.Now()
+				c, err := openOne(ctx, dialers[i%len(dialers)], o.gateway, tokenFor, i)
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					if len(rep.Failed) < 5 {
+						rep.Failed = append(rep.Failed, err.Error())
+					}
+					mu.Unlock()
+					continue
+				}
+				times[i] = time.Since(t0)
+				conns[i] = c
+			}
+		})
+	}
+	for i := range o.connections {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(next)
+	wg.Wait()
+	rep.ConnectWall = time.Since(start)
+	rep.FailedCount = int(failed.Load())
+	for i, c := range conns {
+		if c != nil {
+			rep.Opened++
+			rep.Connect = append(rep.Connect, times[i])
+		}
+	}
+	return conns, ctx.Err()
+}
+
+// openOne opens connection i and subscribes it to its tenant channel.
+func openOne(ctx context.Context, d *websocket.Dialer, gw string, tokenFor func(int) (string, int, error), i int) (*loadConn, error) {
+	token, tenant, err := tokenFor(i)
+	if err != nil {
+		return nil, err
+	}
+	header := http.Header{"Authorization": {"Bearer " + token}}
+	var ws *websocket.Conn
+	for attempt := 0; ; attempt++ {
+		var resp *http.Response
+		ws, resp, err = d.DialContext(ctx, gw, header)
+		if err == nil {
+			break
+		}
+		if resp == nil || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusTooManyRequests) || attempt >= 30 {
+			if resp != nil {
+				return nil, fmt.Errorf("connection %d: %s", i, resp.Status)
+			}
+			return nil, fmt.Errorf("connection %d: %w", i, err)
+		}
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		// Back off as told, at most 2 s, with jitter so the retries do not arrive together.
+		backoff := min(time.Duration(max(wait, 1))*time.Second, 2*time.Second)
+		if !sleepCtx(ctx, backoff/2+rand.N(backoff/2)) {
+			return nil, ctx.Err()
+		}
+	}
+	c := &loadConn{ws: ws, tenant: tenant}
+	_ = ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","channel":"tenant"}`)); err != nil {
+		_ = ws.Close()
+		return nil, fmt.Errorf("connection %d: subscribe: %w", i, err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var f struct {
+		Type string `json:"type"`
+		Seq  uint64 `json:"seq"`
+		Code string `json:"code"`
+	}
+	if err := ws.ReadJSON(&f); err != nil || f.Type != "subscribed" {
+		_ = ws.Close()
+		return nil, fmt.Errorf("connection %d: subscribe answered %+v, %v", i, f, err)
+	}
+	c.next = f.Seq + 1
+	return c, nil
+}
+
+// read receives events until the connection is closed, calling done once it has want of them.
+func (c *loadConn) read(want int, deadline time.Time, done func()) {
+	c.latency = make([]time.Duration, 0, want)
+	signalled := false
+	signal := func() {
+		if !signalled {
+			signalled = true
+			done()
+		}
+	}
+	defer signal()
+	_ = c.ws.SetReadDeadline(deadline)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		at := time.Now()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.Is(err, net.ErrClosed) && !(errors.As(err, &ce) && ce.Code == websocket.CloseNormalClosure) {
+				c.ended = err
+			}
+			return
+		}
+		var f struct {
+			Type string `json:"type"`
+			Code string `json:"code"`
+			Seq  uint64 `json:"seq"`
+			Data struct {
+				Data struct {
+					SentNS int64 `json:"sent_ns"`
+				} `json:"data"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(data, &f) != nil {
+			continue
+		}
+		switch {
+		case f.Type == "error" && c.errFrame == "":
+			c.errFrame = f.Code
+		case f.Type != "event":
+		case f.Seq < c.next:
+			c.dup++
+		default:
+			c.gaps += int(f.Seq - c.next)
+			c.next = f.Seq + 1
+			c.got++
+			c.latency = append(c.latency, at.Sub(time.Unix(0, f.Data.Data.SentNS)))
+			if c.got == want {
+				signal()
+			}
+		}
+	}
+}
+
+// closeAll closes every connection with a close frame, in parallel.
+func closeAll(conns []*loadConn) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			_ = c.ws.Close()
+		})
+	}
+	wg.Wait()
+}
+
+// loadEvent is event n for tenant as a structured CloudEvent, stamped with its send time.
+func loadEvent(n int, tenant uuid.UUID) []byte {
+	now := time.Now()
+	b, _ := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": fmt.Sprintf("load-%d-%s", n, tenant), "source": "/phoenix/test/load",
+		"type": loadEventType, "time": now.UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
+		"data": map[string]any{"n": n, "sent_ns": now.UnixNano()},
+	})
+	return b
+}
+
+// scrapeMemory reads the gateway's memory and connection gauges from its /metrics.
+func scrapeMemory(metricsURL string) (map[string]float64, error) {
+	if metricsURL == "-" {
+		return nil, errors.New("no metrics URL")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", metricsURL, resp.Status)
+	}
+	want := map[string]bool{"process_resident_memory_bytes": true, "go_memstats_heap_inuse_bytes": true,
+		"go_memstats_stack_inuse_bytes": true, "phoenix_gateway_connections": true}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !want[name] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			out[name] = v
+		}
+	}
+	if len(out) < 3 {
+		return nil, fmt.Errorf("%s has no process and Go memory metrics", metricsURL)
+	}
+	return out, sc.Err()
+}
+
+// ensureOpenFiles raises the soft open-files limit to need if the hard limit allows, since every
+// connection is a file descriptor.
+func ensureOpenFiles(need uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil // cannot tell; the dials will say
+	}
+	if lim.Cur >= need {
+		return nil
+	}
+	if lim.Max >= need {
+		lim.Cur = need
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the open-files limit is %d (hard %d) but %d connections need about %d: raise it (ulimit -n) or open fewer",
+		lim.Cur, lim.Max, need-256, need)
+}
+
+// isLoopback reports whether the gateway URL names a loopback host.
+func isLoopback(gw string) bool {
+	u, err := url.Parse(gw)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback() && ip.To4() != nil
+}
+
+// sleepCtx waits d, or returns false if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// percentile returns the p-quantile (0 < p ≤ 1) of sorted by the nearest-rank method.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(float64(len(sorted))*p+0.999999) - 1
+	return sorted[min(max(rank, 0), len(sorted)-1)]
+}
+
+// lost is the deliveries that never came.
+func (r *loadReport) lost() int { return r.Expected - r.Delivered }
+
+// write prints the report.
+func (r *loadReport) write(out io.Writer) {
+	slices.Sort(r.Connect)
+	slices.Sort(r.Latency)
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms" }
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "connections\t%d opened, %d failed, %d ended early (%d tenants × %d subjects)\n",
+		r.Opened, r.FailedCount, r.Ended, r.Tenants, r.Users)
+	rate := 0.0
+	if r.ConnectWall > 0 {
+		rate = float64(r.Opened) / r.ConnectWall.Seconds()
+	}
+	fmt.Fprintf(tw, "connect\tall in %.1f s (%.0f/s); each p50 %s, p99 %s, max %s\n", r.ConnectWall.Seconds(), rate,
+		ms(percentile(r.Connect, .5)), ms(percentile(r.Connect, .99)), ms(percentile(r.Connect, 1)))
+	fmt.Fprintf(tw, "events\t%d to each tenant, one every %s\n", r.Events, r.Interval)
+	fmt.Fprintf(tw, "deliveries\t%d of %d; lost %d, duplicates %d, gaps %d, error frames %d\n",
+		r.Delivered, r.Expected, r.lost(), r.Duplicates, r.Gaps, r.ErrorFrames)
+	fmt.Fprintf(tw, "latency\tp50 %s, p95 %s, p99 %s, max %s (publish to receipt)\n", ms(percentile(r.Latency, .5)),
+		ms(percentile(r.Latency, .95)), ms(percentile(r.Latency, .99)), ms(percentile(r.Latency, 1)))
+	if r.MemoryKnown {
+		fmt.Fprintf(tw, "gateway memory\t%.1f KB resident and %.1f KB heap+stacks per idle connection (%.0f connections)\n",
+			r.RSSPerConn/1024, r.HeapPerConn/1024, r.GatewayConns)
+	} else {
+		fmt.Fprintln(tw, "gateway memory\tunknown (its /metrics could not be read)")
+	}
+	for _, f := range r.Failed {
+		fmt.Fprintf(tw, "failure\t%s\n", f)
+	}
+	_ = tw.Flush()
+}
+
+// verdict is an error unless every connection opened, stayed and received every event.
+func (r *loadReport) verdict() error {
+	if r.FailedCount > 0 || r.Ended > 0 || r.lost() > 0 || r.Duplicates > 0 || r.Gaps > 0 || r.ErrorFrames > 0 {
+		return fmt.Errorf("load test failed: %d connections failed, %d ended early, %d deliveries lost, %d duplicates, %d gaps",
+			r.FailedCount, r.Ended, r.lost(), r.Duplicates, r.Gaps)
+	}
+	return nil
+}
