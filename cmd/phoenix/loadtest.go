@@ -631,7 +631,9 @@ func (r *loadReport) lost() int { return r.Expected - r.Delivered }
 func (r *loadReport) write(out io.Writer) {
 	slices.Sort(r.Connect)
 	slices.Sort(r.Latency)
-	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms" }
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "connections\t%d opened, %d failed, %d ended early (%d tenants × %d subjects)\n",
 		r.Opened, r.FailedCount, r.Ended, r.Tenants, r.Users)

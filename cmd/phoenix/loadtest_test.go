@@ -144,7 +144,9 @@ func TestLoadOptions_Validate(t *testing.T) {
 					o.redisURL == cfg.RedisURL && o.keysFile == ".phoenix/dev-jwt.pem"
 			}},
 		{"wss metrics", loadOptions{connections: 5, duration: time.Second, gateway: "wss://gw.example/ws", sources: 1, concurrency: 1}, false,
-			func(o loadOptions) bool { return o.metrics == "https://gw.example/metrics" && o.tenants == 1 && o.users == 1 }},
+			func(o loadOptions) bool {
+				return o.metrics == "https://gw.example/metrics" && o.tenants == 1 && o.users == 1
+			}},
 		{"no connections", loadOptions{duration: time.Second, gateway: "ws://x/ws", sources: 1, concurrency: 1}, true, nil},
 		{"not a ws URL", loadOptions{connections: 1, duration: time.Second, gateway: "http://x/ws", sources: 1, concurrency: 1}, true, nil},
 		{"too many sources", loadOptions{connections: 1, duration: time.Second, gateway: "ws://x/ws", sources: 300, concurrency: 1}, true, nil},
