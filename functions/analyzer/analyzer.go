@@ -1,7 +1,9 @@
 // Package analyzer is the CloudEvent function that compares an experiment's two variants. On an
-// analysis request it reads the KPI windows measured for both variants, runs Welch's t-test per
-// metric (shared/analysis), stores the report and replies with the verdict. It is stateless: any
-// replica may take any request, and a redelivered request yields the stored result.
+// analysis request it reads the KPI samples measured for both variants, decides with
+// shared/analysis (independent windows, Welch's t-test confirmed by Mann–Whitney, TOST for
+// guardrails, Holm across metrics, power planning) against the experiment's success criteria,
+// stores the explained report and replies with the verdict. It is stateless: any replica may take
+// any request, and a redelivered request yields the stored result.
 package analyzer
 
 import (
@@ -25,12 +27,6 @@ import (
 
 // consumer names this function in the processed-events record.
 const consumer = "analyzer"
-
-// Defaults of the test; per-experiment settings arrive with the analysis capability.
-const (
-	confidence = 0.95
-	alpha      = 1 - confidence
-)
 
 // Needs are the resources the analyzer uses.
 func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
@@ -62,21 +58,32 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, function.Invalid(err)
 	}
 	res, err := delivery.Once(ctx, a.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-		if _, err := tx.Experiment(ctx, req.ExperimentID); errors.Is(err, store.ErrNotFound) {
+		exp, err := tx.Experiment(ctx, req.ExperimentID)
+		if errors.Is(err, store.ErrNotFound) {
 			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", req.ExperimentID))
 		} else if err != nil {
 			return delivery.Result{}, err
+		}
+		var spec experiment.Spec
+		if len(exp.Spec) > 0 {
+			if err := json.Unmarshal(exp.Spec, &spec); err != nil {
+				return delivery.Result{}, fmt.Errorf("read the spec of %s: %w", req.ExperimentID, err)
+			}
 		}
 		series, err := tx.KPISeries(ctx, req.ExperimentID)
 		if err != nil {
 			return delivery.Result{}, err
 		}
-		rep := Analyze(series)
+		rep, err := Analyze(spec, series)
+		if err != nil {
+			// The API validated the spec; a stored one the engine refuses will not improve.
+			return delivery.Result{}, function.Invalid(fmt.Errorf("analyse %s: %w", req.ExperimentID, err))
+		}
 		raw, err := json.Marshal(rep)
 		if err != nil {
 			return delivery.Result{}, fmt.Errorf("encode report: %w", err)
 		}
-		rec, err := tx.SaveAnalysis(ctx, req.ExperimentID, e.ID(), rep.Verdict, raw)
+		rec, err := tx.SaveAnalysis(ctx, req.ExperimentID, e.ID(), string(rep.Verdict), raw)
 		if err != nil {
 			return delivery.Result{}, err
 		}
@@ -89,74 +96,72 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	return res.Reply, nil
 }
 
-// Report is what the analyzer stores for one analysis.
+// method says in words what a report computed.
+const method = "KPI samples averaged in independent windows (batch means); per metric Welch's t-test, " +
+	"confirmed by Mann–Whitney U with the Hodges–Lehmann shift, and TOST for guardrails; " +
+	"p-values corrected across metrics; power planning for metrics the data cannot decide"
+
+// Report is what the analyzer stores for one analysis; GET /v1/experiments/{id}/analysis serves it
+// as it is. The embedded decision contributes verdict, reason, additional_observations,
+// settings, metrics (each with its inputs, windows, tests, outcome, reason and rule trace) and
+// the overall trace.
 type Report struct {
-	Method     string                  `json:"method"`     // welch-t-test
-	Correction string                  `json:"correction"` // holm: p-values adjusted across the tested metrics
-	Confidence float64                 `json:"confidence"` // level of every interval
-	Verdict    string                  `json:"verdict"`    // promote, reject or inconclusive
-	Metrics    map[string]MetricResult `json:"metrics"`    // per KPI
+	Method            string   `json:"method"`                   // what was computed, in words
+	Criteria          string   `json:"criteria"`                 // "spec": the experiment's success criteria; "defaults": every measured KPI's default
+	Unused            []string `json:"unused_metrics,omitempty"` // measured metrics no criterion uses
+	analysis.Decision          // the decision with everything it rests on
 }
 
-// MetricResult is one KPI's comparison.
-type MetricResult struct {
-	Direction string           `json:"direction"`            // lower_is_better or higher_is_better
-	Outcome   analysis.Outcome `json:"outcome,omitempty"`    // improved, regressed, no_change; empty on error
-	Error     string           `json:"error,omitempty"`      // why the metric could not be tested
-	Welch     *analysis.Welch  `json:"welch,omitempty"`      // the test's full result
-	AdjustedP *float64         `json:"adjusted_p,omitempty"` // Welch's p after the Holm correction; the outcome uses it
-	Windows   map[string]int   `json:"windows"`              // windows per variant
-}
-
-// direction of each KPI: coverage should rise, everything else (series, datapoints, bytes, cost,
-// CPU, memory) should fall.
-func direction(metric string) analysis.Direction {
-	if metric == "critical_process_coverage" {
-		return analysis.HigherIsBetter
+// Analyze decides on the experiment's KPI series against its spec. Only the criteria's metrics
+// count; when the spec lists none, every measured KPI does, with its default criterion
+// (experiment.DefaultCriterion). The run is over when the controller asks (it asks once the run
+// duration has elapsed), so an undecided result is inconclusive, never continue.
+func Analyze(spec experiment.Spec, series map[string]map[experiment.Variant][]float64) (Report, error) {
+	rep := Report{Method: method, Criteria: "spec"}
+	criteria := spec.SuccessCriteria
+	if len(criteria) == 0 {
+		rep.Criteria = "defaults"
+		known := experiment.Metrics()
+		for m := range series {
+			if _, ok := known[m]; ok {
+				criteria = append(criteria, experiment.DefaultCriterion(m))
+			}
+		}
+		sort.Slice(criteria, func(i, j int) bool { return criteria[i].Metric < criteria[j].Metric })
 	}
-	return analysis.LowerIsBetter
-}
-
-// Analyze compares each metric's baseline and candidate windows. Metrics that cannot be tested
-// (too few windows, no variance) are reported with their reason and do not count for the verdict.
-func Analyze(series map[string]map[experiment.Variant][]float64) Report {
-	rep := Report{Method: "welch-t-test", Correction: "holm", Confidence: confidence, Metrics: map[string]MetricResult{}}
-	names := make([]string, 0, len(series))
+	used := map[string]bool{}
+	input := make([]analysis.Series, 0, len(criteria))
+	for _, c := range criteria {
+		dir := c.Direction
+		if dir == "" {
+			dir = experiment.Metrics()[c.Metric]
+		}
+		var d analysis.Direction
+		if err := d.UnmarshalText([]byte(dir)); err != nil {
+			return Report{}, fmt.Errorf("criterion %s: %w", c.Metric, err)
+		}
+		used[c.Metric] = true
+		input = append(input, analysis.Series{
+			Criterion: analysis.Criterion{Metric: c.Metric, Direction: d, MinImprovement: c.MinImprovement, Critical: c.Critical, Tolerance: c.Tolerance},
+			Baseline:  series[c.Metric][experiment.Baseline],
+			Candidate: series[c.Metric][experiment.Candidate],
+		})
+	}
 	for m := range series {
-		names = append(names, m)
-	}
-	sort.Strings(names)
-	var tested []string
-	var ps []float64
-	for _, m := range names {
-		b, c := series[m][experiment.Baseline], series[m][experiment.Candidate]
-		res := MetricResult{Direction: "lower_is_better", Windows: map[string]int{"baseline": len(b), "candidate": len(c)}}
-		if direction(m) == analysis.HigherIsBetter {
-			res.Direction = "higher_is_better"
+		if !used[m] {
+			rep.Unused = append(rep.Unused, m)
 		}
-		w, err := analysis.WelchTTest(b, c, confidence)
-		if err != nil {
-			res.Error = err.Error()
-		} else {
-			res.Welch = &w
-			tested = append(tested, m)
-			ps = append(ps, w.P)
-		}
-		rep.Metrics[m] = res
 	}
-	// Several metrics tested at once: without a correction, one in twenty would look significant
-	// by chance at alpha 0.05. Holm controls the family-wise error rate.
-	adjusted, _ := analysis.Holm(ps) // p-values from WelchTTest are always in [0, 1]
-	var outcomes []analysis.Outcome
-	for i, m := range tested {
-		res := rep.Metrics[m]
-		w := *res.Welch
-		res.AdjustedP = &adjusted[i]
-		w.P = adjusted[i]
-		res.Outcome = analysis.Classify(w, direction(m), alpha)
-		outcomes = append(outcomes, res.Outcome)
-		rep.Metrics[m] = res
+	sort.Strings(rep.Unused)
+	var opt analysis.Options
+	if a := spec.Analysis; a != nil {
+		opt = analysis.Options{Alpha: a.Alpha, Power: a.Power, Correction: analysis.Correction(a.Correction),
+			Batching: analysis.Batching{Size: a.WindowSize}}
 	}
-	rep.Verdict = analysis.Verdict(outcomes)
-	return rep
+	d, err := analysis.Decide(input, opt)
+	if err != nil {
+		return Report{}, err
+	}
+	rep.Decision = d
+	return rep, nil
 }

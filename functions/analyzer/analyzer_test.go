@@ -14,64 +14,154 @@ import (
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
-func TestAnalyze_VerdictFollowsTheMetrics(t *testing.T) {
+// kpi returns n deterministic values around mean with 1% jitter, so each sample has variance.
+func kpi(n int, mean float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = mean + math.Sin(float64(i)*1.7)*mean*0.01
+	}
+	return out
+}
+
+type kpis = map[string]map[experiment.Variant][]float64
+
+func pair(b, c []float64) map[experiment.Variant][]float64 {
+	return map[experiment.Variant][]float64{experiment.Baseline: b, experiment.Candidate: c}
+}
+
+func TestAnalyze_VerdictFollowsTheCriteria(t *testing.T) {
 	t.Parallel()
 	const n = 12
-	// Deterministic jitter so each sample has variance.
-	series := func(mean float64) []float64 {
+	noisy := func(mean, sd float64, seed int) []float64 {
 		out := make([]float64, n)
 		for i := range out {
-			out[i] = mean + math.Sin(float64(i)*1.7)*mean*0.01
+			out[i] = mean + sd*math.Sin(float64(i*7+seed)*2.3)
 		}
 		return out
 	}
 	tests := []struct {
-		name    string
-		metrics map[string]map[experiment.Variant][]float64
-		want    string
+		name     string
+		spec     experiment.Spec
+		metrics  kpis
+		want     analysis.Verdict
+		criteria string
+		outcomes map[string]analysis.Outcome
 	}{
-		{"cheaper candidate", map[string]map[experiment.Variant][]float64{
-			"series": {experiment.Baseline: series(1000), experiment.Candidate: series(400)},
-		}, "promote"},
-		{"cheaper but loses coverage", map[string]map[experiment.Variant][]float64{
-			"series":                    {experiment.Baseline: series(1000), experiment.Candidate: series(400)},
-			"critical_process_coverage": {experiment.Baseline: series(1), experiment.Candidate: series(0.5)},
-		}, "reject"},
-		{"no difference", map[string]map[experiment.Variant][]float64{
-			"series": {experiment.Baseline: series(1000), experiment.Candidate: series(1000)},
-		}, "inconclusive"},
-		{"too few windows is reported, not decided", map[string]map[experiment.Variant][]float64{
-			"series": {experiment.Baseline: {1}, experiment.Candidate: {2}},
-		}, "inconclusive"},
+		{"cheaper candidate", experiment.Spec{}, kpis{"series": pair(kpi(n, 1000), kpi(n, 400))},
+			analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}},
+		{"cheaper but loses critical processes (a default guardrail)", experiment.Spec{}, kpis{
+			"series":                    pair(kpi(n, 1000), kpi(n, 400)),
+			"critical_process_coverage": pair(kpi(n, 1), kpi(n, 0.5)),
+		}, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "critical_process_coverage": analysis.Regressed}},
+		{"no difference, with the data to see one: nothing to gain", experiment.Spec{}, kpis{"series": pair(kpi(n, 1000), kpi(n, 1000))},
+			analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.NoChange}},
+		{"one sample each: not enough data", experiment.Spec{}, kpis{"series": pair([]float64{1}, []float64{2})},
+			analysis.InsufficientData, "defaults", map[string]analysis.Outcome{"series": analysis.Inconclusive}},
+		{"collector CPU too noisy to vouch for", experiment.Spec{}, kpis{
+			"series":        pair(kpi(n, 1000), kpi(n, 400)),
+			"collector_cpu": pair(noisy(0.5, 0.2, 1), noisy(0.5, 0.2, 2)),
+		}, analysis.InsufficientData, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Inconclusive}},
+		{"collector CPU steady: guardrail holds", experiment.Spec{}, kpis{
+			"series":        pair(kpi(n, 1000), kpi(n, 400)),
+			"collector_cpu": pair(kpi(n, 0.5), kpi(n, 0.501)),
+		}, analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.NoChange}},
+		{"spec threshold not met", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.8}}},
+			kpis{"series": pair(kpi(n, 1000), kpi(n, 400)), "bytes_per_second": pair(kpi(n, 10), kpi(n, 20))},
+			analysis.Reject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}},
+		{"spec criterion without data", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series"}, {Metric: "collector_memory", Critical: true}}},
+			kpis{"series": pair(kpi(n, 1000), kpi(n, 400))},
+			analysis.InsufficientData, "spec", map[string]analysis.Outcome{"series": analysis.Improved, "collector_memory": analysis.Inconclusive}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := Analyze(tt.metrics)
-			if rep.Verdict != tt.want {
-				t.Fatalf("verdict %s, want %s: %+v", rep.Verdict, tt.want, rep.Metrics)
+			rep, err := Analyze(tt.spec, tt.metrics)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Verdict != tt.want || rep.Criteria != tt.criteria {
+				t.Fatalf("verdict %s from %s criteria, want %s from %s: %s", rep.Verdict, rep.Criteria, tt.want, tt.criteria, rep.Reason)
+			}
+			got := map[string]analysis.Outcome{}
+			for _, m := range rep.Metrics {
+				got[m.Metric] = m.Outcome
+			}
+			if len(got) != len(tt.outcomes) {
+				t.Fatalf("metrics decided %v, want %v", got, tt.outcomes)
+			}
+			for m, o := range tt.outcomes {
+				if got[m] != o {
+					t.Errorf("%s: %s, want %s", m, got[m], o)
+				}
+			}
+			if rep.Verdict == analysis.InsufficientData && rep.Needed == nil && tt.name != "spec criterion without data" {
+				t.Errorf("inconclusive without the data needed: %s", rep.Reason)
 			}
 		})
 	}
-	rep := Analyze(tests[3].metrics)
-	if rep.Correction != "holm" {
-		t.Fatalf("correction %q", rep.Correction)
+}
+
+func TestAnalyze_ReportIsExplainedJSON(t *testing.T) {
+	t.Parallel()
+	spec := experiment.Spec{
+		SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.1}, {Metric: "collector_cpu", Critical: true, Tolerance: 0.1}},
+		Analysis:        &experiment.AnalysisSettings{Alpha: 0.01, WindowSize: 2},
 	}
-	if m := rep.Metrics["series"]; m.Error == "" || m.Welch != nil {
-		t.Fatalf("untestable metric not reported as such: %+v", m)
+	rep, err := Analyze(spec, kpis{
+		"series":        pair(kpi(40, 1000), kpi(40, 600)),
+		"collector_cpu": pair(kpi(40, 0.5), kpi(40, 0.5)),
+		"extra":         pair(kpi(40, 1), kpi(40, 1)),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Holm: with two metrics the smaller p-value is doubled before it is compared with alpha.
-	borderline := map[string]map[experiment.Variant][]float64{
-		"series":           {experiment.Baseline: {100, 101, 102, 103, 104, 105}, experiment.Candidate: {98.5, 99.5, 100.5, 101.5, 102.5, 103.5}},
-		"bytes_per_second": {experiment.Baseline: series(1000), experiment.Candidate: series(1000)},
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
 	}
-	single := map[string]map[experiment.Variant][]float64{"series": borderline["series"]}
-	one, two := Analyze(single).Metrics["series"], Analyze(borderline).Metrics["series"]
-	if *one.AdjustedP != one.Welch.P || *two.AdjustedP <= *one.AdjustedP {
-		t.Fatalf("adjusted p: alone %v (raw %v), with another metric %v", *one.AdjustedP, one.Welch.P, *two.AdjustedP)
+	var doc struct {
+		Verdict  string   `json:"verdict"`
+		Reason   string   `json:"reason"`
+		Unused   []string `json:"unused_metrics"`
+		Settings struct {
+			Alpha    float64 `json:"alpha"`
+			Batching struct {
+				Size int `json:"size"`
+			} `json:"batching"`
+		} `json:"settings"`
+		Metrics []struct {
+			Metric    string  `json:"metric"`
+			Direction string  `json:"direction"`
+			Outcome   string  `json:"outcome"`
+			Reason    string  `json:"reason"`
+			Tolerance float64 `json:"tolerance"`
+			Baseline  struct {
+				Windows struct {
+					Size, Count int
+				} `json:"windows"`
+			} `json:"baseline"`
+			Welch       *struct{ T float64 }      `json:"welch"`
+			MannWhitney *struct{ Shift float64 }  `json:"mann_whitney"`
+			TOST        *struct{ PUpper float64 } `json:"tost"`
+			Trace       []analysis.Step           `json:"trace"`
+		} `json:"metrics"`
+		Trace []analysis.Step `json:"trace"`
 	}
-	rep = Analyze(tests[1].metrics)
-	if m := rep.Metrics["critical_process_coverage"]; m.Outcome != analysis.Regressed || m.Direction != "higher_is_better" {
-		t.Fatalf("coverage: %+v", m)
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Verdict != "promote" || doc.Reason == "" || len(doc.Trace) == 0 || doc.Settings.Alpha != 0.01 || doc.Settings.Batching.Size != 2 {
+		t.Fatalf("report %s", raw)
+	}
+	if len(doc.Unused) != 1 || doc.Unused[0] != "extra" || len(doc.Metrics) != 2 {
+		t.Fatalf("metrics %+v unused %v", doc.Metrics, doc.Unused)
+	}
+	series, cpu := doc.Metrics[0], doc.Metrics[1]
+	if series.Metric != "series" || series.Outcome != "improved" || series.Direction != "lower_is_better" ||
+		series.Welch == nil || series.MannWhitney == nil || series.TOST != nil || series.Baseline.Windows.Size != 2 || series.Baseline.Windows.Count != 20 {
+		t.Errorf("series: %+v", series)
+	}
+	if cpu.Outcome != "no_change" || cpu.TOST == nil || cpu.Tolerance != 0.1 || len(cpu.Trace) == 0 {
+		t.Errorf("collector_cpu: %+v", cpu)
 	}
 }
 
@@ -104,7 +194,7 @@ func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
 	if err := events.Decode(*reply, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != "promote" || res.ExperimentID != exp {
+	if res.Verdict != string(analysis.Promote) || res.ExperimentID != exp {
 		t.Fatalf("result %+v", res)
 	}
 	again, err := a.Handle(ctx, req)
@@ -121,7 +211,7 @@ func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
 		if err := json.Unmarshal(report, &rep); err != nil {
 			return err
 		}
-		if n != 1 || rep.Metrics["series"].Welch == nil || rep.Metrics["series"].Welch.Diff >= 0 {
+		if n != 1 || len(rep.Metrics) != 1 || rep.Metrics[0].Welch == nil || rep.Metrics[0].Welch.Diff >= 0 || rep.Verdict != analysis.Promote {
 			t.Errorf("%d results, report %+v", n, rep)
 		}
 		return nil

@@ -22,20 +22,3 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
-
-func TestVerdict(t *testing.T) {
-	tests := []struct {
-		in   []Outcome
-		want string
-	}{
-		{[]Outcome{Improved, NoChange}, "promote"},
-		{[]Outcome{Improved, Regressed}, "reject"},
-		{[]Outcome{NoChange, NoChange}, "inconclusive"},
-		{nil, "inconclusive"},
-	}
-	for _, tt := range tests {
-		if got := Verdict(tt.in); got != tt.want {
-			t.Errorf("Verdict(%v) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}

@@ -27,4 +27,10 @@ const (
 	// ErrConfidence reports a confidence level outside the open interval
 	// (0, 1), including NaN.
 	ErrConfidence Error = "analysis: confidence level outside (0, 1)"
+
+	// ErrParameter reports a setting outside its domain: a significance
+	// level or power outside (0, 1), a margin or effect that is not a
+	// positive finite number, an unknown correction, a criterion without a
+	// metric name or listed twice.
+	ErrParameter Error = "analysis: parameter out of range"
 )

@@ -13,23 +13,28 @@ import (
 // candidate, and every difference is candidate minus baseline: a candidate
 // with a lower mean gives a negative Diff, T, CI and HedgesG.
 type Welch struct {
-	N1, N2       int     // sample sizes of baseline and candidate
-	Mean1, Mean2 float64 // sample means of baseline and candidate
-	Var1, Var2   float64 // unbiased sample variances of baseline and candidate
+	N1    int     `json:"n1"`    // baseline sample size
+	N2    int     `json:"n2"`    // candidate sample size
+	Mean1 float64 `json:"mean1"` // baseline sample mean
+	Mean2 float64 `json:"mean2"` // candidate sample mean
+	Var1  float64 `json:"var1"`  // baseline unbiased sample variance
+	Var2  float64 `json:"var2"`  // candidate unbiased sample variance
 
-	Diff   float64 // Mean2 − Mean1
-	StdErr float64 // standard error of Diff, √(Var1/N1 + Var2/N2)
-	T      float64 // Welch's t statistic, Diff / StdErr
-	DF     float64 // Welch–Satterthwaite degrees of freedom
-	P      float64 // two-sided p-value for H₀: equal means
+	Diff   float64 `json:"diff"`    // Mean2 − Mean1
+	StdErr float64 `json:"std_err"` // standard error of Diff, √(Var1/N1 + Var2/N2)
+	T      float64 `json:"t"`       // Welch's t statistic, Diff / StdErr
+	DF     float64 `json:"df"`      // Welch–Satterthwaite degrees of freedom
+	P      float64 `json:"p_value"` // two-sided p-value for H₀: equal means
 
-	Confidence      float64 // confidence level of the intervals, in (0, 1)
-	CILow, CIHigh   float64 // confidence interval for Diff
-	RelDefined      bool    // whether the Rel* fields are defined (Mean1 ≠ 0 and the quotients are finite)
-	RelChange       float64 // Diff / |Mean1|; 0 when !RelDefined
-	RelLow, RelHigh float64 // CILow / |Mean1|, CIHigh / |Mean1|; 0 when !RelDefined
+	Confidence float64 `json:"confidence"`  // confidence level of the intervals, in (0, 1)
+	CILow      float64 `json:"ci_low"`      // lower end of the confidence interval for Diff
+	CIHigh     float64 `json:"ci_high"`     // upper end of the confidence interval for Diff
+	RelDefined bool    `json:"rel_defined"` // whether the Rel* fields are defined (Mean1 ≠ 0 and the quotients are finite)
+	RelChange  float64 `json:"rel_change"`  // Diff / |Mean1|; 0 when !RelDefined
+	RelLow     float64 `json:"rel_low"`     // CILow / |Mean1|; 0 when !RelDefined
+	RelHigh    float64 `json:"rel_high"`    // CIHigh / |Mean1|; 0 when !RelDefined
 
-	HedgesG float64 // bias-corrected standardized mean difference, Hedges' g
+	HedgesG float64 `json:"hedges_g"` // bias-corrected standardized mean difference, Hedges' g
 }
 
 // WelchTTest compares the means of candidate and baseline with Welch's

@@ -14,9 +14,19 @@ type Spec struct {
 	CriticalProcesses []string `json:"critical_processes,omitempty"`
 	// Targets says where both variants' collectors run.
 	Targets Targets `json:"targets"`
-	// SuccessCriteria are the metrics the analysis decides on; empty means every KPI with its
-	// default direction and no minimum improvement.
+	// SuccessCriteria are the metrics the analysis decides on; empty means every measured KPI
+	// with its default criterion (see DefaultCriterion).
 	SuccessCriteria []Criterion `json:"success_criteria,omitempty"`
+	// Analysis tunes the statistics; nil means the defaults.
+	Analysis *AnalysisSettings `json:"analysis,omitempty"`
+}
+
+// AnalysisSettings tune the analysis of an experiment; zero values mean the defaults.
+type AnalysisSettings struct {
+	Alpha      float64 `json:"alpha,omitempty"`       // significance level, 0.001-0.2; default 0.05
+	Power      float64 `json:"power,omitempty"`       // power the planning rules ask for, 0.5-0.99; default 0.8
+	Correction string  `json:"correction,omitempty"`  // holm (default) or benjamini-hochberg, across metrics
+	WindowSize int     `json:"window_size,omitempty"` // KPI samples averaged per independent window; 0 chooses from the autocorrelation
 }
 
 // Targets select the nodes (on a cluster) the collectors run on.
@@ -30,7 +40,23 @@ type Criterion struct {
 	Metric         string  `json:"metric"`                    // a KPI name, see Metrics
 	Direction      string  `json:"direction,omitempty"`       // lower_is_better or higher_is_better; default per metric
 	MinImprovement float64 `json:"min_improvement,omitempty"` // smallest relative improvement that matters, 0-1
-	Critical       bool    `json:"critical,omitempty"`        // a guardrail: a regression rejects the candidate
+	Critical       bool    `json:"critical,omitempty"`        // a guardrail: must be shown no worse; a regression rejects the candidate
+	Tolerance      float64 `json:"tolerance,omitempty"`       // critical only: largest relative worsening still "no worse", 0-1; 0 means 5%
+}
+
+// DefaultCriterion is the criterion of a KPI the spec does not list criteria for: its direction
+// from Metrics, no minimum improvement, and the collectors' own CPU and memory as guardrails
+// (no worse than 5%), as is critical-process coverage (no worse than 1%): a cheaper pipeline must
+// not buy its savings with a hungrier collector or lost processes.
+func DefaultCriterion(metric string) Criterion {
+	c := Criterion{Metric: metric, Direction: Metrics()[metric]}
+	switch metric {
+	case "collector_cpu", "collector_memory":
+		c.Critical, c.Tolerance = true, 0.05
+	case "critical_process_coverage":
+		c.Critical, c.Tolerance = true, 0.01
+	}
+	return c
 }
 
 // Metrics are the KPIs Phoenix measures, with the direction that is better for each.
@@ -101,8 +127,27 @@ func (s Spec) Validate() []FieldError {
 		if c.Direction != "" && c.Direction != "lower_is_better" && c.Direction != "higher_is_better" {
 			add(f+".direction", "lower_is_better or higher_is_better")
 		}
-		if c.MinImprovement < 0 || c.MinImprovement > 1 {
+		if !(c.MinImprovement >= 0 && c.MinImprovement <= 1) {
 			add(f+".min_improvement", "a fraction between 0 and 1 (0.1 means 10%%)")
+		}
+		if !(c.Tolerance >= 0 && c.Tolerance <= 1) {
+			add(f+".tolerance", "a fraction between 0 and 1 (0.05 means 5%%)")
+		} else if c.Tolerance > 0 && !c.Critical {
+			add(f+".tolerance", "applies to critical metrics only")
+		}
+	}
+	if a := s.Analysis; a != nil {
+		if a.Alpha != 0 && !(a.Alpha >= 0.001 && a.Alpha <= 0.2) {
+			add("analysis.alpha", "a significance level between 0.001 and 0.2")
+		}
+		if a.Power != 0 && !(a.Power >= 0.5 && a.Power <= 0.99) {
+			add("analysis.power", "a power between 0.5 and 0.99")
+		}
+		if a.Correction != "" && a.Correction != "holm" && a.Correction != "benjamini-hochberg" {
+			add("analysis.correction", "holm or benjamini-hochberg")
+		}
+		if a.WindowSize < 0 || a.WindowSize > 10000 {
+			add("analysis.window_size", "0 (automatic) or a number of samples up to 10000")
 		}
 	}
 	return errs

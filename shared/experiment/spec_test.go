@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,14 @@ func TestSpec_Validate(t *testing.T) {
 		{"unknown metric, bad direction, bad improvement", Spec{SuccessCriteria: []Criterion{{Metric: "latency", Direction: "up", MinImprovement: 2}}},
 			[]string{"success_criteria[0].metric", "success_criteria[0].direction", "success_criteria[0].min_improvement"}},
 		{"duplicate metric", Spec{SuccessCriteria: []Criterion{{Metric: "series"}, {Metric: "series"}}}, []string{"success_criteria[1].metric"}},
+		{"tolerance on a guardrail", Spec{SuccessCriteria: []Criterion{{Metric: "collector_cpu", Critical: true, Tolerance: 0.1}}}, nil},
+		{"tolerance out of range, tolerance on a goal", Spec{SuccessCriteria: []Criterion{
+			{Metric: "collector_cpu", Critical: true, Tolerance: 1.5}, {Metric: "series", Tolerance: 0.1}}},
+			[]string{"success_criteria[0].tolerance", "success_criteria[1].tolerance"}},
+		{"NaN thresholds", Spec{SuccessCriteria: []Criterion{{Metric: "series", MinImprovement: math.NaN()}}}, []string{"success_criteria[0].min_improvement"}},
+		{"analysis settings", Spec{Analysis: &AnalysisSettings{Alpha: 0.01, Power: 0.9, Correction: "benjamini-hochberg", WindowSize: 4}}, nil},
+		{"bad analysis settings", Spec{Analysis: &AnalysisSettings{Alpha: 0.5, Power: 0.3, Correction: "bonferroni", WindowSize: -1}},
+			[]string{"analysis.alpha", "analysis.power", "analysis.correction", "analysis.window_size"}},
 	}
 	for _, tt := range tests {
 		got := tt.spec.Validate()
@@ -33,6 +42,22 @@ func TestSpec_Validate(t *testing.T) {
 		}
 		if strings.Join(fields, ",") != strings.Join(tt.fields, ",") {
 			t.Errorf("%s: errors on %v, want %v (%+v)", tt.name, fields, tt.fields, got)
+		}
+	}
+}
+
+func TestDefaultCriterion_GuardsCollectorCostAndCoverage(t *testing.T) {
+	for metric, dir := range Metrics() {
+		c := DefaultCriterion(metric)
+		wantCritical := metric == "collector_cpu" || metric == "collector_memory" || metric == "critical_process_coverage"
+		if c.Metric != metric || c.Direction != dir || c.Critical != wantCritical || c.MinImprovement != 0 {
+			t.Errorf("%s: %+v", metric, c)
+		}
+		if wantCritical != (c.Tolerance > 0) {
+			t.Errorf("%s: tolerance %v", metric, c.Tolerance)
+		}
+		if errs := (Spec{SuccessCriteria: []Criterion{c}}).Validate(); errs != nil {
+			t.Errorf("%s: the default criterion does not validate: %v", metric, errs)
 		}
 	}
 }
