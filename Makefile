@@ -3,13 +3,15 @@ SHELL    := /bin/bash
 GO       ?= go
 BIN      := $(CURDIR)/bin
 COVERDIR := $(CURDIR)/.cover
-FUNCTIONS := api controller generator analyzer gateway
+FUNCTIONS := api controller generator analyzer gateway ingest deployer
+# phoenix demo flags for make run, e.g. make run DEMO='--duration 5m --candidate process-priority-filter'
+DEMO     ?=
 
 .PHONY: run test build lint bench clean collector
 
-## run: build and start the whole platform on this machine (phoenix dev)
-run: build
-	$(BIN)/phoenix dev
+## run: build, start the platform and run a real experiment on this host, live, to its verdict
+run: build collector
+	$(BIN)/phoenix demo --collector $(BIN)/phoenix-collector $(DEMO)
 
 ## build: the CLI and one binary per function into bin/
 build:
@@ -20,9 +22,10 @@ build:
 
 ## test: every test against the real PostgreSQL and Redis, then total statement coverage
 # Coverage counts the tests and the binaries the end-to-end tests run (built with -cover).
-test:
+# The collector is built once here for every suite that runs it (test/collector, test/e2e).
+test: collector
 	@rm -rf $(COVERDIR) && mkdir -p $(COVERDIR)
-	PHOENIX_COVERDIR=$(COVERDIR) $(GO) test -count=1 -cover -coverpkg=./... ./... -args -test.gocoverdir=$(COVERDIR)
+	PHOENIX_COLLECTOR=$(BIN)/phoenix-collector PHOENIX_COVERDIR=$(COVERDIR) $(GO) test -count=1 -cover -coverpkg=./... ./... -args -test.gocoverdir=$(COVERDIR)
 	cd deploy/collector && $(GO) test -count=1 ./...
 	@$(GO) tool covdata textfmt -i=$(COVERDIR) -o coverage.out
 	@echo "total statement coverage: $$($(GO) tool cover -func=coverage.out | tail -1 | awk '{print $$NF}')"

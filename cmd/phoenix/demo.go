@@ -31,6 +31,7 @@ type demoOptions struct {
 	profile     string        // load simulator profile
 	tenant      string        // demo tenant name
 	email       string        // demo user
+	interval    time.Duration // how often both collectors scrape
 }
 
 func demoCmd() *cobra.Command {
@@ -63,6 +64,8 @@ func demoCmd() *cobra.Command {
 	f.StringVar(&o.profile, "profile", loadsim.Realistic, "load simulator profile")
 	f.StringVar(&o.tenant, "tenant", "demo", "demo tenant name")
 	f.StringVar(&o.email, "email", "demo@phoenix.local", "demo user")
+	f.DurationVar(&o.interval, "interval", 5*time.Second,
+		"how often both collectors scrape; keep PHOENIX_KPI_WINDOW (default 15s) a multiple of it, so every window holds the same number of scrapes")
 	addDevFlags(cmd, &dev)
 	return cmd
 }
@@ -122,11 +125,13 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 		return err
 	}
 	c := newClient(creds, true)
+	scrape := map[string]any{"collection_interval": o.interval.String()}
 	var e experimentView
 	err = c.call(ctx, http.MethodPost, "/v1/experiments", newExperiment{
-		Name:        fmt.Sprintf("demo %s vs %s", o.baseline, o.candidate),
-		Description: "phoenix demo: a real experiment over this host's processes",
-		Baseline:    pipelineChoice{Template: o.baseline}, Candidate: pipelineChoice{Template: o.candidate},
+		Name:            fmt.Sprintf("demo %s vs %s", o.baseline, o.candidate),
+		Description:     "phoenix demo: a real experiment over this host's processes",
+		Baseline:        pipelineChoice{Template: o.baseline, Parameters: scrape},
+		Candidate:       pipelineChoice{Template: o.candidate, Parameters: scrape},
 		DurationSeconds: int(o.duration / time.Second),
 		Spec:            map[string]any{"critical_processes": loadsim.CriticalNames()},
 	}, &e)

@@ -152,7 +152,7 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		{"generator", o.generator, generator.Needs(), generator.Service, "CloudEvents: manifests"},
 		{"analyzer", o.analyzer, analyzer.Needs(), analyzer.Service, "CloudEvents: analysis"},
 		{"ingest", o.ingest, ingest.Needs(), ingest.Service, "OTLP/HTTP: measures both variants' output (POST /v1/metrics)"},
-		{"deployer", o.deployer, deployer.LocalNeeds(), deployer.LocalService(o.collector, o.runDir),
+		{"deployer", o.deployer, deployer.Needs(), deployer.LocalService(o.collector, o.runDir),
 			"CloudEvents: runs each variant's collector (" + o.collector + ")"},
 	}
 	var union bootstrap.Needs

@@ -3,6 +3,7 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -11,14 +12,31 @@ import (
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/ingesttoken"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
-// LocalNeeds are the resources the local deployer uses.
-func LocalNeeds() bootstrap.Needs { return bootstrap.Needs{Store: true} }
+// Needs are the resources either deployer uses.
+func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
+
+// tokens issues a variant's ingest token when it is deployed and revokes an experiment's
+// tokens when it is torn down.
+type tokens struct {
+	store     *store.Store  // where tokens are recorded (their SHA-256)
+	deploying time.Duration // the deploying phase's limit, part of a token's lifetime
+}
+
+func (t tokens) issue(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant) (string, error) {
+	return ingesttoken.Issue(ctx, t.store, tenant, id, v, t.deploying)
+}
+
+func (t tokens) revoke(ctx context.Context, tenant, id uuid.UUID) error {
+	_, err := ingesttoken.Revoke(ctx, t.store, tenant, id, "")
+	return err
+}
 
 // LocalService is the local deployer as `phoenix dev` runs it: collectors from the binary at
-// collector, their configurations under dir, each variant with an ingest token of its own that is
-// issued when it starts and revoked when the experiment's collectors are torn down.
+// collector, their configurations under dir, each variant with an ingest token of its own in its
+// environment, revoked when the experiment's collectors are torn down.
 func LocalService(collector, dir string) bootstrap.Builder {
 	return func(res *bootstrap.Resources) (function.Service, error) {
 		sender, err := emit.New(res.Config.Sink)
@@ -28,23 +46,37 @@ func LocalService(collector, dir string) bootstrap.Builder {
 		if !sender.Configured() {
 			return function.Service{}, fmt.Errorf("the local deployer reports to the broker: set K_SINK")
 		}
-		st, deploying := res.Store, res.Config.Timeouts.Deploying
-		l, err := NewLocal(st, sender, Options{Collector: collector, Dir: dir, Logger: res.Logger,
+		t := tokens{store: res.Store, deploying: res.Config.Timeouts.Deploying}
+		l, err := NewLocal(res.Store, sender, Options{Collector: collector, Dir: dir, Logger: res.Logger,
 			Env: func(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant) ([]string, error) {
-				token, err := ingesttoken.Issue(ctx, st, tenant, id, v, deploying)
+				token, err := t.issue(ctx, tenant, id, v)
 				if err != nil {
 					return nil, err
 				}
 				return ingesttoken.Env(token), nil
 			},
-			Released: func(ctx context.Context, tenant, id uuid.UUID) error {
-				_, err := ingesttoken.Revoke(ctx, st, tenant, id, "")
-				return err
-			},
+			Released: t.revoke,
 		})
 		if err != nil {
 			return function.Service{}, err
 		}
 		return function.Service{Name: "deployer", Events: l, Stop: l.Close}, nil
 	}
+}
+
+// KubernetesService is the deployer on a cluster: it applies manifests with the pod's service
+// account (deploy/base grants it the objects it manages in the experiment namespaces).
+func KubernetesService(res *bootstrap.Resources) (function.Service, error) {
+	if res.Config.DeployTarget != "kubernetes" {
+		return function.Service{}, fmt.Errorf("PHOENIX_DEPLOY_TARGET is %q: the deployer function applies manifests to a cluster "+
+			"(kubernetes); on one machine `phoenix dev` runs the local deployer", res.Config.DeployTarget)
+	}
+	cluster, err := InCluster()
+	if err != nil {
+		return function.Service{}, err
+	}
+	t := tokens{store: res.Store, deploying: res.Config.Timeouts.Deploying}
+	k := NewKubernetes(res.Store, cluster)
+	k.Issue, k.Revoke = t.issue, t.revoke
+	return function.Service{Name: "deployer", Events: k}, nil
 }

@@ -50,6 +50,7 @@ func build(t testing.TB, dir, pkg string) string {
 // platform is a running `phoenix dev`.
 type platform struct {
 	cmd      *exec.Cmd
+	bin      string            // the phoenix binary it runs
 	out      *bytes.Buffer     // stdout after the address table
 	addrs    map[string]string // function -> base URL
 	keysFile string
@@ -59,7 +60,10 @@ type platform struct {
 
 var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)\s`)
 
-func startDev(t *testing.T) *platform {
+func startDev(t *testing.T) *platform { t.Helper(); return startDevWith(t, nil, nil) }
+
+// startDevWith starts phoenix dev with extra flags and environment variables.
+func startDevWith(t *testing.T, args, env []string) *platform {
 	t.Helper()
 	dir := t.TempDir()
 	bin := build(t, dir, "cmd/phoenix")
@@ -69,10 +73,13 @@ func startDev(t *testing.T) *platform {
 		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0",
 		"--dev-keys", p.keysFile)
+	p.cmd.Args = append(p.cmd.Args, args...)
+	p.bin = bin
 	p.cmd.Dir = dir
 	p.cmd.Env = append(childEnv(),
 		"PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=",
 		"PHOENIX_WS_RECHECK_INTERVAL=200ms")
+	p.cmd.Env = append(p.cmd.Env, env...)
 	var logs bytes.Buffer
 	p.cmd.Stderr = &logs
 	stdout, err := p.cmd.StdoutPipe()
