@@ -18,7 +18,7 @@ const (
 type Batching struct {
 	Size       int     `json:"size,omitempty"`        // observations per window; 0 chooses it
 	Count      int     `json:"count,omitempty"`       // when Size is 0: the number of windows of the shortest series; 0 chooses it
-	MaxLag1    float64 `json:"max_lag1,omitempty"`    // automatic choice: largest acceptable lag-1 autocorrelation of the window means; 0 means DefaultMaxLag1
+	MaxLag1    float64 `json:"max_lag1,omitempty"`    // largest lag-1 autocorrelation of window means taken as independent (see correlated); 0 means DefaultMaxLag1
 	MinWindows int     `json:"min_windows,omitempty"` // automatic choice: fewest windows it goes down to; 0 means DefaultMinWindows
 }
 
@@ -32,7 +32,7 @@ type Windows struct {
 	Dropped      int       `json:"dropped"`      // oldest observations left out so that every window is full
 	Lag1Before   *float64  `json:"lag1_before"`  // lag-1 autocorrelation of the observations; null when undefined
 	Lag1After    *float64  `json:"lag1_after"`   // lag-1 autocorrelation of the window means; null when undefined
-	Independent  bool      `json:"independent"`  // Lag1After is at most the limit, or undefined
+	Independent  bool      `json:"independent"`  // the window means show no autocorrelation that matters (see correlated)
 	Note         string    `json:"note"`         // the above in a sentence
 }
 
@@ -77,8 +77,9 @@ func Lag1Autocorrelation(xs []float64) (float64, bool) {
 // windows of the same length. A fixed Size is returned as it is; a Count
 // gives ⌊shortest length / Count⌋, at least 1. Otherwise it chooses the
 // batch-means size automatically: starting from 1, it doubles the size
-// while the window means of some series have a lag-1 autocorrelation above
-// MaxLag1 and every series would still keep MinWindows windows, after
+// while the window means of some series are correlated (lag-1
+// autocorrelation above MaxLag1 and above the white-noise bound, see
+// correlated) and every series would still keep MinWindows windows, after
 // Law & Carson (1979) and with the 10–30 windows Schmeiser (1982)
 // recommends. It returns an error wrapping ErrParameter for a negative
 // setting or a MaxLag1 outside [0, 1).
@@ -116,13 +117,13 @@ func WindowSize(b Batching, series ...[]float64) (int, error) {
 	}
 	size := 1
 	for {
-		correlated := false
+		still := false // some series' window means are still correlated
 		for _, l := range levels {
-			if r, ok := Lag1Autocorrelation(l); ok && r > maxLag {
-				correlated = true
+			if r, ok := Lag1Autocorrelation(l); correlated(r, ok, len(l), maxLag) {
+				still = true
 			}
 		}
-		if !correlated || shortest/(2*size) < minWindows {
+		if !still || shortest/(2*size) < minWindows {
 			return size, nil
 		}
 		for i, l := range levels {
@@ -135,6 +136,17 @@ func WindowSize(b Batching, series ...[]float64) (int, error) {
 		}
 		size *= 2
 	}
+}
+
+// correlated reports whether a series of n values with lag-1
+// autocorrelation r (ok: defined) is too correlated to treat as
+// independent: r above maxLag1 and above 1.96/√n, the bound that white
+// noise stays under 97.5% of the time (Box, Jenkins & Reinsel 2008,
+// §2.1.6, Bartlett's standard error 1/√n). The second condition keeps a
+// handful of values, whose r₁ is noise of ±0.4 and more, from counting as
+// correlated.
+func correlated(r float64, ok bool, n int, maxLag1 float64) bool {
+	return ok && r > maxLag1 && r > 1.96/math.Sqrt(float64(n))
 }
 
 // maxLag1 and minWindows resolve the zero values to the defaults.
@@ -159,8 +171,9 @@ func (b Batching) minWindows() int {
 // is the part to lose. Each mean is a compensated sum (see [Summarize])
 // divided by size. The window means of a stationary series with summable
 // autocorrelations are nearly independent once the windows are long
-// compared with the correlation time; Lag1After shows whether they are,
-// against maxLag1 (0 means DefaultMaxLag1). BatchMeans returns an error
+// compared with the correlation time; Lag1After shows whether they are, and
+// Independent judges it against maxLag1 (0 means DefaultMaxLag1; see
+// correlated). BatchMeans returns an error
 // wrapping ErrParameter for size < 1.
 //
 // References:
@@ -183,10 +196,11 @@ func BatchMeans(xs []float64, size int, maxLag1 float64) (Windows, error) {
 	if r, ok := Lag1Autocorrelation(xs); ok {
 		w.Lag1Before = &r
 	}
-	if r, ok := Lag1Autocorrelation(w.Means); ok {
+	r, ok := Lag1Autocorrelation(w.Means)
+	if ok {
 		w.Lag1After = &r
 	}
-	w.Independent = w.Lag1After == nil || *w.Lag1After <= maxLag1
+	w.Independent = !correlated(r, ok, count, maxLag1)
 	w.Note = w.note(maxLag1)
 	return w, nil
 }
@@ -210,7 +224,7 @@ func (w Windows) note(maxLag1 float64) string {
 		s += fmt.Sprintf("; lag-1 autocorrelation %s before, %s after", lag(w.Lag1Before), lag(w.Lag1After))
 	}
 	if !w.Independent {
-		s += fmt.Sprintf("; still above %.3g, so the windows are not independent and p-values are too small", maxLag1)
+		s += fmt.Sprintf("; still above %.3g and the white-noise bound, so the windows are not independent and p-values are too small", maxLag1)
 	}
 	return s
 }

@@ -158,12 +158,17 @@ def batch(x, size):
     return x[drop:].reshape(count, size).mean(axis=1), drop
 
 
+def correlated(means, max_lag):
+    r = lag1(means)
+    return r is not None and r > max_lag and r > 1.96 / np.sqrt(len(means))
+
+
 def auto_size(series, max_lag=0.2, min_windows=10):
     shortest = min(len(s) for s in series)
     size = 1
     while True:
-        correlated = any((r := lag1(batch(s, size)[0])) is not None and r > max_lag for s in series)
-        if not correlated or shortest // (2 * size) < min_windows:
+        correlated_ = any(correlated(batch(s, size)[0], max_lag) for s in series)
+        if not correlated_ or shortest // (2 * size) < min_windows:
             return size
         size *= 2
 
