@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -265,7 +264,8 @@ func progress(elapsed, total time.Duration) string {
 		elapsed.Truncate(time.Second), total)
 }
 
-// printVerdict prints the stored analysis: one row per metric and the overall recommendation.
+// printVerdict prints the stored analysis: one row per metric, why each came out as it did, and
+// the overall recommendation.
 func printVerdict(out io.Writer, raw json.RawMessage) {
 	var a struct {
 		Verdict string          `json:"verdict"`
@@ -276,21 +276,29 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 		return
 	}
 	var rep struct {
-		Verdict    string  `json:"verdict"`
-		Confidence float64 `json:"confidence"`
-		Reason     string  `json:"reason"`
-		Metrics    map[string]struct {
-			Direction string   `json:"direction"`
+		Verdict  string `json:"verdict"`
+		Reason   string `json:"reason"`
+		Settings struct {
+			Confidence float64 `json:"confidence"`
+		} `json:"settings"`
+		Needed *struct {
+			Baseline  int `json:"baseline"`
+			Candidate int `json:"candidate"`
+		} `json:"additional_observations"`
+		Metrics []struct {
+			Metric    string   `json:"metric"`
+			Critical  bool     `json:"critical"`
 			Outcome   string   `json:"outcome"`
 			Reason    string   `json:"reason"`
-			Error     string   `json:"error"`
-			AdjustedP *float64 `json:"adjusted_p"`
+			AdjustedP *float64 `json:"welch_adjusted_p"`
 			Welch     *struct {
-				Mean1, Mean2    float64
-				RelDefined      bool
-				RelChange       float64
-				RelLow, RelHigh float64
-				P               float64
+				Mean1      float64 `json:"mean1"`
+				Mean2      float64 `json:"mean2"`
+				RelDefined bool    `json:"rel_defined"`
+				RelChange  float64 `json:"rel_change"`
+				RelLow     float64 `json:"rel_low"`
+				RelHigh    float64 `json:"rel_high"`
+				P          float64 `json:"p_value"`
 			} `json:"welch"`
 		} `json:"metrics"`
 	}
@@ -298,37 +306,40 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 		fmt.Fprintf(out, "\nverdict: %s (report unreadable: %v)\n", a.Verdict, err)
 		return
 	}
-	names := make([]string, 0, len(rep.Metrics))
-	for m := range rep.Metrics {
-		names = append(names, m)
-	}
-	sort.Strings(names)
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "METRIC\tBASELINE\tCANDIDATE\tCHANGE (%.0f%% CI)\tP (ADJ.)\tVERDICT\n", 100*rep.Confidence)
-	for _, name := range names {
-		m := rep.Metrics[name]
-		if m.Welch == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", name, firstNonEmpty(m.Outcome, "not tested: "+m.Error))
-			continue
+	fmt.Fprintf(tw, "METRIC\tBASELINE\tCANDIDATE\tCHANGE (%.0f%% CI)\tP (ADJ.)\tOUTCOME\n", 100*rep.Settings.Confidence)
+	for _, m := range rep.Metrics {
+		name := m.Metric
+		if m.Critical {
+			name += " (guardrail)"
 		}
-		w := m.Welch
-		change := "-"
-		if w.RelDefined {
-			change = fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%]", 100*w.RelChange, 100*w.RelLow, 100*w.RelHigh)
+		base, cand, change, p := "-", "-", "-", "-"
+		if w := m.Welch; w != nil {
+			base, cand = short(w.Mean1), short(w.Mean2)
+			if w.RelDefined {
+				change = fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%]", 100*w.RelChange, 100*w.RelLow, 100*w.RelHigh)
+			}
+			p = fmt.Sprintf("%.2g", w.P)
+			if m.AdjustedP != nil {
+				p = fmt.Sprintf("%.2g", *m.AdjustedP)
+			}
 		}
-		p := w.P
-		if m.AdjustedP != nil {
-			p = *m.AdjustedP
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2g\t%s\n", name, short(w.Mean1), short(w.Mean2), change, p, m.Outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, base, cand, change, p, m.Outcome)
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(out, "\nwhy:")
+	for _, m := range rep.Metrics {
+		fmt.Fprintf(out, "  %-26s %s\n", m.Metric, m.Reason)
+	}
 	fmt.Fprintf(out, "\nrecommendation: %s", strings.ToUpper(firstNonEmpty(rep.Verdict, a.Verdict)))
 	if rep.Reason != "" {
 		fmt.Fprintf(out, " — %s", rep.Reason)
 	}
 	fmt.Fprintln(out)
+	if rep.Needed != nil {
+		fmt.Fprintf(out, "more data that would decide it: %d baseline and %d candidate observations\n", rep.Needed.Baseline, rep.Needed.Candidate)
+	}
 }
 
 func short(x float64) string {
