@@ -7,7 +7,7 @@ FUNCTIONS := api controller generator analyzer gateway ingest deployer
 # phoenix demo flags for make run, e.g. make run DEMO='--duration 5m --candidate process-priority-filter'
 DEMO     ?=
 
-.PHONY: run test build lint bench clean collector
+.PHONY: run test build lint bench clean collector validate-deploy
 
 ## run: build, start the platform and run a real experiment on this host, live, to its verdict
 run: build collector
@@ -30,8 +30,8 @@ test: collector
 	@$(GO) tool covdata textfmt -i=$(COVERDIR) -o coverage.out
 	@echo "total statement coverage: $$($(GO) tool cover -func=coverage.out | tail -1 | awk '{print $$NF}')"
 
-## lint: formatting, vet and a tidy go.mod
-lint:
+## lint: formatting, vet, a tidy go.mod, and the deployment and monitoring checks (validate-deploy)
+lint: validate-deploy
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
@@ -46,3 +46,14 @@ clean:
 ## collector: the Phoenix collector distribution (its own Go module) into bin/phoenix-collector
 collector:
 	cd deploy/collector && $(GO) build -o $(BIN)/phoenix-collector .
+
+## validate-deploy: every kustomization under deploy/ renders; promtool checks the scrape
+## configuration and the rules and runs the rules' unit tests (promtool: apt-get install prometheus)
+PROMTOOL ?= promtool
+validate-deploy:
+	@command -v kubectl >/dev/null || { echo "validate-deploy needs kubectl (with kustomize)"; exit 1; }
+	@command -v $(PROMTOOL) >/dev/null || { echo "validate-deploy needs promtool: apt-get install -y prometheus (.ci/run installs it)"; exit 1; }
+	@for k in $$(find deploy -name kustomization.yaml -not -path 'deploy/collector/*' | sort); do \
+		kubectl kustomize "$$(dirname $$k)" >/dev/null || { echo "kubectl kustomize $$(dirname $$k) failed"; exit 1; }; done
+	cd deploy/monitoring/prometheus && $(PROMTOOL) check rules rules/*.rules.yml && $(PROMTOOL) test rules tests/*.yml
+	deploy/monitoring/check-config.sh $(PROMTOOL)

@@ -807,12 +807,24 @@ func TestMonitors_AddTheLabelsTheRulesUse(t *testing.T) {
 	}
 	var cfg struct {
 		ScrapeConfigs []struct {
-			JobName string `json:"job_name"`
+			JobName    string `json:"job_name"`
+			Kubernetes []struct {
+				Role       string `json:"role"`
+				Namespaces *struct {
+					Names []string `json:"names"`
+				} `json:"namespaces"`
+			} `json:"kubernetes_sd_configs"`
 		} `json:"scrape_configs"`
 	}
 	readYAML(t, path("deploy", "monitoring", "prometheus", "prometheus.yml"), &cfg)
 	var names []string
 	for _, sc := range cfg.ScrapeConfigs {
+		// Debian's promtool cannot check these blocks (check-config.sh), so they are checked here.
+		if len(sc.Kubernetes) != 1 || sc.Kubernetes[0].Role != "pod" {
+			t.Errorf("job %s: want one kubernetes_sd_configs block with role pod (the relabelling reads pod labels and port names)", sc.JobName)
+		} else if ns := sc.Kubernetes[0].Namespaces; sc.JobName != "phoenix-collectors" && (ns == nil || fmt.Sprint(ns.Names) != "[phoenix]") {
+			t.Errorf("job %s: discover pods in namespace phoenix only", sc.JobName)
+		}
 		names = append(names, sc.JobName)
 		if !jobs[sc.JobName] {
 			t.Errorf("job %s of prometheus.yml has no PodMonitor or ServiceMonitor giving the same job label", sc.JobName)
