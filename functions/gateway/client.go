@@ -30,18 +30,9 @@ type client struct {
 	// opts are the gateway's resolved options.
 	opts *Options
 
-	// queue holds frames for the writer.
-	queue *sendQueue
-	// pongs queues the payload of the client's pings for the writer to answer; one pending
-	// answer is enough.
-	pongs chan []byte
-	// rearm tells the writer that identity changed, so the expiry timer must be reset.
-	rearm chan struct{}
+	// queue holds what the writer has to do.
+	queue mailbox
 
-	// ctx is canceled by close, aborting Redis and database work done for the client.
-	ctx context.Context
-	// cancel cancels ctx.
-	cancel context.CancelFunc
 	// closeOnce makes close take effect once.
 	closeOnce sync.Once
 	// done is closed by close: the writer sends the close frame and ends.
@@ -59,11 +50,19 @@ type client struct {
 	// writerDone is closed when the writer has returned and closed conn.
 	writerDone chan struct{}
 
-	// subs maps the client-side names of the held channels to Redis channels. Owned by the
-	// reader goroutine; nil until the first subscription.
-	subs map[string]string
-	// bucket limits the client's frame rate. Owned by the reader goroutine.
+	// subs are the held channels. Owned by whichever goroutine handles frames (one at a time);
+	// a slice, since a map per idle connection costs more than scanning MaxSubscriptions entries.
+	subs []held
+	// bucket limits the client's frame rate. Owned like subs.
 	bucket tokenBucket
+}
+
+// held is one channel a client holds.
+type held struct {
+	// name is the client-side channel name.
+	name string
+	// redisName is the Redis channel.
+	redisName string
 }
 
 // newClient wraps an upgraded connection.
@@ -74,15 +73,12 @@ func newClient(id uint64, identity Identity, conn *websocket.Conn, h *hub) *clie
 		conn:       conn,
 		hub:        h,
 		opts:       h.opts,
-		queue:      newSendQueue(h.opts.SendQueue),
-		pongs:      make(chan []byte, 1),
-		rearm:      make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		bucket:     newTokenBucket(h.opts.MessageRate),
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.queue.init(h.opts.SendQueue)
 	c.identity.Store(&identity)
 	return c
 }
@@ -107,8 +103,8 @@ func (c *client) run() {
 	c.readLoop()
 	close(c.readerDone)
 	c.close(0, "", disconnectLost)
-	for _, channel := range c.subs {
-		c.hub.unsubscribe(c, channel)
+	for _, s := range c.subs {
+		c.hub.unsubscribe(c, s.redisName)
 	}
 	<-c.writerDone
 }
@@ -121,7 +117,6 @@ func (c *client) close(code int, text, reason string) bool {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText, c.reason = code, text, reason
 		close(c.done)
-		c.cancel()
 		first = true
 	})
 	return first
@@ -166,10 +161,7 @@ func (c *client) readLoop() {
 	})
 	c.conn.SetPingHandler(func(data string) error {
 		alive()
-		select {
-		case c.pongs <- []byte(data):
-		default:
-		}
+		c.queue.owePong([]byte(data))
 		return nil
 	})
 	c.conn.SetCloseHandler(func(code int, _ string) error {
@@ -187,12 +179,33 @@ func (c *client) readLoop() {
 		}
 		alive()
 		c.hub.metrics.messagesIn.Inc()
-		c.handle(typ, data)
+		c.handleAside(typ, data)
+	}
+}
+
+// handleAside handles a frame on a short-lived goroutine and waits for it, cancelling its work if
+// the connection closes meanwhile. Handling (JSON, Redis, the database) needs a deep stack; on a
+// goroutine of its own that stack is given back when it is done, instead of staying with the
+// reader of every idle connection. Frames are still handled one at a time, in order.
+func (c *client) handleAside(typ int, data []byte) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	handled := make(chan struct{})
+	go func() {
+		defer close(handled)
+		c.handle(ctx, typ, data)
+	}()
+	select {
+	case <-handled:
+	case <-c.done:
+		cancel()
+		<-handled
 	}
 }
 
 // handle answers one client frame. Mistakes get an error frame and leave the connection open.
-func (c *client) handle(typ int, data []byte) {
+// ctx ends when the connection closes.
+func (c *client) handle(ctx context.Context, typ int, data []byte) {
 	if !c.bucket.allow(time.Now()) {
 		c.hub.metrics.dropped.WithLabelValues(droppedRateLimited).Inc()
 		c.deliver(queued{data: errorFrame(codeRateLimited, "too many frames; this one was ignored")})
@@ -211,11 +224,11 @@ func (c *client) handle(typ int, data []byte) {
 	case typePing:
 		c.deliver(queued{data: pongFrame})
 	case typeSubscribe:
-		c.subscribe(m.Channel, m.Since)
+		c.subscribe(ctx, m.Channel, m.Since)
 	case typeUnsubscribe:
 		c.unsubscribe(m.Channel)
 	case typeAuth:
-		c.reauthenticate(m.Token)
+		c.reauthenticate(ctx, m.Token)
 	default:
 		c.deliver(queued{data: errorFrame(codeUnknownType, "unknown frame type "+quote(m.Type))})
 	}
@@ -223,14 +236,14 @@ func (c *client) handle(typ int, data []byte) {
 
 // subscribe holds the named channel: checked, confirmed by Redis, acknowledged with its latest
 // number, and with since preceded by the events after since.
-func (c *client) subscribe(name string, since *uint64) {
+func (c *client) subscribe(ctx context.Context, name string, since *uint64) {
 	id := c.identity.Load()
 	canonical, ch, err := parseChannel(id.Tenant, name)
 	if err != nil {
 		c.deliver(queued{data: errorFrame(codeInvalidChannel, err.Error())})
 		return
 	}
-	if _, ok := c.subs[canonical]; ok {
+	if c.holding(canonical) >= 0 {
 		c.deliver(queued{data: channelErrorFrame(codeAlreadySubscribed, canonical, "already subscribed; unsubscribe first to subscribe with since")})
 		return
 	}
@@ -238,7 +251,7 @@ func (c *client) subscribe(name string, since *uint64) {
 		c.deliver(queued{data: channelErrorFrame(codeTooManySubscriptions, canonical, "subscription limit reached")})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.SubscribeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.opts.SubscribeTimeout)
 	defer cancel()
 	if ch.Experiment != uuid.Nil {
 		exists, err := c.hub.experiments.ExperimentExists(ctx, id.Tenant, ch.Experiment)
@@ -253,17 +266,34 @@ func (c *client) subscribe(name string, since *uint64) {
 		}
 	}
 	if err := c.hub.subscribe(ctx, c, canonical, ch, since); err != nil {
-		if c.ctx.Err() != nil {
-			return // closing; nobody to tell
+		if c.closing() {
+			return // nobody to tell
 		}
 		c.log().Warn("gateway: subscribe", "channel", canonical, "error", err)
 		c.deliver(queued{data: channelErrorFrame(codeUnavailable, canonical, "could not subscribe, try again")})
 		return
 	}
-	if c.subs == nil {
-		c.subs = make(map[string]string, 1)
+	c.subs = append(c.subs, held{name: canonical, redisName: ch.Name(c.opts.ChannelPrefix)})
+}
+
+// holding returns the index of the named channel in subs, or -1.
+func (c *client) holding(name string) int {
+	for i, s := range c.subs {
+		if s.name == name {
+			return i
+		}
 	}
-	c.subs[canonical] = ch.Name(c.opts.ChannelPrefix)
+	return -1
+}
+
+// closing reports whether close has been called.
+func (c *client) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // unsubscribe releases the named channel; releasing one not held is acknowledged all the same.
@@ -274,9 +304,9 @@ func (c *client) unsubscribe(name string) {
 		c.deliver(queued{data: errorFrame(codeInvalidChannel, err.Error())})
 		return
 	}
-	if channel, ok := c.subs[canonical]; ok {
-		c.hub.unsubscribe(c, channel)
-		delete(c.subs, canonical)
+	if i := c.holding(canonical); i >= 0 {
+		c.hub.unsubscribe(c, c.subs[i].redisName)
+		c.subs = append(c.subs[:i], c.subs[i+1:]...)
 	}
 	c.deliver(queued{data: unsubscribedFrame(canonical)})
 }
@@ -284,8 +314,8 @@ func (c *client) unsubscribe(name string) {
 // reauthenticate replaces the connection's credential with a fresher one of the same tenant and
 // subject, which moves its expiry. A token that is not accepted leaves the old credential in
 // place, expiry included.
-func (c *client) reauthenticate(token string) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.SubscribeTimeout)
+func (c *client) reauthenticate(ctx context.Context, token string) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.SubscribeTimeout)
 	defer cancel()
 	id, err := authenticate(ctx, c.hub.opts.Authenticator, token)
 	switch {
@@ -304,10 +334,7 @@ func (c *client) reauthenticate(token string) {
 		return
 	}
 	c.identity.Store(&id)
-	select {
-	case c.rearm <- struct{}{}:
-	default:
-	}
+	c.queue.credentialChanged()
 	c.deliver(queued{data: authenticatedFrame(id.ExpiresAt)})
 }
 
@@ -336,7 +363,7 @@ func (c *client) writeLoop() {
 			expiry.Stop()
 		}
 	}()
-	var batch []queued
+	var w work
 	for {
 		// A closing client gets no more frames, however many are queued.
 		select {
@@ -351,20 +378,24 @@ func (c *client) writeLoop() {
 			c.writeClose()
 			return
 		case <-c.queue.ready:
-			batch = c.queue.take(batch[:0])
-			err = c.write(batch)
-			clear(batch)
-			if cap(batch) > 64 {
-				batch = nil
+			w = c.queue.take(w)
+			if w.rearm {
+				arm()
 			}
-		case data := <-c.pongs:
-			err = c.conn.WriteControl(websocket.PongMessage, data, time.Now().Add(c.opts.WriteTimeout))
+			if w.pongDue {
+				err = c.conn.WriteControl(websocket.PongMessage, w.pong, time.Now().Add(c.opts.WriteTimeout))
+			}
+			if err == nil {
+				err = c.write(w.frames)
+			}
+			clear(w.frames)
+			if cap(w.frames) > 64 {
+				w.frames = nil
+			}
 		case <-ping.C:
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout))
 		case <-expired:
 			c.close(CloseTokenExpired, "token expired", disconnectExpired)
-		case <-c.rearm:
-			arm()
 		}
 		if err != nil {
 			c.log().Debug("gateway: write", "error", err)
@@ -375,15 +406,19 @@ func (c *client) writeLoop() {
 }
 
 // write writes frames in order, stopping early if the client is closing, and observes the
-// fan-out latency of live events.
+// fan-out latency of live events. One deadline covers the batch: a client that cannot take a
+// batch within the write timeout is not keeping up anyway.
 func (c *client) write(frames []queued) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	for _, f := range frames {
 		select {
 		case <-c.done:
 			return nil
 		default:
 		}
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
 			return err
 		}

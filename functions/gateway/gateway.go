@@ -15,8 +15,9 @@ import (
 )
 
 // readBufferSize is the per-connection read buffer. Client frames are small (at most
-// MaxMessageSize, read through it in pieces), and every idle connection holds one.
-const readBufferSize = 512
+// MaxMessageSize, read through it in pieces; gorilla/websocket needs at least 125 bytes for a
+// control frame), and every idle connection holds one.
+const readBufferSize = 256
 
 // Gateway is the WebSocket gateway of one process: it serves GET /ws and owns the hub and its
 // Redis subscription. Mount it as an http.Handler and call Shutdown when the process stops;
@@ -159,7 +160,6 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := newClient(g.ids.Add(1), id, conn, g.hub)
 	if err := g.hub.add(c); err != nil {
 		// Shutdown began during the upgrade; no writer exists yet.
-		c.cancel()
 		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
 		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(g.opts.WriteTimeout))
 		_ = conn.Close()

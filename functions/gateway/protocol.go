@@ -148,7 +148,8 @@ var errInvalidChannel = errors.New(`channel must be "tenant" or "experiment:<uui
 // from the credential.
 func parseChannel(tenant uuid.UUID, name string) (string, realtime.Channel, error) {
 	if name == channelTenant {
-		return name, realtime.Channel{Tenant: tenant}, nil
+		// The constant, not the client's copy: it is kept for as long as the subscription.
+		return channelTenant, realtime.Channel{Tenant: tenant}, nil
 	}
 	raw, ok := strings.CutPrefix(name, channelExperimentPrefix)
 	if !ok || len(raw) != 36 {

@@ -11,29 +11,37 @@ type queued struct {
 	at int64
 }
 
-// sendQueue holds the frames of one connection until its writer takes them. Live events never
-// wait for room: a full queue means the client does not keep up. Replayed events do wait, and
-// leave half of the queue free for the live ones. An idle queue holds no buffer.
-type sendQueue struct {
-	// mu guards frames.
+// mailbox is what a connection's writer has to do: the frames queued for it, a pong owed to the
+// client, a credential change to re-arm the expiry timer for. Live events never wait for room: a
+// full queue means the client does not keep up. Replayed events do wait, and leave half of the
+// queue free for the live ones. An idle mailbox holds no buffer and one channel, since every idle
+// connection has one.
+type mailbox struct {
+	// mu guards everything below but ready.
 	mu sync.Mutex
 	// frames waits for the writer, oldest first.
 	frames []queued
 	// limit is the most frames that may wait.
 	limit int
-	// ready wakes the writer when frames is no longer empty.
+	// pong is the payload of the last ping to answer, if pongDue.
+	pong []byte
+	// pongDue says a pong is owed; one pending answer is enough.
+	pongDue bool
+	// rearm says the credential changed since the writer last looked.
+	rearm bool
+	// ready wakes the writer when there is something to do.
 	ready chan struct{}
-	// room wakes a waiting pushWait when the writer has taken frames.
+	// room wakes a waiting pushWait when the writer has taken frames; made by the first wait.
 	room chan struct{}
 }
 
-// newSendQueue returns an empty queue holding at most limit frames.
-func newSendQueue(limit int) *sendQueue {
-	return &sendQueue{limit: limit, ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+// init prepares an empty mailbox holding at most limit frames.
+func (q *mailbox) init(limit int) {
+	q.limit, q.ready = limit, make(chan struct{}, 1)
 }
 
 // push appends f unless the queue is full, and reports whether it did.
-func (q *sendQueue) push(f queued) bool {
+func (q *mailbox) push(f queued) bool {
 	q.mu.Lock()
 	if len(q.frames) >= q.limit {
 		q.mu.Unlock()
@@ -46,7 +54,7 @@ func (q *sendQueue) push(f queued) bool {
 }
 
 // pushWait appends f once the queue is less than half full, or gives up when done is closed.
-func (q *sendQueue) pushWait(done <-chan struct{}, f queued) bool {
+func (q *mailbox) pushWait(done <-chan struct{}, f queued) bool {
 	for {
 		q.mu.Lock()
 		if len(q.frames) < q.limit/2 {
@@ -55,28 +63,65 @@ func (q *sendQueue) pushWait(done <-chan struct{}, f queued) bool {
 			wake(q.ready)
 			return true
 		}
+		if q.room == nil {
+			q.room = make(chan struct{}, 1)
+		}
+		room := q.room
 		q.mu.Unlock()
 		select {
-		case <-q.room:
+		case <-room:
 		case <-done:
 			return false
 		}
 	}
 }
 
-// take moves every waiting frame into buf (reusing it) and returns it.
-func (q *sendQueue) take(buf []queued) []queued {
+// owePong records that the client's ping with payload must be answered.
+func (q *mailbox) owePong(payload []byte) {
 	q.mu.Lock()
-	buf = append(buf, q.frames...)
+	q.pong, q.pongDue = payload, true
+	q.mu.Unlock()
+	wake(q.ready)
+}
+
+// credentialChanged tells the writer to re-arm the expiry timer.
+func (q *mailbox) credentialChanged() {
+	q.mu.Lock()
+	q.rearm = true
+	q.mu.Unlock()
+	wake(q.ready)
+}
+
+// work is what take hands the writer.
+type work struct {
+	// frames are the queued frames, in order.
+	frames []queued
+	// pong is the payload to answer a ping with, if pongDue.
+	pong []byte
+	// pongDue says a pong is owed.
+	pongDue bool
+	// rearm says the credential changed.
+	rearm bool
+}
+
+// take moves everything waiting into w (reusing its frames) and returns it.
+func (q *mailbox) take(w work) work {
+	q.mu.Lock()
+	w.frames = append(w.frames[:0], q.frames...)
 	clear(q.frames)
 	if cap(q.frames) > 64 {
 		q.frames = nil // a burst is over; an idle connection keeps no big buffer
 	} else {
 		q.frames = q.frames[:0]
 	}
+	w.pong, w.pongDue, w.rearm = q.pong, q.pongDue, q.rearm
+	q.pong, q.pongDue, q.rearm = nil, false, false
+	room := q.room
 	q.mu.Unlock()
-	wake(q.room)
-	return buf
+	if room != nil {
+		wake(room)
+	}
+	return w
 }
 
 // wake signals c without blocking; one pending signal is enough.

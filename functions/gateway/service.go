@@ -50,8 +50,10 @@ func (a *tokenAuthenticator) Authenticate(ctx context.Context, token string) (Id
 	id := Identity{Tenant: p.Tenant, Subject: p.Subject, ExpiresAt: p.ExpiresAt,
 		ReadExperiments: a.may(p, readPermission), Credential: p.TokenID}
 	if a.revocation != nil {
-		// The revocation markers alone: the signature and claims do not change.
-		id.Revoked = func(ctx context.Context) (bool, error) { return a.revocation.Revoked(ctx, p, p.IssuedAt) }
+		// The revocation markers alone: the signature and claims do not change. The check keeps
+		// only what revocation reads, not the roles and permissions, for every open connection.
+		check := auth.Principal{Subject: p.Subject, Tenant: p.Tenant, SessionID: p.SessionID, TokenID: p.TokenID, IssuedAt: p.IssuedAt}
+		id.Revoked = func(ctx context.Context) (bool, error) { return a.revocation.Revoked(ctx, check, check.IssuedAt) }
 	}
 	return id, nil
 }
