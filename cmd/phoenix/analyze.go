@@ -21,14 +21,16 @@ type inputError struct{ error }
 
 func analyzeCmd() *cobra.Command {
 	var o struct {
-		baseline, candidate, direction, format string
-		alpha, confidence                      float64
+		baseline, candidate, direction, format, method string
+		alpha, confidence                              float64
 	}
 	cmd := &cobra.Command{
 		Use:   "analyze --baseline FILE --candidate FILE",
 		Short: "Compare two samples with Welch's t-test (candidate minus baseline)",
 		Long: "Each FILE holds one number per line (blank lines ignored). A line that is not a finite number,\n" +
-			"fewer than 2 values, or both samples constant is refused with exit status 2.",
+			"fewer than 2 values, or both samples constant is refused with exit status 2.\n\n" +
+			"--method mwu adds the Mann–Whitney U test and the Hodges–Lehmann shift with its interval\n" +
+			"(robust to outliers and heavy tails) and lets it decide significant and outcome.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.direction != "lower" && o.direction != "higher" {
@@ -39,6 +41,9 @@ func analyzeCmd() *cobra.Command {
 			}
 			if !(o.alpha > 0 && o.alpha < 1) {
 				return inputError{fmt.Errorf("--alpha must be between 0 and 1, got %v", o.alpha)}
+			}
+			if o.method != "welch" && o.method != "mwu" {
+				return inputError{fmt.Errorf("--method must be welch or mwu, got %q", o.method)}
 			}
 			b, c, err := readSamples(o.baseline, o.candidate)
 			if err != nil {
@@ -54,7 +59,15 @@ func analyzeCmd() *cobra.Command {
 				}
 				return inputError{err}
 			}
-			return writeAnalysis(cmd.OutOrStdout(), o.format, w, o.alpha, o.direction)
+			var mw *analysis.MannWhitney
+			if o.method == "mwu" {
+				u, err := analysis.MannWhitneyU(b, c, o.confidence)
+				if err != nil {
+					return inputError{err}
+				}
+				mw = &u
+			}
+			return writeAnalysis(cmd.OutOrStdout(), o.format, w, mw, o.alpha, o.direction)
 		},
 	}
 	f := cmd.Flags()
@@ -64,6 +77,7 @@ func analyzeCmd() *cobra.Command {
 	f.Float64Var(&o.confidence, "confidence", 0.95, "confidence level of the interval")
 	f.StringVar(&o.direction, "direction", "lower", "which way is better: lower or higher")
 	f.StringVar(&o.format, "format", "text", "text or json")
+	f.StringVar(&o.method, "method", "welch", "test that decides significant and outcome: welch, or mwu (Mann–Whitney U with the Hodges–Lehmann shift, reported next to Welch)")
 	_ = cmd.MarkFlagRequired("baseline")
 	_ = cmd.MarkFlagRequired("candidate")
 	return cmd
@@ -147,13 +161,31 @@ type analyzeResult struct {
 		CIUpper    float64 `json:"ci_upper"`
 		Confidence float64 `json:"confidence"`
 	} `json:"difference"`
-	RelativeChange *float64 `json:"relative_change"` // null when the baseline mean is 0
-	Significant    bool     `json:"significant"`
-	Outcome        string   `json:"outcome"` // improved, regressed or no_change for --direction
-	HedgesG        float64  `json:"hedges_g"`
+	RelativeChange *float64        `json:"relative_change"` // null when the baseline mean is 0
+	Significant    bool            `json:"significant"`     // by the --method test
+	Outcome        string          `json:"outcome"`         // improved, regressed or no_change for --direction, by the --method test
+	HedgesG        float64         `json:"hedges_g"`
+	Method         string          `json:"method"`                 // welch or mwu: the test significant and outcome follow
+	MannWhitney    *mannWhitneyOut `json:"mann_whitney,omitempty"` // with --method mwu
 }
 
-func writeAnalysis(w io.Writer, format string, r analysis.Welch, alpha float64, direction string) error {
+// mannWhitneyOut is the Mann–Whitney block of --format json, candidate minus baseline.
+type mannWhitneyOut struct {
+	U               float64 `json:"u"`                // pairs with candidate > baseline, ties counting ½
+	Z               float64 `json:"z"`                // normal approximation, tie- and continuity-corrected
+	PValue          float64 `json:"p_value"`          // two-sided
+	Exact           bool    `json:"exact"`            // p from the exact null distribution
+	ProbSuperiority float64 `json:"prob_superiority"` // U / (n1·n2)
+	HodgesLehmann   struct {
+		Estimate   float64 `json:"estimate"`   // median of all pairwise differences
+		CILower    float64 `json:"ci_lower"`   // distribution-free interval
+		CIUpper    float64 `json:"ci_upper"`   //
+		Confidence float64 `json:"confidence"` // requested level
+		Coverage   float64 `json:"coverage"`   // level the interval achieves
+	} `json:"hodges_lehmann"`
+}
+
+func writeAnalysis(w io.Writer, format string, r analysis.Welch, mw *analysis.MannWhitney, alpha float64, direction string) error {
 	var out analyzeResult
 	out.Baseline = sampleStats{N: r.N1, Mean: r.Mean1, StdDev: math.Sqrt(r.Var1)}
 	out.Candidate = sampleStats{N: r.N2, Mean: r.Mean2, StdDev: math.Sqrt(r.Var2)}
@@ -170,6 +202,16 @@ func writeAnalysis(w io.Writer, format string, r analysis.Welch, alpha float64, 
 	}
 	out.Outcome = string(analysis.Classify(r, dir, alpha))
 	out.HedgesG = r.HedgesG
+	out.Method = "welch"
+	if mw != nil {
+		m := &mannWhitneyOut{U: mw.U, Z: mw.Z, PValue: mw.P, Exact: mw.Exact, ProbSuperiority: mw.ProbSuperiority}
+		m.HodgesLehmann.Estimate, m.HodgesLehmann.CILower, m.HodgesLehmann.CIUpper = mw.Shift, mw.ShiftLow, mw.ShiftHigh
+		m.HodgesLehmann.Confidence, m.HodgesLehmann.Coverage = mw.Confidence, mw.Coverage
+		out.MannWhitney, out.Method = m, "mwu"
+		// Classify reads the sign of Diff and the p-value: give it the shift and Mann–Whitney's p.
+		out.Significant = mw.P < alpha
+		out.Outcome = string(analysis.Classify(analysis.Welch{Diff: mw.Shift, P: mw.P}, dir, alpha))
+	}
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		return enc.Encode(out)
@@ -185,7 +227,19 @@ func writeAnalysis(w io.Writer, format string, r analysis.Welch, alpha float64, 
 	}
 	fmt.Fprintf(w, "\ndifference (candidate - baseline): %.6g, %g%% CI [%.6g, %.6g]\nrelative change: %s\n",
 		r.Diff, r.Confidence*100, r.CILow, r.CIHigh, rel)
-	fmt.Fprintf(w, "Welch t = %.6g, df = %.6g, p = %.6g (%s at alpha %g); Hedges' g = %.4g\noutcome (%s is better): %s\n",
-		r.T, r.DF, r.P, map[bool]string{true: "significant", false: "not significant"}[out.Significant], alpha, r.HedgesG, direction, out.Outcome)
+	sig := map[bool]string{true: "significant", false: "not significant"}
+	fmt.Fprintf(w, "Welch t = %.6g, df = %.6g, p = %.6g (%s at alpha %g); Hedges' g = %.4g\n",
+		r.T, r.DF, r.P, sig[r.P < alpha], alpha, r.HedgesG)
+	if m := out.MannWhitney; m != nil {
+		exact := "normal approximation"
+		if m.Exact {
+			exact = "exact"
+		}
+		fmt.Fprintf(w, "Mann-Whitney U = %.6g, z = %.6g, p = %.6g (%s, %s at alpha %g); P(candidate > baseline) = %.4g\n",
+			m.U, m.Z, m.PValue, exact, sig[out.Significant], alpha, m.ProbSuperiority)
+		fmt.Fprintf(w, "Hodges-Lehmann shift (candidate - baseline): %.6g, %g%% CI [%.6g, %.6g] (achieved coverage %.4g%%)\n",
+			m.HodgesLehmann.Estimate, m.HodgesLehmann.Confidence*100, m.HodgesLehmann.CILower, m.HodgesLehmann.CIUpper, m.HodgesLehmann.Coverage*100)
+	}
+	fmt.Fprintf(w, "outcome (%s is better, by %s): %s\n", direction, map[string]string{"welch": "Welch", "mwu": "Mann-Whitney"}[out.Method], out.Outcome)
 	return nil
 }
