@@ -52,6 +52,7 @@ type loadOptions struct {
 	sources        int           // loopback source addresses to dial from
 	concurrency    int           // handshakes in flight
 	grace          time.Duration // how long to wait for deliveries after the last event
+	settle         time.Duration // how long to wait for the gateway's next garbage collection before measuring memory
 }
 
 func testCmd() *cobra.Command {
@@ -106,6 +107,7 @@ func loadTestCmd() *cobra.Command {
 	f.IntVar(&o.sources, "source-addrs", 16, "loopback source addresses (127.0.0.1 up) to spread connections over")
 	f.IntVar(&o.concurrency, "concurrency", 64, "handshakes in flight at once")
 	f.DurationVar(&o.grace, "grace", 5*time.Second, "how long to wait for the last deliveries")
+	f.DurationVar(&o.settle, "settle", 150*time.Second, "how long to wait for the gateway's next garbage collection before measuring its memory (Go collects at least every 2 minutes)")
 	return cmd
 }
 
@@ -168,27 +170,28 @@ type loadConn struct {
 
 // loadReport is the outcome of a run.
 type loadReport struct {
-	Connections  int             // connections asked for
-	Opened       int             // connections opened and subscribed
-	Failed       []string        // why connections could not be opened (first few)
-	FailedCount  int             // connections that could not be opened
-	ConnectWall  time.Duration   // time to open all of them
-	Connect      []time.Duration // per connection: handshake and subscription
-	Tenants      int             // tenants the connections were spread over
-	Users        int             // subjects per tenant
-	Events       int             // events published to every tenant
-	Interval     time.Duration   // time between events
-	Expected     int             // deliveries expected: every event to every connection of its tenant
-	Delivered    int             // deliveries received in order
-	Duplicates   int             // deliveries of a number already received
-	Gaps         int             // numbers skipped
-	Ended        int             // connections that ended during the test
-	ErrorFrames  int             // connections that received an error frame
-	Latency      []time.Duration // every delivery's publish-to-receipt time
-	MemoryKnown  bool            // whether the gateway's metrics could be read
-	RSSPerConn   float64         // gateway resident memory added per connection, bytes
-	HeapPerConn  float64         // gateway heap and stack in use added per connection, bytes
-	GatewayConns float64         // the gateway's own connection count when measured
+	Connections     int             // connections asked for
+	Opened          int             // connections opened and subscribed
+	Failed          []string        // why connections could not be opened (first few)
+	FailedCount     int             // connections that could not be opened
+	ConnectWall     time.Duration   // time to open all of them
+	Connect         []time.Duration // per connection: handshake and subscription
+	Tenants         int             // tenants the connections were spread over
+	Users           int             // subjects per tenant
+	Events          int             // events published to every tenant
+	Interval        time.Duration   // time between events
+	Expected        int             // deliveries expected: every event to every connection of its tenant
+	Delivered       int             // deliveries received in order
+	Duplicates      int             // deliveries of a number already received
+	Gaps            int             // numbers skipped
+	Ended           int             // connections that ended during the test
+	ErrorFrames     int             // connections that received an error frame
+	Latency         []time.Duration // every delivery's publish-to-receipt time
+	MemoryKnown     bool            // whether the gateway's metrics could be read
+	MemoryCollected bool            // whether the gateway collected garbage after the connections opened
+	RSSPerConn      float64         // gateway resident memory added per connection, bytes
+	HeapPerConn     float64         // gateway live heap and stacks added per connection, bytes
+	GatewayConns    float64         // the gateway's own connection count when measured
 }
 
 // runLoad runs the load test; progress goes to log.
@@ -240,16 +243,12 @@ func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Write
 	if rep.Opened == 0 {
 		return rep, nil
 	}
-	// Let the handshakes' garbage be collected before measuring the idle connections.
-	if !sleepCtx(ctx, 3*time.Second) {
-		return nil, ctx.Err()
-	}
-	if after, err := scrapeMemory(o.metrics); err == nil && before != nil {
-		rep.MemoryKnown = true
+	if after, collected, err := settledMemory(ctx, o.metrics, o.settle); err == nil && before != nil {
+		rep.MemoryKnown, rep.MemoryCollected = true, collected
 		n := float64(rep.Opened)
 		rep.RSSPerConn = (after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]) / n
-		rep.HeapPerConn = (after["go_memstats_heap_inuse_bytes"] + after["go_memstats_stack_inuse_bytes"] -
-			before["go_memstats_heap_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
+		rep.HeapPerConn = (after["go_memstats_heap_alloc_bytes"] + after["go_memstats_stack_inuse_bytes"] -
+			before["go_memstats_heap_alloc_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
 		rep.GatewayConns = after["phoenix_gateway_connections"]
 	}
 
@@ -569,8 +568,8 @@ func scrapeMemory(metricsURL string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: %s", metricsURL, resp.Status)
 	}
-	want := map[string]bool{"process_resident_memory_bytes": true, "go_memstats_heap_inuse_bytes": true,
-		"go_memstats_stack_inuse_bytes": true, "phoenix_gateway_connections": true}
+	want := map[string]bool{"process_resident_memory_bytes": true, "go_memstats_heap_alloc_bytes": true,
+		"go_memstats_stack_inuse_bytes": true, "phoenix_gateway_connections": true, "go_gc_duration_seconds_count": true}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -583,10 +582,34 @@ func scrapeMemory(metricsURL string) (map[string]float64, error) {
 			out[name] = v
 		}
 	}
-	if len(out) < 3 {
+	if len(out) < 4 {
 		return nil, fmt.Errorf("%s has no process and Go memory metrics", metricsURL)
 	}
 	return out, sc.Err()
+}
+
+// settledMemory reads the gateway's memory once it has collected garbage since now (so the heap
+// holds what the connections keep, not what their handshakes left), or after wait at most.
+func settledMemory(ctx context.Context, metricsURL string, wait time.Duration) (map[string]float64, bool, error) {
+	first, err := scrapeMemory(metricsURL)
+	if err != nil {
+		return nil, false, err
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if !sleepCtx(ctx, time.Second) {
+			return nil, false, ctx.Err()
+		}
+		m, err := scrapeMemory(metricsURL)
+		if err != nil {
+			return nil, false, err
+		}
+		if m["go_gc_duration_seconds_count"] > first["go_gc_duration_seconds_count"] {
+			return m, true, nil
+		}
+	}
+	m, err := scrapeMemory(metricsURL)
+	return m, false, err
 }
 
 // ensureOpenFiles raises the soft open-files limit to need if the hard limit allows, since every
@@ -671,8 +694,12 @@ func (r *loadReport) write(out io.Writer) {
 	fmt.Fprintf(tw, "latency\tp50 %s, p95 %s, p99 %s, max %s (publish to receipt)\n", ms(percentile(r.Latency, .5)),
 		ms(percentile(r.Latency, .95)), ms(percentile(r.Latency, .99)), ms(percentile(r.Latency, 1)))
 	if r.MemoryKnown {
-		fmt.Fprintf(tw, "gateway memory\t%.1f KB resident and %.1f KB heap+stacks per idle connection (%.0f connections)\n",
-			r.RSSPerConn/1024, r.HeapPerConn/1024, r.GatewayConns)
+		when := "after a garbage collection"
+		if !r.MemoryCollected {
+			when = "no garbage collection yet, so an upper bound"
+		}
+		fmt.Fprintf(tw, "gateway memory\t%.1f KB live heap+stacks and %.1f KB resident per idle connection (%.0f connections; %s)\n",
+			r.HeapPerConn/1024, r.RSSPerConn/1024, r.GatewayConns, when)
 	} else {
 		fmt.Fprintln(tw, "gateway memory\tunknown (its /metrics could not be read)")
 	}

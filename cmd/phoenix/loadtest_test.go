@@ -69,7 +69,7 @@ func startGateway(t *testing.T, env map[string]string) (string, config.Config) {
 func TestLoad_MoreThanAThousandConnectionsGetEveryEvent(t *testing.T) {
 	addr, cfg := startGateway(t, nil)
 	o := loadOptions{connections: 1100, duration: 1500 * time.Millisecond, events: 3, gateway: "ws://" + addr + "/ws",
-		sources: 4, concurrency: 32, grace: 10 * time.Second}
+		sources: 4, concurrency: 32, grace: 10 * time.Second, settle: time.Second}
 	var progress bytes.Buffer
 	rep, err := runLoad(context.Background(), o, cfg, &progress)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestLoad_RetriesRefusalsTheGatewayAsksToRetry(t *testing.T) {
 	// A handshake rate of 50/s: 120 connections need retries after 503 with Retry-After.
 	addr, cfg := startGateway(t, map[string]string{"PHOENIX_WS_CONNECT_RATE": "50/s"})
 	o := loadOptions{connections: 120, duration: 200 * time.Millisecond, events: 1, gateway: "ws://" + addr + "/ws",
-		sources: 1, concurrency: 16, grace: 10 * time.Second, distinctTokens: true}
+		sources: 1, concurrency: 16, grace: 10 * time.Second, distinctTokens: true, settle: time.Second}
 	rep, err := runLoad(context.Background(), o, cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
