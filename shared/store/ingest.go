@@ -20,7 +20,7 @@ type IngestScope struct {
 	ExperimentID      uuid.UUID          // the only experiment the token writes to
 	Variant           experiment.Variant // the only variant the token writes to
 	ExpiresAt         time.Time          // after this the token is refused
-	Revoked           bool               // revoked tokens are refused
+	Revoked           bool               // revoked, or its tenant suspended or its tokens revoked since: refused
 	State             experiment.State   // the experiment's current state; only running accepts data
 	CriticalProcesses []string           // the experiment's spec.critical_processes (RE2, matched whole)
 	RunStartedAt      *time.Time         // when the run started, if it has
@@ -52,9 +52,11 @@ func (tx *Tx) IngestScope(ctx context.Context, sha256 []byte) (IngestScope, erro
 	var s IngestScope
 	var critical []byte
 	var seconds int
-	err := tx.QueryRow(ctx, `SELECT t.id, t.experiment_id, t.variant, t.expires_at, t.revoked_at IS NOT NULL,
+	err := tx.QueryRow(ctx, `SELECT t.id, t.experiment_id, t.variant, t.expires_at,
+			t.revoked_at IS NOT NULL OR n.status <> 'active' OR t.created_at < n.tokens_valid_after,
 			e.state, coalesce(e.spec->'critical_processes', '[]'), e.run_started_at, e.duration_seconds
 		FROM ingest_tokens t JOIN experiments e ON e.tenant_id = t.tenant_id AND e.id = t.experiment_id
+		JOIN tenants n ON n.id = t.tenant_id
 		WHERE t.tenant_id = $1 AND t.token_sha256 = $2`, tx.tenant, sha256).
 		Scan(&s.TokenID, &s.ExperimentID, &s.Variant, &s.ExpiresAt, &s.Revoked, &s.State, &critical, &s.RunStartedAt, &seconds)
 	s, err = found(s, err, "ingest token")
@@ -186,4 +188,36 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// RunSpan is what closing a KPI window needs to know of its experiment.
+type RunSpan struct {
+	Started           *time.Time // when the run started; nil if it never did
+	Ended             *time.Time // when the run ended (the experiment left running); nil while it runs
+	CriticalProcesses []string   // spec.critical_processes
+}
+
+// Complete reports whether the run spanned the whole window [start, end).
+func (r RunSpan) Complete(start, end time.Time) bool {
+	if r.Started == nil || start.Before(*r.Started) {
+		return false
+	}
+	return r.Ended == nil || !end.After(*r.Ended)
+}
+
+// ExperimentRun reads an experiment's run span and critical processes; ErrNotFound if the tenant
+// has no such experiment.
+func (tx *Tx) ExperimentRun(ctx context.Context, experimentID uuid.UUID) (RunSpan, error) {
+	var r RunSpan
+	var critical []byte
+	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]')
+		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical)
+	r, err = found(r, err, "experiment "+experimentID.String())
+	if err != nil {
+		return RunSpan{}, err
+	}
+	if err := json.Unmarshal(critical, &r.CriticalProcesses); err != nil {
+		return RunSpan{}, fmt.Errorf("critical processes of %s: %w", experimentID, err)
+	}
+	return r, nil
 }

@@ -1,0 +1,191 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+// Prices is the cost model: what an observability backend charges for what a pipeline sends.
+type Prices struct {
+	SeriesMonth       float64 // per active series per month (e.g. 0.008)
+	MillionDatapoints float64 // per million datapoints ingested
+}
+
+// hoursPerMonth converts a monthly series price to an hourly one (365.25 × 24 / 12).
+const hoursPerMonth = 730.5
+
+// windowKPIs computes a closed window's KPIs from its totals (the names are shared/experiment's
+// Metrics):
+//
+//	series                     distinct series in the window
+//	datapoints_per_second      datapoints / window length
+//	bytes_per_second           payload bytes / window length
+//	cost_per_hour              series × SeriesMonth / 730.5 + datapoints_per_second × 3600 / 10⁶ × MillionDatapoints
+//	critical_process_coverage  critical patterns seen / critical patterns (only when the spec lists any)
+//	collector_cpu              Σ over collectors of CPU seconds / elapsed seconds between their readings (cores)
+//	collector_memory           Σ over collectors of their mean resident bytes
+//
+// CPU and memory are left out when no collector's self-telemetry reached the window.
+func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (store.KPIWindow, error) {
+	secs := length.Seconds()
+	if secs <= 0 {
+		return store.KPIWindow{}, errors.New("window length must be positive")
+	}
+	w := store.KPIWindow{Series: t.series, Datapoints: t.datapoints, PayloadBytes: t.bytes, Requests: t.requests, Rejected: t.rejected,
+		CriticalCovered: []string{}, CriticalMissing: []string{}, KPIs: map[string]float64{}}
+	dps := float64(t.datapoints) / secs
+	w.KPIs["series"] = float64(t.series)
+	w.KPIs["datapoints_per_second"] = dps
+	w.KPIs["bytes_per_second"] = float64(t.bytes) / secs
+	w.KPIs["cost_per_hour"] = float64(t.series)*p.SeriesMonth/hoursPerMonth + dps*3600/1e6*p.MillionDatapoints
+	if len(critical) > 0 {
+		seen := map[string]bool{}
+		for _, c := range t.covered {
+			seen[c] = true
+		}
+		for _, c := range critical {
+			if seen[c] {
+				w.CriticalCovered = append(w.CriticalCovered, c)
+			} else {
+				w.CriticalMissing = append(w.CriticalMissing, c)
+			}
+		}
+		w.KPIs["critical_process_coverage"] = float64(len(w.CriticalCovered)) / float64(len(critical))
+	}
+	instances := map[string]bool{}
+	var cpu float64
+	cpuSeen := false
+	for inst, c := range t.cpu {
+		instances[inst] = true
+		if c[1] > 0 {
+			cpu += c[0] / c[1]
+			cpuSeen = true
+		}
+	}
+	if cpuSeen {
+		w.CollectorCPU = &cpu
+		w.KPIs["collector_cpu"] = cpu
+	}
+	var mem float64
+	memSeen := false
+	for inst, m := range t.memory {
+		instances[inst] = true
+		if m[1] > 0 {
+			mem += m[0] / m[1]
+			memSeen = true
+		}
+	}
+	if memSeen {
+		w.CollectorMemory = &mem
+		w.KPIs["collector_memory"] = mem
+	}
+	w.Collectors = len(instances)
+	return w, nil
+}
+
+// closeDue closes every window that is over: it stores each in its tenant's transaction (the
+// window and, when complete, its KPI samples), publishes it for the gateway, then forgets it in
+// Redis. It returns how many windows it closed. A replica may die at any step: the window stays
+// pending until another replica's lease is granted, storing is idempotent, and only the replica
+// whose insert stored the window publishes it.
+func (in *Ingest) closeDue(ctx context.Context) (int, error) {
+	closed := 0
+	var errs []error
+	for {
+		due, err := in.windows.due(ctx, 100)
+		if err != nil {
+			return closed, errors.Join(append(errs, err)...)
+		}
+		progressed := false
+		for _, x := range due {
+			ok, err := in.windows.lease(ctx, x, in.o.CloseLease)
+			if err != nil {
+				return closed, errors.Join(append(errs, err)...)
+			}
+			if !ok {
+				continue // another replica is closing it, or an attempt failed and its lease runs
+			}
+			progressed = true
+			// One window failing (its tenant's database unreachable, say) must not hold back the
+			// others; it keeps its lease until it expires and is retried after.
+			if err := in.closeWindow(ctx, x); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			closed++
+		}
+		if len(due) < 100 || !progressed {
+			return closed, errors.Join(errs...)
+		}
+	}
+}
+
+// closeWindow closes one leased window.
+func (in *Ingest) closeWindow(ctx context.Context, x window) error {
+	t, err := in.windows.read(ctx, x)
+	if err != nil {
+		return err
+	}
+	var stored bool
+	var w store.KPIWindow
+	err = in.store.WithTenant(ctx, x.tenant, func(tx *store.Tx) error {
+		run, err := tx.ExperimentRun(ctx, x.experiment)
+		if err != nil {
+			return err
+		}
+		w, err = windowKPIs(t, x.length, run.CriticalProcesses, in.o.Prices)
+		if err != nil {
+			return err
+		}
+		w.Variant, w.WindowStart, w.WindowEnd = x.variant, x.start, x.end()
+		w.Complete = run.Complete(x.start, x.end())
+		stored, err = tx.SaveKPIWindow(ctx, x.experiment, w)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) || store.IsForeignKey(err) {
+		// The experiment (or its tenant) was deleted: nothing to keep.
+		logging.FromContext(ctx).Info("dropping the KPI window of a deleted experiment", "experiment", x.experiment)
+		return in.windows.done(ctx, x)
+	}
+	if err != nil {
+		return fmt.Errorf("close KPI window %s of %s/%s: %w", x.start.Format(time.RFC3339), x.experiment, x.variant, err)
+	}
+	if stored {
+		in.announce(ctx, x, w)
+	}
+	return in.windows.done(ctx, x)
+}
+
+// windowNamespace derives the CloudEvent id of a closed window: one window, one id.
+var windowNamespace = uuid.MustParse("5d1f2b8e-0c4a-4f7e-9a63-7b2e8d4c1f90")
+
+// announce publishes a closed window for the gateway, best effort: the window is stored, and
+// pub/sub is at-most-once anyway; a client that misses it reads GET /v1/experiments/{id}/kpis.
+func (in *Ingest) announce(ctx context.Context, x window, w store.KPIWindow) {
+	if in.publisher == nil {
+		return
+	}
+	id := uuid.NewSHA1(windowNamespace, []byte(x.member))
+	payload := events.KPIWindow{ExperimentID: x.experiment, Variant: string(x.variant), WindowStart: w.WindowStart,
+		WindowEnd: w.WindowEnd, Complete: w.Complete, KPIs: w.KPIs, Series: w.Series, Datapoints: w.Datapoints,
+		PayloadBytes: w.PayloadBytes, CriticalCovered: slices.Clone(w.CriticalCovered), CriticalMissing: slices.Clone(w.CriticalMissing)}
+	e, err := events.New(id.String(), events.KPIWindowClosed, events.SourceIngest, x.tenant, x.experiment, payload)
+	if err == nil {
+		var b []byte
+		if b, err = e.MarshalJSON(); err == nil {
+			err = in.publisher.Publish(ctx, x.tenant, x.experiment, b)
+		}
+	}
+	if err != nil {
+		logging.FromContext(ctx).Error("publish KPI window for the gateway", "experiment", x.experiment, "err", err)
+	}
+}

@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+var (
+	expA = uuid.MustParse("0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00")
+	expB = uuid.MustParse("7a1c2e3f-0000-4000-8000-000000000001")
+	t0   = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+func tgt(exp uuid.UUID, variant string, critical ...string) target {
+	return target{experiment: exp.String(), variant: variant, critical: compileCritical(critical)}
+}
+
+func TestMeasure_CountsDatapointsAndDistinctSeries(t *testing.T) {
+	twoScrapes := processMetrics(expA, "baseline", t0, proc{"postgres", 1}, proc{"nginx", 2})
+	appendProcesses(twoScrapes, expA, "baseline", t0.Add(time.Second), proc{"postgres", 1}, proc{"nginx", 2})
+	histogram := processMetrics(expA, "baseline", t0, proc{"redis", 3})
+	h := histogram.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	h.SetName("process.latency")
+	h.SetEmptyHistogram().DataPoints().AppendEmpty()
+	h.Histogram().DataPoints().AppendEmpty().Attributes().PutStr("op", "read")
+	sm := histogram.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	sm.SetName("process.summary")
+	sm.SetEmptySummary().DataPoints().AppendEmpty()
+	eh := histogram.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	eh.SetName("process.exp")
+	eh.SetEmptyExponentialHistogram().DataPoints().AppendEmpty()
+
+	tests := []struct {
+		name       string
+		md         pmetric.Metrics
+		datapoints int64
+		series     int
+	}{
+		{"one scrape of two processes", processMetrics(expA, "baseline", t0, proc{"postgres", 1}, proc{"nginx", 2}), 6, 6},
+		{"the same series twice in one request count once", twoScrapes, 12, 6},
+		{"same name, another pid: other series", processMetrics(expA, "baseline", t0, proc{"nginx", 1}, proc{"nginx", 2}), 6, 6},
+		{"histograms, summaries and exponential histograms count", histogram, 3 + 2 + 1 + 1, 3 + 2 + 1 + 1},
+		{"nothing", pmetric.NewMetrics(), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := measure(tt.md, tgt(expA, "baseline"), newScratch())
+			if m.datapoints != tt.datapoints || len(m.series) != tt.series || m.rejected != 0 {
+				t.Fatalf("datapoints %d series %d rejected %d, want %d and %d and 0", m.datapoints, len(m.series), m.rejected, tt.datapoints, tt.series)
+			}
+			if m.output != (tt.datapoints > 0) {
+				t.Errorf("output %v", m.output)
+			}
+		})
+	}
+}
+
+func TestMeasure_SeriesIdentityIgnoresAttributeOrderOnly(t *testing.T) {
+	hashOf := func(mutate func(pmetric.Metrics)) uint64 {
+		md := processMetrics(expA, "baseline", t0, proc{"postgres", 1})
+		mem := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1)
+		mem.Gauge().DataPoints().At(0).Attributes().PutStr("a", "1")
+		mem.Gauge().DataPoints().At(0).Attributes().PutStr("b", "2")
+		mutate(md)
+		m := measure(md, tgt(expA, "baseline"), newScratch())
+		// The memory series is the last one counted.
+		return m.series[len(m.series)-1]
+	}
+	base := hashOf(func(pmetric.Metrics) {})
+	tests := []struct {
+		name   string
+		mutate func(pmetric.Metrics)
+		same   bool
+	}{
+		{"attributes in another order", func(md pmetric.Metrics) {
+			a := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).Gauge().DataPoints().At(0).Attributes()
+			a.Clear()
+			a.PutStr("b", "2")
+			a.PutStr("a", "1")
+		}, true},
+		{"resource attributes in another order", func(md pmetric.Metrics) {
+			r := md.ResourceMetrics().At(0).Resource().Attributes()
+			raw := r.AsRaw()
+			r.Clear()
+			for _, k := range []string{"host.name", "process.executable.name", "process.pid", "phoenix.variant", "phoenix.experiment.id"} {
+				_ = r.PutEmpty(k).FromRaw(raw[k])
+			}
+		}, true},
+		{"a new timestamp and value", func(md pmetric.Metrics) {
+			dp := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).Gauge().DataPoints().At(0)
+			dp.SetIntValue(5)
+			dp.SetTimestamp(dp.Timestamp() + 1e9)
+		}, true},
+		{"another datapoint attribute value", func(md pmetric.Metrics) {
+			md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).Gauge().DataPoints().At(0).Attributes().PutStr("b", "3")
+		}, false},
+		{"another resource attribute value", func(md pmetric.Metrics) {
+			md.ResourceMetrics().At(0).Resource().Attributes().PutStr("host.name", "node-2")
+		}, false},
+		{"an extra resource attribute", func(md pmetric.Metrics) {
+			md.ResourceMetrics().At(0).Resource().Attributes().PutStr("k8s.pod.name", "x")
+		}, false},
+		{"the same value as an int instead of a string", func(md pmetric.Metrics) {
+			md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).Gauge().DataPoints().At(0).Attributes().PutInt("b", 2)
+		}, false},
+		{"a value moved between two keys", func(md pmetric.Metrics) {
+			a := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).Gauge().DataPoints().At(0).Attributes()
+			a.PutStr("a", "12")
+			a.PutStr("b", "")
+		}, false},
+		{"another metric name", func(md pmetric.Metrics) {
+			md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).SetName("process.memory.virtual")
+		}, false},
+	}
+	for _, tt := range tests {
+		if got := hashOf(tt.mutate) == base; got != tt.same {
+			t.Errorf("%s: same series = %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
+
+func TestMeasure_RefusesResourcesOfAnotherExperimentOrVariant(t *testing.T) {
+	mixed := processMetrics(expA, "baseline", t0, proc{"postgres", 1})
+	appendProcesses(mixed, expA, "candidate", t0, proc{"nginx", 2}, proc{"redis", 3})
+	appendProcesses(mixed, expB, "baseline", t0, proc{"envoy", 4})
+	unlabelled := processMetrics(expA, "baseline", t0, proc{"postgres", 1})
+	unlabelled.ResourceMetrics().At(0).Resource().Attributes().Remove("phoenix.variant")
+
+	tests := []struct {
+		name                 string
+		md                   pmetric.Metrics
+		target               target
+		datapoints, rejected int64
+		reason               string
+	}{
+		{"a baseline token cannot write candidate data", processMetrics(expA, "candidate", t0, proc{"nginx", 2}), tgt(expA, "baseline"), 0, 3,
+			"some resources carry no phoenix.variant or another variant's than the ingest token's"},
+		{"another experiment's data", processMetrics(expA, "baseline", t0, proc{"nginx", 2}), tgt(expB, "baseline"), 0, 3,
+			"some resources carry no phoenix.experiment.id or another experiment's than the ingest token's"},
+		{"mixed: only the token's own resources count", mixed, tgt(expA, "baseline"), 3, 9,
+			"some resources belong to another experiment or variant than the ingest token's"},
+		{"no variant attribute", unlabelled, tgt(expA, "baseline"), 0, 3,
+			"some resources carry no phoenix.variant or another variant's than the ingest token's"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := measure(tt.md, tt.target, newScratch())
+			if m.datapoints != tt.datapoints || m.rejected != tt.rejected || m.reason != tt.reason {
+				t.Fatalf("datapoints %d rejected %d reason %q, want %d %d %q", m.datapoints, m.rejected, m.reason, tt.datapoints, tt.rejected, tt.reason)
+			}
+		})
+	}
+}
+
+func TestMeasure_CriticalCoverageMatchesWholeExecutableNames(t *testing.T) {
+	tests := []struct {
+		name     string
+		procs    []proc
+		critical []string
+		covered  []string
+	}{
+		{"exact name", []proc{{"postgres", 1}}, []string{"postgres"}, []string{"postgres"}},
+		{"a longer name does not match", []proc{{"postgres-exporter", 1}, {"my-postgres", 2}}, []string{"postgres"}, nil},
+		{"a pattern", []proc{{"nginx-worker", 1}}, []string{"nginx.*", "envoy"}, []string{"nginx.*"}},
+		{"alternatives", []proc{{"envoy", 1}, {"redis", 2}}, []string{"envoy|haproxy", "redis", "kafka"}, []string{"envoy|haproxy", "redis"}},
+		{"no critical processes", []proc{{"postgres", 1}}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := measure(processMetrics(expA, "candidate", t0, tt.procs...), tgt(expA, "candidate", tt.critical...), newScratch())
+			if !slices.Equal(m.covered, tt.covered) {
+				t.Fatalf("covered %q, want %q", m.covered, tt.covered)
+			}
+		})
+	}
+}
+
+func TestMeasure_SelfTelemetryGivesCPUAndMemoryOnly(t *testing.T) {
+	md := selfTelemetry(expA, "baseline", "c-1", t0, 12.5, 64<<20)
+	// An older reading of the same instance in the same request: only the latest counts.
+	older := selfTelemetry(expA, "baseline", "c-1", t0.Add(-time.Second), 11, 60<<20)
+	older.ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
+	m := measure(md, tgt(expA, "baseline", "postgres"), newScratch())
+	if m.output || m.datapoints != 0 || len(m.series) != 0 || len(m.covered) != 0 {
+		t.Fatalf("self-telemetry counted as output: %+v", m)
+	}
+	if len(m.cpu) != 1 || m.cpu[0] != (cpuPoint{instance: "c-1", millis: t0.UnixMilli(), seconds: 12.5}) {
+		t.Errorf("cpu %+v, want the latest reading", m.cpu)
+	}
+	if len(m.memory) != 2 || m.memory[0].bytes != 64<<20 || m.memory[1].bytes != 60<<20 {
+		t.Errorf("memory %+v", m.memory)
+	}
+	// Another variant's telemetry is refused like any other resource.
+	if m := measure(selfTelemetry(expA, "candidate", "c-1", t0, 1, 1), tgt(expA, "baseline"), newScratch()); m.rejected != 3 || len(m.cpu) != 0 {
+		t.Errorf("a candidate collector's telemetry under a baseline token: %+v", m)
+	}
+}
+
+func TestWindowKPIs(t *testing.T) {
+	p := Prices{SeriesMonth: 0.73, MillionDatapoints: 2}
+	tests := []struct {
+		name     string
+		t        totals
+		critical []string
+		want     map[string]float64
+		covered  []string
+		missing  []string
+		cpu, mem *float64
+		n        int
+	}{
+		{"output only", totals{series: 100, datapoints: 3000, bytes: 15000, requests: 2}, nil,
+			map[string]float64{"series": 100, "datapoints_per_second": 200, "bytes_per_second": 1000,
+				"cost_per_hour": 100*0.73/730.5 + 200*3600/1e6*2}, []string{}, []string{}, nil, nil, 0},
+		{"coverage: one of two critical processes", totals{series: 1, covered: []string{"postgres"}}, []string{"postgres", "redis"},
+			map[string]float64{"series": 1, "datapoints_per_second": 0, "bytes_per_second": 0, "cost_per_hour": 0.73 / 730.5,
+				"critical_process_coverage": 0.5}, []string{"postgres"}, []string{"redis"}, nil, nil, 0},
+		{"two collectors", totals{cpu: map[string][2]float64{"a": {1.5, 10}, "b": {0.5, 5}, "c": {0, 0}},
+			memory: map[string][2]float64{"a": {300, 3}, "b": {50, 1}}}, nil,
+			map[string]float64{"series": 0, "datapoints_per_second": 0, "bytes_per_second": 0, "cost_per_hour": 0,
+				"collector_cpu": 0.25, "collector_memory": 150}, []string{}, []string{}, ptr(0.25), ptr(150.0), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := windowKPIs(tt.t, 15*time.Second, tt.critical, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(w.KPIs) != len(tt.want) {
+				t.Errorf("KPIs %v, want %v", w.KPIs, tt.want)
+			}
+			for k, v := range tt.want {
+				if got, ok := w.KPIs[k]; !ok || math.Abs(got-v) > 1e-12 {
+					t.Errorf("%s = %v, want %v", k, got, v)
+				}
+			}
+			if !slices.Equal(w.CriticalCovered, tt.covered) || !slices.Equal(w.CriticalMissing, tt.missing) {
+				t.Errorf("covered %q missing %q", w.CriticalCovered, w.CriticalMissing)
+			}
+			if !eqPtr(w.CollectorCPU, tt.cpu) || !eqPtr(w.CollectorMemory, tt.mem) || w.Collectors != tt.n {
+				t.Errorf("cpu %v mem %v collectors %d", w.CollectorCPU, w.CollectorMemory, w.Collectors)
+			}
+		})
+	}
+	if _, err := windowKPIs(totals{}, 0, nil, p); err == nil {
+		t.Error("a zero-length window gave KPIs")
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func eqPtr(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return math.Abs(*a-*b) < 1e-12
+}

@@ -1,0 +1,298 @@
+package ingest
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+)
+
+// windows keeps the open KPI windows in Redis, where every replica adds to them and any replica
+// closes them. A request's contribution is applied by one Lua script, atomically: either all of
+// it counts or none, and the window it counts in is chosen by Redis's own clock inside the script,
+// so a window that Redis time has passed receives nothing more and can be closed at once —
+// whichever replica wrote, whatever its clock says.
+//
+// Keys, for an experiment E and variant V (the hash tag keeps an experiment's keys together):
+//
+//	<prefix>:{E}:V:<start>:s    set of series hashes (8 bytes each) of the window starting at <start> (ms)
+//	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector
+//	<prefix>:{E}:V:<start>:v    set of critical patterns covered
+//	<prefix>:{E}:V:cpu:<i>      the last CPU reading of collector instance i: t (ms), v (seconds)
+//	<prefix>:{E}:V:dup:<hash>   a request already counted (a collector's retry of it counts nothing)
+//	<prefix>:pending            sorted set of windows to close: "tenant|E|V|start|length", scored by end
+//	<prefix>:lease:<window>     a replica is closing the window
+//
+// Window keys expire after keep, so a window nobody closes (every replica gone for that long)
+// costs memory only for that long.
+type windows struct {
+	rdb    *redis.Client // shared by every replica
+	prefix string        // key prefix
+	length time.Duration // window length
+	keep   time.Duration // how long an unclosed window's keys live
+	dedupe time.Duration // how long a request is remembered for retries
+}
+
+// recordScript adds one request to its variant's current window; see windows. It returns the
+// window's start (ms) and 1 if the request was a retry of one already counted.
+var recordScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local w = tonumber(ARGV[1])
+local start = now - (now % w)
+if ARGV[4] ~= '' then
+  if not redis.call('SET', KEYS[1] .. ':dup:' .. ARGV[4], '1', 'NX', 'PX', ARGV[5]) then
+    return {start, 1}
+  end
+end
+local wk = KEYS[1] .. ':' .. start
+local keep = ARGV[3]
+redis.call('ZADD', KEYS[2], 'NX', start + w, ARGV[2] .. '|' .. start .. '|' .. w)
+local c = wk .. ':c'
+redis.call('HINCRBY', c, 'req', 1)
+redis.call('HINCRBY', c, 'dp', ARGV[6])
+redis.call('HINCRBY', c, 'bytes', ARGV[7])
+redis.call('HINCRBY', c, 'rej', ARGV[8])
+redis.call('PEXPIRE', c, keep)
+local i = 9
+local n = tonumber(ARGV[i])
+i = i + 1
+if n > 0 then
+  local v = wk .. ':v'
+  redis.call('SADD', v, unpack(ARGV, i, i + n - 1))
+  redis.call('PEXPIRE', v, keep)
+  i = i + n
+end
+n = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, n do
+  local inst, ts, val = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local lk = KEYS[1] .. ':cpu:' .. inst
+  local prev = redis.call('HMGET', lk, 't', 'v')
+  local pt, pv = tonumber(prev[1]), tonumber(prev[2])
+  if pt == nil or ts > pt then
+    -- A drop means the collector restarted: the new reading starts a new interval.
+    if pt ~= nil and val >= pv then
+      redis.call('HINCRBYFLOAT', c, 'cpu:' .. inst, val - pv)
+      redis.call('HINCRBYFLOAT', c, 'cput:' .. inst, (ts - pt) / 1000)
+    end
+    redis.call('HSET', lk, 't', ARGV[i + 1], 'v', ARGV[i + 2])
+    redis.call('PEXPIRE', lk, keep)
+  end
+  i = i + 3
+end
+n = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, n do
+  redis.call('HINCRBYFLOAT', c, 'mem:' .. ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', c, 'memn:' .. ARGV[i], 1)
+  i = i + 2
+end
+local last = #ARGV
+if i <= last then
+  local s = wk .. ':s'
+  while i <= last do
+    local j = math.min(i + 4999, last)
+    redis.call('SADD', s, unpack(ARGV, i, j))
+    i = j + 1
+  end
+  redis.call('PEXPIRE', s, keep)
+end
+return {start, 0}
+`)
+
+// variantKey is the key prefix of one variant of one experiment.
+func (w *windows) variantKey(experimentID uuid.UUID, v experiment.Variant) string {
+	return w.prefix + ":{" + experimentID.String() + "}:" + string(v)
+}
+
+func (w *windows) pendingKey() string { return w.prefix + ":pending" }
+
+// record adds m (from a request of size bytes, identified by request for retries; 0 means never
+// deduplicate) to the current window of the variant and returns the window's start.
+func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v experiment.Variant, m measurement, bytes int64, request uint64) (time.Time, bool, error) {
+	if !m.output {
+		bytes = 0
+	}
+	dup := ""
+	if request != 0 {
+		dup = strconv.FormatUint(request, 16)
+	}
+	args := make([]any, 0, 13+len(m.covered)+3*len(m.cpu)+2*len(m.memory)+len(m.series))
+	args = append(args, w.length.Milliseconds(), tenant.String()+"|"+experimentID.String()+"|"+string(v),
+		w.keep.Milliseconds(), dup, w.dedupe.Milliseconds(), m.datapoints, bytes, m.rejected, len(m.covered))
+	for _, c := range m.covered {
+		args = append(args, c)
+	}
+	args = append(args, len(m.cpu))
+	for _, p := range m.cpu {
+		args = append(args, p.instance, p.millis, strconv.FormatFloat(p.seconds, 'g', -1, 64))
+	}
+	args = append(args, len(m.memory))
+	for _, p := range m.memory {
+		args = append(args, p.instance, strconv.FormatFloat(p.bytes, 'g', -1, 64))
+	}
+	if len(m.series) > 0 {
+		// One string holding every hash, cut into 8-byte members: one allocation, not one each.
+		packed := make([]byte, 8*len(m.series))
+		for i, h := range m.series {
+			binary.LittleEndian.PutUint64(packed[8*i:], h)
+		}
+		all := string(packed)
+		for i := range m.series {
+			args = append(args, all[8*i:8*i+8])
+		}
+	}
+	res, err := recordScript.Run(ctx, w.rdb, []string{w.variantKey(experimentID, v), w.pendingKey()}, args...).Int64Slice()
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("record in KPI window: %w", err)
+	}
+	if len(res) != 2 {
+		return time.Time{}, false, errors.New("record in KPI window: unexpected script result")
+	}
+	return time.UnixMilli(res[0]).UTC(), res[1] == 1, nil
+}
+
+// window names one pending window.
+type window struct {
+	member     string             // its entry in the pending set
+	tenant     uuid.UUID          // owner
+	experiment uuid.UUID          // experiment
+	variant    experiment.Variant // variant
+	start      time.Time          // inclusive
+	length     time.Duration      // window length when it was opened
+}
+
+func (x window) end() time.Time { return x.start.Add(x.length) }
+
+func parseWindow(member string) (window, error) {
+	parts := strings.Split(member, "|")
+	if len(parts) != 5 {
+		return window{}, fmt.Errorf("pending window %q: want 5 fields", member)
+	}
+	tenant, err1 := uuid.Parse(parts[0])
+	exp, err2 := uuid.Parse(parts[1])
+	start, err3 := strconv.ParseInt(parts[3], 10, 64)
+	length, err4 := strconv.ParseInt(parts[4], 10, 64)
+	v := experiment.Variant(parts[2])
+	if err := errors.Join(err1, err2, err3, err4); err != nil || !v.Valid() || length <= 0 {
+		return window{}, fmt.Errorf("pending window %q is malformed", member)
+	}
+	return window{member: member, tenant: tenant, experiment: exp, variant: v,
+		start: time.UnixMilli(start).UTC(), length: time.Duration(length) * time.Millisecond}, nil
+}
+
+// due lists up to limit windows whose end Redis time has passed: nothing can be added to them
+// any more.
+func (w *windows) due(ctx context.Context, limit int64) ([]window, error) {
+	now, err := w.rdb.Time(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read redis time: %w", err)
+	}
+	members, err := w.rdb.ZRangeByScore(ctx, w.pendingKey(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: limit}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list due KPI windows: %w", err)
+	}
+	out := make([]window, 0, len(members))
+	for _, m := range members {
+		x, err := parseWindow(m)
+		if err != nil {
+			// Not written by this code: drop it rather than trip over it on every tick.
+			_ = w.rdb.ZRem(ctx, w.pendingKey(), m).Err()
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// lease claims a window for closing for d; false if another replica holds it. A replica that
+// dies while closing loses the lease when it expires and another one closes the window.
+func (w *windows) lease(ctx context.Context, x window, d time.Duration) (bool, error) {
+	ok, err := w.rdb.SetNX(ctx, w.prefix+":lease:"+x.member, "1", d).Result()
+	if err != nil {
+		return false, fmt.Errorf("lease KPI window: %w", err)
+	}
+	return ok, nil
+}
+
+// totals are a window's raw counts as Redis holds them.
+type totals struct {
+	series     int64                 // distinct series
+	datapoints int64                 // output datapoints
+	bytes      int64                 // bytes of requests carrying output
+	requests   int64                 // requests, self-telemetry included
+	rejected   int64                 // datapoints refused
+	covered    []string              // critical patterns seen
+	cpu        map[string][2]float64 // per collector instance: CPU seconds, over interval seconds
+	memory     map[string][2]float64 // per collector instance: sum of RSS readings, number of readings
+}
+
+// read returns a due window's totals.
+func (w *windows) read(ctx context.Context, x window) (totals, error) {
+	base := w.variantKey(x.experiment, x.variant) + ":" + strconv.FormatInt(x.start.UnixMilli(), 10)
+	pipe := w.rdb.Pipeline()
+	card := pipe.SCard(ctx, base+":s")
+	counters := pipe.HGetAll(ctx, base+":c")
+	covered := pipe.SMembers(ctx, base+":v")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return totals{}, fmt.Errorf("read KPI window: %w", err)
+	}
+	t := totals{series: card.Val(), covered: covered.Val(), cpu: map[string][2]float64{}, memory: map[string][2]float64{}}
+	for k, v := range counters.Val() {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			continue
+		}
+		name, instance, _ := strings.Cut(k, ":")
+		switch name {
+		case "req":
+			t.requests = int64(f)
+		case "dp":
+			t.datapoints = int64(f)
+		case "bytes":
+			t.bytes = int64(f)
+		case "rej":
+			t.rejected = int64(f)
+		case "cpu":
+			c := t.cpu[instance]
+			c[0] = f
+			t.cpu[instance] = c
+		case "cput":
+			c := t.cpu[instance]
+			c[1] = f
+			t.cpu[instance] = c
+		case "mem":
+			m := t.memory[instance]
+			m[0] = f
+			t.memory[instance] = m
+		case "memn":
+			m := t.memory[instance]
+			m[1] = f
+			t.memory[instance] = m
+		}
+	}
+	return t, nil
+}
+
+// done forgets a closed window: its keys, its pending entry and its lease.
+func (w *windows) done(ctx context.Context, x window) error {
+	base := w.variantKey(x.experiment, x.variant) + ":" + strconv.FormatInt(x.start.UnixMilli(), 10)
+	pipe := w.rdb.TxPipeline()
+	pipe.Del(ctx, base+":s", base+":c", base+":v")
+	pipe.ZRem(ctx, w.pendingKey(), x.member)
+	pipe.Del(ctx, w.prefix+":lease:"+x.member)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("forget closed KPI window: %w", err)
+	}
+	return nil
+}
