@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bufio"
-	"mime"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -11,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
