@@ -22,11 +22,14 @@ build:
 
 ## test: every test against the real PostgreSQL and Redis, then total statement coverage
 # Coverage counts the tests and the binaries the end-to-end tests run (built with -cover).
-# The collector is built once here for every suite that runs it (test/collector, test/e2e).
-test: collector
+# The collector is built once here for every suite that runs it (test/collector, test/e2e);
+# phoenix validate all then checks the release artefacts (manifests, wiring, templates, rules,
+# migrations).
+test: build collector
 	@rm -rf $(COVERDIR) && mkdir -p $(COVERDIR)
 	PHOENIX_COLLECTOR=$(BIN)/phoenix-collector PHOENIX_COVERDIR=$(COVERDIR) $(GO) test -count=1 -cover -coverpkg=./... ./... -args -test.gocoverdir=$(COVERDIR)
 	cd deploy/collector && $(GO) test -count=1 ./...
+	PHOENIX_COLLECTOR=$(BIN)/phoenix-collector $(BIN)/phoenix validate all
 	@$(GO) tool covdata textfmt -i=$(COVERDIR) -o coverage.out
 	@echo "total statement coverage: $$($(GO) tool cover -func=coverage.out | tail -1 | awk '{print $$NF}')"
 

@@ -28,6 +28,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), analyzeCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd(), testCmd())
+	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), analyzeCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd(), testCmd(), validateCmd())
 	return cmd
 }
