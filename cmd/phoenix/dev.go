@@ -75,14 +75,11 @@ func devCmd() *cobra.Command {
 	return cmd
 }
 
-// defaultCollector is phoenix-collector next to this binary (make build and make collector put
-// both in bin/), else bin/phoenix-collector under the working directory.
+// defaultCollector is the collector phoenix pipeline validate uses ($PHOENIX_COLLECTOR, next to
+// this binary, on PATH), else bin/phoenix-collector under the working directory.
 func defaultCollector() string {
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "phoenix-collector")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if c := collector(); c != "" {
+		return c
 	}
 	return filepath.Join("bin", "phoenix-collector")
 }
