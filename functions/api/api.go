@@ -177,6 +177,7 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/experiments/{id}", a.require("experiment", "read", a.getExperiment))
 	mux.Handle("GET /v1/experiments/{id}/transitions", a.require("experiment", "read", a.listTransitions))
 	mux.Handle("GET /v1/experiments/{id}/manifests", a.require("experiment", "read", a.listManifests))
+	mux.Handle("GET /v1/experiments/{id}/kpis", a.require("experiment", "read", a.listKPIs))
 	mux.Handle("GET /v1/experiments/{id}/analysis", a.require("analysis", "read", a.getAnalysis))
 	mux.Handle("POST /v1/experiments/{id}/start", a.require("experiment", "start", a.command(experiment.Start, events.ExperimentStarted)))
 	mux.Handle("POST /v1/experiments/{id}/stop", a.require("experiment", "stop", a.command(experiment.Cancel, events.ExperimentStop)))
