@@ -226,3 +226,51 @@ func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
 		t.Fatal("analysis for another tenant's experiment accepted")
 	}
 }
+
+// BenchmarkAnalyzer1M reads 1M stored KPI samples (two metrics, two variants, 250,000 each) from
+// PostgreSQL in the tenant transaction and decides on them, as Handle does:
+//
+//	go test -run '^$' -bench Analyzer1M ./functions/analyzer
+func BenchmarkAnalyzer1M(b *testing.B) {
+	ctx := context.Background()
+	st := pgtest.Migrated(b).AppStore(b, store.Options{})
+	tenant := pgtest.Tenant(b, st, "acme")
+	exp := pgtest.Experiment(b, st, tenant)
+	err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO kpi_samples (tenant_id, experiment_id, variant, metric, window_start, window_end, value)
+			SELECT $1, $2, v.variant, m.metric, t, t + interval '1 second',
+				m.mean * (CASE WHEN v.variant = 'baseline' THEN 1 ELSE 0.7 END) * (1 + 0.05 * (random() - 0.5))
+			FROM generate_series(0, 249999) g,
+				LATERAL (SELECT timestamptz '2026-01-01 00:00:00Z' + g * interval '1 second' AS t) ts,
+				(VALUES ('baseline'), ('candidate')) v(variant),
+				(VALUES ('series', 20000.0), ('bytes_per_second', 3e6)) m(metric, mean)`, tenant, exp)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var read, analyse time.Duration // the two halves, reported apart
+	for b.Loop() {
+		var rep Report
+		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+			t0 := time.Now()
+			series, err := tx.KPISeries(ctx, exp)
+			if err != nil {
+				return err
+			}
+			t1 := time.Now()
+			rep, err = Analyze(experiment.Spec{}, series)
+			read, analyse = read+t1.Sub(t0), analyse+time.Since(t1)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Verdict != analysis.Promote || rep.Metrics[0].Baseline.Observations != 250_000 {
+			b.Fatalf("verdict %s: %s", rep.Verdict, rep.Reason)
+		}
+	}
+	b.ReportMetric(float64(read.Milliseconds())/float64(b.N), "read-ms/op")
+	b.ReportMetric(float64(analyse.Milliseconds())/float64(b.N), "analyse-ms/op")
+}

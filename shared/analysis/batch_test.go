@@ -36,11 +36,15 @@ func TestWindowSize_BatchesAutocorrelatedSeriesUntilIndependent(t *testing.T) {
 	if !strings.Contains(w.Note, "windows of") || !strings.Contains(w.Note, "before") {
 		t.Errorf("note %q", w.Note)
 	}
-	// The same series shuffled has no autocorrelation and needs no batching.
+	// The same series shuffled has no autocorrelation: it is cut only to stay within
+	// MaxWindows, 1000 by default.
 	r := rand.New(rand.NewPCG(2, 2))
 	r.Shuffle(len(series), func(i, j int) { series[i], series[j] = series[j], series[i] })
-	if size, _ := WindowSize(Batching{}, series); size != 1 {
-		t.Errorf("independent series batched by %d", size)
+	if size, _ := WindowSize(Batching{}, series); size != 3 {
+		t.Errorf("independent series of 3000 batched by %d, want 3", size)
+	}
+	if size, _ := WindowSize(Batching{MaxWindows: 5000}, series); size != 1 {
+		t.Errorf("independent series batched by %d with room for 5000 windows", size)
 	}
 }
 
@@ -57,6 +61,8 @@ func TestWindowSize_Settings(t *testing.T) {
 		{"count above the length", Batching{Count: 50}, 1, nil},
 		{"negative size", Batching{Size: -1}, 0, ErrParameter},
 		{"max lag 1", Batching{MaxLag1: 1}, 0, ErrParameter},
+		{"negative max windows", Batching{MaxWindows: -1}, 0, ErrParameter},
+		{"at most 10 windows", Batching{MaxWindows: 10}, 10, nil},
 		{"constant series need none", Batching{}, 1, nil},
 	}
 	for _, tt := range tests {
