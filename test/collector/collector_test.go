@@ -1,6 +1,3 @@
-// Package collector proves the pipeline templates right with the real Phoenix collector
-// distribution (deploy/collector): every template's configuration passes the collector's own
-// validation, and running it over processes started here keeps exactly what the template claims.
 package collector
 
 import (
@@ -15,7 +12,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,36 +23,6 @@ import (
 
 	"github.com/phoenixotel/phoenix/shared/pipeline"
 )
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// collectorBinary returns the collector to test with: $PHOENIX_COLLECTOR, or bin/phoenix-collector
-// built from deploy/collector (incremental; the first build takes minutes).
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("PHOENIX_COLLECTOR"); b != "" {
-		return b
-	}
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		binary = filepath.Join(root, "bin", "phoenix-collector")
-		cmd := exec.Command("go", "build", "-o", binary, ".")
-		cmd.Dir = filepath.Join(root, "deploy", "collector")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			binary = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build the collector: %v\n%s", buildErr, binary)
-	}
-	return binary
-}
 
 func render(t *testing.T, r pipeline.Request) string {
 	t.Helper()
@@ -91,7 +57,7 @@ func params(name string) map[string]string {
 }
 
 func TestEveryTemplate_PassesTheCollectorsValidation(t *testing.T) {
-	bin := collectorBinary(t)
+	bin := Binary(t)
 	for _, tmpl := range pipeline.Templates() {
 		for _, target := range []pipeline.Target{pipeline.Kubernetes, pipeline.Local} {
 			t.Run(tmpl.Name+"/"+string(target), func(t *testing.T) {
@@ -212,31 +178,6 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// startProcesses runs copies of sleep under distinctive executable names until the test ends.
-func startProcesses(t *testing.T, names ...string) {
-	t.Helper()
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
-	src, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		if err := os.WriteFile(p, src, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(p, "300")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	}
-}
-
 // run runs the collector with the rendered config until the sink has seen the named processes'
 // scrape (or the deadline), then returns what the sink saw.
 func run(t *testing.T, template string, p map[string]string, want ...string) *sink {
@@ -253,7 +194,7 @@ func run(t *testing.T, template string, p map[string]string, want ...string) *si
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, collectorBinary(t), "--config", path)
+	cmd := exec.CommandContext(ctx, Binary(t), "--config", path)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -285,8 +226,8 @@ func TestSemantics_EachTemplateKeepsWhatItClaims(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the collector for several seconds per template")
 	}
-	collectorBinary(t)
-	startProcesses(t, "phx-crit-db", "phx-high-web", "phx-med-cache", "phx-low-batch")
+	Binary(t)
+	StartProcesses(t, "phx-crit-db", "phx-high-web", "phx-med-cache", "phx-low-batch")
 	startBig(t)
 
 	t.Run("process-baseline keeps every process", func(t *testing.T) {
