@@ -16,9 +16,13 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +62,7 @@ type Options struct {
 	Keep        time.Duration    // how long an unclosed window's data lives in Redis; default 24 h
 	Dedupe      time.Duration    // how long a request is remembered so a retry of it counts nothing; default 5 min
 	Prefix      string           // Redis key prefix; default "phoenix:ingest"
+	Deployment  string           // names this deployment's pending windows in Redis (see DeploymentID); "" for one deployment per Redis
 	Now         func() time.Time // clock for token expiry; nil means time.Now
 }
 
@@ -111,7 +116,7 @@ type Ingest struct {
 func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 	o = o.withDefaults()
 	in := &Ingest{o: o, store: st, publisher: pub, slots: make(chan struct{}, o.MaxInFlight),
-		windows: &windows{rdb: rdb, prefix: o.Prefix, length: o.Window, keep: o.Keep, dedupe: o.Dedupe},
+		windows: &windows{rdb: rdb, prefix: o.Prefix, length: o.Window, keep: o.Keep, dedupe: o.Dedupe, deployment: o.Deployment},
 		scopes:  &scopes{store: st, ttl: o.ScopeTTL, max: 10000, now: o.Now, byKey: map[string]*cachedGrant{}}}
 	in.scratch.New = func() any { return newScratch() }
 	in.bufs.New = func() any { return new(bytes.Buffer) }
@@ -123,6 +128,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	c := res.Config
 	in := New(res.Store, res.Redis, realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), Options{
 		Window: c.KPIWindow, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
+		Deployment: DeploymentID(c.DatabaseURL),
 	})
 	return function.Service{Name: "ingest", HTTP: in.Routes(), Events: in, Start: func(ctx context.Context) error {
 		if err := res.Start(ctx); err != nil {
@@ -131,6 +137,18 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		go in.Run(ctx)
 		return nil
 	}}, nil
+}
+
+// DeploymentID names a Phoenix deployment by its database (host, port and database name, never
+// the credentials): every replica of a deployment reads the same URL, and two deployments that
+// share a Redis — several `phoenix dev` instances or test runs on one machine — differ.
+func DeploymentID(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(u.Host + "/" + strings.Trim(u.Path, "/")))
+	return hex.EncodeToString(sum[:6])
 }
 
 // Routes is the function's HTTP surface (besides the runtime's probes and metrics).

@@ -259,3 +259,23 @@ func eqPtr(a, b *float64) bool {
 	}
 	return math.Abs(*a-*b) < 1e-12
 }
+
+func TestDeploymentID_NamesTheDatabaseNotTheCredentials(t *testing.T) {
+	a := DeploymentID("postgres://phoenix_app:secret@db.example:5432/phoenix?sslmode=require")
+	tests := []struct {
+		url  string
+		same bool
+	}{
+		{"postgres://phoenix_app:other@db.example:5432/phoenix?sslmode=disable", true},
+		{"postgres://phoenix_app@db.example:5432/phoenix_test_1", false},
+		{"postgres://phoenix_app@db2.example:5432/phoenix", false},
+	}
+	for _, tt := range tests {
+		if got := DeploymentID(tt.url) == a; got != tt.same {
+			t.Errorf("%s: same deployment = %v, want %v", tt.url, got, tt.same)
+		}
+	}
+	if len(a) != 12 {
+		t.Errorf("id %q", a)
+	}
+}

@@ -28,7 +28,7 @@ import (
 //	<prefix>:{E}:V:<start>:v    set of critical patterns covered
 //	<prefix>:{E}:V:cpu:<i>      the last CPU reading of collector instance i: t (ms), v (seconds)
 //	<prefix>:{E}:V:dup:<hash>   a request already counted (a collector's retry of it counts nothing)
-//	<prefix>:pending            sorted set of windows to close: "tenant|E|V|start|length", scored by end
+//	<prefix>:pending:<d>        sorted set of deployment d's windows to close: "tenant|E|V|start|length", scored by end
 //	<prefix>:lease:<window>     a replica is closing the window
 //
 // Window keys expire after keep, so a window nobody closes (every replica gone for that long)
@@ -39,6 +39,8 @@ type windows struct {
 	length time.Duration // window length
 	keep   time.Duration // how long an unclosed window's keys live
 	dedupe time.Duration // how long a request is remembered for retries
+	// deployment names the Phoenix deployment (its database) whose pending windows these are.
+	deployment string
 }
 
 // recordScript adds one request to its variant's current window; see windows. It returns the
@@ -114,7 +116,15 @@ func (w *windows) variantKey(experimentID uuid.UUID, v experiment.Variant) strin
 	return w.prefix + ":{" + experimentID.String() + "}:" + string(v)
 }
 
-func (w *windows) pendingKey() string { return w.prefix + ":pending" }
+// pendingKey is this deployment's set of windows to close. Window keys are named by experiment
+// ids, unique everywhere; the pending set is per deployment, so Phoenix deployments (or test
+// instances) sharing one Redis never close — or drop as unknown — each other's windows.
+func (w *windows) pendingKey() string {
+	if w.deployment == "" {
+		return w.prefix + ":pending"
+	}
+	return w.prefix + ":pending:" + w.deployment
+}
 
 // record adds m (from a request of size bytes, identified by request for retries; 0 means never
 // deduplicate) to the current window of the variant and returns the window's start.
