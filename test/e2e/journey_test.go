@@ -198,9 +198,18 @@ func TestJourney_RealCollectorsOverRealProcessesReachAVerdict(t *testing.T) {
 	}
 	verdict, _ := analysis["verdict"].(string)
 	report, _ := analysis["report"].(map[string]any)
-	metrics, _ := report["metrics"].(map[string]any)
-	if !regexp.MustCompile(`^(promote|reject|inconclusive)$`).MatchString(verdict) || metrics["series"] == nil {
-		t.Fatalf("analysis %v", analysis)
+	metrics, _ := report["metrics"].([]any)
+	outcomes := map[string]any{}
+	for _, m := range metrics {
+		m, _ := m.(map[string]any)
+		outcomes[fmt.Sprint(m["metric"])] = m["outcome"]
+		if trace, _ := m["trace"].([]any); len(trace) == 0 {
+			t.Errorf("metric %v has no rule trace", m["metric"])
+		}
+	}
+	// Ten windows of a candidate that keeps a tenth of the series: the engine must see it.
+	if !regexp.MustCompile(`^(promote|reject|inconclusive)$`).MatchString(verdict) || outcomes["series"] != "improved" {
+		t.Fatalf("verdict %q, outcomes %v, reason %v", verdict, outcomes, report["reason"])
 	}
 	code, exp := call(t, "GET", api+"/v1/experiments/"+id, op, nil)
 	if code != http.StatusOK || exp["state"] != "completed" || exp["verdict"] != verdict {
