@@ -159,7 +159,7 @@ func (s *diffSelector) kthPair(k int64, both bool) (float64, float64) {
 			ph = quickselect(s.sample[ia+1:], ib-ia-1, s.rng)
 		}
 
-		lt1, lt2 := s.walk2(pl, ph, false)
+		lt1, lt2 := s.walk2(pl, ph)
 		switch {
 		case k <= s.below+lt1: // the target is below pl
 			s.narrow(nil, s.cut1)
@@ -168,7 +168,9 @@ func (s *diffSelector) kthPair(k int64, both bool) (float64, float64) {
 		case pl < ph: // ph ≤ target: pl drops out
 			s.narrow(s.cut2, nil)
 		default: // pl = ph ≤ target: only "at most ph" makes progress
-			le, _ := s.walk2(ph, ph, true)
+			// d ≤ ph exactly when d < the next float above ph.
+			above := math.Nextafter(ph, math.Inf(1))
+			le, _ := s.walk2(above, above)
 			if k <= s.below+le {
 				if both {
 					return ph, s.next(ph, k)
@@ -180,10 +182,10 @@ func (s *diffSelector) kthPair(k int64, both bool) (float64, float64) {
 	}
 }
 
-// walk2 walks the staircases of p1 and p2 (p1 ≤ p2, both candidates) down
-// the rows and leaves in cut1 and cut2, per row, the first column whose
-// difference is at least p1 and at least p2 (above, if inclusive). It
-// returns the candidates below p1 and below p2 (at most, if inclusive).
+// walk2 walks the staircases of p1 and p2 (p1 ≤ p2, each a candidate or
+// the next float above one) down the rows and leaves in cut1 and cut2, per
+// row, the first column whose difference is at least p1 and at least p2. It
+// returns the candidates below p1 and below p2.
 //
 // Selection spends its time here, so the walks are written for the
 // processor. Each is a branch-free merge: a step compares one difference
@@ -191,25 +193,20 @@ func (s *diffSelector) kthPair(k int64, both bool) (float64, float64) {
 // adding 0 or 1, so no branch waits on a comparison it could mispredict.
 // A row's cut never precedes the previous row's, nor the row's lo, so a
 // walk resumes at the larger of both; it needs no test against hi, as
-// every difference right of hi exceeds every candidate, and a pivot is a
-// candidate; the +Inf after the last column ends a row at the latest. The
+// every difference right of hi exceeds every candidate, so it is at least
+// a pivot; the +Inf after the last column ends a row at the latest. The
 // two walks are independent chains of loads, which the processor runs side
 // by side.
-func (s *diffSelector) walk2(p1, p2 float64, inclusive bool) (n1, n2 int64) {
+func (s *diffSelector) walk2(p1, p2 float64) (n1, n2 int64) {
 	rows := int32(len(s.rx))
 	x, y, lo := s.rx[:rows+1], s.yInf, s.lo[:rows+1]
 	c1, c2 := s.cut1[:rows+1], s.cut2[:rows+1]
 	x[rows], lo[rows] = math.Inf(1), 0 // sentinel row: ends the walks, read after the last row
-	var inc int32
-	if inclusive {
-		inc = 1
-	}
 	var r1, r2 int32
 	j1, j2 := lo[0], lo[0]
 	for r1 < rows && r2 < rows {
 		d1, d2 := y[j1]-x[r1], y[j2]-x[r2]
-		a1 := b2i(d1 < p1) | (b2i(d1 == p1) & inc)
-		a2 := b2i(d2 < p2) | (b2i(d2 == p2) & inc)
+		a1, a2 := b2i(d1 < p1), b2i(d2 < p2)
 		c1[r1], c2[r2] = j1, j2
 		j1, r1 = j1+a1, r1+1-a1
 		j2, r2 = j2+a2, r2+1-a2
@@ -217,15 +214,13 @@ func (s *diffSelector) walk2(p1, p2 float64, inclusive bool) (n1, n2 int64) {
 		j2 = maxInt32(j2, lo[r2])
 	}
 	for r1 < rows {
-		d1 := y[j1] - x[r1]
-		a1 := b2i(d1 < p1) | (b2i(d1 == p1) & inc)
+		a1 := b2i(y[j1]-x[r1] < p1)
 		c1[r1] = j1
 		j1, r1 = j1+a1, r1+1-a1
 		j1 = maxInt32(j1, lo[r1])
 	}
 	for r2 < rows {
-		d2 := y[j2] - x[r2]
-		a2 := b2i(d2 < p2) | (b2i(d2 == p2) & inc)
+		a2 := b2i(y[j2]-x[r2] < p2)
 		c2[r2] = j2
 		j2, r2 = j2+a2, r2+1-a2
 		j2 = maxInt32(j2, lo[r2])
@@ -254,28 +249,33 @@ func maxInt32(a, b int32) int32 {
 
 // narrow moves each row's lo to newLo[r] and its hi to newHi[r] (a nil
 // slice keeps that bound), drops the rows left without candidates, and
-// updates below and active.
+// updates below and active. Rows drop out unpredictably, so each is written
+// to the next slot and the slot advances only for a row that stays: no
+// branch to mispredict.
 func (s *diffSelector) narrow(newLo, newHi []int32) {
-	nx, nlo, nhi := s.nx[:0], s.nlo[:0], s.nhi[:0]
-	var active int64
-	for r, xr := range s.rx {
-		lo, hi := s.lo[r], s.hi[r]
-		if newLo != nil {
-			s.below += int64(newLo[r] - lo)
-			lo = newLo[r]
-		}
-		if newHi != nil {
-			hi = newHi[r]
-		}
-		if hi > lo {
-			active += int64(hi - lo)
-			nx, nlo, nhi = append(nx, xr), append(nlo, lo), append(nhi, hi)
-		}
+	rows := len(s.rx)
+	if newLo == nil {
+		newLo = s.lo
 	}
+	if newHi == nil {
+		newHi = s.hi
+	}
+	rx, lo, newLo, newHi := s.rx[:rows], s.lo[:rows], newLo[:rows], newHi[:rows]
+	nx, nlo, nhi := s.nx[:rows], s.nlo[:rows], s.nhi[:rows]
+	var below, active int64
+	w := 0
+	for r, xr := range rx {
+		l, h := newLo[r], newHi[r]
+		below += int64(l - lo[r])
+		active += int64(h - l)
+		nx[w], nlo[w], nhi[w] = xr, l, h
+		w += int(b2i(h > l))
+	}
+	s.below += below
 	s.active = active
-	s.rx, s.nx = nx, s.rx[:0]
-	s.lo, s.nlo = nlo, s.lo[:0]
-	s.hi, s.nhi = nhi, s.hi[:0]
+	s.rx, s.nx = nx[:w], s.rx[:0]
+	s.lo, s.nlo = nlo[:w], s.lo[:0]
+	s.hi, s.nhi = nhi[:w], s.hi[:0]
 }
 
 // pick returns the r-th smallest (0-based) gathered difference and, if
