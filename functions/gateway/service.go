@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -17,6 +18,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/ratelimit"
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/revocation"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
@@ -114,6 +116,26 @@ func (s storeExperiments) ExperimentExists(ctx context.Context, tenant, experime
 	return err == nil, err
 }
 
+// Bounds of the revocation markers' client-side cache.
+const (
+	// revocationCacheEntries caps the cached marker reads: one per distinct credential.
+	revocationCacheEntries = 200_000
+	// revocationCacheStaleness is the backstop for an invalidation lost with its connection: no
+	// cached answer is older than this.
+	revocationCacheStaleness = 30 * time.Second
+)
+
+// cachingClient returns a client of the same Redis whose reads are cached in the process and
+// invalidated by Redis as soon as a key read is written (client-side caching, RESP3 tracking).
+// Re-checking every open connection's revocation markers every second then costs Redis a round
+// trip only for markers that changed, instead of one per distinct token per second.
+func cachingClient(rdb *redis.Client) *redis.Client {
+	o := *rdb.Options()
+	o.Protocol = 3
+	o.ClientSideCacheConfig = &redis.ClientSideCacheConfig{MaxEntries: revocationCacheEntries, MaxStaleness: revocationCacheStaleness}
+	return redis.NewClient(&o)
+}
+
 // deferred serves 503 until the gateway exists: the gateway opens its Redis subscription when
 // created, and a function makes no network call before it listens.
 type deferred struct {
@@ -163,10 +185,10 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	}
 	reg := prometheus.NewRegistry()
 	d := &deferred{}
-	authn := &tokenAuthenticator{verifier: res.Verifier}
-	if res.Revocation != nil {
-		authn.revocation = res.Revocation
-	}
+	checks := cachingClient(res.Redis)
+	// The same markers as res.Revocation (bootstrap opens it with the same zero Options), read
+	// through the caching client for the periodic re-checks of open connections.
+	authn := &tokenAuthenticator{verifier: res.Verifier, revocation: revocation.New(checks, revocation.Options{})}
 	return function.Service{
 		Name:     "gateway",
 		HTTP:     d,
@@ -201,6 +223,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 			return res.Ready(ctx)
 		},
 		Stop: func(ctx context.Context) error {
+			defer checks.Close()
 			if g := d.gw.Load(); g != nil {
 				return g.Shutdown(ctx)
 			}
