@@ -136,11 +136,13 @@ func BenchmarkMannWhitney1M(b *testing.B) {
 	candidate := normalSample(2, 500_000, 119.9, 14)
 	b.SetBytes(8 * 1_000_000)
 	b.ReportAllocs()
+	start := processCPU()
 	for b.Loop() {
 		if _, err := MannWhitneyU(baseline, candidate, 0.95); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // BenchmarkReadOnce1M is the memory-bandwidth floor for the 1M-value
@@ -150,6 +152,7 @@ func BenchmarkReadOnce1M(b *testing.B) {
 	candidate := normalSample(2, 500_000, 119.9, 14)
 	b.SetBytes(8 * 1_000_000)
 	var sink float64
+	start := processCPU()
 	for b.Loop() {
 		var s0, s1, s2, s3 float64
 		for _, xs := range [][]float64{baseline, candidate} {
@@ -166,6 +169,7 @@ func BenchmarkReadOnce1M(b *testing.B) {
 		}
 		sink += s0 + s1 + s2 + s3
 	}
+	reportCPU(b, start)
 	if sink == 0 {
 		b.Log(sink)
 	}

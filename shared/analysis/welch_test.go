@@ -400,9 +400,11 @@ func BenchmarkWelchTTest1M(b *testing.B) {
 	baseline := normalSample(1, 500_000, 120, 15)
 	candidate := normalSample(2, 500_000, 119.9, 14)
 	b.ReportAllocs()
+	start := processCPU()
 	for b.Loop() {
 		if _, err := WelchTTest(baseline, candidate, 0.95); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
