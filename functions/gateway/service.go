@@ -129,11 +129,14 @@ const (
 // invalidated by Redis as soon as a key read is written (client-side caching, RESP3 tracking).
 // Re-checking every open connection's revocation markers every second then costs Redis a round
 // trip only for markers that changed, instead of one per distinct token per second.
-func cachingClient(rdb *redis.Client) *redis.Client {
-	o := *rdb.Options()
+func cachingClient(redisURL string) (*redis.Client, error) {
+	o, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("PHOENIX_REDIS_URL: %w", err)
+	}
 	o.Protocol = 3
 	o.ClientSideCacheConfig = &redis.ClientSideCacheConfig{MaxEntries: revocationCacheEntries, MaxStaleness: revocationCacheStaleness}
-	return redis.NewClient(&o)
+	return redis.NewClient(o), nil
 }
 
 // deferred serves 503 until the gateway exists: the gateway opens its Redis subscription when
@@ -185,7 +188,10 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	}
 	reg := prometheus.NewRegistry()
 	d := &deferred{}
-	checks := cachingClient(res.Redis)
+	checks, err := cachingClient(res.Config.RedisURL)
+	if err != nil {
+		return function.Service{}, err
+	}
 	// The same markers as res.Revocation (bootstrap opens it with the same zero Options), read
 	// through the caching client for the periodic re-checks of open connections.
 	authn := &tokenAuthenticator{verifier: res.Verifier, revocation: revocation.New(checks, revocation.Options{})}
