@@ -28,7 +28,7 @@ func Catalog() []Spec {
 			Terminal: "published on Redis pub/sub for the WebSocket gateway, not sent to the broker"},
 		{Type: KPIWindowClosed, Emitters: []string{"ingest"},
 			Terminal: "published on Redis pub/sub for the WebSocket gateway (live charts), not sent to the broker; the window is stored in kpi_windows"},
-		{Type: PingTick, Emitters: []string{"PingSource phoenix-clock"}, Consumers: []string{"controller"}},
+		{Type: PingTick, Emitters: []string{"PingSource phoenix-clock"}, Consumers: []string{"controller", "ingest"}},
 		{Type: APIServerResourceEvent, Emitters: []string{"ApiServerSource phoenix-collectors"}, Consumers: []string{"controller"}},
 		{Type: APIServerRefEvent, Emitters: []string{"ApiServerSource (Reference mode)"}, Consumers: []string{"controller"}},
 	}
