@@ -38,7 +38,7 @@ import (
 
 // env is one test's ingest function over its own database and its own Redis keys.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	rdb    *redis.Client
 	in     *Ingest
@@ -46,7 +46,7 @@ type env struct {
 	prefix string // Redis key prefix of this test
 }
 
-func newEnv(t *testing.T, o Options) *env {
+func newEnv(t testing.TB, o Options) *env {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
@@ -114,7 +114,7 @@ type request struct {
 }
 
 // encode gives md's body as r asks: protobuf or JSON, gzip or not.
-func encode(t *testing.T, md pmetric.Metrics, json, gz bool) []byte {
+func encode(t testing.TB, md pmetric.Metrics, json, gz bool) []byte {
 	t.Helper()
 	req := pmetricotlp.NewExportRequestFromMetrics(md)
 	var b []byte

@@ -89,22 +89,16 @@ type scratch struct {
 	seen    map[uint64]struct{}  // series hashes already counted in this request
 	names   map[string]struct{}  // executable names already matched against the critical patterns
 	covered map[string]struct{}  // critical patterns matched
-	attrs   []attr               // attributes being sorted for hashing
-	digest  *xxhash.Digest       // the series hash
-	buf     [8]byte              // encodes numbers for the digest
+	hs      []uint64             // hashes of one attribute set's attributes, sorted
+	buf     []byte               // what a series hash is computed over
+	abuf    []byte               // what one attribute's hash is computed over
 	series  []uint64             // backing array of measurement.series
 	points  map[string]*cpuPoint // latest CPU reading per instance in this request
 }
 
-// attr is one attribute, for sorting by key.
-type attr struct {
-	k string        // key
-	v pcommon.Value // value
-}
-
 func newScratch() *scratch {
-	return &scratch{seen: map[uint64]struct{}{}, names: map[string]struct{}{}, covered: map[string]struct{}{},
-		digest: xxhash.New(), points: map[string]*cpuPoint{}}
+	return &scratch{seen: make(map[uint64]struct{}, 4096), names: map[string]struct{}{}, covered: map[string]struct{}{},
+		points: map[string]*cpuPoint{}}
 }
 
 func (s *scratch) reset() {
@@ -112,7 +106,6 @@ func (s *scratch) reset() {
 	clear(s.names)
 	clear(s.covered)
 	clear(s.points)
-	s.attrs = s.attrs[:0]
 	s.series = s.series[:0]
 }
 
@@ -122,7 +115,8 @@ func (s *scratch) reset() {
 // phoenix.variant differ from the token's are refused (partial success). Resources marked as the
 // collector's self-telemetry give CPU and memory readings and count as nothing else.
 //
-// The series hash is 64-bit xxHash: among n distinct series, the chance that any two collide (and
+// The series hash is 64-bit xxHash (over the hashes of the resource, the name and each attribute):
+// among n distinct series, the chance that any two collide (and
 // are counted as one) is about n²/2⁶⁵ — 3·10⁻⁸ for a million series in one window.
 func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 	s.reset()
@@ -150,7 +144,7 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 		if exe, ok := res.Get(attrExecutable); ok && len(t.critical) > 0 {
 			s.cover(exe.Str(), t.critical)
 		}
-		rh := s.hashAttrs(0, "", res)
+		rh := s.hashAttrs(0, res)
 		sms := rm.ScopeMetrics()
 		for j := range sms.Len() {
 			ms := sms.At(j).Metrics()
@@ -182,31 +176,32 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 
 // metric counts one metric's datapoints and series.
 func (s *scratch) metric(mt pmetric.Metric, rh uint64, m *measurement) {
+	seed := s.hashName(rh, mt.Name())
 	switch mt.Type() {
 	case pmetric.MetricTypeGauge:
 		dps := mt.Gauge().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(rh, mt.Name(), dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
 		}
 	case pmetric.MetricTypeSum:
 		dps := mt.Sum().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(rh, mt.Name(), dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
 		}
 	case pmetric.MetricTypeHistogram:
 		dps := mt.Histogram().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(rh, mt.Name(), dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		dps := mt.ExponentialHistogram().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(rh, mt.Name(), dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
 		}
 	case pmetric.MetricTypeSummary:
 		dps := mt.Summary().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(rh, mt.Name(), dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
 		}
 	}
 }
@@ -278,58 +273,68 @@ func (s *scratch) telemetry(rm pmetric.ResourceMetrics, m *measurement) {
 	}
 }
 
-// hashAttrs hashes seed, name and attributes sorted by key. Every string is length-prefixed and
-// every value tagged with its type, so no two different attribute sets encode alike.
-func (s *scratch) hashAttrs(seed uint64, name string, attrs pcommon.Map) uint64 {
-	d := s.digest
-	d.Reset()
-	s.uint(seed)
-	s.str(name)
-	s.attrs = s.attrs[:0]
-	for k, v := range attrs.All() {
-		s.attrs = append(s.attrs, attr{k, v})
+// hashAttrs hashes seed with a set of attributes, whatever their order: each attribute is hashed
+// alone (key length-prefixed, value tagged with its type), and the sorted attribute hashes are
+// hashed with seed. Sorting 64-bit numbers is what makes order irrelevant, and is cheaper than
+// sorting by key.
+func (s *scratch) hashAttrs(seed uint64, attrs pcommon.Map) uint64 {
+	s.hs = s.hs[:0]
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		s.hs = append(s.hs, s.hashAttr(k, v))
+		return true
+	})
+	if len(s.hs) > 1 {
+		slices.Sort(s.hs)
 	}
-	if len(s.attrs) > 1 {
-		slices.SortFunc(s.attrs, func(a, b attr) int { return strings.Compare(a.k, b.k) })
+	b := binary.LittleEndian.AppendUint64(s.buf[:0], seed)
+	for _, h := range s.hs {
+		b = binary.LittleEndian.AppendUint64(b, h)
 	}
-	for _, a := range s.attrs {
-		s.str(a.k)
-		s.buf[0] = byte(a.v.Type())
-		_, _ = d.Write(s.buf[:1])
-		switch a.v.Type() {
-		case pcommon.ValueTypeStr:
-			s.str(a.v.Str())
-		case pcommon.ValueTypeInt:
-			s.uint(uint64(a.v.Int()))
-		case pcommon.ValueTypeDouble:
-			s.uint(math.Float64bits(a.v.Double()))
-		case pcommon.ValueTypeBool:
-			s.buf[0] = 0
-			if a.v.Bool() {
-				s.buf[0] = 1
-			}
-			_, _ = d.Write(s.buf[:1])
-		case pcommon.ValueTypeBytes:
-			b := a.v.Bytes().AsRaw()
-			s.uint(uint64(len(b)))
-			_, _ = d.Write(b)
-		default: // maps and slices: their JSON form, rare in metric attributes
-			s.str(a.v.AsString())
+	s.buf = b
+	return xxhash.Sum64(b)
+}
+
+// hashName hashes a resource's hash with a metric name: the seed of the metric's datapoints.
+func (s *scratch) hashName(resource uint64, name string) uint64 {
+	b := binary.LittleEndian.AppendUint64(s.buf[:0], resource)
+	b = appendString(b, name)
+	s.buf = b
+	return xxhash.Sum64(b)
+}
+
+// hashAttr hashes one attribute. Every string is length-prefixed and every value tagged with
+// its type, so no two different attributes encode alike.
+func (s *scratch) hashAttr(k string, v pcommon.Value) uint64 {
+	b := appendString(s.abuf[:0], k)
+	b = append(b, byte(v.Type()))
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		b = appendString(b, v.Str())
+	case pcommon.ValueTypeInt:
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
+	case pcommon.ValueTypeDouble:
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Double()))
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
 		}
+	case pcommon.ValueTypeBytes:
+		raw := v.Bytes().AsRaw()
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(raw)))
+		b = append(b, raw...)
+	default: // maps and slices: their JSON form, rare in metric attributes
+		b = appendString(b, v.AsString())
 	}
-	return d.Sum64()
+	s.abuf = b
+	return xxhash.Sum64(b)
 }
 
-// str writes a length-prefixed string into the digest.
-func (s *scratch) str(v string) {
-	s.uint(uint64(len(v)))
-	_, _ = s.digest.WriteString(v)
-}
-
-// uint writes 8 bytes into the digest.
-func (s *scratch) uint(v uint64) {
-	binary.LittleEndian.PutUint64(s.buf[:8], v)
-	_, _ = s.digest.Write(s.buf[:8])
+// appendString appends a length-prefixed string.
+func appendString(b []byte, v string) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(v)))
+	return append(b, v...)
 }
 
 // countDatapoints counts every datapoint of a resource.

@@ -98,13 +98,20 @@ for _ = 1, n do
   redis.call('HINCRBY', c, 'memn:' .. ARGV[i], 1)
   i = i + 2
 end
-local last = #ARGV
-if i <= last then
+-- The series hashes come as one string of 8-byte members (one argument instead of thousands).
+local blob = ARGV[i]
+if blob ~= nil and #blob >= 8 then
   local s = wk .. ':s'
-  while i <= last do
-    local j = math.min(i + 4999, last)
-    redis.call('SADD', s, unpack(ARGV, i, j))
-    i = j + 1
+  local members = {}
+  for off = 1, #blob - 7, 8 do
+    members[#members + 1] = string.sub(blob, off, off + 7)
+    if #members == 4000 then
+      redis.call('SADD', s, unpack(members))
+      members = {}
+    end
+  end
+  if #members > 0 then
+    redis.call('SADD', s, unpack(members))
   end
   redis.call('PEXPIRE', s, keep)
 end
@@ -136,7 +143,7 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 	if request != 0 {
 		dup = strconv.FormatUint(request, 16)
 	}
-	args := make([]any, 0, 13+len(m.covered)+3*len(m.cpu)+2*len(m.memory)+len(m.series))
+	args := make([]any, 0, 13+len(m.covered)+3*len(m.cpu)+2*len(m.memory))
 	args = append(args, w.length.Milliseconds(), tenant.String()+"|"+experimentID.String()+"|"+string(v),
 		w.keep.Milliseconds(), dup, w.dedupe.Milliseconds(), m.datapoints, bytes, m.rejected, len(m.covered))
 	for _, c := range m.covered {
@@ -150,17 +157,12 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 	for _, p := range m.memory {
 		args = append(args, p.instance, strconv.FormatFloat(p.bytes, 'g', -1, 64))
 	}
-	if len(m.series) > 0 {
-		// One string holding every hash, cut into 8-byte members: one allocation, not one each.
-		packed := make([]byte, 8*len(m.series))
-		for i, h := range m.series {
-			binary.LittleEndian.PutUint64(packed[8*i:], h)
-		}
-		all := string(packed)
-		for i := range m.series {
-			args = append(args, all[8*i:8*i+8])
-		}
+	// One argument holding every hash, cut into 8-byte members by the script.
+	packed := make([]byte, 8*len(m.series))
+	for i, h := range m.series {
+		binary.LittleEndian.PutUint64(packed[8*i:], h)
 	}
+	args = append(args, packed)
 	res, err := recordScript.Run(ctx, w.rdb, []string{w.variantKey(experimentID, v), w.pendingKey()}, args...).Int64Slice()
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("record in KPI window: %w", err)

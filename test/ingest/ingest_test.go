@@ -194,7 +194,7 @@ func TestCollectors_KPIWindowsMatchAnIndependentCountAndTheAnalyzerReadsThem(t *
 }
 
 // runningExperiment creates an experiment of tenant and moves it to running.
-func runningExperiment(t *testing.T, st *store.Store, tenant uuid.UUID, critical []string) uuid.UUID {
+func runningExperiment(t testing.TB, st *store.Store, tenant uuid.UUID, critical []string) uuid.UUID {
 	t.Helper()
 	spec, _ := json.Marshal(experiment.Spec{CriticalProcesses: critical})
 	var id uuid.UUID

@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+)
+
+// BenchmarkServeMetrics is the request path in process (token cached, Redis real), to profile:
+//
+//	go test -run '^$' -bench ServeMetrics -cpuprofile cpu.out ./functions/ingest
+func BenchmarkServeMetrics(b *testing.B) {
+	e := newEnv(b, Options{ScopeTTL: time.Minute})
+	tenant, exp := e.experiment("acme", `{"critical_processes":["postgres"]}`, experiment.Running)
+	tok := e.token(tenant, exp, experiment.Baseline)
+	bodies := make([][]byte, 512)
+	for i := range bodies {
+		bodies[i] = benchScrape(exp, i%50, time.Now().Add(time.Duration(i)*time.Second))
+	}
+	h := e.in.Routes()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r := httptest.NewRequest(http.MethodPost, "/v1/metrics", bytes.NewReader(bodies[i%len(bodies)]))
+			r.Header.Set("Content-Type", contentProto)
+			r.Header.Set("Content-Encoding", "gzip")
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+			i++
+		}
+	})
+	b.ReportMetric(float64(b.N)*2040/b.Elapsed().Seconds(), "datapoints/s")
+}
+
+func benchScrape(exp uuid.UUID, host int, at time.Time) []byte {
+	md := pmetric.NewMetrics()
+	ts := pcommon.NewTimestampFromTime(at)
+	for p := range 170 {
+		rm := md.ResourceMetrics().AppendEmpty()
+		a := rm.Resource().Attributes()
+		a.PutStr("host.name", fmt.Sprintf("node-%03d", host))
+		a.PutInt("process.pid", int64(1000+p))
+		a.PutInt("process.parent_pid", 1)
+		a.PutStr("process.executable.name", "postgres")
+		a.PutStr("process.executable.path", "/usr/bin/postgres")
+		a.PutStr("process.command", "postgres")
+		a.PutStr("process.command_line", fmt.Sprintf("/usr/bin/postgres -c %d", p))
+		a.PutStr("process.owner", "app")
+		a.PutStr("phoenix.experiment.id", exp.String())
+		a.PutStr("phoenix.variant", "baseline")
+		a.PutStr("phoenix.template", "process-baseline")
+		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+		for _, n := range []string{"a", "b", "c", "d"} {
+			m := ms.AppendEmpty()
+			m.SetName("process." + n)
+			g := m.SetEmptyGauge()
+			for _, s := range []string{"user", "system", "wait"} {
+				dp := g.DataPoints().AppendEmpty()
+				dp.SetTimestamp(ts)
+				dp.SetDoubleValue(1)
+				dp.Attributes().PutStr("state", s)
+			}
+		}
+	}
+	raw, _ := pmetricotlp.NewExportRequestFromMetrics(md).MarshalProto()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(raw)
+	_ = zw.Close()
+	return buf.Bytes()
+}
