@@ -37,26 +37,32 @@ func (tx *Tx) AddKPISamples(ctx context.Context, experimentID uuid.UUID, samples
 	return nil
 }
 
-// KPISeries returns each metric's values per variant, in window order.
+// KPISeries returns each metric's values per variant, in window order. The database assembles
+// one array per variant and metric, read in the order of the covering index kpi_samples_series
+// (an index-only scan, no sort): far fewer rows to decode than one per sample.
 func (tx *Tx) KPISeries(ctx context.Context, experimentID uuid.UUID) (map[string]map[experiment.Variant][]float64, error) {
-	rows, err := tx.Query(ctx, `SELECT metric, variant, value FROM kpi_samples
-		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY metric, variant, window_start`, tx.tenant, experimentID)
+	rows, err := tx.Query(ctx, `SELECT variant, metric, array_agg(value) FROM (
+			SELECT variant, metric, value FROM kpi_samples
+			WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY variant, metric, window_start) s
+		GROUP BY variant, metric`, tx.tenant, experimentID)
 	if err != nil {
 		return nil, fmt.Errorf("read KPI samples of %s: %w", experimentID, err)
 	}
 	defer rows.Close()
 	out := map[string]map[experiment.Variant][]float64{}
 	for rows.Next() {
-		var metric string
-		var variant experiment.Variant
-		var v float64
-		if err := rows.Scan(&metric, &variant, &v); err != nil {
+		var (
+			variant experiment.Variant
+			metric  string
+			values  []float64
+		)
+		if err := rows.Scan(&variant, &metric, &values); err != nil {
 			return nil, fmt.Errorf("read KPI samples of %s: %w", experimentID, err)
 		}
 		if out[metric] == nil {
 			out[metric] = map[experiment.Variant][]float64{}
 		}
-		out[metric][variant] = append(out[metric][variant], v)
+		out[metric][variant] = values
 	}
 	return out, rows.Err()
 }
