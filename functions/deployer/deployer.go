@@ -15,4 +15,6 @@ import (
 func Needs() bootstrap.Needs { return deployer.Needs() }
 
 // Service is the deployer as a deployable.
-func Service(res *bootstrap.Resources) (function.Service, error) { return deployer.KubernetesService(res) }
+func Service(res *bootstrap.Resources) (function.Service, error) {
+	return deployer.KubernetesService(res)
+}
