@@ -261,7 +261,7 @@ func (s *scratch) telemetry(rm pmetric.ResourceMetrics, m *measurement) {
 				case metricCPU:
 					// Only the latest reading per instance: the window store takes differences
 					// between consecutive readings.
-					ms := int64(dp.Timestamp()) / 1e6
+					ms := int64(dp.Timestamp()) / 1e6 // #nosec G115 -- Unix nanoseconds fit int64 until 2262
 					if p := s.points[instance]; p == nil || ms > p.millis {
 						s.points[instance] = &cpuPoint{instance: instance, millis: ms, seconds: v}
 					}
@@ -306,12 +306,12 @@ func (s *scratch) hashName(resource uint64, name string) uint64 {
 // its type, so no two different attributes encode alike.
 func (s *scratch) hashAttr(k string, v pcommon.Value) uint64 {
 	b := appendString(s.abuf[:0], k)
-	b = append(b, byte(v.Type()))
+	b = append(b, byte(v.Type())) // #nosec G115 -- pcommon.ValueType is a small enum
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		b = appendString(b, v.Str())
 	case pcommon.ValueTypeInt:
-		b = binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.Int())) // #nosec G115 -- hashes the bit pattern
 	case pcommon.ValueTypeDouble:
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Double()))
 	case pcommon.ValueTypeBool:

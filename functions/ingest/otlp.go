@@ -236,7 +236,7 @@ func (in *Ingest) fail(w http.ResponseWriter, r *http.Request, enc encoding, sta
 		// The rest of the body is not worth reading: close the connection after answering.
 		w.Header().Set("Connection", "close")
 	}
-	st := &spb.Status{Code: int32(code), Message: msg}
+	st := &spb.Status{Code: int32(code), Message: msg} // #nosec G115 -- gRPC status codes are 0–16
 	var b []byte
 	if enc == encJSON {
 		b, _ = protojson.Marshal(st)

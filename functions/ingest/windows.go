@@ -31,8 +31,8 @@ import (
 //	<prefix>:pending:<d>        sorted set of deployment d's windows to close: "tenant|E|V|start|length", scored by end
 //	<prefix>:lease:<window>     a replica is closing the window
 //
-// Window keys expire after keep, so a window nobody closes (every replica gone for that long)
-// costs memory only for that long.
+// Window keys, and the pending set once no window was opened for that long, expire after keep, so
+// a window nobody closes (every replica gone for that long) costs memory only for that long.
 type windows struct {
 	rdb    *redis.Client // shared by every replica
 	prefix string        // key prefix
@@ -57,7 +57,9 @@ if ARGV[4] ~= '' then
 end
 local wk = KEYS[1] .. ':' .. start
 local keep = ARGV[3]
-redis.call('ZADD', KEYS[2], 'NX', start + w, ARGV[2] .. '|' .. start .. '|' .. w)
+if redis.call('ZADD', KEYS[2], 'NX', start + w, ARGV[2] .. '|' .. start .. '|' .. w) == 1 then
+  redis.call('PEXPIRE', KEYS[2], keep)
+end
 local c = wk .. ':c'
 redis.call('HINCRBY', c, 'req', 1)
 redis.call('HINCRBY', c, 'dp', ARGV[6])
@@ -209,8 +211,8 @@ func (w *windows) due(ctx context.Context, limit int64) ([]window, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read redis time: %w", err)
 	}
-	members, err := w.rdb.ZRangeByScore(ctx, w.pendingKey(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: limit}).Result()
+	members, err := w.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: w.pendingKey(), ByScore: true,
+		Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10), Count: limit}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list due KPI windows: %w", err)
 	}

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
+	"github.com/phoenixotel/phoenix/functions/ingest"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/ingesttoken"
 	"github.com/phoenixotel/phoenix/shared/store"
@@ -60,11 +61,18 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	bodies := benchBodies(b, exp, min(b.N, 4000))
-	url, pid := startIngest(b, bin, db.AppURL)
-
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers, MaxConnsPerHost: benchWorkers}}
+	b.Cleanup(func() { // what the stopped function left open in its Redis database
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 11})
+		defer c.Close()
+		keys, _ := c.Keys(context.Background(), "phoenix:ingest:{"+exp.String()+"}:*").Result()
+		keys = append(keys, "phoenix:ingest:pending:"+ingest.DeploymentID(db.AppURL))
+		_ = c.Del(context.Background(), keys...).Err()
+	})
+	url, pid := startIngest(b, bin, db.AppURL) // stopped before the cleanup above runs
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers, MaxConnsPerHost: benchWorkers}}
 	var next, failed atomic.Int64
 	var firstFailure atomic.Value
 	var wg sync.WaitGroup
