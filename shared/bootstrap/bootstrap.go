@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"knative.dev/pkg/signals"
 
@@ -158,10 +159,18 @@ func (r *Resources) Ready(ctx context.Context) error {
 // Builder makes a deployable's service from its resources.
 type Builder func(*Resources) (function.Service, error)
 
-// Run builds and serves one deployable until ctx ends. Start and Ready default to the resources'.
+// Run builds and serves one deployable until ctx ends. Start and Ready default to the resources';
+// the deployable's registry (created when it brings none) also exports its pools and
+// dependencies (Instrument).
 func Run(ctx context.Context, res *Resources, build Builder, opts function.Options) error {
 	svc, err := build(res)
 	if err != nil {
+		return err
+	}
+	if svc.Registry == nil {
+		svc.Registry = prometheus.NewRegistry()
+	}
+	if err := res.Instrument(svc.Name, svc.Registry); err != nil {
 		return err
 	}
 	if svc.Start == nil {
