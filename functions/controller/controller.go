@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/delivery"
@@ -53,6 +54,7 @@ type Controller struct {
 	sender    Sender              // the broker, for follow-ups of ticks
 	timeouts  experiment.Timeouts // how long each waiting phase may last
 	now       func() time.Time    // the clock; ticks compare deadlines with it
+	metrics   *metrics            // transitions committed
 }
 
 // Options wire a Controller; Timeouts and Now have useful zero values.
@@ -72,7 +74,7 @@ func New(o Options) *Controller {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Controller{store: o.Store, publisher: o.Publisher, sender: o.Sender, timeouts: o.Timeouts, now: o.Now}
+	return &Controller{store: o.Store, publisher: o.Publisher, sender: o.Sender, timeouts: o.Timeouts, now: o.Now, metrics: newMetrics()}
 }
 
 // Service is the controller as a deployable.
@@ -81,10 +83,15 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	if err != nil {
 		return function.Service{}, err
 	}
-	return function.Service{Name: consumer, Events: New(Options{
+	c := New(Options{
 		Store: res.Store, Publisher: realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), Sender: sender,
 		Timeouts: res.Config.Timeouts,
-	})}, nil
+	})
+	reg := prometheus.NewRegistry()
+	if err := c.metrics.register(reg); err != nil {
+		return function.Service{}, err
+	}
+	return function.Service{Name: consumer, Events: c, Registry: reg}, nil
 }
 
 // Handle answers one CloudEvent.
@@ -161,7 +168,7 @@ func decode(e event.Event, v events.Validator, id func() uuid.UUID) error {
 // reply (the next command, for the broker), the transition (for the gateway).
 func (c *Controller) apply(ctx context.Context, e event.Event, tenant, id uuid.UUID, t experiment.Trigger, reason string,
 	extra func(context.Context, *store.Tx) error) (*event.Event, error) {
-	res, err := delivery.Once(ctx, c.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+	res, err := c.once(ctx, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		return c.move(ctx, tx, e, tenant, id, t, reason, extra)
 	})
 	if err != nil {
@@ -270,7 +277,7 @@ func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event
 		return nil, function.Invalid(err)
 	}
 	var reply *event.Event
-	res, err := delivery.Once(ctx, c.store, consumer, st.Tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+	res, err := c.once(ctx, st.Tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		// Locked: both variants reporting ready at once are counted one after the other.
 		exp, err := tx.LockExperiment(ctx, st.Experiment)
 		if errors.Is(err, store.ErrNotFound) {
@@ -326,7 +333,7 @@ func (c *Controller) tick(ctx context.Context, e event.Event) error {
 		// Each experiment's move is its own event: the tick's id and the experiment's.
 		per := e.Clone()
 		per.SetID(e.ID() + "/" + a.ID.String())
-		res, err := delivery.Once(ctx, c.store, consumer, a.TenantID, per, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+		res, err := c.once(ctx, a.TenantID, per, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 			res, err := c.move(ctx, tx, per, a.TenantID, a.ID, t, reason, nil)
 			if err != nil || res.Reply == nil {
 				return res, err
