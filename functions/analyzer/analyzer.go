@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -33,15 +35,21 @@ func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
 
 // Analyzer handles analysis requests.
 type Analyzer struct {
-	store *store.Store // KPI samples in, analysis results out
+	store   *store.Store // KPI samples in, analysis results out
+	metrics *metrics     // analysis durations, verdicts and outcomes
 }
 
 // New wires the analyzer.
-func New(st *store.Store) *Analyzer { return &Analyzer{store: st} }
+func New(st *store.Store) *Analyzer { return &Analyzer{store: st, metrics: newMetrics()} }
 
 // Service is the analyzer as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
-	return function.Service{Name: consumer, Events: New(res.Store)}, nil
+	a := New(res.Store)
+	reg := prometheus.NewRegistry()
+	if err := a.metrics.register(reg); err != nil {
+		return function.Service{}, err
+	}
+	return function.Service{Name: consumer, Events: a, Registry: reg}, nil
 }
 
 // Handle answers one CloudEvent.
@@ -57,6 +65,7 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	if err != nil {
 		return nil, function.Invalid(err)
 	}
+	var stored *Report // set when this delivery, not an earlier one, analysed
 	res, err := delivery.Once(ctx, a.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		exp, err := tx.Experiment(ctx, req.ExperimentID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -70,11 +79,13 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 				return delivery.Result{}, fmt.Errorf("read the spec of %s: %w", req.ExperimentID, err)
 			}
 		}
+		start := time.Now()
 		series, err := tx.KPISeries(ctx, req.ExperimentID)
 		if err != nil {
 			return delivery.Result{}, err
 		}
 		rep, err := Analyze(spec, series)
+		a.metrics.analysed(time.Since(start))
 		if err != nil {
 			// The API validated the spec; a stored one the engine refuses will not improve.
 			return delivery.Result{}, function.Invalid(fmt.Errorf("analyse %s: %w", req.ExperimentID, err))
@@ -87,11 +98,15 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		if err != nil {
 			return delivery.Result{}, err
 		}
+		stored = &rep
 		return delivery.Replied(events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID,
 			events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict}))
 	})
 	if err != nil {
 		return nil, err
+	}
+	if stored != nil {
+		a.metrics.stored(*stored) // committed: Once returned no error
 	}
 	return res.Reply, nil
 }
