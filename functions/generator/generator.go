@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/delivery"
@@ -43,19 +45,27 @@ type Options struct {
 
 // Generator renders and stores manifests.
 type Generator struct {
-	store *store.Store // experiments in, manifests out
-	o     Options      // rendering settings
+	store   *store.Store // experiments in, manifests out
+	o       Options      // rendering settings
+	metrics *metrics     // render durations
 }
 
 // New wires the generator.
-func New(st *store.Store, o Options) *Generator { return &Generator{store: st, o: o} }
+func New(st *store.Store, o Options) *Generator {
+	return &Generator{store: st, o: o, metrics: newMetrics()}
+}
 
 // Service is the generator as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
 	c := res.Config
-	return function.Service{Name: consumer, Events: New(res.Store, Options{
+	g := New(res.Store, Options{
 		Target: pipeline.Target(c.DeployTarget), Ingest: c.IngestURL, Image: c.CollectorImage,
-	})}, nil
+	})
+	reg := prometheus.NewRegistry()
+	if err := g.metrics.register(reg); err != nil {
+		return function.Service{}, err
+	}
+	return function.Service{Name: consumer, Events: g, Registry: reg}, nil
 }
 
 // Handle answers one CloudEvent.
@@ -116,13 +126,16 @@ func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, 
 			// The token itself is issued at deploy time (shared/ingesttoken) and reaches the
 			// collector through its environment: what is stored here only references it.
 			Output: pipeline.Output{Endpoint: g.o.Ingest, Headers: pipeline.IngestHeaders()}}
+		start := time.Now()
 		cfg, err := pipeline.Render(req)
 		if err != nil {
+			g.metrics.rendered(v.choice.Template, time.Since(start))
 			problems = append(problems, fmt.Sprintf("%s: %v", v.variant, err))
 			continue
 		}
 		ms, err := pipeline.Manifests(req, pipeline.Deployment{Namespace: spec.Targets.Namespace,
 			NodeSelector: spec.Targets.NodeSelector, Image: g.o.Image, Tenant: tenant.String()}, cfg)
+		g.metrics.rendered(v.choice.Template, time.Since(start))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", v.variant, err))
 			continue
