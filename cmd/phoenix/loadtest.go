@@ -61,7 +61,7 @@ func testCmd() *cobra.Command {
 		Short: "Exercise a running Phoenix",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(loadTestCmd())
+	cmd.AddCommand(loadTestCmd(), integrationCmd())
 	return cmd
 }
 
