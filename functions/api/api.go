@@ -105,9 +105,14 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies,
 	})
+	reg, err := newRegistry(res.Store, res.Logger)
+	if err != nil {
+		return function.Service{}, err
+	}
 	return function.Service{
-		Name: "api",
-		HTTP: a.Routes(),
+		Name:     "api",
+		HTTP:     a.Routes(),
+		Registry: reg,
 		Start: func(ctx context.Context) error {
 			if err := res.Start(ctx); err != nil {
 				return err
