@@ -40,7 +40,7 @@ func loadCredentials() (credentials, error) {
 	if err != nil {
 		return c, err
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the user's own credentials file
 	if errors.Is(err, os.ErrNotExist) {
 		return c, errors.New("not logged in: run `phoenix login` first")
 	}
@@ -61,7 +61,7 @@ func (c credentials) save() error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(c, "", "  ")
+	b, _ := json.MarshalIndent(c, "", "  ") // #nosec G117 -- the session file itself, written 0600 in the user's config directory
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err

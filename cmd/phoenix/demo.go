@@ -86,7 +86,7 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return err
 	}
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600) // #nosec G304 -- a fixed path under .phoenix
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func pipelineCmd() *cobra.Command {
 				params[k] = v
 			}
 			cfg, err := pipeline.Render(pipeline.Request{Template: r.template, Params: params, ExperimentID: id,
-				Variant: r.variant, Target: pipeline.Target(r.target), Output: pipeline.Output{Endpoint: r.ingest}})
+				Variant: r.variant, Target: pipeline.Target(r.target), Output: pipeline.Output{Endpoint: r.ingest, Headers: pipeline.IngestHeaders()}})
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func pipelineCmd() *cobra.Command {
 			bin := collector()
 			if bin == "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "phoenix-collector not found (make collector, or set PHOENIX_COLLECTOR): the collector's own validation was skipped")
-			} else if out, err := exec.Command(bin, "validate", "--config", args[0]).CombinedOutput(); err != nil {
+			} else if out, err := exec.Command(bin, "validate", "--config", args[0]).CombinedOutput(); err != nil { // #nosec G204 -- the operator's collector on the operator's file
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: the collector refuses it:\n%s", args[0], out)
 				problems = append(problems, "collector validation")
 			}

@@ -128,6 +128,11 @@ func MannWhitneyU(baseline, candidate []float64, confidence float64) (MannWhitne
 		if len(s.xs) < 2 {
 			return MannWhitney{}, fmt.Errorf("%s: %w: n = %d", s.name, ErrTooFewSamples, len(s.xs))
 		}
+		// The selection indexes samples with int32 (half the memory, twice the cache); 2³¹
+		// observations would be 16 GiB of float64 anyway.
+		if len(s.xs) >= math.MaxInt32 {
+			return MannWhitney{}, fmt.Errorf("%s: %w: n = %d, at most %d", s.name, ErrParameter, len(s.xs), math.MaxInt32-1)
+		}
 		for i, x := range s.xs {
 			if !isFinite(x) {
 				return MannWhitney{}, fmt.Errorf("%s: %w: xs[%d] = %v", s.name, ErrNonFinite, i, x)

@@ -83,7 +83,7 @@ func newDiffSelector(x, y []float64) *diffSelector {
 	// The +Inf goes into spare capacity when there is some, as sortedCopy
 	// leaves.
 	yInf := append(y[:len(y):cap(y)], math.Inf(1))
-	return &diffSelector{x: x, y: y, yInf: yInf, gather: selectGather, rng: rand.New(rand.NewPCG(0x5eed, 0x48_4c))}
+	return &diffSelector{x: x, y: y, yInf: yInf, gather: selectGather, rng: rand.New(rand.NewPCG(0x5eed, 0x48_4c))} // #nosec G404 -- pivot sampling; fixed seed keeps results reproducible
 }
 
 // negatedReverse returns −xs in reverse order, ascending when xs is, with
@@ -126,7 +126,7 @@ func (s *diffSelector) kthPair(k int64, both bool) (float64, float64) {
 	s.rx, s.lo, s.hi = s.rx[:n], s.lo[:n], s.hi[:n]
 	copy(s.rx, s.x)
 	for r := range n {
-		s.lo[r], s.hi[r] = 0, int32(m)
+		s.lo[r], s.hi[r] = 0, int32(m) // #nosec G115 -- MannWhitneyU bounds sample sizes below MaxInt32
 	}
 	s.below, s.active = 0, total
 	for {
@@ -198,7 +198,7 @@ func (s *diffSelector) kthPair(k int64, both bool) (float64, float64) {
 // two walks are independent chains of loads, which the processor runs side
 // by side.
 func (s *diffSelector) walk2(p1, p2 float64) (n1, n2 int64) {
-	rows := int32(len(s.rx))
+	rows := int32(len(s.rx)) // #nosec G115 -- MannWhitneyU bounds sample sizes below MaxInt32
 	x, y, lo := s.rx[:rows+1], s.yInf, s.lo[:rows+1]
 	c1, c2 := s.cut1[:rows+1], s.cut2[:rows+1]
 	x[rows], lo[rows] = math.Inf(1), 0 // sentinel row: ends the walks, read after the last row

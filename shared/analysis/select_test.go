@@ -7,6 +7,9 @@ import (
 	"testing"
 )
 
+// negZero is −0: the literal -0.0 is +0 in Go.
+var negZero = math.Copysign(0, -1)
+
 // allDifferences forms every y[j] − x[i] and sorts them: the definition
 // selectDifference must match exactly.
 func allDifferences(x, y []float64) []float64 {
@@ -31,7 +34,7 @@ func TestDiffSelector_MatchesSortedDifferences(t *testing.T) {
 		{"unequal sizes, transposed", normalSample(3, 900, 0, 1), normalSample(4, 60, 0.5, 1)},
 		{"heavy ties", discrete(r, 400, 4), discrete(r, 350, 5)},
 		{"all differences equal", []float64{1, 1, 1, 1}, slices.Repeat([]float64{3}, 200)},
-		{"signed zeros and negatives", []float64{-0.0, 0, -1, 2, -3, 0}, []float64{0, -0.0, 1, -1, 5, 0, 0, -2}},
+		{"signed zeros and negatives", []float64{negZero, 0, -1, 2, -3, 0}, []float64{0, negZero, 1, -1, 5, 0, 0, -2}},
 		{"large offset", offsetted(normalSample(5, 200, 0, 1), 1e9), offsetted(normalSample(6, 220, 0.3, 1), 1e9)},
 		{"heavy tails", cauchy(r, 300), cauchy(r, 280)},
 	}
@@ -96,7 +99,7 @@ func TestSortedCopy_OrdersLikeSortAndKeepsInput(t *testing.T) {
 	// Negative subnormals have sort keys that are NaN bit patterns,
 	// signalling ones included: moving them must not change a bit.
 	special := []float64{-math.SmallestNonzeroFloat64, -math.Float64frombits(1<<51 + 3), -math.Float64frombits(1<<52 - 1),
-		math.SmallestNonzeroFloat64, -0.0, 0, math.MaxFloat64, -math.MaxFloat64, 1, -1}
+		math.SmallestNonzeroFloat64, negZero, 0, math.MaxFloat64, -math.MaxFloat64, 1, -1}
 	for _, n := range []int{0, 1, 10, radixMin - 1, radixMin, 5000} {
 		xs := make([]float64, n)
 		for i := range xs {

@@ -281,7 +281,7 @@ func parse(content []byte) (object, error) {
 }
 
 // resources maps the kinds Phoenix generates to their REST collection.
-var resources = map[string]string{
+var resources = map[string]string{ // #nosec G101 -- REST paths ("secrets" is a resource name), no credentials
 	"v1/ConfigMap":       "/api/v1/namespaces/%s/configmaps/%s",
 	"v1/Secret":          "/api/v1/namespaces/%s/secrets/%s",
 	"v1/Service":         "/api/v1/namespaces/%s/services/%s",

@@ -253,7 +253,7 @@ func (l *Local) start(ctx context.Context, tenant, id uuid.UUID, v experiment.Va
 	if err := os.WriteFile(path, []byte(obj.config), 0o600); err != nil {
 		return fmt.Errorf("write the %s configuration: %w", v, err)
 	}
-	cmd := exec.Command(l.o.Collector, "--config", path)
+	cmd := exec.Command(l.o.Collector, "--config", path) // #nosec G204 -- the collector binary phoenix dev was started with, on a config it wrote
 	cmd.Env = env
 	// Its own process group (a Ctrl-C reaches phoenix dev, which tears collectors down itself),
 	// and death with this process if it is killed outright.

@@ -108,7 +108,7 @@ func Plan(profile string, n int, seed uint64) ([]Process, error) {
 	if n > MaxProcesses {
 		return nil, fmt.Errorf("at most %d processes, not %d", MaxProcesses, n)
 	}
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) // #nosec G404 -- simulated load, reproducible by seed
 	plan := make([]Process, 0, max(n, len(critical)))
 	for _, p := range critical {
 		p.Seed = rng.Uint64()

@@ -75,7 +75,7 @@ func (s *Supervisor) Run(ctx context.Context, plan []Process) error {
 
 // slot keeps one place of the plan filled until ctx ends.
 func (s *Supervisor) slot(ctx context.Context, l *linker, p Process) error {
-	rng := rand.New(rand.NewPCG(p.Seed, p.Seed^0x5851f42d4c957f2d))
+	rng := rand.New(rand.NewPCG(p.Seed, p.Seed^0x5851f42d4c957f2d)) // #nosec G404 -- simulated load, reproducible by seed
 	meanLife := s.MeanLife
 	if meanLife <= 0 {
 		meanLife = 20 * time.Second
@@ -86,7 +86,7 @@ func (s *Supervisor) slot(ctx context.Context, l *linker, p Process) error {
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(path, append(append([]string{}, s.Args...), p.Args()...)...)
+		cmd := exec.Command(path, append(append([]string{}, s.Args...), p.Args()...)...) // #nosec G204 -- a link to this program made by linker; arguments are the plan's numbers
 		cmd.Env = s.Env
 		// Its own process group, so a Ctrl-C at the terminal reaches only the supervisor, which
 		// then stops the children itself; and death with the supervisor if it is killed.
@@ -184,7 +184,7 @@ func (l *linker) link(name string) (string, error) {
 		return p, nil
 	}
 	sub := filepath.Join(l.dir, fmt.Sprint(len(l.made)))
-	if err := os.Mkdir(sub, 0o755); err != nil {
+	if err := os.Mkdir(sub, 0o700); err != nil {
 		return "", err
 	}
 	path := filepath.Join(sub, name)

@@ -19,7 +19,7 @@ func Work(ctx context.Context, p Process) error {
 		return errors.New("cpu must be within 0–1 and memory within 0–4096 MiB")
 	}
 	parent := os.Getppid()
-	rng := rand.New(rand.NewPCG(p.Seed, p.Seed+1))
+	rng := rand.New(rand.NewPCG(p.Seed, p.Seed+1)) // #nosec G404 -- simulated load, reproducible by seed; nothing secret
 	var (
 		mem       [][]byte  // resident chunks of 1 MiB, each page touched
 		burstEnds time.Time // end of the current CPU burst (Spiky)

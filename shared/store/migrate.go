@@ -43,12 +43,12 @@ func NewMigrator(url string) (*Migrator, error) {
 func newMigrator(db *sql.DB, fsys fs.FS) (*Migrator, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("create migration lock: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return &Migrator{db: db, provider: p}, nil

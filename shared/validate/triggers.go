@@ -98,7 +98,7 @@ var typeConstant = regexp.MustCompile(`(?m)^\s+\w+\s*=\s*"((?:io\.phoenix|dev\.k
 // undeclaredTypes lists type constants of shared/events/events.go that the catalog lacks, so a
 // new type cannot skip triggers and docs.
 func undeclaredTypes(root string, known map[string]bool) []string {
-	src, err := os.ReadFile(filepath.Join(root, "shared", "events", "events.go"))
+	src, err := os.ReadFile(filepath.Join(root, "shared", "events", "events.go")) // #nosec G304 -- a file of the repository being validated
 	if err != nil {
 		return []string{fmt.Sprintf("shared/events/events.go: %v", err)}
 	}
@@ -147,7 +147,7 @@ func deployedServices(dir string) (map[string]bool, error) {
 
 // documents splits a YAML file into its documents.
 func documents(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- a manifest of the repository being validated
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func Binary(t testing.TB) string {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
 		build.binary = filepath.Join(root, "bin", "phoenix-collector")
-		cmd := exec.Command("go", "build", "-o", build.binary, ".")
+		cmd := exec.Command("go", "build", "-o", build.binary, ".") // #nosec G204 -- builds this repository's collector
 		cmd.Dir = filepath.Join(root, "deploy", "collector")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = err
@@ -51,17 +51,17 @@ func StartProcesses(t testing.TB, names ...string) {
 	if err != nil {
 		t.Skip("no sleep binary")
 	}
-	src, err := os.ReadFile(sleep)
+	src, err := os.ReadFile(sleep) // #nosec G304 -- the system's sleep, copied under test names
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	for _, n := range names {
 		p := filepath.Join(dir, n)
-		if err := os.WriteFile(p, src, 0o755); err != nil {
+		if err := os.WriteFile(p, src, 0o700); err != nil { // #nosec G703 G306 -- an executable copy under the test's own names
 			t.Fatal(err)
 		}
-		cmd := exec.Command(p, "300")
+		cmd := exec.Command(p, "300") // #nosec G204 -- the copy made just above
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func TestCLI_BootstrapsASchemaTenantAndUsers(t *testing.T) {
 	if out, _, _ := run("", "migrate", "status"); strings.Count(out, "pending") != 2 {
 		t.Fatalf("status after down 2:\n%s", out)
 	}
-	mustFail("N must be a positive number", "", "migrate", "down", "0")
+	mustFail("must be a positive number", "", "migrate", "down", "0")
 	if out, _, err := run("", "migrate", "up"); err != nil || !strings.Contains(out, fmt.Sprintf("applied %05d", n-1)) {
 		t.Fatalf("migrate up again: %v\n%s", err, out)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/pgtest"
@@ -23,13 +22,12 @@ import (
 
 // world is a migrated database with two tenants, each with a user, an experiment and a transition.
 type world struct {
-	db     *pgtest.DB
-	st     *store.Store
-	a, b   uuid.UUID // tenant ids
-	expA   uuid.UUID // tenant A's experiment
-	expB   uuid.UUID // tenant B's experiment
-	userB  uuid.UUID // tenant B's user
-	noTenA *pgxpool.Pool
+	db    *pgtest.DB
+	st    *store.Store
+	a, b  uuid.UUID // tenant ids
+	expA  uuid.UUID // tenant A's experiment
+	expB  uuid.UUID // tenant B's experiment
+	userB uuid.UUID // tenant B's user
 }
 
 func newWorld(t *testing.T, opts store.Options) *world {
