@@ -202,8 +202,8 @@ func samplesServed(metrics []metricView, served map[string]map[string]int) (stri
 	if total == 0 {
 		return "", errors.New("the analysis read no samples at all")
 	}
-	return fmt.Sprintf("%d samples analysed; complete windows served: %d baseline, %d candidate (by metric: %v)",
-		total, maxCount(served["baseline"]), maxCount(served["candidate"]), served), nil
+	return fmt.Sprintf("%d samples analysed, from at most %d baseline and %d candidate complete windows served",
+		total, maxCount(served["baseline"]), maxCount(served["candidate"])), nil
 }
 
 func maxCount(m map[string]int) int {
