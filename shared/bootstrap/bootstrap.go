@@ -21,6 +21,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/realtime"
 	"github.com/phoenixotel/phoenix/shared/revocation"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -62,7 +63,9 @@ func Open(cfg config.Config, logger *slog.Logger, needs Needs) (*Resources, erro
 			return nil, fmt.Errorf("PHOENIX_REDIS_URL: %w", err)
 		}
 		r.Redis = redis.NewClient(opts)
-		r.Revocation = revocation.New(r.Redis, revocation.Options{})
+		// Revocations also tell the gateways, which close the tenant's revoked sockets at once.
+		r.Revocation = revocation.New(r.Redis, revocation.Options{
+			Notify: realtime.NewPublisher(r.Redis, realtime.DefaultPrefix).PublishRevocation})
 	}
 	if needs.Keys {
 		var keys *auth.KeySet

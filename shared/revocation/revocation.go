@@ -27,15 +27,20 @@ import (
 
 // Store is the Redis-backed revocation list. It implements auth.Revocation.
 type Store struct {
-	rdb    *redis.Client // where markers live
-	prefix string        // key prefix, so several deployments or tests can share one Redis
-	keep   time.Duration // how long "valid after" and session markers live: the longest token life plus leeway
+	rdb    *redis.Client                                     // where markers live
+	prefix string                                            // key prefix, so several deployments or tests can share one Redis
+	keep   time.Duration                                     // how long "valid after" and session markers live: the longest token life plus leeway
+	notify func(ctx context.Context, tenant uuid.UUID) error // tells live connections to re-check now; may be nil
 }
 
 // Options configure a Store; the zero value suits production.
 type Options struct {
 	Prefix string        // key prefix; default "phoenix"
 	Keep   time.Duration // marker lifetime; default auth.MaxTTL + auth.MaxLeeway
+	// Notify, if set, is called after a session, subject or tenant revocation is stored, so that
+	// long-lived connections of that tenant (the WebSocket gateway) re-check at once instead of
+	// at their next periodic check. It is a hint: its failure does not fail the revocation.
+	Notify func(ctx context.Context, tenant uuid.UUID) error
 }
 
 // New returns a Store over rdb.
@@ -46,7 +51,7 @@ func New(rdb *redis.Client, o Options) *Store {
 	if o.Keep <= 0 {
 		o.Keep = auth.MaxTTL + auth.MaxLeeway
 	}
-	return &Store{rdb: rdb, prefix: o.Prefix, keep: o.Keep}
+	return &Store{rdb: rdb, prefix: o.Prefix, keep: o.Keep, notify: o.Notify}
 }
 
 func (s *Store) tokenKey(jti string) string { return s.prefix + ":revoked:token:" + jti }
@@ -106,17 +111,33 @@ func (s *Store) RevokeSession(ctx context.Context, tenant uuid.UUID, sid string)
 	if err := s.rdb.Set(ctx, s.sessionKey(tenant, sid), "1", s.keep).Err(); err != nil {
 		return fmt.Errorf("revoke session %s: %w", sid, err)
 	}
+	s.announce(ctx, tenant)
 	return nil
+}
+
+// announce sends the Notify hint; the periodic re-check covers a lost one.
+func (s *Store) announce(ctx context.Context, tenant uuid.UUID) {
+	if s.notify != nil {
+		_ = s.notify(context.WithoutCancel(ctx), tenant)
+	}
 }
 
 // RevokeSubjectBefore revokes every token of subject issued before t.
 func (s *Store) RevokeSubjectBefore(ctx context.Context, tenant uuid.UUID, subject string, t time.Time) error {
-	return s.setAfter(ctx, s.subjectKey(tenant, subject), t)
+	if err := s.setAfter(ctx, s.subjectKey(tenant, subject), t); err != nil {
+		return err
+	}
+	s.announce(ctx, tenant)
+	return nil
 }
 
 // RevokeTenantBefore revokes every token of the tenant issued before t.
 func (s *Store) RevokeTenantBefore(ctx context.Context, tenant uuid.UUID, t time.Time) error {
-	return s.setAfter(ctx, s.tenantKey(tenant), t)
+	if err := s.setAfter(ctx, s.tenantKey(tenant), t); err != nil {
+		return err
+	}
+	s.announce(ctx, tenant)
+	return nil
 }
 
 // setAfter raises a "valid after" marker, never lowers it: two revocations racing must leave

@@ -103,3 +103,32 @@ func TestRevoked_RedisDownIsAnErrorNotAnAnswer(t *testing.T) {
 		t.Fatal("no error with Redis unreachable")
 	}
 }
+
+func TestRevocations_NotifyTheirTenant(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var told []uuid.UUID
+	s.notify = func(_ context.Context, tenant uuid.UUID) error { told = append(told, tenant); return nil }
+	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	if err := s.RevokeSession(ctx, a, "sid"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSubjectBefore(ctx, b, "user", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeTenantBefore(ctx, c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A single token carries no tenant to tell; its session or subject revocation does.
+	if err := s.RevokeToken(ctx, "jti", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 3 || told[0] != a || told[1] != b || told[2] != c {
+		t.Fatalf("notified %v, want %v %v %v", told, a, b, c)
+	}
+	// A failing notice does not fail the revocation: the gateways' periodic re-check covers it.
+	s.notify = func(context.Context, uuid.UUID) error { return context.DeadlineExceeded }
+	if err := s.RevokeSession(ctx, a, "sid2"); err != nil {
+		t.Fatalf("a lost notice failed the revocation: %v", err)
+	}
+}
