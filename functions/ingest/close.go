@@ -161,6 +161,7 @@ func (in *Ingest) closeWindow(ctx context.Context, x window) error {
 	}
 	if stored {
 		in.announce(ctx, x, w)
+		in.metrics.stored(x.variant, w)
 	}
 	return in.windows.done(ctx, x)
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -110,12 +111,13 @@ type Ingest struct {
 	scratch   sync.Pool     // *scratch for measure
 	bufs      sync.Pool     // *bytes.Buffer for bodies
 	gzips     sync.Pool     // *gzip.Reader
+	metrics   *metrics      // datapoints, bytes, refusals and closed windows
 }
 
 // New wires the function.
 func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 	o = o.withDefaults()
-	in := &Ingest{o: o, store: st, publisher: pub, slots: make(chan struct{}, o.MaxInFlight),
+	in := &Ingest{o: o, store: st, publisher: pub, slots: make(chan struct{}, o.MaxInFlight), metrics: newMetrics(),
 		windows: &windows{rdb: rdb, prefix: o.Prefix, length: o.Window, keep: o.Keep, dedupe: o.Dedupe, deployment: o.Deployment},
 		scopes:  &scopes{store: st, ttl: o.ScopeTTL, max: 10000, now: o.Now, byKey: map[string]*cachedGrant{}}}
 	in.scratch.New = func() any { return newScratch() }
@@ -130,7 +132,11 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Window: c.KPIWindow, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
 		Deployment: DeploymentID(c.DatabaseURL),
 	})
-	return function.Service{Name: "ingest", HTTP: in.Routes(), Events: in, Start: func(ctx context.Context) error {
+	reg := prometheus.NewRegistry()
+	if err := in.metrics.register(reg); err != nil {
+		return function.Service{}, err
+	}
+	return function.Service{Name: "ingest", HTTP: in.Routes(), Events: in, Registry: reg, Start: func(ctx context.Context) error {
 		if err := res.Start(ctx); err != nil {
 			return err
 		}

@@ -102,10 +102,13 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	defer in.scratch.Put(sc)
 	m := measure(req.Metrics(), g.target, sc)
 	if m.datapoints > 0 || m.rejected > 0 || len(m.cpu) > 0 || len(m.memory) > 0 {
-		_, _, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
+		_, dup, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
 		if err != nil {
 			in.unavailable(w, r, enc, "cannot record the data right now", err)
 			return
+		}
+		if !dup {
+			in.metrics.recorded(g.variant, m, int64(raw.Len()))
 		}
 	}
 	resp := pmetricotlp.NewExportResponse()
@@ -223,6 +226,7 @@ func (in *Ingest) buffer() *bytes.Buffer {
 // fail answers with an OTLP error: a google.rpc.Status in the request's encoding. The message is
 // for the collector's log; cause, logged here, never reaches it.
 func (in *Ingest) fail(w http.ResponseWriter, r *http.Request, enc encoding, status int, code codes.Code, msg string, cause error) {
+	in.metrics.refused(status)
 	log := logging.FromContext(r.Context())
 	if status >= 500 {
 		log.Error("ingest failed", "status", status, "err", cause)
