@@ -44,6 +44,9 @@ const (
 type metrics struct {
 	// connections is the number of open WebSocket connections.
 	connections prometheus.Gauge
+	// maxConnections is this replica's connection cap (Options.MaxConnections), so saturation is
+	// connections / max_connections whatever a deployment configures.
+	maxConnections prometheus.Gauge
 	// refused counts handshakes refused before the upgrade, by reason.
 	refused *prometheus.CounterVec
 	// disconnects counts ended connections, by reason.
@@ -76,6 +79,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "phoenix_gateway_connections", Help: "Open WebSocket connections.",
+		}),
+		maxConnections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "phoenix_gateway_max_connections", Help: "Connections this replica accepts (PHOENIX_WS_MAX_CONNECTIONS); handshakes beyond are refused with 503.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoenix_gateway_handshakes_refused_total", Help: "Handshakes refused before the upgrade, by reason.",
@@ -116,6 +122,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "phoenix_gateway_redis_reconnects_total", Help: "Times the Redis pub/sub connection was re-established.",
 		}),
 	}
+	// The default cap until New records the configured one (capacity).
+	m.maxConnections.Set(DefaultMaxConnections)
 	// Every reason exists from the start, so a rate over it is never "no data".
 	for _, r := range []string{refusedOrigin, refusedUnauthorized, refusedForbidden, refusedUnavailable, refusedRate,
 		refusedCapacity, refusedTenantLimit, refusedUserLimit, refusedShuttingDown} {
@@ -131,7 +139,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.connections, m.refused, m.disconnects, m.subscriptions, m.channels,
+	collectors := []prometheus.Collector{m.connections, m.maxConnections, m.refused, m.disconnects, m.subscriptions, m.channels,
 		m.messagesIn, m.messagesOut, m.events, m.replayed, m.dropped, m.fanout, m.redisUp, m.redisReconnects}
 	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {
@@ -143,3 +151,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// capacity records the connection cap the hub enforces (Options.MaxConnections after defaults).
+func (m *metrics) capacity(maxConnections int) { m.maxConnections.Set(float64(maxConnections)) }
