@@ -31,7 +31,7 @@ type AnalysisSettings struct {
 
 // Targets select the nodes (on a cluster) the collectors run on.
 type Targets struct {
-	Namespace    string            `json:"namespace,omitempty"`     // Kubernetes namespace; default "phoenix"
+	Namespace    string            `json:"namespace,omitempty"`     // Kubernetes namespace; default "phoenix-experiments"
 	NodeSelector map[string]string `json:"node_selector,omitempty"` // node labels; empty means every node
 }
 

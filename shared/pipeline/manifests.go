@@ -20,11 +20,15 @@ type Manifest struct {
 
 // Deployment says where and how a variant's collector runs on a cluster.
 type Deployment struct {
-	Namespace    string            // default "phoenix"
+	Namespace    string            // default DefaultNamespace
 	NodeSelector map[string]string // the experiment's target nodes
 	Image        string            // the Phoenix collector image
 	Tenant       string            // the tenant id, a label the controller checks against its own records
 }
+
+// DefaultNamespace is where collectors run unless an experiment names another: the namespace
+// deploy/experiments creates, privileged for hostPID and apart from Phoenix's own secrets.
+const DefaultNamespace = "phoenix-experiments"
 
 // Manifests renders a variant's objects around config: a ConfigMap holding it, a DaemonSet that
 // runs the collector on the target nodes with the host's processes visible (hostPID, the host
@@ -33,7 +37,7 @@ type Deployment struct {
 // workload to the experiment (the ApiServerSource selects on them).
 func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 	if d.Namespace == "" {
-		d.Namespace = "phoenix"
+		d.Namespace = DefaultNamespace
 	}
 	if d.Image == "" {
 		d.Image = "ghcr.io/phoenixotel/phoenix-collector:0.160.0-phoenix"
@@ -123,7 +127,7 @@ func IngestSecretName(r Request) string { return workloadName(r) + "-ingest" }
 // together with Manifests. It holds a credential: apply it, never store or log it.
 func IngestSecret(r Request, d Deployment, token string) (Manifest, error) {
 	if d.Namespace == "" {
-		d.Namespace = "phoenix"
+		d.Namespace = DefaultNamespace
 	}
 	o := map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
 		"metadata":   map[string]any{"name": IngestSecretName(r), "namespace": d.Namespace, "labels": workloadLabels(r, d, workloadName(r))},

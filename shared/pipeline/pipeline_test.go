@@ -225,3 +225,27 @@ func TestIngestSecret_HoldsTheTokenTheDaemonSetReads(t *testing.T) {
 		t.Errorf("the DaemonSet does not read the token from the Secret:\n%s", ds)
 	}
 }
+
+// Without a namespace in the spec, collectors go where deploy/experiments lets the deployer put
+// them (and where the ApiServerSource watches).
+func TestManifests_DefaultToTheExperimentNamespace(t *testing.T) {
+	r := Request{Template: "process-baseline", ExperimentID: uuid.New(), Variant: "baseline", Target: Kubernetes,
+		Output: Output{Endpoint: "http://ingest"}}
+	cfg, err := Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := Manifests(r, Deployment{Tenant: uuid.NewString()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := IngestSecret(r, Deployment{}, "pit_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range append(ms, secret) {
+		if !strings.Contains(string(m.Content), "namespace: "+DefaultNamespace+"\n") {
+			t.Errorf("%s %s is not in %s:\n%s", m.Kind, m.Name, DefaultNamespace, m.Content)
+		}
+	}
+}
