@@ -136,6 +136,8 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		}
 		o.ingest, cfg.IngestURL = addr, "http://"+addr
 	}
+	// The dead-letter sink: on a cluster a separate, cluster-local API serves it.
+	cfg.InternalRoutes = true
 	if cfg.JWTKeysFile == "" && cfg.JWTKeys == "" {
 		if _, err := auth.EnsureDevKeyFile(o.keysFile); err != nil {
 			return fmt.Errorf("development keys: %w", err)
@@ -186,9 +188,15 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		res.Logger = logging.New(logs, d.name, cfg.LogLevel)
 		wg.Go(func() {
 			err := bootstrap.Run(ctx, &res, d.build, function.Options{
-				Addr:      d.addr,
-				Listening: func(a net.Addr) { bound[i] = a.String(); local.serviceAt("phoenix-"+d.name, "http://"+a.String()) },
-				Started:   func() { ready <- struct{}{} },
+				Addr: d.addr,
+				Listening: func(a net.Addr) {
+					bound[i] = a.String()
+					local.serviceAt("phoenix-"+d.name, "http://"+a.String())
+					if d.name == "api" { // on loopback the one API also serves what phoenix-api-internal does on a cluster
+						local.serviceAt("phoenix-api-internal", "http://"+a.String())
+					}
+				},
+				Started: func() { ready <- struct{}{} },
 			})
 			if err != nil {
 				mu.Lock()

@@ -62,7 +62,11 @@ type Options struct {
 	RefreshTTL     time.Duration      // refresh-token lifetime
 	Password       password.Params    // argon2id cost for new hashes (and the dummy hash)
 	TrustedProxies int                // X-Forwarded-For hops to trust for the client IP; 0 uses the peer address
-	Now            func() time.Time   // clock; nil means time.Now
+	// Internal serves /internal/* — the broker's dead-letter sink, which has no caller identity —
+	// and must only be set where the API is unreachable from outside the cluster (the
+	// cluster-local phoenix-api-internal Service; phoenix dev, on loopback).
+	Internal bool
+	Now      func() time.Time // clock; nil means time.Now
 }
 
 // API serves the HTTP endpoints.
@@ -103,7 +107,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Store:  res.Store, Keys: res.Keys, Verifier: res.Verifier, Issuer: iss, Revocation: res.Revocation,
 		Limiter:    ratelimit.New(res.Redis, "phoenix"),
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
-		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies,
+		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies, Internal: c.InternalRoutes,
 	})
 	reg, err := newRegistry(res.Store, res.Logger)
 	if err != nil {
@@ -195,7 +199,9 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/dead-letters", a.require("audit", "read", a.listDeadLetters))
 	// The Broker's dead-letter sink. Expose the API only inside the cluster for this path, or
 	// accept that anyone may add rows to a tenant's dead-letter list (bounded, never executed).
-	mux.HandleFunc("POST /internal/dead-letters", a.deadLetter)
+	if a.o.Internal {
+		mux.HandleFunc("POST /internal/dead-letters", a.deadLetter)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusNotFound, "no such endpoint: see the README for the API")
 	})

@@ -36,7 +36,10 @@ type fixture struct {
 	other  uuid.UUID
 }
 
-func setup(t testing.TB) *fixture {
+func setup(t testing.TB) *fixture { t.Helper(); return setupAPI(t, true) }
+
+// setupAPI serves an API with or without its /internal routes.
+func setupAPI(t testing.TB, internal bool) *fixture {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	key, err := auth.GenerateKey()
@@ -71,6 +74,7 @@ func setup(t testing.TB) *fixture {
 		RefreshTTL: time.Hour,
 		// Cheap hashing keeps tests fast; the KDF itself is tested in shared/password.
 		Password: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Internal: internal,
 	})
 	if err := a.LoadRoles(context.Background()); err != nil {
 		t.Fatal(err)

@@ -172,3 +172,20 @@ func TestAnalysis_IsServedToTheTenantOnly(t *testing.T) {
 		t.Fatalf("another tenant: %d", r.code)
 	}
 }
+
+// The public API has no /internal routes: the dead-letter sink has no caller identity, so it is
+// served only by the cluster-local phoenix-api-internal.
+func TestDeadLetters_AreNotServedByThePublicAPI(t *testing.T) {
+	t.Parallel()
+	f := setupAPI(t, false)
+	e, _ := events.New("lost-1", events.ManifestsRequested, events.SourceController, f.acme, uuid.New(), events.ExperimentRef{ExperimentID: uuid.New()})
+	body, _ := e.MarshalJSON()
+	resp, err := http.Post(f.url+"/internal/dead-letters", "application/cloudevents+json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("public API answered %d to a dead letter, want 404", resp.StatusCode)
+	}
+}

@@ -50,6 +50,7 @@ type Config struct {
 	RateAPITenant      ratelimit.Limit     // PHOENIX_RATE_API_TENANT: authenticated API requests per tenant
 	RateAPIToken       ratelimit.Limit     // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
 	TrustedProxies     int                 // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
+	InternalRoutes     bool                // PHOENIX_API_INTERNAL_ROUTES: serve /internal/* (the broker's dead-letter sink); only on the cluster-local API
 	Sink               string              // K_SINK: the broker's ingress, where functions send events (Knative sets it)
 	WSRecheck          time.Duration       // PHOENIX_WS_RECHECK_INTERVAL: how often open WebSockets re-check their token
 	WS                 WebSocket           // PHOENIX_WS_*: the gateway's connection limits (see WebSocket)
@@ -181,6 +182,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		if *d.dst, err = duration(get(d.name, d.def.String()), time.Second, 24*time.Hour); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
 		}
+	}
+	if c.InternalRoutes, err = strconv.ParseBool(get("PHOENIX_API_INTERNAL_ROUTES", "false")); err != nil {
+		errs = append(errs, errors.New("PHOENIX_API_INTERNAL_ROUTES: want true or false"))
 	}
 	c.TrustedProxies, err = strconv.Atoi(get("PHOENIX_TRUSTED_PROXIES", "0"))
 	if err != nil || c.TrustedProxies < 0 || c.TrustedProxies > 10 {

@@ -58,7 +58,7 @@ type platform struct {
 	exited   chan error
 }
 
-var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)\s`)
+var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)/?\s`)
 
 func startDev(t *testing.T) *platform { t.Helper(); return startDevWith(t, nil, nil) }
 
@@ -71,7 +71,7 @@ func startDevWith(t *testing.T, args, env []string) *platform {
 	p := &platform{db: db, addrs: map[string]string{}, keysFile: filepath.Join(dir, "keys.pem"), exited: make(chan error, 1), out: &bytes.Buffer{}}
 	p.cmd = exec.Command(bin, "dev", "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0",
 		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
-		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0",
+		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0",
 		"--dev-keys", p.keysFile)
 	p.cmd.Args = append(p.cmd.Args, args...)
 	p.bin = bin
@@ -110,7 +110,7 @@ func startDevWith(t *testing.T, args, env []string) *platform {
 		_, _ = io.Copy(p.out, stdout)
 		p.exited <- p.cmd.Wait()
 	}()
-	if len(p.addrs) != 7 {
+	if len(p.addrs) != 8 { // seven functions and the broker
 		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.String())
 	}
 	return p

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
 	"github.com/phoenixotel/phoenix/shared/events"
@@ -99,6 +101,33 @@ func TestDev_ExperimentLifecycleThroughTheBroker(t *testing.T) {
 	}
 	if code, _ := call(t, "POST", api+"/v1/experiments/"+id+"/stop", op, nil); code != http.StatusConflict {
 		t.Fatalf("stop after failing: %d, want 409", code)
+	}
+
+	// An event its consumer refuses (its payload names another experiment than its subject) is
+	// dead-lettered by the broker to the API's internal sink and listed for the tenant.
+	bad, _ := events.New("refused-1", events.ManifestsRequested, events.SourceController, acme, uuid.MustParse(id),
+		events.ExperimentRef{ExperimentID: uuid.New()})
+	body, _ := bad.MarshalJSON()
+	resp, err := http.Post(p.addrs["broker"]+"/", "application/cloudevents+json", bytes.NewReader(body))
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("post to the broker: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := call(t, "GET", api+"/v1/dead-letters", op, nil)
+		items, _ := body["items"].([]any)
+		if code == http.StatusOK && len(items) > 0 {
+			d := items[0].(map[string]any)
+			if d["event_id"] != "refused-1" || d["event_type"] != events.ManifestsRequested || d["error_code"].(float64) != 400 {
+				t.Fatalf("dead letter %v", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter: %d %v", code, body)
+		}
+		time.Sleep(100 * time.Millisecond) // polling an eventually-consistent read, bounded by the deadline
 	}
 	code, trs := call(t, "GET", api+"/v1/experiments/"+id+"/transitions", op, nil)
 	if items := trs["items"].([]any); code != http.StatusOK || len(items) != 3 {
