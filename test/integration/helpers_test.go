@@ -1,0 +1,251 @@
+// Package integration runs shared/smoke's black-box scenarios — the checks `phoenix test
+// integration` runs after a rollout — against a real `phoenix dev` per suite (a fresh database,
+// free ports, real Redis), asserting every step; and proves each scenario fails when the platform
+// misbehaves, with proxies in front of the real API and gateway that tamper with their answers.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/test/pgtest"
+)
+
+// phoenixBinary is the one build of cmd/phoenix per test process.
+var phoenixBinary struct {
+	once sync.Once // builds at most once
+	path string    // the binary
+	err  error     // why the build failed, with its output
+}
+
+// binary builds cmd/phoenix once for every test of the package (with coverage when make test
+// collects it).
+func binary(t *testing.T) string {
+	t.Helper()
+	phoenixBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "phoenix-integration-")
+		if err != nil {
+			phoenixBinary.err = err
+			return
+		}
+		phoenixBinary.path = filepath.Join(dir, "phoenix")
+		args := []string{"build", "-o", phoenixBinary.path}
+		if coverDir() != "" {
+			args = append(args, "-cover", "-coverpkg=github.com/phoenixotel/phoenix/...")
+		}
+		cmd := exec.Command("go", append(args, "github.com/phoenixotel/phoenix/cmd/phoenix")...) // #nosec G204 -- builds this repository's CLI
+		if out, err := cmd.CombinedOutput(); err != nil {
+			phoenixBinary.err = fmt.Errorf("go build cmd/phoenix: %v\n%s", err, out)
+		}
+	})
+	if phoenixBinary.err != nil {
+		t.Fatal(phoenixBinary.err)
+	}
+	return phoenixBinary.path
+}
+
+// coverDir is where built binaries write coverage data when make test asks for it.
+func coverDir() string { return os.Getenv("PHOENIX_COVERDIR") }
+
+// childEnv is the environment for binaries the tests start.
+func childEnv() []string {
+	env := os.Environ()
+	if d := coverDir(); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	return env
+}
+
+// platform is a running `phoenix dev`.
+type platform struct {
+	bin    string            // the phoenix binary
+	db     *pgtest.DB        // its database
+	addrs  map[string]string // function → base URL
+	target smoke.Target      // its API and gateway
+}
+
+// devOptions choose how phoenix dev runs.
+type devOptions struct {
+	collector string   // the collector binary; empty: a path that does not exist (no collectors can run)
+	env       []string // extra environment, e.g. PHOENIX_KPI_WINDOW=6s
+}
+
+var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)/?\s`)
+
+// startDev runs phoenix dev on free ports against a fresh database until the test ends.
+func startDev(t *testing.T, o devOptions) *platform {
+	t.Helper()
+	bin := binary(t)
+	dir := t.TempDir()
+	if o.collector == "" {
+		o.collector = filepath.Join(dir, "no-collector-here")
+	}
+	p := &platform{bin: bin, db: pgtest.New(t), addrs: map[string]string{}}
+	args := []string{"dev", "--collector", o.collector, "--run-dir", filepath.Join(dir, "run"), "--dev-keys", filepath.Join(dir, "keys.pem")}
+	for _, f := range []string{"api", "gateway", "controller", "generator", "analyzer", "ingest", "deployer", "broker"} {
+		args = append(args, "--"+f+"-addr", "127.0.0.1:0")
+	}
+	cmd := exec.Command(bin, args...) // #nosec G204 -- the CLI built above
+	cmd.Dir = dir
+	// Every suite on this machine logs in from 127.0.0.1 through the same Redis: the per-IP login
+	// limit would count all of them together. The per-account limit stays on (tenants are unique).
+	cmd.Env = append(childEnv(), "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
+		"PHOENIX_JWT_KEYS_FILE=", "PHOENIX_RATE_LOGIN_IP=off")
+	cmd.Env = append(cmd.Env, o.env...)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("phoenix dev logs (last 16 KiB):\n%s", logs.tail(16<<10))
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+			p.addrs[m[1]] = m[2]
+		}
+		if strings.HasPrefix(sc.Text(), "Phoenix is running") {
+			break
+		}
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	if p.addrs["api"] == "" || p.addrs["gateway"] == "" {
+		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.tail(16<<10))
+	}
+	p.target = smoke.Target{API: p.addrs["api"], Gateway: p.addrs["gateway"]}
+	return p
+}
+
+// syncBuffer collects a child's output from its copying goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex   // guards buf
+	buf bytes.Buffer // everything written
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail returns at most the last n bytes.
+func (b *syncBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
+}
+
+// unique returns prefix with a random suffix: tenant names are global to the Redis all suites
+// share (the per-account login limit is keyed by them).
+func unique(prefix string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// cli runs the phoenix binary against the platform's database, as an operator bootstraps it.
+func (p *platform) cli(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(p.bin, args...) // #nosec G204 -- the CLI built above
+	cmd.Env = append(childEnv(), "PHOENIX_DATABASE_URL="+p.db.AppURL)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("phoenix %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// tenant creates a tenant with a unique name and returns the name.
+func (p *platform) tenant(t *testing.T, prefix string) string {
+	t.Helper()
+	name := unique(prefix)
+	p.cli(t, "", "tenant", "create", name)
+	return name
+}
+
+// user creates a user of tenant with role and returns the account to log in with.
+func (p *platform) user(t *testing.T, tenant, email, role string) smoke.Account {
+	t.Helper()
+	pw := unique("a long password")
+	p.cli(t, pw+"\n", "user", "create", "--tenant", tenant, "--email", email, "--role", role)
+	return smoke.Account{Tenant: tenant, Email: email, Password: pw}
+}
+
+// requireSteps fails unless the result ran exactly the named steps, each with its status.
+func requireSteps(t *testing.T, res smoke.Result, want map[string]smoke.Status) {
+	t.Helper()
+	for name, status := range want {
+		s := res.Step(name)
+		if s == nil {
+			t.Errorf("%s: no step %q", res.Scenario, name)
+			continue
+		}
+		if s.Status != status {
+			t.Errorf("%s: step %q is %s, want %s: %s", res.Scenario, name, s.Status, status, s.Detail)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("%s steps:\n%s", res.Scenario, describe(res))
+	}
+}
+
+// requirePassed fails unless every listed step passed and no step failed.
+func requirePassed(t *testing.T, res smoke.Result, steps ...string) {
+	t.Helper()
+	want := map[string]smoke.Status{}
+	for _, s := range steps {
+		want[s] = smoke.Pass
+	}
+	requireSteps(t, res, want)
+	if !res.Passed() {
+		t.Fatalf("%s failed:\n%s", res.Scenario, describe(res))
+	}
+}
+
+// requireFailedAt fails unless the first failed step is step and its detail says want.
+func requireFailedAt(t *testing.T, res smoke.Result, step, want string) {
+	t.Helper()
+	f := res.Failure()
+	if f == nil || f.Name != step || !strings.Contains(f.Detail, want) {
+		t.Fatalf("%s: first failure %+v, want step %q saying %q; steps:\n%s", res.Scenario, f, step, want, describe(res))
+	}
+}
+
+// describe lists a result's steps for a failure message.
+func describe(res smoke.Result) string {
+	var b strings.Builder
+	for _, s := range res.Steps {
+		fmt.Fprintf(&b, "  %s %s: %s\n", s.Status, s.Name, s.Detail)
+	}
+	return b.String()
+}
