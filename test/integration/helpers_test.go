@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/phoenixotel/phoenix/shared/smoke"
 	"github.com/phoenixotel/phoenix/test/pgtest"
@@ -87,7 +90,9 @@ var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)/?\s`)
 // startDev runs phoenix dev on free ports against a fresh database until the test ends.
 func startDev(t *testing.T, o devOptions) *platform {
 	t.Helper()
+	start := time.Now()
 	bin := binary(t)
+	built := time.Since(start)
 	dir := t.TempDir()
 	if o.collector == "" {
 		o.collector = filepath.Join(dir, "no-collector-here")
@@ -138,6 +143,7 @@ func startDev(t *testing.T, o devOptions) *platform {
 		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.tail(16<<10))
 	}
 	p.target = smoke.Target{API: p.addrs["api"], Gateway: p.addrs["gateway"]}
+	t.Logf("phoenix dev ready after %.1f s (the build took %.1f s)", time.Since(start).Seconds(), built.Seconds())
 	return p
 }
 
@@ -196,6 +202,7 @@ func (p *platform) tenant(t *testing.T, prefix string) string {
 // user creates a user of tenant with role and returns the account to log in with.
 func (p *platform) user(t *testing.T, tenant, email, role string) smoke.Account {
 	t.Helper()
+	defer func(start time.Time) { t.Logf("user %s created in %.1f s", email, time.Since(start).Seconds()) }(time.Now())
 	pw := unique("a long password")
 	p.cli(t, pw+"\n", "user", "create", "--tenant", tenant, "--email", email, "--role", role)
 	return smoke.Account{Tenant: tenant, Email: email, Password: pw}
@@ -248,4 +255,42 @@ func describe(res smoke.Result) string {
 		fmt.Fprintf(&b, "  %s %s: %s\n", s.Status, s.Name, s.Detail)
 	}
 	return b.String()
+}
+
+// login returns an access token for acct, read directly from the API (for checks the scenarios
+// do not make).
+func login(t *testing.T, target smoke.Target, acct smoke.Account) string {
+	t.Helper()
+	var tok struct {
+		Access string `json:"access_token"` // bearer token
+	}
+	b, _ := json.Marshal(map[string]string{"tenant": acct.Tenant, "email": acct.Email, "password": acct.Password})
+	res, err := http.Post(target.API+"/v1/auth/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("login as %s: %d %v", acct.Email, res.StatusCode, err)
+	}
+	return tok.Access
+}
+
+// getJSON reads GET path from the API as token into out, requiring 200.
+func getJSON(t *testing.T, target smoke.Target, token, path string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, target.API+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, raw)
+	}
 }
