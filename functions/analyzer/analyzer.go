@@ -35,16 +35,20 @@ func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
 
 // Analyzer handles analysis requests.
 type Analyzer struct {
-	store   *store.Store // KPI samples in, analysis results out
-	metrics *metrics     // analysis durations, verdicts and outcomes
+	store   *store.Store  // KPI samples in, analysis results out
+	metrics *metrics      // analysis durations, verdicts and outcomes
+	window  time.Duration // length of a KPI window: one more observation per variant takes this long
 }
 
-// New wires the analyzer.
-func New(st *store.Store) *Analyzer { return &Analyzer{store: st, metrics: newMetrics()} }
+// New wires the analyzer for KPI windows of the default length (PHOENIX_KPI_WINDOW's default).
+func New(st *store.Store) *Analyzer {
+	return &Analyzer{store: st, metrics: newMetrics(), window: 15 * time.Second}
+}
 
 // Service is the analyzer as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
 	a := New(res.Store)
+	a.window = res.Config.KPIWindow
 	reg := prometheus.NewRegistry()
 	if err := a.metrics.register(reg); err != nil {
 		return function.Service{}, err
@@ -84,7 +88,11 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		if err != nil {
 			return delivery.Result{}, err
 		}
-		rep, err := Analyze(spec, series)
+		// While the run may still be extended (spec.analysis.max_duration_seconds), an undecided
+		// result asks for more data instead of ending inconclusive.
+		run := time.Duration(exp.DurationSeconds) * time.Second
+		room := spec.MaxDuration(run) - run
+		rep, err := AnalyzeRun(spec, series, room > 0)
 		a.metrics.analysed(time.Since(start))
 		if err != nil {
 			// The API validated the spec; a stored one the engine refuses will not improve.
@@ -99,8 +107,11 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 			return delivery.Result{}, err
 		}
 		stored = &rep
-		return delivery.Replied(events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID,
-			events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict}))
+		result := events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict}
+		if rep.Verdict == analysis.Continue {
+			result.ExtendSeconds = extension(rep.Needed, a.window, room)
+		}
+		return delivery.Replied(events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID, result))
 	})
 	if err != nil {
 		return nil, err
@@ -129,9 +140,27 @@ type Report struct {
 
 // Analyze decides on the experiment's KPI series against its spec. Only the criteria's metrics
 // count; when the spec lists none, every measured KPI does, with its default criterion
-// (experiment.DefaultCriterion). The run is over when the controller asks (it asks once the run
-// duration has elapsed), so an undecided result is inconclusive, never continue.
+// (experiment.DefaultCriterion). The run is taken as over, so an undecided result is
+// inconclusive; AnalyzeRun decides for a run that may still be extended.
 func Analyze(spec experiment.Spec, series map[string]map[experiment.Variant][]float64) (Report, error) {
+	return AnalyzeRun(spec, series, false)
+}
+
+// extension is how much longer the run should last for the observations the decision still
+// needs (one per variant per KPI window), within the room the spec leaves, and at least one
+// window.
+func extension(needed *analysis.Needed, window, room time.Duration) int {
+	more := 1
+	if needed != nil {
+		more = max(needed.Baseline, needed.Candidate, 1)
+	}
+	d := min(time.Duration(more)*window, room)
+	return max(int(d.Round(time.Second)/time.Second), 1)
+}
+
+// AnalyzeRun is Analyze for a run that may (moreDataPossible) still be extended: a decision the
+// data cannot make yet is then Continue rather than Inconclusive.
+func AnalyzeRun(spec experiment.Spec, series map[string]map[experiment.Variant][]float64, moreDataPossible bool) (Report, error) {
 	rep := Report{Method: method, Criteria: "spec"}
 	criteria := spec.SuccessCriteria
 	if len(criteria) == 0 {
@@ -173,6 +202,7 @@ func Analyze(spec experiment.Spec, series map[string]map[experiment.Variant][]fl
 		opt = analysis.Options{Alpha: a.Alpha, Power: a.Power, Correction: analysis.Correction(a.Correction),
 			Batching: analysis.Batching{Size: a.WindowSize}}
 	}
+	opt.MoreDataPossible = moreDataPossible
 	d, err := analysis.Decide(input, opt)
 	if err != nil {
 		return Report{}, err

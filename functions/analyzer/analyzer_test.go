@@ -3,6 +3,7 @@ package analyzer
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/jackc/pgx/v5"
 	"math"
 	"testing"
@@ -286,4 +287,93 @@ func BenchmarkAnalyzer1M(b *testing.B) {
 	}
 	b.ReportMetric(float64(read.Milliseconds())/float64(b.N), "read-ms/op")
 	b.ReportMetric(float64(analyse.Milliseconds())/float64(b.N), "analyse-ms/op")
+}
+
+// A run that may still be extended gets "continue" with how much longer to run instead of an
+// inconclusive verdict; without room it ends inconclusive.
+func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.Migrated(t).AppStore(t, store.Options{})
+	tenant := pgtest.Tenant(t, st, "acme")
+	cases := []struct {
+		name    string
+		spec    string
+		verdict string
+		extend  int
+	}{
+		// Four noisy windows cannot decide; the extension is what the decision says it needs
+		// (extend -1: check it against the stored report), within the 300 s of room.
+		{"room to grow", `{"analysis":{"max_duration_seconds":900}}`, "continue", -1},
+		{"no room", `{}`, "inconclusive", 0},
+	}
+	for i, c := range cases {
+		var exp store.Experiment
+		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
+			exp, err = tx.CreateExperiment(ctx, store.NewExperiment{Name: c.name, DurationSeconds: 600, CreatedBy: "t",
+				Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-baseline"},
+				Spec: []byte(c.spec)})
+			if err != nil {
+				return err
+			}
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var samples []store.KPISample
+			for w, noise := range []float64{-40, 35, -10, 20} {
+				ws := start.Add(time.Duration(w) * 15 * time.Second)
+				samples = append(samples,
+					store.KPISample{Variant: experiment.Baseline, Metric: "series", WindowStart: ws, WindowEnd: ws.Add(15 * time.Second), Value: 1000 + noise},
+					store.KPISample{Variant: experiment.Candidate, Metric: "series", WindowStart: ws, WindowEnd: ws.Add(15 * time.Second), Value: 980 - noise})
+			}
+			return tx.AddKPISamples(ctx, exp.ID, samples)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := events.New(fmt.Sprint("req-", i), events.AnalysisRequested, events.SourceController, tenant, exp.ID, events.ExperimentRef{ExperimentID: exp.ID})
+		reply, err := New(st).Handle(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var res events.AnalysisResult
+		if err := events.Decode(*reply, &res); err != nil {
+			t.Fatal(err)
+		}
+		want := c.extend
+		if want < 0 {
+			var rep Report
+			err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+				rec, err := tx.LatestAnalysis(ctx, exp.ID)
+				if err != nil {
+					return err
+				}
+				return json.Unmarshal(rec.Report, &rep)
+			})
+			if err != nil || rep.Needed == nil {
+				t.Fatalf("%s: stored report %+v: %v", c.name, rep, err)
+			}
+			want = min(max(rep.Needed.Baseline, rep.Needed.Candidate)*15, 300)
+		}
+		if res.Verdict != c.verdict || res.ExtendSeconds != want {
+			t.Errorf("%s: verdict %s, extend %d s; want %s, %d s", c.name, res.Verdict, res.ExtendSeconds, c.verdict, want)
+		}
+	}
+}
+
+func TestExtension(t *testing.T) {
+	cases := []struct {
+		needed *analysis.Needed
+		window time.Duration
+		room   time.Duration
+		want   int
+	}{
+		{&analysis.Needed{Baseline: 4, Candidate: 6}, 15 * time.Second, time.Hour, 90}, // the larger need, one window each
+		{&analysis.Needed{Baseline: 400, Candidate: 10}, 15 * time.Second, 5 * time.Minute, 300},
+		{nil, 10 * time.Second, time.Hour, 10},                            // no estimate: one more window
+		{&analysis.Needed{}, 10 * time.Second, 500 * time.Millisecond, 1}, // never zero
+	}
+	for _, c := range cases {
+		if got := extension(c.needed, c.window, c.room); got != c.want {
+			t.Errorf("extension(%+v, %v, %v) = %d, want %d", c.needed, c.window, c.room, got, c.want)
+		}
+	}
 }

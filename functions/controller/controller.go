@@ -147,6 +147,19 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 		if err := decode(e, &res, func() uuid.UUID { return res.ExperimentID }); err != nil {
 			return nil, err
 		}
+		if res.Verdict == "continue" {
+			// The collectors still run (teardown comes with completion): the run goes on for
+			// the extension, then the clock asks for another analysis.
+			return c.apply(ctx, e, tenant, res.ExperimentID, experiment.MoreDataNeeded,
+				fmt.Sprintf("the analysis needs more data: run extended by %s", time.Duration(res.ExtendSeconds)*time.Second),
+				func(ctx context.Context, tx *store.Tx) error {
+					exp, err := tx.Experiment(ctx, res.ExperimentID)
+					if err != nil {
+						return err
+					}
+					return tx.ExtendRun(ctx, res.ExperimentID, min(exp.DurationSeconds+res.ExtendSeconds, 604800))
+				})
+		}
 		return c.apply(ctx, e, tenant, res.ExperimentID, experiment.AnalysisCompleted, "verdict: "+res.Verdict,
 			func(ctx context.Context, tx *store.Tx) error {
 				return tx.SetVerdict(ctx, res.ExperimentID, res.Verdict)

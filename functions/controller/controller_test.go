@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -447,4 +448,39 @@ func TestEvents_ForAnotherTenantOrMalformedAreRejected(t *testing.T) {
 	if r := f.handle(t, foreign); r != nil {
 		t.Fatal(fmt.Sprint("foreign workload replied ", r))
 	}
+}
+
+// An analysis that needs more data sends the experiment back to running for the extension; the
+// clock asks for analysis again once the longer run is over. Nothing is torn down in between.
+func TestContinue_ExtendsTheRunAndAnalysesAgain(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	for _, e := range []event.Event{
+		f.command(t, events.ExperimentStarted, "start"),
+		f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"),
+		f.workloadEvent(t, "w1", "baseline", true),
+		f.workloadEvent(t, "w2", "candidate", true),
+	} {
+		f.handle(t, e)
+	}
+	f.now = f.now.Add(11 * time.Minute) // past the seeded 600 s
+	f.handle(t, f.tick(t, "tick-1"))
+	f.mustBe(t, experiment.Analyzing, 4)
+	more, _ := events.New("more", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
+		events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: "continue", ExtendSeconds: 300})
+	if got := replyType(f.handle(t, more)); got != "" {
+		t.Fatalf("continue replied %q; the collectors must keep running", got)
+	}
+	f.mustBe(t, experiment.Running, 5)
+	e, trs := f.state(t)
+	if e.DurationSeconds != 900 || e.Verdict != nil || !strings.Contains(trs[4].Reason, "5m0s") {
+		t.Fatalf("after continue: duration %d, verdict %v, reason %q", e.DurationSeconds, e.Verdict, trs[4].Reason)
+	}
+	f.handle(t, more) // redelivered: one effect
+	f.mustBe(t, experiment.Running, 5)
+	f.handle(t, f.tick(t, "tick-2")) // 11 min into a 15 min run
+	f.mustBe(t, experiment.Running, 5)
+	f.now = f.now.Add(5 * time.Minute)
+	f.handle(t, f.tick(t, "tick-3"))
+	f.mustBe(t, experiment.Analyzing, 6)
 }

@@ -74,16 +74,20 @@ func (r ExperimentRef) Validate() error {
 type AnalysisResult struct {
 	ExperimentID uuid.UUID `json:"experiment_id"`
 	ResultID     uuid.UUID `json:"result_id"` // row of analysis_results holding the full report
-	Verdict      string    `json:"verdict"`   // promote, reject or inconclusive
+	Verdict      string    `json:"verdict"`   // promote, reject, inconclusive, or continue (run longer, then ask again)
+	// ExtendSeconds is, for continue, how much longer the run should gather data.
+	ExtendSeconds int `json:"extend_seconds,omitempty"`
 }
 
-// Validate reports missing ids or an unknown verdict.
+// Validate reports missing ids, an unknown verdict, or a continue without an extension.
 func (r AnalysisResult) Validate() error {
 	switch {
 	case r.ExperimentID == uuid.Nil || r.ResultID == uuid.Nil:
 		return errors.New("experiment_id and result_id are required")
-	case r.Verdict != "promote" && r.Verdict != "reject" && r.Verdict != "inconclusive":
-		return fmt.Errorf("verdict %q is not promote, reject or inconclusive", r.Verdict)
+	case r.Verdict == "continue" && (r.ExtendSeconds <= 0 || r.ExtendSeconds > 604800):
+		return errors.New("continue needs extend_seconds between 1 and 604800")
+	case r.Verdict != "promote" && r.Verdict != "reject" && r.Verdict != "inconclusive" && r.Verdict != "continue":
+		return fmt.Errorf("verdict %q is not promote, reject, inconclusive or continue", r.Verdict)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Spec is what an experiment is about beyond its two pipelines: which processes must never be
@@ -27,6 +28,17 @@ type AnalysisSettings struct {
 	Power      float64 `json:"power,omitempty"`       // power the planning rules ask for, 0.5-0.99; default 0.8
 	Correction string  `json:"correction,omitempty"`  // holm (default) or benjamini-hochberg, across metrics
 	WindowSize int     `json:"window_size,omitempty"` // KPI samples averaged per independent window; 0 chooses from the autocorrelation
+	// MaxDurationSeconds lets the run be extended up to this when the analysis cannot decide yet
+	// but more data would (verdict "continue"); 0 means the run ends at its duration.
+	MaxDurationSeconds int `json:"max_duration_seconds,omitempty"`
+}
+
+// MaxDuration is how long the run of an experiment lasting duration may become.
+func (s Spec) MaxDuration(duration time.Duration) time.Duration {
+	if s.Analysis == nil || time.Duration(s.Analysis.MaxDurationSeconds)*time.Second <= duration {
+		return duration
+	}
+	return time.Duration(s.Analysis.MaxDurationSeconds) * time.Second
 }
 
 // Targets select the nodes (on a cluster) the collectors run on.
@@ -148,6 +160,9 @@ func (s Spec) Validate() []FieldError {
 		}
 		if a.WindowSize < 0 || a.WindowSize > 10000 {
 			add("analysis.window_size", "0 (automatic) or a number of samples up to 10000")
+		}
+		if a.MaxDurationSeconds != 0 && (a.MaxDurationSeconds < 60 || a.MaxDurationSeconds > 604800) {
+			add("analysis.max_duration_seconds", "0 (no extension) or between 60 and 604800 seconds, at least the duration")
 		}
 	}
 	return errs

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSpec_Validate(t *testing.T) {
@@ -59,5 +60,29 @@ func TestDefaultCriterion_GuardsCollectorCostAndCoverage(t *testing.T) {
 		if errs := (Spec{SuccessCriteria: []Criterion{c}}).Validate(); errs != nil {
 			t.Errorf("%s: the default criterion does not validate: %v", metric, errs)
 		}
+	}
+}
+
+func TestSpec_MaxDuration(t *testing.T) {
+	cases := []struct {
+		max  int
+		want time.Duration
+	}{
+		{0, 10 * time.Minute},   // no extension
+		{300, 10 * time.Minute}, // below the duration: no extension
+		{3600, time.Hour},       // extended up to an hour
+		{600, 10 * time.Minute}, // equal
+	}
+	for _, c := range cases {
+		s := Spec{Analysis: &AnalysisSettings{MaxDurationSeconds: c.max}}
+		if got := s.MaxDuration(10 * time.Minute); got != c.want {
+			t.Errorf("max %d: %v, want %v", c.max, got, c.want)
+		}
+	}
+	if got := (Spec{}).MaxDuration(time.Minute); got != time.Minute {
+		t.Errorf("no analysis settings: %v", got)
+	}
+	if errs := (Spec{Analysis: &AnalysisSettings{MaxDurationSeconds: 30}}).Validate(); len(errs) != 1 || errs[0].Field != "analysis.max_duration_seconds" {
+		t.Errorf("30 s accepted: %v", errs)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -90,7 +91,10 @@ func Issue(ctx context.Context, st *store.Store, tenant, experimentID uuid.UUID,
 		if err != nil {
 			return err
 		}
-		expires := Lifetime(time.Now(), time.Duration(exp.DurationSeconds)*time.Second, deploying)
+		// A run the analysis may extend (continue) can last up to the spec's maximum.
+		var spec experiment.Spec
+		_ = json.Unmarshal(exp.Spec, &spec) // validated by the API when stored
+		expires := Lifetime(time.Now(), spec.MaxDuration(time.Duration(exp.DurationSeconds)*time.Second), deploying)
 		_, err = tx.CreateIngestToken(ctx, experimentID, variant, sum, expires)
 		return err
 	})

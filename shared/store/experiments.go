@@ -419,3 +419,16 @@ func (tx *Tx) Manifests(ctx context.Context, id uuid.UUID) ([]ManifestRecord, er
 	}
 	return out, nil
 }
+
+// ExtendRun sets the run duration of an experiment to seconds (the analysis asked for more data).
+func (tx *Tx) ExtendRun(ctx context.Context, id uuid.UUID, seconds int) error {
+	tag, err := tx.Exec(ctx, `UPDATE experiments SET duration_seconds = $3, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2`, tx.tenant, id, seconds)
+	if err != nil {
+		return fmt.Errorf("extend the run of %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
