@@ -120,16 +120,9 @@ func NewLocal(st *store.Store, sender Sender, o Options) (*Local, error) {
 // Handle answers deploy and teardown requests. It acknowledges at once; readiness and failures
 // follow as their own events.
 func (l *Local) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	if e.Type() != events.DeployRequested && e.Type() != events.TeardownRequested {
-		return nil, function.Invalid(fmt.Errorf("the deployer does not consume %q", e.Type()))
-	}
-	tenant, err := events.Tenant(e)
+	tenant, ref, err := request(e)
 	if err != nil {
-		return nil, function.Invalid(err)
-	}
-	var ref events.ExperimentRef
-	if err := events.DecodeAbout(e, &ref, func() uuid.UUID { return ref.ExperimentID }); err != nil {
-		return nil, function.Invalid(err)
+		return nil, err
 	}
 	if e.Type() == events.TeardownRequested {
 		l.teardown(ref.ExperimentID)

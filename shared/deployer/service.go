@@ -3,12 +3,14 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"github.com/cloudevents/sdk-go/v2/event"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/emit"
+	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/ingesttoken"
@@ -79,4 +81,21 @@ func KubernetesService(res *bootstrap.Resources) (function.Service, error) {
 	k := NewKubernetes(res.Store, cluster)
 	k.Issue, k.Revoke = t.issue, t.revoke
 	return function.Service{Name: "deployer", Events: k}, nil
+}
+
+// request reads a deploy or teardown request: its tenant and the experiment it is about. Anything
+// else is refused as invalid (the broker does not retry it).
+func request(e event.Event) (uuid.UUID, events.ExperimentRef, error) {
+	var ref events.ExperimentRef
+	if e.Type() != events.DeployRequested && e.Type() != events.TeardownRequested {
+		return uuid.Nil, ref, function.Invalid(fmt.Errorf("the deployer does not consume %q", e.Type()))
+	}
+	tenant, err := events.Tenant(e)
+	if err != nil {
+		return uuid.Nil, ref, function.Invalid(err)
+	}
+	if err := events.DecodeAbout(e, &ref, func() uuid.UUID { return ref.ExperimentID }); err != nil {
+		return uuid.Nil, ref, function.Invalid(err)
+	}
+	return tenant, ref, nil
 }
