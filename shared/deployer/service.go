@@ -3,9 +3,9 @@ package deployer
 import (
 	"context"
 	"fmt"
-	"github.com/cloudevents/sdk-go/v2/event"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
