@@ -718,7 +718,8 @@ func TestAlerts_HaveSeverityTextAndARunbook(t *testing.T) {
 	// The alerts the operations issue asks for, by what they watch.
 	for _, want := range []string{"PhoenixAPIErrorRateHigh", "PhoenixAPILatencyP99High", "PhoenixEventDeliveryFailing",
 		"PhoenixDeadLetters", "PhoenixExperimentClockStopped", "PhoenixCollectorDown", "PhoenixCollectorDroppingData",
-		"PhoenixCandidateCostAboveBaseline", "PhoenixGatewaySaturated"} {
+		"PhoenixCandidateCostAboveBaseline", "PhoenixGatewaySaturated", "PhoenixExperimentStuckInPhase",
+		"PhoenixCriticalCoverageBelowTarget", "PhoenixAnalysisFailed", "PhoenixAnalysisSlow"} {
 		if !alerts[want] {
 			t.Errorf("alert %s is missing", want)
 		}
