@@ -27,12 +27,12 @@ type analysisView struct {
 
 // metricView is one metric of an analysis report.
 type metricView struct {
-	Metric    string            `json:"metric"`  // the KPI's name
-	Outcome   string            `json:"outcome"` // improved, regressed, no_change or inconclusive
-	Reason    string            `json:"reason"`  // why
-	Trace     []json.RawMessage `json:"trace"`   // the rules applied
-	Baseline  inputView         `json:"baseline"`
-	Candidate inputView         `json:"candidate"`
+	Metric    string            `json:"metric"`    // the KPI's name
+	Outcome   string            `json:"outcome"`   // improved, regressed, no_change or inconclusive
+	Reason    string            `json:"reason"`    // why
+	Trace     []json.RawMessage `json:"trace"`     // the rules applied
+	Baseline  inputView         `json:"baseline"`  // what the analysis read of the baseline
+	Candidate inputView         `json:"candidate"` // what it read of the candidate
 }
 
 // inputView is what a metric's report says of one variant's observations.

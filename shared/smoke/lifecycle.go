@@ -69,7 +69,7 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 			if want == experiment.Analyzing {
 				limit = limit.Add(o.Duration)
 			}
-			err := w.until(limit, func(st experiment.State) bool { return st == want || ended(st) })
+			err := w.until(ctx, limit, func(st experiment.State) bool { return st == want || ended(st) })
 			if err != nil {
 				return "", err
 			}

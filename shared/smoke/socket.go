@@ -62,8 +62,8 @@ type cloudEvent struct {
 
 // movedEvent is the payload of a transition event.
 type movedEvent struct {
-	ExperimentID string `json:"experiment_id"` // whose transition
-	transitionView
+	ExperimentID   string `json:"experiment_id"` // whose transition
+	transitionView        // seq, from, to, reason
 }
 
 // event decodes an event frame's CloudEvent.

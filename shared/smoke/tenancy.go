@@ -181,7 +181,7 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 	if err := rep.want(http.StatusAccepted); err != nil {
 		return "", fmt.Errorf("A stops its experiment: %w", err)
 	}
-	if err := wa.until(deadline(), ended); err != nil {
+	if err := wa.until(ctx, deadline(), ended); err != nil {
 		return "", fmt.Errorf("A's own connection: %w", err)
 	}
 	f, err := create(ctx, sb, "smoke-tenancy-b-"+o.RunID, o)

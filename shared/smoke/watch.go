@@ -16,7 +16,6 @@ const tenantChannel = "tenant"
 // watcher follows one experiment over the gateway as a client does: it applies each channel's
 // events in sequence and the experiment's transitions in order, failing on any gap.
 type watcher struct {
-	ctx        context.Context        // the scenario's
 	s          *session               // whose token authenticates the connection
 	gateway    string                 // the gateway's URL
 	id         string                 // the experiment
@@ -34,24 +33,24 @@ type watcher struct {
 // watch connects and subscribes to the experiment's channel, and to the tenant channel when
 // withTenant is set.
 func watch(ctx context.Context, s *session, gateway, id string, withTenant bool, retries int, deadline time.Time) (*watcher, error) {
-	w := &watcher{ctx: ctx, s: s, gateway: gateway, id: id, channels: map[string]*channelSeq{}, onTenant: map[string]bool{}, retries: retries}
+	w := &watcher{s: s, gateway: gateway, id: id, channels: map[string]*channelSeq{}, onTenant: map[string]bool{}, retries: retries}
 	w.order = []string{channelOf(id)}
 	if withTenant {
 		w.order = append(w.order, tenantChannel)
 	}
-	if err := w.connect(deadline, false); err != nil {
+	if err := w.connect(ctx, deadline, false); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
 // connect dials and subscribes every channel, with since when resuming.
-func (w *watcher) connect(deadline time.Time, resume bool) error {
-	tok, err := w.s.token(w.ctx)
+func (w *watcher) connect(ctx context.Context, deadline time.Time, resume bool) error {
+	tok, err := w.s.token(ctx)
 	if err != nil {
 		return err
 	}
-	sock, err := dial(w.ctx, w.gateway, tok, false)
+	sock, err := dial(ctx, w.gateway, tok, false)
 	if err != nil {
 		return err
 	}
@@ -83,20 +82,20 @@ func (w *watcher) close() {
 
 // until applies events until done accepts the experiment's state, failing on a broken sequence,
 // on a connection that cannot be resumed, or at the deadline.
-func (w *watcher) until(deadline time.Time, done func(experiment.State) bool) error {
+func (w *watcher) until(ctx context.Context, deadline time.Time, done func(experiment.State) bool) error {
 	for !done(w.log.state()) {
 		f, err := w.sock.next(deadline)
 		if err != nil {
 			if !time.Now().Before(deadline) {
 				return fmt.Errorf("no transition arrived by the deadline: the experiment is still %s after %v", w.log.state(), w.log.items)
 			}
-			if w.ctx.Err() != nil || w.reconnects >= w.retries {
+			if ctx.Err() != nil || w.reconnects >= w.retries {
 				return err
 			}
 			lost := err
 			w.reconnects++
 			w.sock.close()
-			if err := w.connect(deadline, true); err != nil {
+			if err := w.connect(ctx, deadline, true); err != nil {
 				return fmt.Errorf("the connection was lost (%v) and could not be resumed: %w", lost, err)
 			}
 			continue

@@ -73,7 +73,7 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 			return "", err
 		}
 		// Two moves (pending → generating → deploying) or an end, whichever comes first.
-		err = w.until(deadline(), func(st experiment.State) bool { return len(w.log.items) >= 2 || ended(st) })
+		err = w.until(ctx, deadline(), func(st experiment.State) bool { return len(w.log.items) >= 2 || ended(st) })
 		if err != nil {
 			return "", err
 		}
