@@ -78,8 +78,10 @@ func TestWebSocket_DeliveryAndRecovery(t *testing.T) {
 		}, websocketSteps[4], "replay after 2 stopped at 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A lost replay is noticed when the wait for it times out: long enough for the live
+			// part on a loaded machine, short enough to keep the suite quick.
 			gw := tamperGateway(t, p.target.Gateway, edit(tc.fn))
-			res := smoke.WebSocket(ctx, smoke.Target{API: p.target.API, Gateway: gw}, account(), smoke.Options{Timeout: 3 * time.Second})
+			res := smoke.WebSocket(ctx, smoke.Target{API: p.target.API, Gateway: gw}, account(), smoke.Options{Timeout: 8 * time.Second})
 			requireFailedAt(t, res, tc.step, tc.want)
 		})
 	}
