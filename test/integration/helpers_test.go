@@ -33,6 +33,15 @@ var phoenixBinary struct {
 	err  error     // why the build failed, with its output
 }
 
+// TestMain removes the one build of cmd/phoenix after every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if phoenixBinary.path != "" {
+		_ = os.RemoveAll(filepath.Dir(phoenixBinary.path))
+	}
+	os.Exit(code)
+}
+
 // binary builds cmd/phoenix once for every test of the package (with coverage when make test
 // collects it).
 func binary(t *testing.T) string {
