@@ -27,7 +27,7 @@ func TestMetrics_CountWhatTheWindowsCount(t *testing.T) {
 	reg := e.registry()
 	tenant, exp := e.experiment("acme", `{"critical_processes":["postgres"]}`, experiment.Running)
 	base, cand := e.token(tenant, exp, experiment.Baseline), e.token(tenant, exp, experiment.Candidate)
-	start := e.freshWindow(1500 * time.Millisecond)
+	start := e.nextWindow() // the run started before it: a complete window
 
 	// The baseline sees postgres and nginx (6 datapoints); a retry of the same bytes counts nothing.
 	md := processMetrics(exp, "baseline", t0, proc{"postgres", 1}, proc{"nginx", 2})
