@@ -67,7 +67,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 		}
 		r.undo("cleanup: stop A's experiment", stopUnlessEnded(sa, e.ID))
 		if _, err := read(ctx, sa, e.ID); err != nil {
-			return "", fmt.Errorf("A cannot read its own experiment: %w", err)
+			return "", fmt.Errorf("tenant A cannot read its own experiment: %w", err)
 		}
 		return "experiment " + e.ID, nil
 	}) {
@@ -99,10 +99,10 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 		}
 		for _, it := range page.Items {
 			if it.ID == e.ID {
-				return "", fmt.Errorf("B's list contains A's experiment %s", e.ID)
+				return "", fmt.Errorf("tenant B's list contains A's experiment %s", e.ID)
 			}
 			if it.TenantID != sb.me.Tenant.ID {
-				return "", fmt.Errorf("B's list contains experiment %s of tenant %s", it.ID, it.TenantID)
+				return "", fmt.Errorf("tenant B's list contains experiment %s of tenant %s", it.ID, it.TenantID)
 			}
 		}
 		return fmt.Sprintf("%d experiments, all of tenant B, none of A's", len(page.Items)), nil
@@ -122,7 +122,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 			return "", err
 		}
 		if after.State != experiment.Pending || after.Version != e.Version {
-			errs = append(errs, fmt.Errorf("A's experiment is now %s at version %d (was pending at %d): B's command reached it", after.State, after.Version, e.Version))
+			errs = append(errs, fmt.Errorf("tenant A's experiment is now %s at version %d (was pending at %d): B's command reached it", after.State, after.Version, e.Version))
 		}
 		if err := errors.Join(errs...); err != nil {
 			return "", err
@@ -138,7 +138,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 			return "", err
 		}
 		if bsock, err = dial(ctx, t.Gateway, tok, false); err != nil {
-			return "", fmt.Errorf("B connects to the gateway: %w", err)
+			return "", fmt.Errorf("tenant B connects to the gateway: %w", err)
 		}
 		r.undo("cleanup: close B's connection", func(context.Context) (string, error) { bsock.close(); return "closed", nil })
 		var errs []string
@@ -167,11 +167,11 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 // reads B's tenant channel until B's transition arrives: nothing of A's may come before it.
 func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsock *socket, idA string, o Options, deadline func() time.Time) (string, error) {
 	if _, err := bsock.subscribe(tenantChannel, nil, deadline()); err != nil {
-		return "", fmt.Errorf("B subscribes to its tenant channel: %w", err)
+		return "", fmt.Errorf("tenant B subscribes to its tenant channel: %w", err)
 	}
 	wa, err := watch(ctx, sa, t.Gateway, idA, false, 0, deadline())
 	if err != nil {
-		return "", fmt.Errorf("A subscribes to its experiment: %w", err)
+		return "", fmt.Errorf("tenant A subscribes to its experiment: %w", err)
 	}
 	defer wa.close()
 	rep, err := command(ctx, sa, idA, "stop")
@@ -179,10 +179,10 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 		return "", err
 	}
 	if err := rep.want(http.StatusAccepted); err != nil {
-		return "", fmt.Errorf("A stops its experiment: %w", err)
+		return "", fmt.Errorf("tenant A stops its experiment: %w", err)
 	}
 	if err := wa.until(ctx, deadline(), ended); err != nil {
-		return "", fmt.Errorf("A's own connection: %w", err)
+		return "", fmt.Errorf("tenant A's own connection: %w", err)
 	}
 	f, err := create(ctx, sb, "smoke-tenancy-b-"+o.RunID, o)
 	if err != nil {
@@ -193,13 +193,13 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 		return "", err
 	}
 	if err := rep.want(http.StatusAccepted); err != nil {
-		return "", fmt.Errorf("B stops its experiment: %w", err)
+		return "", fmt.Errorf("tenant B stops its experiment: %w", err)
 	}
 	seen := 0
 	for d := deadline(); ; {
 		fr, err := bsock.next(d)
 		if err != nil {
-			return "", fmt.Errorf("B's tenant channel never carried B's own transition (%d other events): %w", seen, err)
+			return "", fmt.Errorf("tenant B's tenant channel never carried B's own transition (%d other events): %w", seen, err)
 		}
 		if fr.Type != "event" {
 			continue
@@ -209,7 +209,7 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 			return "", err
 		}
 		if strings.EqualFold(ev.Subject, idA) || (ev.Tenant != "" && ev.Tenant != sb.me.Tenant.ID) {
-			return "", fmt.Errorf("B's tenant channel carried %s about A's experiment %s (tenant %s)", ev.Type, ev.Subject, ev.Tenant)
+			return "", fmt.Errorf("tenant B's tenant channel carried %s about A's experiment %s (tenant %s)", ev.Type, ev.Subject, ev.Tenant)
 		}
 		if strings.EqualFold(ev.Subject, f.ID) {
 			return fmt.Sprintf("A's stop reached A's connection; B's channel then carried B's own transition (after %d other events of B) and nothing of A's", seen), nil
