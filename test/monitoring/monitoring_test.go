@@ -209,7 +209,7 @@ func runPlatform(t *testing.T) (exposition, map[string]string, error) {
 			resp.Body.Close()
 		}
 	}
-	exp := exposition{}
+	var exp exposition
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		exp = exposition{}
