@@ -50,6 +50,7 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.capacity(opts.MaxConnections) // the configured cap, defaults filled in
 	g := &Gateway{
 		opts:     opts,
 		origins:  newOriginPolicy(opts.AllowedOrigins),

@@ -48,3 +48,11 @@ func TestMetrics_RegisteringTwiceFailsCleanly(t *testing.T) {
 		t.Fatalf("max connections %g after a failed registration", got)
 	}
 }
+
+// The gauge reports the cap the gateway was configured with, which saturation alerts divide by.
+func TestNew_ExportsTheConfiguredConnectionCap(t *testing.T) {
+	e := newEnv(t, withOptions(func(o *Options) { o.MaxConnections = 1234 }))
+	if got := metric(t, e.reg, "phoenix_gateway_max_connections"); got != 1234 {
+		t.Fatalf("phoenix_gateway_max_connections = %g, want 1234", got)
+	}
+}
