@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,6 +74,11 @@ func startDevWith(t *testing.T, args, env []string) *platform {
 		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0",
 		"--dev-keys", p.keysFile)
+	if !slices.Contains(args, "--collector") {
+		// No collectors can run unless the test asks for them (make test sets PHOENIX_COLLECTOR,
+		// which phoenix dev would otherwise find).
+		args = append(args, "--collector", filepath.Join(dir, "no-collector-here"))
+	}
 	p.cmd.Args = append(p.cmd.Args, args...)
 	p.bin = bin
 	p.cmd.Dir = dir
