@@ -55,6 +55,8 @@ type Controller struct {
 	timeouts  experiment.Timeouts // how long each waiting phase may last
 	now       func() time.Time    // the clock; ticks compare deadlines with it
 	metrics   *metrics            // transitions committed
+	// autoPromote (feature flag AUTO_PROMOTE) promotes a candidate whose analysis says promote.
+	autoPromote bool
 }
 
 // Options wire a Controller; Timeouts and Now have useful zero values.
@@ -63,7 +65,9 @@ type Options struct {
 	Publisher Publisher
 	Sender    Sender
 	Timeouts  experiment.Timeouts // zero means experiment.DefaultTimeouts()
-	Now       func() time.Time    // nil means time.Now
+	// AutoPromote (feature flag) promotes a candidate whose analysis says promote.
+	AutoPromote bool
+	Now         func() time.Time // nil means time.Now
 }
 
 // New wires the controller.
@@ -74,7 +78,8 @@ func New(o Options) *Controller {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Controller{store: o.Store, publisher: o.Publisher, sender: o.Sender, timeouts: o.Timeouts, now: o.Now, metrics: newMetrics()}
+	return &Controller{store: o.Store, publisher: o.Publisher, sender: o.Sender, timeouts: o.Timeouts, now: o.Now, metrics: newMetrics(),
+		autoPromote: o.AutoPromote}
 }
 
 // Service is the controller as a deployable.
@@ -85,7 +90,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	}
 	c := New(Options{
 		Store: res.Store, Publisher: realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), Sender: sender,
-		Timeouts: res.Config.Timeouts,
+		Timeouts: res.Config.Timeouts, AutoPromote: res.Config.Features.AutoPromote,
 	})
 	reg := prometheus.NewRegistry()
 	if err := c.metrics.register(reg); err != nil {
@@ -162,7 +167,24 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 		}
 		return c.apply(ctx, e, tenant, res.ExperimentID, experiment.AnalysisCompleted, "verdict: "+res.Verdict,
 			func(ctx context.Context, tx *store.Tx) error {
-				return tx.SetVerdict(ctx, res.ExperimentID, res.Verdict)
+				if err := tx.SetVerdict(ctx, res.ExperimentID, res.Verdict); err != nil {
+					return err
+				}
+				if !c.autoPromote || res.Verdict != "promote" {
+					return nil
+				}
+				// The promote command a user would send, in the outbox of this transaction: it
+				// reaches the broker with the next drain and moves the experiment like any other.
+				cmd, err := events.Reply(e, consumer, events.ExperimentPromote, events.SourceController, tenant, res.ExperimentID,
+					events.Command{ExperimentID: res.ExperimentID, RequestedBy: "phoenix-controller", Reason: "auto-promote: the analysis recommends the candidate"})
+				if err != nil {
+					return err
+				}
+				raw, err := cmd.MarshalJSON()
+				if err != nil {
+					return err
+				}
+				return tx.Enqueue(ctx, raw)
 			})
 	}
 	return nil, function.Invalid(fmt.Errorf("the controller does not consume %q", e.Type()))

@@ -484,3 +484,55 @@ func TestContinue_ExtendsTheRunAndAnalysesAgain(t *testing.T) {
 	f.handle(t, f.tick(t, "tick-3"))
 	f.mustBe(t, experiment.Analyzing, 6)
 }
+
+// With the AUTO_PROMOTE feature flag a promote verdict is followed by the promote command a user
+// would send, through the outbox and the broker; other verdicts, or the flag off, wait for a user.
+func TestAutoPromote_FollowsAPromoteVerdictOnlyWhenSwitchedOn(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		flag    bool
+		verdict string
+		sent    bool
+	}{
+		{"on, promote", true, "promote", true},
+		{"on, reject", true, "reject", false},
+		{"off, promote", false, "promote", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			f.c.autoPromote = c.flag
+			for _, e := range []event.Event{
+				f.command(t, events.ExperimentStarted, "start"),
+				f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"),
+				f.workloadEvent(t, "w1", "baseline", true),
+				f.workloadEvent(t, "w2", "candidate", true),
+			} {
+				f.handle(t, e)
+			}
+			f.now = f.now.Add(11 * time.Minute)
+			f.handle(t, f.tick(t, "tick-1")) // sends the analysis request
+			done, _ := events.New("done", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
+				events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: c.verdict})
+			f.handle(t, done)
+			f.mustBe(t, experiment.Completed, 5)
+			f.handle(t, f.tick(t, "tick-2")) // drains the outbox
+			var promote *event.Event
+			for i := range f.rec.sent {
+				if f.rec.sent[i].Type() == events.ExperimentPromote {
+					promote = &f.rec.sent[i]
+				}
+			}
+			if (promote != nil) != c.sent {
+				t.Fatalf("sent %v; want a promote command: %v", f.rec.sent, c.sent)
+			}
+			if promote == nil {
+				return
+			}
+			f.handle(t, *promote) // the broker delivers it back to the controller
+			f.mustBe(t, experiment.Promoted, 6)
+		})
+	}
+}

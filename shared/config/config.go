@@ -51,6 +51,7 @@ type Config struct {
 	RateAPIToken       ratelimit.Limit     // PHOENIX_RATE_API_TOKEN: authenticated API requests per token
 	TrustedProxies     int                 // PHOENIX_TRUSTED_PROXIES: proxies in front whose X-Forwarded-For entries are trusted
 	InternalRoutes     bool                // PHOENIX_API_INTERNAL_ROUTES: serve /internal/* (the broker's dead-letter sink); only on the cluster-local API
+	Features           Features            // PHOENIX_FEATURE_<NAME>: new behaviour, off unless switched on
 	Sink               string              // K_SINK: the broker's ingress, where functions send events (Knative sets it)
 	WSRecheck          time.Duration       // PHOENIX_WS_RECHECK_INTERVAL: how often open WebSockets re-check their token
 	WS                 WebSocket           // PHOENIX_WS_*: the gateway's connection limits (see WebSocket)
@@ -183,6 +184,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
 		}
 	}
+	if c.Features.AutoPromote, err = strconv.ParseBool(get("PHOENIX_FEATURE_AUTO_PROMOTE", "false")); err != nil {
+		errs = append(errs, errors.New("PHOENIX_FEATURE_AUTO_PROMOTE: want true or false"))
+	}
 	if c.InternalRoutes, err = strconv.ParseBool(get("PHOENIX_API_INTERNAL_ROUTES", "false")); err != nil {
 		errs = append(errs, errors.New("PHOENIX_API_INTERNAL_ROUTES: want true or false"))
 	}
@@ -273,4 +277,12 @@ func (w *WebSocket) load(get func(name, def string) string) []error {
 		errs = append(errs, fmt.Errorf("PHOENIX_WS_DRAIN_WINDOW: %w", err))
 	}
 	return errs
+}
+
+// Features are the feature flags: new behaviour ships off and is switched on per deployment
+// (deploy/base/features.env, overridden by overlays), read once at start like every setting.
+type Features struct {
+	// AutoPromote (PHOENIX_FEATURE_AUTO_PROMOTE) promotes a candidate as soon as its analysis
+	// says promote, without waiting for a user's promote command.
+	AutoPromote bool
 }

@@ -60,3 +60,29 @@ func TestLoad_Overrides(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestLoad_FeatureFlagsAndInternalRoutes(t *testing.T) {
+	cases := []struct {
+		env          map[string]string
+		autoPromote  bool
+		internal     bool
+		wantErrorFor string
+	}{
+		{nil, false, false, ""},
+		{map[string]string{"PHOENIX_FEATURE_AUTO_PROMOTE": "true", "PHOENIX_API_INTERNAL_ROUTES": "true"}, true, true, ""},
+		{map[string]string{"PHOENIX_FEATURE_AUTO_PROMOTE": "sometimes"}, false, false, "PHOENIX_FEATURE_AUTO_PROMOTE"},
+		{map[string]string{"PHOENIX_API_INTERNAL_ROUTES": "yes please"}, false, false, "PHOENIX_API_INTERNAL_ROUTES"},
+	}
+	for _, c := range cases {
+		cfg, err := Load(env(c.env))
+		if c.wantErrorFor != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErrorFor) {
+				t.Errorf("%v: error %v, want one naming %s", c.env, err, c.wantErrorFor)
+			}
+			continue
+		}
+		if err != nil || cfg.Features.AutoPromote != c.autoPromote || cfg.InternalRoutes != c.internal {
+			t.Errorf("%v: %+v %v %v", c.env, cfg.Features, cfg.InternalRoutes, err)
+		}
+	}
+}
