@@ -179,8 +179,11 @@ func TestCollectors_KPIWindowsMatchAnIndependentCountAndTheAnalyzerReadsThem(t *
 				if got := observed[v]; got != n || n < 2 {
 					t.Errorf("%s: the analyzer read %d complete windows of series, want %d (at least 2)", v, got, n)
 				}
-				if got := len(series["collector_memory"][v]); got != n {
-					t.Errorf("%s: %d windows with collector memory, want %d", v, got, n)
+				// Self-telemetry is exported every 5 s into 5 s windows: under load one export can
+				// slip past a window's end, leaving that window without a reading (and without the
+				// CPU and memory KPIs, rather than a wrong value). More than one such window is a bug.
+				if got := len(series["collector_memory"][v]); got < n-1 || got < 1 {
+					t.Errorf("%s: %d windows with collector memory, want %d (or one fewer)", v, got, n)
 				}
 			}
 			if p.name == "priority filter vs top-k" {
