@@ -455,14 +455,7 @@ func TestEvents_ForAnotherTenantOrMalformedAreRejected(t *testing.T) {
 func TestContinue_ExtendsTheRunAndAnalysesAgain(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	for _, e := range []event.Event{
-		f.command(t, events.ExperimentStarted, "start"),
-		f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"),
-		f.workloadEvent(t, "w1", "baseline", true),
-		f.workloadEvent(t, "w2", "candidate", true),
-	} {
-		f.handle(t, e)
-	}
+	f.toRunning(t)
 	f.now = f.now.Add(11 * time.Minute) // past the seeded 600 s
 	f.handle(t, f.tick(t, "tick-1"))
 	f.mustBe(t, experiment.Analyzing, 4)
@@ -504,14 +497,7 @@ func TestAutoPromote_FollowsAPromoteVerdictOnlyWhenSwitchedOn(t *testing.T) {
 			t.Parallel()
 			f := setup(t)
 			f.c.autoPromote = c.flag
-			for _, e := range []event.Event{
-				f.command(t, events.ExperimentStarted, "start"),
-				f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"),
-				f.workloadEvent(t, "w1", "baseline", true),
-				f.workloadEvent(t, "w2", "candidate", true),
-			} {
-				f.handle(t, e)
-			}
+			f.toRunning(t)
 			f.now = f.now.Add(11 * time.Minute)
 			f.handle(t, f.tick(t, "tick-1")) // sends the analysis request
 			done, _ := events.New("done", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
@@ -535,4 +521,18 @@ func TestAutoPromote_FollowsAPromoteVerdictOnlyWhenSwitchedOn(t *testing.T) {
 			f.mustBe(t, experiment.Promoted, 6)
 		})
 	}
+}
+
+// toRunning starts the experiment and reports both variants ready: it is running.
+func (f *fixture) toRunning(t *testing.T) {
+	t.Helper()
+	for _, e := range []event.Event{
+		f.command(t, events.ExperimentStarted, "start"),
+		f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"),
+		f.workloadEvent(t, "w1", "baseline", true),
+		f.workloadEvent(t, "w2", "candidate", true),
+	} {
+		f.handle(t, e)
+	}
+	f.mustBe(t, experiment.Running, 3)
 }
