@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
@@ -17,17 +16,8 @@ import (
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
-func registered(t *testing.T, m *metrics) *prometheus.Registry {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	if err := m.register(reg); err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
 func TestMetrics_EveryVerdictAndOutcomeHasASeriesFromTheStart(t *testing.T) {
-	reg := registered(t, newMetrics())
+	reg := promtest.Registry(t, newMetrics().register)
 	if n := len(promtest.Series(t, reg, MetricVerdicts)); n != 4 {
 		t.Errorf("%d verdict series, want 4", n)
 	}
@@ -73,7 +63,7 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := New(st)
-			reg := registered(t, a.metrics)
+			reg := promtest.Registry(t, a.metrics.register)
 			exp := pgtest.Experiment(t, st, tenant)
 			samples(exp, tt.windows, tt.ratio)
 			req, _ := events.New(fmt.Sprint("req-", i), events.AnalysisRequested, events.SourceController, tenant, exp,
@@ -106,7 +96,7 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 
 	t.Run("another tenant's request counts nothing", func(t *testing.T) {
 		a := New(st)
-		reg := registered(t, a.metrics)
+		reg := promtest.Registry(t, a.metrics.register)
 		exp := pgtest.Experiment(t, st, tenant)
 		other := pgtest.Tenant(t, st, "other")
 		bad, _ := events.New("foreign", events.AnalysisRequested, events.SourceController, other, exp, events.ExperimentRef{ExperimentID: exp})
@@ -126,7 +116,7 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 
 func TestMetrics_LabelsStayInTheirFixedSets(t *testing.T) {
 	m := newMetrics()
-	reg := registered(t, m)
+	reg := promtest.Registry(t, m.register)
 	m.stored(Report{Decision: analysis.Decision{Verdict: "made-up", Metrics: []analysis.MetricDecision{
 		{Criterion: analysis.Criterion{Metric: "series"}, Outcome: analysis.Improved},
 		{Criterion: analysis.Criterion{Metric: "not-a-kpi"}, Outcome: analysis.Regressed},

@@ -5,22 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/monitoring/promtest"
 )
-
-func registered(t *testing.T, m *metrics) *prometheus.Registry {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	if err := m.register(reg); err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
 
 func TestRenderDuration_OneObservationPerVariantRendered(t *testing.T) {
 	t.Parallel()
@@ -41,7 +30,7 @@ func TestRenderDuration_OneObservationPerVariantRendered(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			g, _, tenant, exp := setup(t, tt.baseline, tt.candidate)
-			reg := registered(t, g.metrics)
+			reg := promtest.Registry(t, g.metrics.register)
 			e, _ := events.New("req-1", events.ManifestsRequested, events.SourceController, tenant, exp, events.ExperimentRef{ExperimentID: exp})
 			for range 2 { // a redelivery replays the stored reply: nothing is rendered again
 				if _, err := g.Handle(context.Background(), e); err != nil {
@@ -59,7 +48,7 @@ func TestRenderDuration_OneObservationPerVariantRendered(t *testing.T) {
 
 func TestRenderDuration_LabelsAreTheTemplateSet(t *testing.T) {
 	m := newMetrics()
-	reg := registered(t, m)
+	reg := promtest.Registry(t, m.register)
 	if n := len(promtest.Series(t, reg, MetricRenderDuration)); n != len(pipeline.Templates()) {
 		t.Fatalf("%d series before any render, want one per template (%d)", n, len(pipeline.Templates()))
 	}

@@ -103,3 +103,14 @@ func matches(m *dto.Metric, want Labels) bool {
 	}
 	return n == len(want)
 }
+
+// Registry returns a fresh registry with register's metrics on it, failing the test if they
+// cannot be registered.
+func Registry(t testing.TB, register func(prometheus.Registerer) error) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	if err := register(reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
