@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"knative.dev/pkg/signals"
 
+	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/shared/events"
 )
 
@@ -275,33 +276,8 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 		fmt.Fprintf(out, "\nverdict: %s\n", a.Verdict)
 		return
 	}
-	var rep struct {
-		Verdict  string `json:"verdict"`
-		Reason   string `json:"reason"`
-		Settings struct {
-			Confidence float64 `json:"confidence"`
-		} `json:"settings"`
-		Needed *struct {
-			Baseline  int `json:"baseline"`
-			Candidate int `json:"candidate"`
-		} `json:"additional_observations"`
-		Metrics []struct {
-			Metric    string   `json:"metric"`
-			Critical  bool     `json:"critical"`
-			Outcome   string   `json:"outcome"`
-			Reason    string   `json:"reason"`
-			AdjustedP *float64 `json:"welch_adjusted_p"`
-			Welch     *struct {
-				Mean1      float64 `json:"mean1"`
-				Mean2      float64 `json:"mean2"`
-				RelDefined bool    `json:"rel_defined"`
-				RelChange  float64 `json:"rel_change"`
-				RelLow     float64 `json:"rel_low"`
-				RelHigh    float64 `json:"rel_high"`
-				P          float64 `json:"p_value"`
-			} `json:"welch"`
-		} `json:"metrics"`
-	}
+	// The report as the analyzer stores it: its own type, so the table follows its format.
+	var rep analyzer.Report
 	if err := json.Unmarshal(a.Report, &rep); err != nil {
 		fmt.Fprintf(out, "\nverdict: %s (report unreadable: %v)\n", a.Verdict, err)
 		return
@@ -321,8 +297,8 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 				change = fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%]", 100*w.RelChange, 100*w.RelLow, 100*w.RelHigh)
 			}
 			p = fmt.Sprintf("%.2g", w.P)
-			if m.AdjustedP != nil {
-				p = fmt.Sprintf("%.2g", *m.AdjustedP)
+			if m.WelchAdjustedP != nil {
+				p = fmt.Sprintf("%.2g", *m.WelchAdjustedP)
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, base, cand, change, p, m.Outcome)
@@ -332,7 +308,7 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 	for _, m := range rep.Metrics {
 		fmt.Fprintf(out, "  %-26s %s\n", m.Metric, m.Reason)
 	}
-	fmt.Fprintf(out, "\nrecommendation: %s", strings.ToUpper(firstNonEmpty(rep.Verdict, a.Verdict)))
+	fmt.Fprintf(out, "\nrecommendation: %s", strings.ToUpper(firstNonEmpty(string(rep.Verdict), a.Verdict)))
 	if rep.Reason != "" {
 		fmt.Fprintf(out, " — %s", rep.Reason)
 	}
