@@ -152,8 +152,24 @@ func TestCollectors_KPIWindowsMatchAnIndependentCountAndTheAnalyzerReadsThem(t *
 				last = maxTime(last, c.lastWindow().Add(window))
 			}
 			waitRedis(t, ph.rdb, last)
-			if _, err := ph.in.CloseDue(context.Background()); err != nil {
-				t.Fatal(err)
+			// Every window the counts saw must be stored. The ingest's own closing loop may hold
+			// a window's lease while this CloseDue runs, so wait (bounded) for its commit too.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, err := ph.in.CloseDue(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				stored := true
+				for v, c := range counters {
+					c.mu.Lock()
+					seen := len(c.windows)
+					c.mu.Unlock()
+					stored = stored && len(windowsOf(t, ph.st, tenant, exp, v)) >= seen
+				}
+				if stored || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond) // a closing transaction elsewhere, bounded by the deadline
 			}
 			complete := map[experiment.Variant]int{}
 			for v, c := range counters {
