@@ -512,8 +512,16 @@ func TestMetrics_CountMessagesAndFanOut(t *testing.T) {
 		{"phoenix_gateway_channels", 1},
 		{"phoenix_gateway_redis_up", 1},
 	}
+	// The writer counts a frame after its write returns, which can be just after the client
+	// read it: wait (bounded) for the counters to settle, with the same expectations.
+	deadline := time.Now().Add(2 * time.Second)
 	for _, ck := range checks {
-		if got := metric(t, e.reg, ck.name); got != ck.want {
+		got := metric(t, e.reg, ck.name)
+		for got != ck.want && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			got = metric(t, e.reg, ck.name)
+		}
+		if got != ck.want {
 			t.Errorf("%s = %v, want %v", ck.name, got, ck.want)
 		}
 	}
