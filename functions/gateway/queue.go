@@ -12,7 +12,7 @@ type queued struct {
 }
 
 // mailbox is what a connection's writer has to do: the frames queued for it, a pong owed to the
-// client, a credential change to re-arm the expiry timer for. Live events never wait for room: a
+// client, a ping due, a credential change to re-arm the expiry timer for. Live events never wait for room: a
 // full queue means the client does not keep up. Replayed events do wait, and leave half of the
 // queue free for the live ones. An idle mailbox holds no buffer and one channel, since every idle
 // connection has one.
@@ -27,6 +27,8 @@ type mailbox struct {
 	pong []byte
 	// pongDue says a pong is owed; one pending answer is enough.
 	pongDue bool
+	// pingDue says the ping interval has passed since the last ping.
+	pingDue bool
 	// rearm says the credential changed since the writer last looked.
 	rearm bool
 	// ready wakes the writer when there is something to do.
@@ -84,6 +86,14 @@ func (q *mailbox) owePong(payload []byte) {
 	wake(q.ready)
 }
 
+// owePing records that a ping is due.
+func (q *mailbox) owePing() {
+	q.mu.Lock()
+	q.pingDue = true
+	q.mu.Unlock()
+	wake(q.ready)
+}
+
 // credentialChanged tells the writer to re-arm the expiry timer.
 func (q *mailbox) credentialChanged() {
 	q.mu.Lock()
@@ -100,6 +110,8 @@ type work struct {
 	pong []byte
 	// pongDue says a pong is owed.
 	pongDue bool
+	// pingDue says a ping is due.
+	pingDue bool
 	// rearm says the credential changed.
 	rearm bool
 }
@@ -114,8 +126,8 @@ func (q *mailbox) take(w work) work {
 	} else {
 		q.frames = q.frames[:0]
 	}
-	w.pong, w.pongDue, w.rearm = q.pong, q.pongDue, q.rearm
-	q.pong, q.pongDue, q.rearm = nil, false, false
+	w.pong, w.pongDue, w.pingDue, w.rearm = q.pong, q.pongDue, q.pingDue, q.rearm
+	q.pong, q.pongDue, q.pingDue, q.rearm = nil, false, false, false
 	room := q.room
 	q.mu.Unlock()
 	if room != nil {
