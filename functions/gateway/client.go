@@ -371,6 +371,7 @@ func (c *client) writeLoop() {
 			expiry.Stop()
 		}
 	}()
+	out := sender{conn: c.conn.NetConn(), timeout: c.opts.WriteTimeout, pool: &c.hub.batches}
 	var w work
 	for {
 		<-c.queue.ready
@@ -392,7 +393,7 @@ func (c *client) writeLoop() {
 			pinger.Reset(c.opts.PingInterval)
 		}
 		if err == nil {
-			err = c.write(w.frames)
+			err = c.write(&out, w.frames)
 		}
 		clear(w.frames)
 		if cap(w.frames) > 64 {
@@ -406,26 +407,21 @@ func (c *client) writeLoop() {
 	}
 }
 
-// write writes frames in order, stopping early if the client is closing, and observes the
-// fan-out latency of live events. One deadline covers the batch: a client that cannot take a
-// batch within the write timeout is not keeping up anyway.
-func (c *client) write(frames []queued) error {
+// write writes frames in order with one write and observes the fan-out latency of live events.
+// A batch already taken is written even if the client starts closing meanwhile: it is bounded by
+// the send queue and the write timeout.
+func (c *client) write(out *sender, frames []queued) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	if err := out.send(frames); err != nil {
+		return err
+	}
+	c.hub.metrics.messagesOut.Add(float64(len(frames)))
+	at := c.hub.now()
 	for _, f := range frames {
-		select {
-		case <-c.done:
-			return nil
-		default:
-		}
-		if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
-			return err
-		}
-		c.hub.metrics.messagesOut.Inc()
 		if f.at != 0 {
-			c.hub.metrics.fanout.Observe(time.Duration(c.hub.now() - f.at).Seconds())
+			c.hub.metrics.fanout.Observe(time.Duration(at - f.at).Seconds())
 		}
 	}
 	return nil

@@ -88,6 +88,8 @@ type hub struct {
 	log *slog.Logger
 	// epoch is the origin of queued.at: monotonic offsets are cheaper to store than times.
 	epoch time.Time
+	// batches lends the writers their batch buffers (*[]byte).
+	batches sync.Pool
 
 	// connMu guards clients, tenants, users, reserved and closing.
 	connMu sync.Mutex
