@@ -14,8 +14,9 @@ import (
 )
 
 // client is one WebSocket connection. Its reader goroutine reads and answers frames and owns
-// subs and bucket; its writer goroutine is the only one that writes to conn. Everything else
-// reaches the socket by queueing on queue, or by close.
+// subs and bucket; its writer goroutine, which runs while there is something to write (see
+// mailbox), is the only one that writes to conn. Everything else reaches the socket by queueing
+// on queue, or by close.
 type client struct {
 	// id tells connections apart in logs.
 	id uint64
@@ -30,8 +31,14 @@ type client struct {
 	// opts are the gateway's resolved options.
 	opts *Options
 
-	// queue holds what the writer has to do.
+	// queue holds what the writer has to do, and starts it.
 	queue mailbox
+	// out writes data frames; used by the writer only.
+	out sender
+	// pinger queues a ping every PingInterval; reset by the writer after each ping.
+	pinger *time.Timer
+	// expiry closes the connection when its credential expires; re-armed by the writer.
+	expiry *time.Timer
 
 	// closeOnce makes close take effect once.
 	closeOnce sync.Once
@@ -47,7 +54,7 @@ type client struct {
 	// readerDone is closed when the reader has returned: the client's close frame arrived or
 	// the connection failed.
 	readerDone chan struct{}
-	// writerDone is closed when the writer has returned and closed conn.
+	// writerDone is closed when the last writer has sent the close frame and closed conn.
 	writerDone chan struct{}
 
 	// subs are the held channels. Owned by whichever goroutine handles frames (one at a time);
@@ -79,7 +86,11 @@ func newClient(id uint64, identity Identity, conn *websocket.Conn, h *hub) *clie
 		bucket:     newTokenBucket(h.opts.MessageRate),
 	}
 	c.queue.init(h.opts.SendQueue)
+	c.out = sender{conn: conn.NetConn(), timeout: h.opts.WriteTimeout, pool: &h.batches}
 	c.identity.Store(&identity)
+	// The timers are armed before anyone else can see the client (its writer uses them).
+	c.pinger = afterFunc(h.opts.PingInterval, c.pingDue)
+	c.arm()
 	return c
 }
 
@@ -89,11 +100,49 @@ func (c *client) log() *slog.Logger {
 	return c.hub.log.With("client", c.id, "tenant", c.owner.tenant, "subject", c.owner.subject)
 }
 
-// start runs the connection on two new goroutines, so that the handshake's goroutine (and the
-// HTTP server's state for it) is released. The reader cleans up when both have ended.
+// start runs the connection's reader on a new goroutine, so that the handshake's goroutine (and
+// the HTTP server's state for it) is released. The reader cleans up when the connection has
+// ended.
 func (c *client) start() {
-	go c.writeLoop()
 	go c.run()
+}
+
+// refuse ends a client that will never start, with code: its writer sends the close frame.
+func (c *client) refuse(code int, text, reason string) {
+	close(c.readerDone) // no reader will answer the close frame
+	c.close(code, text, reason)
+}
+
+// startWriter runs the writer; called by whoever the mailbox tells to.
+func (c *client) startWriter() { go c.writeRun() }
+
+// pingDue queues a ping; the pinger's function.
+func (c *client) pingDue() {
+	if c.queue.owePing() {
+		c.startWriter()
+	}
+}
+
+// arm sets the expiry timer for the current credential, replacing the previous one. Called by
+// newClient, then by the writer.
+func (c *client) arm() {
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
+	if at := c.identity.Load().ExpiresAt; !at.IsZero() {
+		c.expiry = afterFunc(time.Until(at), func() {
+			c.close(CloseTokenExpired, "token expired", disconnectExpired)
+		})
+	}
+}
+
+// afterFunc is time.AfterFunc, returned before f can run: the timer is made idle and then set,
+// so that storing it happens before f runs (f may start the writer, which uses the timer).
+func afterFunc(d time.Duration, f func()) *time.Timer {
+	t := time.AfterFunc(time.Duration(1<<63-1), f)
+	t.Reset(d)
+	return t
 }
 
 // run is the reader goroutine: it reads until the connection ends, then releases the client's
@@ -119,8 +168,8 @@ func (c *client) close(code int, text, reason string) bool {
 		close(c.done)
 		first = true
 	})
-	if first {
-		wake(c.queue.ready) // the writer waits on its mailbox alone
+	if first && c.queue.close() {
+		c.startWriter()
 	}
 	return first
 }
@@ -139,7 +188,11 @@ func (c *client) deliver(f queued) {
 		return
 	default:
 	}
-	if c.queue.push(f) {
+	ok, start := c.queue.push(f)
+	if start {
+		c.startWriter()
+	}
+	if ok {
 		return
 	}
 	if c.close(CloseSlowReader, "slow reader", disconnectSlowReader) {
@@ -149,7 +202,7 @@ func (c *client) deliver(f queued) {
 
 // deliverWait queues f once there is room, for replayed events; false means the client closed.
 func (c *client) deliverWait(f queued) bool {
-	return c.queue.pushWait(c.done, f)
+	return c.queue.pushWait(c.done, f, c.startWriter)
 }
 
 // readLoop reads frames until the connection ends. Its handlers only queue work for the writer;
@@ -164,7 +217,9 @@ func (c *client) readLoop() {
 	})
 	c.conn.SetPingHandler(func(data string) error {
 		alive()
-		c.queue.owePong([]byte(data))
+		if c.queue.owePong([]byte(data)) {
+			c.startWriter()
+		}
 		return nil
 	})
 	c.conn.SetCloseHandler(func(code int, _ string) error {
@@ -337,52 +392,28 @@ func (c *client) reauthenticate(ctx context.Context, token string) {
 		return
 	}
 	c.identity.Store(&id)
-	c.queue.credentialChanged()
+	if c.queue.credentialChanged() {
+		c.startWriter()
+	}
 	c.deliver(queued{data: authenticatedFrame(id.ExpiresAt)})
 }
 
-// writeLoop is the only writer of conn: queued frames, pongs, pings and finally the close frame.
-// It waits on its mailbox alone: closing, the ping timer and the expiry timer all reach it there,
-// so a wake-up for a live event is one channel receive rather than a select over four (at ten
-// thousand connections that difference is a measurable share of a fan-out). It closes conn when
-// it returns.
-func (c *client) writeLoop() {
-	defer close(c.writerDone)
-	defer c.conn.Close()
-	// The timers run their functions instead of sending on channels; only this goroutine arms
-	// and stops them. A timer that fires after it stopped them queues for nobody.
-	pinger := time.AfterFunc(c.opts.PingInterval, c.queue.owePing)
-	defer pinger.Stop()
-	var expiry *time.Timer
-	arm := func() {
-		if expiry != nil {
-			expiry.Stop()
-			expiry = nil
-		}
-		if at := c.identity.Load().ExpiresAt; !at.IsZero() {
-			expiry = time.AfterFunc(time.Until(at), func() {
-				c.close(CloseTokenExpired, "token expired", disconnectExpired)
-			})
-		}
-	}
-	arm()
-	defer func() {
-		if expiry != nil {
-			expiry.Stop()
-		}
-	}()
-	out := sender{conn: c.conn.NetConn(), timeout: c.opts.WriteTimeout, pool: &c.hub.batches}
+// writeRun is the writer: it writes what the mailbox holds (pongs, pings, queued frames) until
+// take finds nothing, then ends; the next producer starts it again. When the connection closes
+// it sends the close frame, stops the timers and closes conn.
+func (c *client) writeRun() {
 	var w work
 	for {
-		<-c.queue.ready
-		// A closing client gets no more frames, however many are queued.
-		if c.closing() {
-			c.writeClose()
+		var ok bool
+		if w, ok = c.queue.take(w); !ok {
 			return
 		}
-		w = c.queue.take(w)
+		if w.closed {
+			c.finish()
+			return
+		}
 		if w.rearm {
-			arm()
+			c.arm()
 		}
 		var err error
 		if w.pongDue {
@@ -390,31 +421,39 @@ func (c *client) writeLoop() {
 		}
 		if err == nil && w.pingDue {
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout))
-			pinger.Reset(c.opts.PingInterval)
+			c.pinger.Reset(c.opts.PingInterval)
 		}
 		if err == nil {
-			err = c.write(&out, w.frames)
+			err = c.write(w.frames)
 		}
 		clear(w.frames)
-		if cap(w.frames) > 64 {
-			w.frames = nil
-		}
 		if err != nil {
 			c.log().Debug("gateway: write", "error", err)
-			c.close(0, "", disconnectWriteError)
-			return
+			c.close(0, "", disconnectWriteError) // the next take says closed
 		}
 	}
+}
+
+// finish ends the connection: the close frame, if any, then conn is closed. The last writer
+// runs it once.
+func (c *client) finish() {
+	defer close(c.writerDone)
+	c.pinger.Stop()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	c.writeClose()
+	_ = c.conn.Close()
 }
 
 // write writes frames in order with one write and observes the fan-out latency of live events.
 // A batch already taken is written even if the client starts closing meanwhile: it is bounded by
 // the send queue and the write timeout.
-func (c *client) write(out *sender, frames []queued) error {
+func (c *client) write(frames []queued) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	if err := out.send(frames); err != nil {
+	if err := c.out.send(frames); err != nil {
 		return err
 	}
 	c.hub.metrics.messagesOut.Add(float64(len(frames)))

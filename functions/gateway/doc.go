@@ -12,8 +12,10 @@
 //     the process holds one Redis subscription per channel however many clients want it. It
 //     orders, per channel, live events, catch-up from the history and clients joining, so that
 //     every holder gets every event once and in order; and it sweeps credentials for revocation.
-//   - client (client.go) is one connection: exactly one reader goroutine and one writer
-//     goroutine; only the writer writes to the socket, from a bounded queue (queue.go).
+//   - client (client.go) is one connection: one reader goroutine and one writer goroutine;
+//     only the writer writes to the socket, from a bounded queue (queue.go). The writer runs
+//     while there is something to write and is started again by the next frame, ping or close,
+//     so an idle connection holds one goroutine stack, not two.
 //   - redisBroker (redis.go) is the one shared Redis pub/sub connection, behind the broker
 //     interface the hub declares; it notices a broken connection, re-establishes it and has the
 //     hub catch up each channel from its history.

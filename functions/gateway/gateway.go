@@ -160,10 +160,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newClient(g.ids.Add(1), id, conn, g.hub)
 	if err := g.hub.add(c); err != nil {
-		// Shutdown began during the upgrade; no writer exists yet.
-		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
-		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(g.opts.WriteTimeout))
-		_ = conn.Close()
+		// Shutdown began during the upgrade.
+		c.refuse(websocket.CloseGoingAway, "server shutting down", disconnectShutdown)
 		return
 	}
 	c.start()

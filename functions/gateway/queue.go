@@ -12,12 +12,16 @@ type queued struct {
 }
 
 // mailbox is what a connection's writer has to do: the frames queued for it, a pong owed to the
-// client, a ping due, a credential change to re-arm the expiry timer for. Live events never wait for room: a
-// full queue means the client does not keep up. Replayed events do wait, and leave half of the
-// queue free for the live ones. An idle mailbox holds no buffer and one channel, since every idle
-// connection has one.
+// client, a ping due, a credential change to re-arm the expiry timer for, the close. Live events
+// never wait for room: a full queue means the client does not keep up. Replayed events do wait,
+// and leave half of the queue free for the live ones.
+//
+// The writer goroutine runs only while there is something to do: the producer that finds the
+// mailbox idle is told to start it (every method returning start), and the writer ends when
+// take finds nothing. At most one runs at a time, so the writer is still the only one writing;
+// an idle connection holds no writer stack (most connections are idle most of the time).
 type mailbox struct {
-	// mu guards everything below but ready.
+	// mu guards everything below.
 	mu sync.Mutex
 	// frames waits for the writer, oldest first.
 	frames []queued
@@ -31,38 +35,51 @@ type mailbox struct {
 	pingDue bool
 	// rearm says the credential changed since the writer last looked.
 	rearm bool
-	// ready wakes the writer when there is something to do.
-	ready chan struct{}
+	// closed says the connection is closing: the writer sends the close frame and ends it.
+	closed bool
+	// writing says a writer goroutine is running (or about to); only it clears it.
+	writing bool
 	// room wakes a waiting pushWait when the writer has taken frames; made by the first wait.
 	room chan struct{}
 }
 
 // init prepares an empty mailbox holding at most limit frames.
 func (q *mailbox) init(limit int) {
-	q.limit, q.ready = limit, make(chan struct{}, 1)
+	q.limit = limit
 }
 
-// push appends f unless the queue is full, and reports whether it did.
-func (q *mailbox) push(f queued) bool {
+// claim marks the mailbox as having a writer and reports whether it needs one started. q.mu
+// must be held.
+func (q *mailbox) claim() (start bool) {
+	start = !q.writing
+	q.writing = true
+	return start
+}
+
+// push appends f unless the queue is full. ok reports whether it did; start that the caller must
+// start the writer.
+func (q *mailbox) push(f queued) (ok, start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if len(q.frames) >= q.limit {
-		q.mu.Unlock()
-		return false
+		return false, false
 	}
 	q.frames = append(q.frames, f)
-	q.mu.Unlock()
-	wake(q.ready)
-	return true
+	return true, q.claim()
 }
 
 // pushWait appends f once the queue is less than half full, or gives up when done is closed.
-func (q *mailbox) pushWait(done <-chan struct{}, f queued) bool {
+// start is as for push.
+func (q *mailbox) pushWait(done <-chan struct{}, f queued, startWriter func()) bool {
 	for {
 		q.mu.Lock()
 		if len(q.frames) < q.limit/2 {
 			q.frames = append(q.frames, f)
+			start := q.claim()
 			q.mu.Unlock()
-			wake(q.ready)
+			if start {
+				startWriter()
+			}
 			return true
 		}
 		if q.room == nil {
@@ -79,27 +96,35 @@ func (q *mailbox) pushWait(done <-chan struct{}, f queued) bool {
 }
 
 // owePong records that the client's ping with payload must be answered.
-func (q *mailbox) owePong(payload []byte) {
+func (q *mailbox) owePong(payload []byte) (start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.pong, q.pongDue = payload, true
-	q.mu.Unlock()
-	wake(q.ready)
+	return q.claim()
 }
 
 // owePing records that a ping is due.
-func (q *mailbox) owePing() {
+func (q *mailbox) owePing() (start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.pingDue = true
-	q.mu.Unlock()
-	wake(q.ready)
+	return q.claim()
 }
 
 // credentialChanged tells the writer to re-arm the expiry timer.
-func (q *mailbox) credentialChanged() {
+func (q *mailbox) credentialChanged() (start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.rearm = true
-	q.mu.Unlock()
-	wake(q.ready)
+	return q.claim()
+}
+
+// close tells the writer to send the close frame and end the connection.
+func (q *mailbox) close() (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	return q.claim()
 }
 
 // work is what take hands the writer.
@@ -114,18 +139,33 @@ type work struct {
 	pingDue bool
 	// rearm says the credential changed.
 	rearm bool
+	// closed says the connection is closing; the rest is then empty.
+	closed bool
 }
 
-// take moves everything waiting into w (reusing its frames) and returns it.
-func (q *mailbox) take(w work) work {
+// take moves everything waiting into w and returns it, with ok false when there was nothing:
+// the writer then ends, and the next producer starts another. Once closed, take reports only
+// that, and the writer that sees it keeps the mailbox claimed for good. The frame buffers are
+// swapped rather than copied, so one connection keeps at most one small buffer between bursts.
+func (q *mailbox) take(w work) (_ work, ok bool) {
 	q.mu.Lock()
-	w.frames = append(w.frames[:0], q.frames...)
-	clear(q.frames)
-	if cap(q.frames) > 64 {
-		q.frames = nil // a burst is over; an idle connection keeps no big buffer
-	} else {
-		q.frames = q.frames[:0]
+	w.frames = w.frames[:0]
+	if cap(w.frames) > 64 {
+		w.frames = nil // a burst is over; an idle connection keeps no big buffer
 	}
+	if q.closed {
+		q.mu.Unlock()
+		return work{closed: true}, true
+	}
+	if len(q.frames) == 0 && !q.pongDue && !q.pingDue && !q.rearm {
+		if q.frames == nil {
+			q.frames = w.frames
+		}
+		q.writing = false
+		q.mu.Unlock()
+		return work{}, false
+	}
+	w.frames, q.frames = q.frames, w.frames
 	w.pong, w.pongDue, w.pingDue, w.rearm = q.pong, q.pongDue, q.pingDue, q.rearm
 	q.pong, q.pongDue, q.pingDue, q.rearm = nil, false, false, false
 	room := q.room
@@ -133,7 +173,7 @@ func (q *mailbox) take(w work) work {
 	if room != nil {
 		wake(room)
 	}
-	return w
+	return w, true
 }
 
 // wake signals c without blocking; one pending signal is enough.
