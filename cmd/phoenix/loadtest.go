@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -23,6 +23,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"knative.dev/pkg/signals"
@@ -192,6 +194,8 @@ type loadReport struct {
 	RSSPerConn      float64         // gateway resident memory added per connection, bytes
 	HeapPerConn     float64         // gateway live heap and stacks added per connection, bytes
 	GatewayConns    float64         // the gateway's own connection count when measured
+	Fanout          []bucket        // the gateway's fan-out histogram over the events
+	GatewayCPU      float64         // the gateway's CPU seconds over the events
 }
 
 // runLoad runs the load test; progress goes to log.
@@ -231,7 +235,7 @@ func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Write
 	if err != nil {
 		return nil, err
 	}
-	before, _ := scrapeMemory(o.metrics)
+	before, _ := scrapeGateway(o.metrics)
 
 	fmt.Fprintf(log, "opening %d connections to %s (%d tenants × %d subjects, %d source addresses) …\n",
 		o.connections, o.gateway, o.tenants, o.users, o.sources)
@@ -243,13 +247,15 @@ func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Write
 	if rep.Opened == 0 {
 		return rep, nil
 	}
-	if after, collected, err := settledMemory(ctx, o.metrics, o.settle); err == nil && before != nil {
+	idle, collected, err := settledMemory(ctx, o.metrics, o.settle)
+	if err == nil && before != nil {
 		rep.MemoryKnown, rep.MemoryCollected = true, collected
 		n := float64(rep.Opened)
-		rep.RSSPerConn = (after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]) / n
-		rep.HeapPerConn = (after["go_memstats_heap_alloc_bytes"] + after["go_memstats_stack_inuse_bytes"] -
-			before["go_memstats_heap_alloc_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
-		rep.GatewayConns = after["phoenix_gateway_connections"]
+		b, a := before.values, idle.values
+		rep.RSSPerConn = (a["process_resident_memory_bytes"] - b["process_resident_memory_bytes"]) / n
+		rep.HeapPerConn = (a["go_memstats_heap_alloc_bytes"] + a["go_memstats_stack_inuse_bytes"] -
+			b["go_memstats_heap_alloc_bytes"] - b["go_memstats_stack_inuse_bytes"]) / n
+		rep.GatewayConns = a["phoenix_gateway_connections"]
 	}
 
 	// Readers, then events.
@@ -288,6 +294,12 @@ func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Write
 	case <-time.After(o.grace):
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if idle != nil {
+		if done, err := scrapeGateway(o.metrics); err == nil {
+			rep.Fanout = done.fanoutSince(idle)
+			rep.GatewayCPU = done.values["process_cpu_seconds_total"] - idle.values["process_cpu_seconds_total"]
+		}
 	}
 	closeAll(conns)
 	wg.Wait()
@@ -554,8 +566,21 @@ func loadEvent(n int, tenant uuid.UUID) []byte {
 	return b
 }
 
-// scrapeMemory reads the gateway's memory and connection gauges from its /metrics.
-func scrapeMemory(metricsURL string) (map[string]float64, error) {
+// gatewayMetrics is what the load test reads from the gateway's /metrics.
+type gatewayMetrics struct {
+	values map[string]float64 // the memory, connection, GC and CPU gauges and counters, by name
+	fanout []bucket           // phoenix_gateway_fanout_seconds, cumulative, by upper bound
+}
+
+// bucket is one cumulative histogram bucket.
+type bucket struct {
+	le    float64 // upper bound, seconds
+	count float64 // observations at or below le
+}
+
+// scrapeGateway reads the gateway's memory and connection gauges, its CPU time and its fan-out
+// histogram from its /metrics.
+func scrapeGateway(metricsURL string) (*gatewayMetrics, error) {
 	if metricsURL == "-" {
 		return nil, errors.New("no metrics URL")
 	}
@@ -568,30 +593,75 @@ func scrapeMemory(metricsURL string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: %s", metricsURL, resp.Status)
 	}
-	want := map[string]bool{"process_resident_memory_bytes": true, "go_memstats_heap_alloc_bytes": true,
-		"go_memstats_stack_inuse_bytes": true, "phoenix_gateway_connections": true, "go_gc_duration_seconds_count": true}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !want[name] {
-			continue
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			out[name] = v
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", metricsURL, err)
+	}
+	m := &gatewayMetrics{values: map[string]float64{}}
+	for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_alloc_bytes",
+		"go_memstats_stack_inuse_bytes", "phoenix_gateway_connections", "process_cpu_seconds_total"} {
+		if f := families[name]; f != nil && len(f.GetMetric()) == 1 {
+			x := f.GetMetric()[0]
+			m.values[name] = x.GetGauge().GetValue() + x.GetCounter().GetValue()
 		}
 	}
-	if len(out) < 4 {
+	if f := families["go_gc_duration_seconds"]; f != nil && len(f.GetMetric()) == 1 {
+		m.values["go_gc_duration_seconds_count"] = float64(f.GetMetric()[0].GetSummary().GetSampleCount())
+	}
+	if f := families["phoenix_gateway_fanout_seconds"]; f != nil && len(f.GetMetric()) == 1 {
+		for _, b := range f.GetMetric()[0].GetHistogram().GetBucket() {
+			m.fanout = append(m.fanout, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
+		}
+	}
+	if len(m.values) < 4 {
 		return nil, fmt.Errorf("%s has no process and Go memory metrics", metricsURL)
 	}
-	return out, sc.Err()
+	return m, nil
+}
+
+// fanoutSince is the fan-out histogram of the observations made between before and m.
+func (m *gatewayMetrics) fanoutSince(before *gatewayMetrics) []bucket {
+	if len(before.fanout) != len(m.fanout) {
+		return nil
+	}
+	out := make([]bucket, len(m.fanout))
+	for i, b := range m.fanout {
+		out[i] = bucket{le: b.le, count: b.count - before.fanout[i].count}
+	}
+	return out
+}
+
+// histogramQuantile estimates the q-quantile of a cumulative histogram as Prometheus's
+// histogram_quantile does: linear interpolation within the bucket that holds it (the lowest
+// bucket from 0). It returns the bound as an upper limit when the quantile falls beyond the last
+// finite bucket, and NaN without observations.
+func histogramQuantile(q float64, buckets []bucket) float64 {
+	if len(buckets) == 0 || buckets[len(buckets)-1].count == 0 {
+		return math.NaN()
+	}
+	total := buckets[len(buckets)-1].count
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, b := range buckets {
+		if b.count >= rank {
+			if math.IsInf(b.le, 1) {
+				return lower
+			}
+			if b.count == below {
+				return b.le
+			}
+			return lower + (b.le-lower)*(rank-below)/(b.count-below)
+		}
+		lower, below = b.le, b.count
+	}
+	return lower
 }
 
 // settledMemory reads the gateway's memory once it has collected garbage since now (so the heap
 // holds what the connections keep, not what their handshakes left), or after wait at most.
-func settledMemory(ctx context.Context, metricsURL string, wait time.Duration) (map[string]float64, bool, error) {
-	first, err := scrapeMemory(metricsURL)
+func settledMemory(ctx context.Context, metricsURL string, wait time.Duration) (*gatewayMetrics, bool, error) {
+	first, err := scrapeGateway(metricsURL)
 	if err != nil {
 		return nil, false, err
 	}
@@ -600,15 +670,15 @@ func settledMemory(ctx context.Context, metricsURL string, wait time.Duration) (
 		if !sleepCtx(ctx, time.Second) {
 			return nil, false, ctx.Err()
 		}
-		m, err := scrapeMemory(metricsURL)
+		m, err := scrapeGateway(metricsURL)
 		if err != nil {
 			return nil, false, err
 		}
-		if m["go_gc_duration_seconds_count"] > first["go_gc_duration_seconds_count"] {
+		if m.values["go_gc_duration_seconds_count"] > first.values["go_gc_duration_seconds_count"] {
 			return m, true, nil
 		}
 	}
-	m, err := scrapeMemory(metricsURL)
+	m, err := scrapeGateway(metricsURL)
 	return m, false, err
 }
 
@@ -693,6 +763,14 @@ func (r *loadReport) write(out io.Writer) {
 		r.Delivered, r.Expected, r.lost(), r.Duplicates, r.Gaps, r.ErrorFrames)
 	fmt.Fprintf(tw, "latency\tp50 %s, p95 %s, p99 %s, max %s (publish to receipt)\n", ms(percentile(r.Latency, .5)),
 		ms(percentile(r.Latency, .95)), ms(percentile(r.Latency, .99)), ms(percentile(r.Latency, 1)))
+	if p99 := histogramQuantile(.99, r.Fanout); !math.IsNaN(p99) {
+		perDelivery := 0.0
+		if r.Delivered > 0 {
+			perDelivery = r.GatewayCPU / float64(r.Delivered) * 1e6
+		}
+		fmt.Fprintf(tw, "gateway fan-out	p50 %.1f ms, p99 %.1f ms (its histogram: from Redis to the frame written); %.1f s of CPU over the events, %.1f µs per delivery\n",
+			histogramQuantile(.5, r.Fanout)*1000, p99*1000, r.GatewayCPU, perDelivery)
+	}
 	if r.MemoryKnown {
 		when := "after a garbage collection"
 		if !r.MemoryCollected {

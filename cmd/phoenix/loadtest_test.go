@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,7 +87,11 @@ func TestLoad_MoreThanAThousandConnectionsGetEveryEvent(t *testing.T) {
 		len(rep.Latency) != 3300 || !rep.MemoryKnown || rep.GatewayConns != 1100 {
 		t.Fatalf("report %+v", rep)
 	}
-	for _, want := range []string{"1100 opened, 0 failed", "3300 of 3300; lost 0", "latency", "per idle connection"} {
+	// The gateway's histogram saw exactly the deliveries of the events, and spent CPU on them.
+	if n := rep.Fanout[len(rep.Fanout)-1].count; n != 3300 || rep.GatewayCPU <= 0 {
+		t.Fatalf("gateway fan-out histogram counted %v deliveries (want 3300), CPU %v s", n, rep.GatewayCPU)
+	}
+	for _, want := range []string{"1100 opened, 0 failed", "3300 of 3300; lost 0", "latency", "per idle connection", "gateway fan-out", "per delivery"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
@@ -181,5 +186,45 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, .5) != 0 {
 		t.Error("percentile of nothing is not 0")
+	}
+}
+
+func TestHistogramQuantile(t *testing.T) {
+	inf := math.Inf(1)
+	h := []bucket{{.01, 50}, {.05, 90}, {.1, 100}, {inf, 100}}
+	tests := []struct {
+		name    string
+		q       float64
+		buckets []bucket
+		want    float64
+	}{
+		{"within the first bucket, from 0", .2, h, .004},
+		{"interpolated in the second", .7, h, .01 + .04*20/40},
+		{"at a bound", .9, h, .05},
+		{"the last finite bucket", .99, h, .05 + .05*9/10},
+		{"beyond the finite buckets", .99, []bucket{{.1, 90}, {inf, 100}}, .1},
+		{"empty bucket reached exactly", .5, []bucket{{.1, 50}, {.2, 50}, {inf, 100}}, .1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := histogramQuantile(tt.q, tt.buckets); math.Abs(got-tt.want) > 1e-12 {
+				t.Errorf("histogramQuantile(%v) = %v, want %v", tt.q, got, tt.want)
+			}
+		})
+	}
+	if !math.IsNaN(histogramQuantile(.5, nil)) || !math.IsNaN(histogramQuantile(.5, []bucket{{inf, 0}})) {
+		t.Error("a quantile of no observations is not NaN")
+	}
+}
+
+func TestFanoutSince_SubtractsBucketByBucket(t *testing.T) {
+	before := &gatewayMetrics{fanout: []bucket{{.1, 5}, {math.Inf(1), 7}}}
+	after := &gatewayMetrics{fanout: []bucket{{.1, 15}, {math.Inf(1), 27}}}
+	got := after.fanoutSince(before)
+	if len(got) != 2 || got[0].count != 10 || got[1].count != 20 || got[0].le != .1 {
+		t.Fatalf("fanoutSince = %v", got)
+	}
+	if (&gatewayMetrics{fanout: []bucket{{.1, 1}}}).fanoutSince(before) != nil {
+		t.Fatal("histograms of different buckets were subtracted")
 	}
 }

@@ -113,7 +113,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "phoenix_gateway_fanout_seconds",
 			Help:    "Time from an event's arrival from Redis to its frame being written to a client, per delivery.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .075, .1, .15, .25, .5, 1, 2.5},
 		}),
 		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "phoenix_gateway_redis_up", Help: "1 while the Redis pub/sub connection is subscribed.",
