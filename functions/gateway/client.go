@@ -89,7 +89,7 @@ func newClient(id uint64, identity Identity, conn *websocket.Conn, h *hub) *clie
 	c.out = sender{conn: conn.NetConn(), timeout: h.opts.WriteTimeout, pool: &h.batches}
 	c.identity.Store(&identity)
 	// The timers are armed before anyone else can see the client (its writer uses them).
-	c.pinger = afterFunc(h.opts.PingInterval, c.pingDue)
+	afterFunc(&c.pinger, h.opts.PingInterval, c.pingDue)
 	c.arm()
 	return c
 }
@@ -131,18 +131,17 @@ func (c *client) arm() {
 		c.expiry = nil
 	}
 	if at := c.identity.Load().ExpiresAt; !at.IsZero() {
-		c.expiry = afterFunc(time.Until(at), func() {
+		afterFunc(&c.expiry, time.Until(at), func() {
 			c.close(CloseTokenExpired, "token expired", disconnectExpired)
 		})
 	}
 }
 
-// afterFunc is time.AfterFunc, returned before f can run: the timer is made idle and then set,
-// so that storing it happens before f runs (f may start the writer, which uses the timer).
-func afterFunc(d time.Duration, f func()) *time.Timer {
-	t := time.AfterFunc(time.Duration(1<<63-1), f)
-	t.Reset(d)
-	return t
+// afterFunc stores in *slot a timer that runs f after d. The timer is stored while idle and set
+// afterwards, so that the store happens before f runs (f may start the writer, which uses it).
+func afterFunc(slot **time.Timer, d time.Duration, f func()) {
+	*slot = time.AfterFunc(time.Duration(1<<63-1), f)
+	(*slot).Reset(d)
 }
 
 // run is the reader goroutine: it reads until the connection ends, then releases the client's
