@@ -104,26 +104,19 @@ func (q *mailbox) owePong(payload []byte) (start bool) {
 }
 
 // owePing records that a ping is due.
-func (q *mailbox) owePing() (start bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.pingDue = true
-	return q.claim()
-}
+func (q *mailbox) owePing() (start bool) { return q.mark(&q.pingDue) }
 
 // credentialChanged tells the writer to re-arm the expiry timer.
-func (q *mailbox) credentialChanged() (start bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.rearm = true
-	return q.claim()
-}
+func (q *mailbox) credentialChanged() (start bool) { return q.mark(&q.rearm) }
 
 // close tells the writer to send the close frame and end the connection.
-func (q *mailbox) close() (start bool) {
+func (q *mailbox) close() (start bool) { return q.mark(&q.closed) }
+
+// mark sets one of the mailbox's flags and claims it for a writer.
+func (q *mailbox) mark(flag *bool) (start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.closed = true
+	*flag = true
 	return q.claim()
 }
 
