@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/phoenixotel/phoenix/migrations"
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -27,7 +28,7 @@ func TestCLI_BootstrapsASchemaTenantAndUsers(t *testing.T) {
 	run := func(stdin string, args ...string) (string, string, error) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(childEnv(), "PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL)
+		cmd.Env = append(bintest.Env(), "PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL)
 		cmd.Stdin = strings.NewReader(stdin)
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -90,7 +91,7 @@ func TestCLI_PipelineListRenderValidate(t *testing.T) {
 	bin := build(t, dir, "cmd/phoenix")
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = childEnv()
+		cmd.Env = bintest.Env()
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()

@@ -29,6 +29,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -36,14 +37,8 @@ import (
 func build(t testing.TB, dir, pkg string) string {
 	t.Helper()
 	out := filepath.Join(dir, strings.ReplaceAll(pkg, "/", "-"))
-	args := []string{"build", "-o", out}
-	if coverDir() != "" {
-		// make test collects the binaries' coverage beside the tests' own.
-		args = append(args, "-cover", "-coverpkg=github.com/phoenixotel/phoenix/...")
-	}
-	cmd := exec.Command("go", append(args, "github.com/phoenixotel/phoenix/"+pkg)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	if err := bintest.Build(out, pkg); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -82,7 +77,7 @@ func startDevWith(t *testing.T, args, env []string) *platform {
 	p.cmd.Args = append(p.cmd.Args, args...)
 	p.bin = bin
 	p.cmd.Dir = dir
-	p.cmd.Env = append(childEnv(),
+	p.cmd.Env = append(bintest.Env(),
 		"PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=",
 		"PHOENIX_WS_RECHECK_INTERVAL=200ms")
 	p.cmd.Env = append(p.cmd.Env, env...)
@@ -294,7 +289,7 @@ func TestFunction_RefusesARoleThatBypassesRLS(t *testing.T) {
 	bin := build(t, dir, "functions/analyzer/cmd")
 	db := pgtest.Migrated(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(childEnv(), "PORT=0", "PHOENIX_DATABASE_URL="+db.OwnerURL) // superuser owner
+	cmd.Env = append(bintest.Env(), "PORT=0", "PHOENIX_DATABASE_URL="+db.OwnerURL) // superuser owner
 	out, err := runWithTimeout(cmd, 20*time.Second)
 	if err == nil {
 		t.Fatalf("analyzer started as a superuser:\n%s", out)
@@ -307,7 +302,7 @@ func TestFunction_RefusesARoleThatBypassesRLS(t *testing.T) {
 func TestFunction_RejectsInvalidConfiguration(t *testing.T) {
 	bin := build(t, t.TempDir(), "functions/api/cmd")
 	cmd := exec.Command(bin)
-	cmd.Env = append(childEnv(), "PORT=http", "PHOENIX_DATABASE_URL=mysql://x")
+	cmd.Env = append(bintest.Env(), "PORT=http", "PHOENIX_DATABASE_URL=mysql://x")
 	out, err := runWithTimeout(cmd, 20*time.Second)
 	if err == nil || !strings.Contains(out, "PORT=") || !strings.Contains(out, "PHOENIX_DATABASE_URL") {
 		t.Fatalf("bad configuration: err %v, output:\n%s", err, out)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -24,7 +25,7 @@ type cli struct {
 func (c cli) run(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(c.bin, args...)
-	cmd.Env = append(append(childEnv(), "XDG_CONFIG_HOME="+c.configHome), c.env...)
+	cmd.Env = append(append(bintest.Env(), "XDG_CONFIG_HOME="+c.configHome), c.env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -115,7 +116,7 @@ func TestLoadsim_ChildrenDieWithTheSimulator(t *testing.T) {
 	t.Parallel()
 	bin := build(t, t.TempDir(), "cmd/phoenix")
 	cmd := exec.Command(bin, "loadsim", "--profile", "process-churn", "--processes", "8", "--seed", "3")
-	cmd.Env = childEnv()
+	cmd.Env = bintest.Env()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func TestDemo_RunsAnExperimentToItsVerdictAndExits(t *testing.T) {
 		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0",
 		"--dev-keys", filepath.Join(dir, "keys.pem"))
 	cmd.Dir = dir
-	cmd.Env = append(childEnv(), "XDG_CONFIG_HOME="+dir, "PHOENIX_DATABASE_URL="+db.AppURL,
+	cmd.Env = append(bintest.Env(), "XDG_CONFIG_HOME="+dir, "PHOENIX_DATABASE_URL="+db.AppURL,
 		"PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=", "PHOENIX_KPI_WINDOW=6s")
 	out, err := runWithTimeout(cmd, 4*time.Minute)
 	if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,16 +17,4 @@ func writeDevKeys(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// coverDir is where built binaries write coverage data when make test asks for it.
-func coverDir() string { return os.Getenv("PHOENIX_COVERDIR") }
-
-// childEnv is the environment for binaries the tests start.
-func childEnv() []string {
-	env := os.Environ()
-	if d := coverDir(); d != "" {
-		env = append(env, "GOCOVERDIR="+d)
-	}
-	return env
 }

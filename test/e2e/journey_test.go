@@ -20,6 +20,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/loadsim"
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -44,7 +45,7 @@ func collector(t *testing.T) string {
 func startLoadsim(t *testing.T, bin string, processes int) {
 	t.Helper()
 	cmd := exec.Command(bin, "loadsim", "--profile", loadsim.Realistic, "--processes", fmt.Sprint(processes), "--seed", "7", "--quiet")
-	cmd.Env = childEnv()
+	cmd.Env = bintest.Env()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

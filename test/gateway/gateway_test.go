@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/test/bintest"
 )
 
 func TestHandshake_RealTokens(t *testing.T) {
@@ -267,11 +267,11 @@ func TestSIGTERM_StopsAcceptingAndClosesConnectionsOverTheDrainWindow(t *testing
 	w := newWorld(t, redisURL())
 	w.start(t, nil) // for tokens and seeding
 	bin := filepath.Join(t.TempDir(), "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/phoenixotel/phoenix/functions/gateway/cmd").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := bintest.Build(bin, "functions/gateway/cmd"); err != nil {
+		t.Fatal(err)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "PHOENIX_DATABASE_URL="+w.db.AppURL, "PHOENIX_REDIS_URL="+redisURL(),
+	cmd.Env = append(bintest.Env(), "PORT=0", "PHOENIX_DATABASE_URL="+w.db.AppURL, "PHOENIX_REDIS_URL="+redisURL(),
 		"PHOENIX_JWT_KEYS_FILE="+w.keysFile, "PHOENIX_DRAIN_TIMEOUT=6s", "PHOENIX_WS_DRAIN_WINDOW=1s")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/test/bintest"
 )
 
 // authSteps are the auth scenario's checks, in order.
@@ -95,7 +96,7 @@ func TestAuthFlow_AgainstPhoenixDev(t *testing.T) {
 		run := func(pw string) (string, error) {
 			cmd := exec.Command(p.bin, "test", "integration", "--focus", "auth", "--api", p.target.API, "--gateway", p.target.Gateway,
 				"--tenant", scripted.Tenant, "--email", scripted.Email) // #nosec G204 -- the CLI built for the tests
-			cmd.Env = append(childEnv(), "PHOENIX_SMOKE_PASSWORD="+pw)
+			cmd.Env = append(bintest.Env(), "PHOENIX_SMOKE_PASSWORD="+pw)
 			out, err := cmd.CombinedOutput()
 			return string(out), err
 		}

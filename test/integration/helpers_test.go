@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -53,31 +54,12 @@ func binary(t *testing.T) string {
 			return
 		}
 		phoenixBinary.path = filepath.Join(dir, "phoenix")
-		args := []string{"build", "-o", phoenixBinary.path}
-		if coverDir() != "" {
-			args = append(args, "-cover", "-coverpkg=github.com/phoenixotel/phoenix/...")
-		}
-		cmd := exec.Command("go", append(args, "github.com/phoenixotel/phoenix/cmd/phoenix")...) // #nosec G204 -- builds this repository's CLI
-		if out, err := cmd.CombinedOutput(); err != nil {
-			phoenixBinary.err = fmt.Errorf("go build cmd/phoenix: %v\n%s", err, out)
-		}
+		phoenixBinary.err = bintest.Build(phoenixBinary.path, "cmd/phoenix")
 	})
 	if phoenixBinary.err != nil {
 		t.Fatal(phoenixBinary.err)
 	}
 	return phoenixBinary.path
-}
-
-// coverDir is where built binaries write coverage data when make test asks for it.
-func coverDir() string { return os.Getenv("PHOENIX_COVERDIR") }
-
-// childEnv is the environment for binaries the tests start.
-func childEnv() []string {
-	env := os.Environ()
-	if d := coverDir(); d != "" {
-		env = append(env, "GOCOVERDIR="+d)
-	}
-	return env
 }
 
 // platform is a running `phoenix dev`.
@@ -115,7 +97,7 @@ func startDev(t *testing.T, o devOptions) *platform {
 	cmd.Dir = dir
 	// Every suite on this machine logs in from 127.0.0.1 through the same Redis: the per-IP login
 	// limit would count all of them together. The per-account limit stays on (tenants are unique).
-	cmd.Env = append(childEnv(), "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
+	cmd.Env = append(bintest.Env(), "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
 		"PHOENIX_JWT_KEYS_FILE=", "PHOENIX_RATE_LOGIN_IP=off")
 	cmd.Env = append(cmd.Env, o.env...)
 	var logs syncBuffer
@@ -191,7 +173,7 @@ func unique(prefix string) string {
 func (p *platform) cli(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(p.bin, args...) // #nosec G204 -- the CLI built above
-	cmd.Env = append(childEnv(), "PHOENIX_DATABASE_URL="+p.db.AppURL)
+	cmd.Env = append(bintest.Env(), "PHOENIX_DATABASE_URL="+p.db.AppURL)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -39,6 +39,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -127,14 +128,8 @@ var functionsSeen map[string]string // function -> base URL, set by runPlatform
 func runPlatform(t *testing.T) (exposition, map[string]string, error) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "phoenix")
-	args := []string{"build", "-o", bin}
-	if os.Getenv("PHOENIX_COVERDIR") != "" {
-		args = append(args, "-cover", "-coverpkg=github.com/phoenixotel/phoenix/...")
-	}
-	build := exec.Command("go", append(args, "./cmd/phoenix")...)
-	build.Dir = root()
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("go build ./cmd/phoenix: %v\n%s", err, out)
+	if err := bintest.Build(bin, "cmd/phoenix"); err != nil {
+		return nil, nil, err
 	}
 	// Every function phoenix dev can run has an --<name>-addr flag; all get a free port.
 	help, _ := exec.Command(bin, "dev", "--help").CombinedOutput()
@@ -149,11 +144,8 @@ func runPlatform(t *testing.T) (exposition, map[string]string, error) {
 	}
 	cmd := exec.Command(bin, cmdArgs...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL,
+	cmd.Env = append(bintest.Env(), "PHOENIX_DATABASE_URL="+db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL,
 		"PHOENIX_JWT_KEYS_FILE=", "PHOENIX_LOG_LEVEL=warn")
-	if d := os.Getenv("PHOENIX_COVERDIR"); d != "" {
-		cmd.Env = append(cmd.Env, "GOCOVERDIR="+d)
-	}
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	stdout, err := cmd.StdoutPipe()
