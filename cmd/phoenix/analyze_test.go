@@ -33,16 +33,7 @@ func writeLines(tb testing.TB, dir, name string, xs []float64) string {
 //
 //	go test -run '^$' -bench Analyze1M ./cmd/phoenix
 func BenchmarkAnalyze1M(b *testing.B) {
-	dir := b.TempDir()
-	r := rand.New(rand.NewPCG(1, 2))
-	mk := func(mean float64) []float64 {
-		xs := make([]float64, 1_000_000)
-		for i := range xs {
-			xs[i] = mean + r.NormFloat64()*50
-		}
-		return xs
-	}
-	bp, cp := writeLines(b, dir, "b.txt", mk(1000)), writeLines(b, dir, "c.txt", mk(990))
+	bp, cp := millionSamples(b)
 	st, _ := os.Stat(bp)
 	b.SetBytes(2 * st.Size())
 	for b.Loop() {
@@ -56,11 +47,9 @@ func BenchmarkAnalyze1M(b *testing.B) {
 	}
 }
 
-// BenchmarkAnalyzeMWU1M is BenchmarkAnalyze1M with --method mwu: Welch, and Mann–Whitney with
-// the Hodges–Lehmann interval over 10¹² pairwise differences:
-//
-//	go test -run '^$' -bench AnalyzeMWU1M ./cmd/phoenix
-func BenchmarkAnalyzeMWU1M(b *testing.B) {
+// millionSamples writes a baseline and a candidate file of 1M normal values each (means 1000
+// and 990, sd 50) and returns their paths.
+func millionSamples(b *testing.B) (baseline, candidate string) {
 	dir := b.TempDir()
 	r := rand.New(rand.NewPCG(1, 2))
 	mk := func(mean float64) []float64 {
@@ -70,7 +59,15 @@ func BenchmarkAnalyzeMWU1M(b *testing.B) {
 		}
 		return xs
 	}
-	bp, cp := writeLines(b, dir, "b.txt", mk(1000)), writeLines(b, dir, "c.txt", mk(990))
+	return writeLines(b, dir, "b.txt", mk(1000)), writeLines(b, dir, "c.txt", mk(990))
+}
+
+// BenchmarkAnalyzeMWU1M is BenchmarkAnalyze1M with --method mwu: Welch, and Mann–Whitney with
+// the Hodges–Lehmann interval over 10¹² pairwise differences:
+//
+//	go test -run '^$' -bench AnalyzeMWU1M ./cmd/phoenix
+func BenchmarkAnalyzeMWU1M(b *testing.B) {
+	bp, cp := millionSamples(b)
 	for b.Loop() {
 		xs, ys, err := readSamples(bp, cp)
 		if err != nil {

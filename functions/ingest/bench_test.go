@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
 )
@@ -26,7 +24,7 @@ func BenchmarkServeMetrics(b *testing.B) {
 	tok := e.token(tenant, exp, experiment.Baseline)
 	bodies := make([][]byte, 512)
 	for i := range bodies {
-		bodies[i] = benchScrape(exp, i%50, time.Now().Add(time.Duration(i)*time.Second))
+		bodies[i] = benchScrape(b, exp, i%50, time.Now().Add(time.Duration(i)*time.Second))
 	}
 	h := e.in.Routes()
 	b.ResetTimer()
@@ -48,7 +46,7 @@ func BenchmarkServeMetrics(b *testing.B) {
 	b.ReportMetric(float64(b.N)*2040/b.Elapsed().Seconds(), "datapoints/s")
 }
 
-func benchScrape(exp uuid.UUID, host int, at time.Time) []byte {
+func benchScrape(t testing.TB, exp uuid.UUID, host int, at time.Time) []byte {
 	md := pmetric.NewMetrics()
 	ts := pcommon.NewTimestampFromTime(at)
 	for p := range 170 {
@@ -78,10 +76,5 @@ func benchScrape(exp uuid.UUID, host int, at time.Time) []byte {
 			}
 		}
 	}
-	raw, _ := pmetricotlp.NewExportRequestFromMetrics(md).MarshalProto()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write(raw)
-	_ = zw.Close()
-	return buf.Bytes()
+	return encode(t, md, false, true)
 }

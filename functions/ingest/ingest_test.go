@@ -151,20 +151,7 @@ func (e *env) post(r request, md pmetric.Metrics) (int, pmetricotlp.ExportRespon
 	if body == nil {
 		body = encode(e.t, md, isJSON, r.encoding == "gzip")
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/metrics", bytes.NewReader(body))
-	req.Header.Set("Content-Type", r.contentType)
-	if r.encoding != "none" {
-		req.Header.Set("Content-Encoding", r.encoding)
-	}
-	if r.token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := e.send(r, body)
 	if want, _, _ := mime.ParseMediaType(r.contentType); resp.Header.Get("Content-Type") != want {
 		e.t.Errorf("response Content-Type %q, want %q", resp.Header.Get("Content-Type"), want)
 	}
@@ -182,6 +169,7 @@ func (e *env) post(r request, md pmetric.Metrics) (int, pmetricotlp.ExportRespon
 		return resp.StatusCode, out, nil, len(body)
 	}
 	st := &spb.Status{}
+	var err error
 	if isJSON {
 		err = protojson.Unmarshal(raw, st)
 	} else {
@@ -191,6 +179,26 @@ func (e *env) post(r request, md pmetric.Metrics) (int, pmetricotlp.ExportRespon
 		e.t.Fatalf("status %d with a body that is no google.rpc.Status: %v (%q)", resp.StatusCode, err, raw)
 	}
 	return resp.StatusCode, out, st, len(body)
+}
+
+// send posts body with r's headers as they are and returns the response and its body.
+func (e *env) send(r request, body []byte) (*http.Response, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/metrics", bytes.NewReader(body))
+	req.Header.Set("Content-Type", r.contentType)
+	if r.encoding != "none" {
+		req.Header.Set("Content-Encoding", r.encoding)
+	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, raw
 }
 
 // redisNow is Redis's clock, the one windows are cut by.
@@ -508,15 +516,8 @@ func TestIngest_RefusesBadInputWithoutRetries(t *testing.T) {
 // postRaw posts r with contentType as given (post always sends a supported one).
 func (e *env) postRaw(r request, contentType string) (int, pmetricotlp.ExportResponse, *spb.Status, int) {
 	if contentType == "text/plain" {
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/metrics", bytes.NewReader(r.body))
-		req.Header.Set("Content-Type", contentType)
-		req.Header.Set("Authorization", "Bearer "+r.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		r.contentType = contentType
+		resp, raw := e.send(r, r.body)
 		st := &spb.Status{}
 		if err := proto.Unmarshal(raw, st); err != nil {
 			return resp.StatusCode, pmetricotlp.NewExportResponse(), nil, 0
