@@ -37,6 +37,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"sigs.k8s.io/yaml"
 
 	"github.com/phoenixotel/phoenix/test/bintest"
@@ -63,41 +66,33 @@ type family struct {
 // exposition is the metric families of one or more /metrics pages, by name.
 type exposition map[string]*family
 
-var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s`)
-var labelName = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*"`)
-
-// add parses a Prometheus text exposition into e.
-func (e exposition) add(source, body string) {
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
-			if e[f[2]] == nil {
-				e[f[2]] = &family{labels: map[string]bool{}, source: source}
-			}
-			e[f[2]].typ = f[3]
-			continue
-		}
-		m := sampleLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		name := m[1]
+// add parses a Prometheus text exposition into e. Histogram and summary series carry the label
+// their buckets or quantiles are cut by (le, quantile) besides their own.
+func (e exposition) add(source, body string) error {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s /metrics: %w", source, err)
+	}
+	for name, mf := range families {
 		fam := e[name]
-		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-			if base, ok := strings.CutSuffix(name, suffix); ok && e[base] != nil && (e[base].typ == "histogram" || e[base].typ == "summary") {
-				fam = e[base]
-			}
-		}
 		if fam == nil {
-			fam = &family{typ: "untyped", labels: map[string]bool{}, source: source}
+			fam = &family{typ: strings.ToLower(mf.GetType().String()), labels: map[string]bool{}, source: source}
 			e[name] = fam
 		}
-		for _, l := range labelName.FindAllStringSubmatch(m[2], -1) {
-			fam.labels[l[1]] = true
+		switch mf.GetType() {
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			fam.labels["le"] = true
+		case dto.MetricType_SUMMARY:
+			fam.labels["quantile"] = true
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				fam.labels[l.GetName()] = true
+			}
 		}
 	}
+	return nil
 }
 
 // builtins are series Prometheus makes itself, with their labels.
@@ -216,7 +211,9 @@ func runPlatform(t *testing.T) (exposition, map[string]string, error) {
 			if resp.StatusCode != http.StatusOK {
 				return nil, nil, fmt.Errorf("%s /metrics: %s", name, resp.Status)
 			}
-			exp.add(name, string(body))
+			if err := exp.add(name, string(body)); err != nil {
+				return nil, nil, err
+			}
 			ticked = ticked || (name == "controller" && strings.Contains(string(body), `route="dev.knative.sources.ping"`))
 		}
 		if ticked {
@@ -351,8 +348,7 @@ service:
 			if strings.Contains(s, `otelcol_exporter_sent_metric_points{exporter="otlp_http/phoenix"`) &&
 				strings.Contains(s, `otelcol_exporter_send_failed_metric_points{exporter="otlp_http/unreachable"`) {
 				exp := exposition{}
-				exp.add("phoenix-collector", s)
-				return exp, nil
+				return exp, exp.add("phoenix-collector", s)
 			}
 		}
 		if time.Now().After(deadline) {
