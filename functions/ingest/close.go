@@ -62,29 +62,11 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 		w.KPIs["critical_process_coverage"] = float64(len(w.CriticalCovered)) / float64(len(critical))
 	}
 	instances := map[string]bool{}
-	var cpu float64
-	cpuSeen := false
-	for inst, c := range t.cpu {
-		instances[inst] = true
-		if c[1] > 0 {
-			cpu += c[0] / c[1]
-			cpuSeen = true
-		}
-	}
-	if cpuSeen {
+	if cpu, ok := sumOfRatios(t.cpu, instances); ok {
 		w.CollectorCPU = &cpu
 		w.KPIs["collector_cpu"] = cpu
 	}
-	var mem float64
-	memSeen := false
-	for inst, m := range t.memory {
-		instances[inst] = true
-		if m[1] > 0 {
-			mem += m[0] / m[1]
-			memSeen = true
-		}
-	}
-	if memSeen {
+	if mem, ok := sumOfRatios(t.memory, instances); ok {
 		w.CollectorMemory = &mem
 		w.KPIs["collector_memory"] = mem
 	}
@@ -189,4 +171,18 @@ func (in *Ingest) announce(ctx context.Context, x window, w store.KPIWindow) {
 	if err != nil {
 		logging.FromContext(ctx).Error("publish KPI window for the gateway", "experiment", x.experiment, "err", err)
 	}
+}
+
+// sumOfRatios sums, over the collector instances of per, each instance's first number over its
+// second (CPU seconds over seconds: cores; RSS sum over readings: mean RSS), skipping instances
+// without a denominator; ok says some instance had one. Every instance is added to instances.
+func sumOfRatios(per map[string][2]float64, instances map[string]bool) (sum float64, ok bool) {
+	for inst, v := range per {
+		instances[inst] = true
+		if v[1] > 0 {
+			sum += v[0] / v[1]
+			ok = true
+		}
+	}
+	return sum, ok
 }
