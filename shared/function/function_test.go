@@ -199,11 +199,21 @@ func TestReadiness_WaitsForStartAndFailsOnDependency(t *testing.T) {
 	t.Fatal("Start never completed")
 }
 
+// Serve must return the Start error on its own, without being cancelled: a
+// cancellation racing the failing Start would take the shutdown path instead.
 func TestServe_StartErrorStopsTheFunction(t *testing.T) {
-	_, stop := running(t, Service{Name: "t", Start: func(context.Context) error { return errors.New("role can bypass RLS") }})
-	err := stop()
-	if err == nil || !strings.Contains(err.Error(), "role can bypass RLS") {
-		t.Fatalf("Serve = %v, want the Start error", err)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(context.Background(), Service{Name: "t", Start: func(context.Context) error { return errors.New("role can bypass RLS") }},
+			Options{Addr: "127.0.0.1:0", DrainTimeout: time.Second})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "role can bypass RLS") {
+			t.Fatalf("Serve = %v, want the Start error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve kept running after Start failed")
 	}
 }
 
