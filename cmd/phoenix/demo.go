@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"knative.dev/pkg/signals"
 
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/loadsim"
@@ -52,7 +51,7 @@ func demoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runDemo(signals.NewContext(), cfg, dev, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runDemo(cmd.Context(), cfg, dev, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()

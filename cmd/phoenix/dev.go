@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"knative.dev/pkg/signals"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/functions/api"
@@ -68,7 +67,7 @@ func devCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runDev(signals.NewContext(), cfg, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runDev(cmd.Context(), cfg, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addDevFlags(cmd, &o)

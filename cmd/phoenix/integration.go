@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"knative.dev/pkg/signals"
 
 	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/smoke"
@@ -73,7 +72,7 @@ func integrationCmd() *cobra.Command {
 			"(service accounts) afterwards.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runIntegration(signals.NewContext(), o, cmd.InOrStdin(), cmd.OutOrStdout())
+			return runIntegration(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()

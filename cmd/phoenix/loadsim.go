@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"knative.dev/pkg/signals"
 
 	"github.com/phoenixotel/phoenix/shared/loadsim"
 )
@@ -37,7 +36,7 @@ func loadsimCmd() *cobra.Command {
 			"Runs until Ctrl-C; every child is stopped on exit, and dies with this process if it is killed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runLoadsim(signals.NewContext(), o, cmd.OutOrStdout())
+			return runLoadsim(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -60,7 +59,7 @@ func loadsimWorkerCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p.Pattern = loadsim.Pattern(pattern)
-			return loadsim.Work(signals.NewContext(), p)
+			return loadsim.Work(cmd.Context(), p)
 		},
 	}
 	f := cmd.Flags()

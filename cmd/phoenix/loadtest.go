@@ -27,7 +27,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
-	"knative.dev/pkg/signals"
 
 	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/shared/auth"
@@ -87,7 +86,7 @@ func loadTestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := runLoad(signals.NewContext(), o, cfg, cmd.ErrOrStderr())
+			rep, err := runLoad(cmd.Context(), o, cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -8,10 +8,13 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"knative.dev/pkg/signals"
 )
 
 func main() {
-	if err := root().Execute(); err != nil {
+	// One signal handler for the process: the first SIGINT or SIGTERM cancels the command's
+	// context so it can shut down cleanly, a second exits at once.
+	if err := root().ExecuteContext(signals.NewContext()); err != nil {
 		fmt.Fprintln(os.Stderr, "phoenix:", err)
 		var bad inputError
 		if errors.As(err, &bad) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/spf13/cobra"
-	"knative.dev/pkg/signals"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/shared/events"
@@ -30,7 +29,7 @@ func watchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			final, err := follow(signals.NewContext(), c, args[0], cmd.OutOrStdout())
+			final, err := follow(cmd.Context(), c, args[0], cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
