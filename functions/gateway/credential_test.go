@@ -10,9 +10,13 @@ import (
 	"github.com/google/uuid"
 )
 
+// shortLife is how long the expiring tokens of these tests live: long enough for the env to be
+// built and the connection to be dialled on a loaded machine, short enough to wait for.
+const shortLife = 2 * time.Second
+
 func TestCredential_ExpiryClosesTheConnection(t *testing.T) {
 	e := newEnv(t, withTokens(tokenTable{"short": {Tenant: uuid.New(), Subject: "s", ReadExperiments: true,
-		ExpiresAt: time.Now().Add(300 * time.Millisecond)}}))
+		ExpiresAt: time.Now().Add(shortLife)}}))
 	c := e.dial(t, "short")
 	expectClose(t, c, CloseTokenExpired)
 	waitFor(t, "the disconnect to be counted", func() bool {
@@ -23,8 +27,9 @@ func TestCredential_ExpiryClosesTheConnection(t *testing.T) {
 func TestCredential_InBandAuthenticationExtendsExpiry(t *testing.T) {
 	tenant := uuid.New()
 	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	short := time.Now().Add(shortLife)
 	e := newEnv(t, withTokens(tokenTable{
-		"short":    {Tenant: tenant, Subject: "s", ReadExperiments: true, ExpiresAt: time.Now().Add(400 * time.Millisecond)},
+		"short":    {Tenant: tenant, Subject: "s", ReadExperiments: true, ExpiresAt: short},
 		"fresh":    {Tenant: tenant, Subject: "s", ReadExperiments: true, ExpiresAt: later},
 		"other":    {Tenant: tenant, Subject: "someone else", ReadExperiments: true, ExpiresAt: later},
 		"foreign":  {Tenant: uuid.New(), Subject: "s", ReadExperiments: true, ExpiresAt: later},
@@ -50,7 +55,7 @@ func TestCredential_InBandAuthenticationExtendsExpiry(t *testing.T) {
 		t.Fatalf("authenticated expires_at %q, want %s", f.ExpiresAt, later.UTC().Format(time.RFC3339))
 	}
 	// Past the first token's expiry the connection still answers.
-	deadline := time.Now().Add(600 * time.Millisecond)
+	deadline := short.Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		send(t, c, `{"type":"ping"}`)
 		expect(t, c, typePong, "")
