@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,18 +24,11 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/config"
-	"github.com/phoenixotel/phoenix/shared/realtime"
 )
-
-// loadEventType is the CloudEvent type of the load test's events. They go to Redis for the
-// gateway only, never to the broker, so they are not in the event catalog.
-const loadEventType = "io.phoenix.test.load.v1"
 
 // loadOptions are the flags of `phoenix test load`.
 type loadOptions struct {
@@ -54,6 +46,7 @@ type loadOptions struct {
 	concurrency    int           // handshakes in flight
 	grace          time.Duration // how long to wait for deliveries after the last event
 	settle         time.Duration // how long to wait for the gateway's next garbage collection before measuring memory
+	throughAPI     bool          // cause the events through the API as the logged-in user instead of publishing them
 }
 
 func testCmd() *cobra.Command {
@@ -79,14 +72,27 @@ func loadTestCmd() *cobra.Command {
 			"in order, without gaps. It prints the connection time, the delivery latency (publish to\n" +
 			"receipt, p50/p95/p99/max), events lost, and the gateway's memory per connection (from its\n" +
 			"/metrics, measured before the first event). Run it in a process of its own: each connection\n" +
-			"is a file descriptor here and one in the gateway.",
+			"is a file descriptor here and one in the gateway.\n\n" +
+			"With --through-api the events are real experiment transitions caused through the API as the\n" +
+			"user of `phoenix login`: each is an experiment created and stopped, whose move to cancelled\n" +
+			"the controller publishes; every connection joins that user's tenant, and the latency runs from\n" +
+			"the stop request to receipt (API, broker, controller, Redis and gateway).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig()
 			if err != nil {
 				return err
 			}
-			rep, err := runLoad(cmd.Context(), o, cfg, cmd.ErrOrStderr())
+			var api *client
+			if o.throughAPI {
+				if api, err = session(); err != nil {
+					return inputError{fmt.Errorf("--through-api: %w", err)}
+				}
+				if !cmd.Flags().Changed("gateway") && api.creds.Gateway != "" {
+					o.gateway = wsURL(api.creds.Gateway)
+				}
+			}
+			rep, err := runLoad(cmd.Context(), o, cfg, api, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -108,6 +114,7 @@ func loadTestCmd() *cobra.Command {
 	f.IntVar(&o.sources, "source-addrs", 16, "loopback source addresses (127.0.0.1 up) to spread connections over")
 	f.IntVar(&o.concurrency, "concurrency", 64, "handshakes in flight at once")
 	f.DurationVar(&o.grace, "grace", 5*time.Second, "how long to wait for the last deliveries")
+	f.BoolVar(&o.throughAPI, "through-api", false, "cause the events through the API as the user of `phoenix login` (one tenant; default: publish through Redis)")
 	f.DurationVar(&o.settle, "settle", 150*time.Second, "how long to wait for the gateway's next garbage collection before measuring its memory (Go collects at least every 2 minutes)")
 	return cmd
 }
@@ -124,6 +131,12 @@ func (o *loadOptions) validate(cfg config.Config) error {
 	}
 	if o.events == 0 {
 		o.events = max(1, int(o.duration/time.Second))
+	}
+	if o.throughAPI {
+		if o.tenants > 1 {
+			return inputError{errors.New("--through-api holds every connection in the logged-in user's tenant: drop --tenants")}
+		}
+		o.tenants = 1
 	}
 	if o.tenants <= 0 {
 		o.tenants = (o.connections + 999) / 1000
@@ -164,7 +177,7 @@ type loadConn struct {
 	got      int             // events received in order
 	dup      int             // events with a number already seen
 	gaps     int             // numbers skipped
-	latency  []time.Duration // publish-to-receipt time of each event
+	latency  []time.Duration // cause-to-receipt time of each event
 	errFrame string          // the first error frame, if any
 	ended    error           // why the connection ended before the test closed it
 }
@@ -187,7 +200,8 @@ type loadReport struct {
 	Gaps            int             // numbers skipped
 	Ended           int             // connections that ended during the test
 	ErrorFrames     int             // connections that received an error frame
-	Latency         []time.Duration // every delivery's publish-to-receipt time
+	Latency         []time.Duration // every delivery's cause-to-receipt time
+	LatencyFrom     string          // what the latency is measured from
 	MemoryKnown     bool            // whether the gateway's metrics could be read
 	MemoryCollected bool            // whether the gateway collected garbage after the connections opened
 	RSSPerConn      float64         // gateway resident memory added per connection, bytes
@@ -197,8 +211,9 @@ type loadReport struct {
 	GatewayCPU      float64         // the gateway's CPU seconds over the events
 }
 
-// runLoad runs the load test; progress goes to log.
-func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Writer) (*loadReport, error) {
+// runLoad runs the load test; progress goes to log. With o.throughAPI, api is the logged-in
+// session the events are caused through.
+func runLoad(ctx context.Context, o loadOptions, cfg config.Config, api *client, log io.Writer) (*loadReport, error) {
 	if err := o.validate(cfg); err != nil {
 		return nil, err
 	}
@@ -214,23 +229,20 @@ func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Write
 	if err != nil {
 		return nil, err
 	}
-	ropts, err := redis.ParseURL(o.redisURL)
+	var src *eventSource
+	if o.throughAPI {
+		src, err = apiEvents(ctx, api, keys, cfg)
+	} else {
+		src, err = redisEvents(ctx, o)
+	}
 	if err != nil {
-		return nil, inputError{fmt.Errorf("--redis: %w", err)}
+		return nil, err
 	}
-	rdb := redis.NewClient(ropts)
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("redis %s: %w", ropts.Addr, err)
-	}
+	defer src.close()
 
 	rep := &loadReport{Connections: o.connections, Tenants: o.tenants, Users: o.users, Events: o.events,
-		Interval: o.duration / time.Duration(o.events)}
-	tenants := make([]uuid.UUID, o.tenants)
-	for i := range tenants {
-		tenants[i] = uuid.New()
-	}
-	tokenFor, err := tokenSource(issuer, tenants, o)
+		Interval: o.duration / time.Duration(o.events), LatencyFrom: src.from}
+	tokenFor, err := tokenSource(issuer, src.tenants, o)
 	if err != nil {
 		return nil, err
 	}
@@ -266,26 +278,19 @@ func runLoad(ctx context.Context, o loadOptions, cfg config.Config, log io.Write
 			continue
 		}
 		pending.Add(1)
-		wg.Go(func() { c.read(o.events, deadline, pending.Done) })
+		wg.Go(func() { c.read(o.events, deadline, src.stamp, pending.Done) })
 	}
 	allIn := make(chan struct{})
 	go func() { pending.Wait(); close(allIn) }()
 
-	fmt.Fprintf(log, "publishing %d events to each of %d tenants, one every %s …\n", o.events, o.tenants, rep.Interval)
-	pub := realtime.NewPublisher(rdb, gateway.ChannelPrefix)
-	experiments := make([]uuid.UUID, len(tenants))
-	for i := range experiments {
-		experiments[i] = uuid.New()
-	}
+	fmt.Fprintf(log, "%s %d events to each of %d tenants, one every %s …\n", src.verb, o.events, o.tenants, rep.Interval)
 	start := time.Now()
 	for n := 1; n <= o.events; n++ {
 		if !sleepCtx(ctx, time.Until(start.Add(time.Duration(n-1)*rep.Interval))) {
 			return nil, ctx.Err()
 		}
-		for i, tenant := range tenants {
-			if err := pub.Publish(ctx, tenant, experiments[i], loadEvent(n, tenant)); err != nil {
-				return nil, fmt.Errorf("publish event %d: %w", n, err)
-			}
+		if err := src.cause(ctx, n); err != nil {
+			return nil, fmt.Errorf("event %d: %w", n, err)
 		}
 	}
 	select {
@@ -461,10 +466,11 @@ func openOne(ctx context.Context, d *websocket.Dialer, gw string, tokenFor func(
 	return c, nil
 }
 
-// read receives events until the connection is closed, calling done once it has want of them.
-// Frames are read into one reused buffer and scanned for the few fields the test needs: at ten
-// thousand connections the tool must cost less than the gateway it measures.
-func (c *loadConn) read(want int, deadline time.Time, done func()) {
+// read receives events until the connection is closed, calling done once it has want of the
+// events stamp recognises (stamp gives the time each was caused). Frames are read into one reused
+// buffer and scanned for the few fields the test needs: at ten thousand connections the tool
+// must cost less than the gateway it measures.
+func (c *loadConn) read(want int, deadline time.Time, stamp func(frame []byte) (time.Time, bool), done func()) {
 	c.latency = make([]time.Duration, 0, want)
 	signalled := false
 	signal := func() {
@@ -498,10 +504,9 @@ func (c *loadConn) read(want int, deadline time.Time, done func()) {
 			}
 		case !bytes.HasPrefix(frame, []byte(`{"type":"event"`)):
 		default:
-			seq, okSeq := numberAfter(frame, `"seq":`)
-			sent, okSent := numberAfter(frame, `"sent_ns":`)
+			seq, okSeq := numberAfter(frame, `"seq":`) // the gateway's, which precedes the event's data
 			switch {
-			case !okSeq || !okSent:
+			case !okSeq:
 				if c.errFrame == "" {
 					c.errFrame = "unreadable event " + string(frame)
 				}
@@ -510,8 +515,12 @@ func (c *loadConn) read(want int, deadline time.Time, done func()) {
 			default:
 				c.gaps += int(seq - c.next) // #nosec G115 -- seq ≥ next here and counts events of this run
 				c.next = seq + 1
+				sent, ours := stamp(frame)
+				if !ours {
+					continue // another event of the tenant: in sequence, not one the test caused
+				}
 				c.got++
-				c.latency = append(c.latency, at.Sub(time.Unix(0, int64(sent)))) // #nosec G115 -- Unix nanoseconds fit int64 until 2262
+				c.latency = append(c.latency, at.Sub(sent))
 				if c.got == want {
 					signal()
 				}
@@ -552,17 +561,6 @@ func closeAll(conns []*loadConn) {
 		})
 	}
 	wg.Wait()
-}
-
-// loadEvent is event n for tenant as a structured CloudEvent, stamped with its send time.
-func loadEvent(n int, tenant uuid.UUID) []byte {
-	now := time.Now()
-	b, _ := json.Marshal(map[string]any{
-		"specversion": "1.0", "id": fmt.Sprintf("load-%d-%s", n, tenant), "source": "/phoenix/test/load",
-		"type": loadEventType, "time": now.UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
-		"data": map[string]any{"n": n, "sent_ns": now.UnixNano()},
-	})
-	return b
 }
 
 // gatewayMetrics is what the load test reads from the gateway's /metrics.
@@ -760,8 +758,8 @@ func (r *loadReport) write(out io.Writer) {
 	fmt.Fprintf(tw, "events\t%d to each tenant, one every %s\n", r.Events, r.Interval)
 	fmt.Fprintf(tw, "deliveries\t%d of %d; lost %d, duplicates %d, gaps %d, error frames %d\n",
 		r.Delivered, r.Expected, r.lost(), r.Duplicates, r.Gaps, r.ErrorFrames)
-	fmt.Fprintf(tw, "latency\tp50 %s, p95 %s, p99 %s, max %s (publish to receipt)\n", ms(percentile(r.Latency, .5)),
-		ms(percentile(r.Latency, .95)), ms(percentile(r.Latency, .99)), ms(percentile(r.Latency, 1)))
+	fmt.Fprintf(tw, "latency\tp50 %s, p95 %s, p99 %s, max %s (%s to receipt)\n", ms(percentile(r.Latency, .5)),
+		ms(percentile(r.Latency, .95)), ms(percentile(r.Latency, .99)), ms(percentile(r.Latency, 1)), r.LatencyFrom)
 	if p99 := histogramQuantile(.99, r.Fanout); !math.IsNaN(p99) {
 		perDelivery := 0.0
 		if r.Delivered > 0 {

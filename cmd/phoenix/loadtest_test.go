@@ -72,7 +72,7 @@ func TestLoad_MoreThanAThousandConnectionsGetEveryEvent(t *testing.T) {
 	o := loadOptions{connections: 1100, duration: 1500 * time.Millisecond, events: 3, gateway: "ws://" + addr + "/ws",
 		sources: 4, concurrency: 32, grace: 10 * time.Second, settle: time.Second}
 	var progress bytes.Buffer
-	rep, err := runLoad(context.Background(), o, cfg, &progress)
+	rep, err := runLoad(context.Background(), o, cfg, nil, &progress)
 	if err != nil {
 		t.Fatalf("runLoad: %v\n%s", err, progress.String())
 	}
@@ -103,7 +103,7 @@ func TestLoad_RetriesRefusalsTheGatewayAsksToRetry(t *testing.T) {
 	addr, cfg := startGateway(t, map[string]string{"PHOENIX_WS_CONNECT_RATE": "50/s"})
 	o := loadOptions{connections: 120, duration: 200 * time.Millisecond, events: 1, gateway: "ws://" + addr + "/ws",
 		sources: 1, concurrency: 16, grace: 10 * time.Second, distinctTokens: true, settle: time.Second}
-	rep, err := runLoad(context.Background(), o, cfg, io.Discard)
+	rep, err := runLoad(context.Background(), o, cfg, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +152,9 @@ func TestLoadOptions_Validate(t *testing.T) {
 			func(o loadOptions) bool {
 				return o.metrics == "https://gw.example/metrics" && o.tenants == 1 && o.users == 1
 			}},
+		{"through the API: one tenant", loadOptions{connections: 3000, duration: time.Second, gateway: "ws://x/ws", sources: 1, concurrency: 1, throughAPI: true}, false,
+			func(o loadOptions) bool { return o.tenants == 1 && o.users == 120 }},
+		{"through the API with tenants", loadOptions{connections: 10, duration: time.Second, gateway: "ws://x/ws", sources: 1, concurrency: 1, throughAPI: true, tenants: 2}, true, nil},
 		{"no connections", loadOptions{duration: time.Second, gateway: "ws://x/ws", sources: 1, concurrency: 1}, true, nil},
 		{"not a ws URL", loadOptions{connections: 1, duration: time.Second, gateway: "http://x/ws", sources: 1, concurrency: 1}, true, nil},
 		{"too many sources", loadOptions{connections: 1, duration: time.Second, gateway: "ws://x/ws", sources: 300, concurrency: 1}, true, nil},

@@ -115,6 +115,11 @@ func follow(ctx context.Context, c *client, id string, out io.Writer) (experimen
 	return v.exp, nil
 }
 
+// wsURL is the WebSocket endpoint of the gateway at base (http:// or https://).
+func wsURL(base string) string {
+	return strings.Replace(strings.Replace(base, "https://", "wss://", 1), "http://", "ws://", 1) + "/ws"
+}
+
 // stream subscribes to the experiment's channel and prints until the experiment ends (nil) or
 // the connection fails (the error).
 func (v *view) stream(ctx context.Context, c *client) error {
@@ -122,7 +127,7 @@ func (v *view) stream(ctx context.Context, c *client) error {
 	if err != nil {
 		return err
 	}
-	ws := strings.Replace(strings.Replace(c.creds.Gateway, "https://", "wss://", 1), "http://", "ws://", 1) + "/ws"
+	ws := wsURL(c.creds.Gateway)
 	conn, res, err := websocket.DefaultDialer.DialContext(ctx, ws, http.Header{"Authorization": {"Bearer " + tok}})
 	if err != nil {
 		if res != nil {
