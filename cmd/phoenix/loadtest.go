@@ -768,14 +768,19 @@ func (r *loadReport) write(out io.Writer) {
 		fmt.Fprintf(tw, "gateway fan-out	p50 %.1f ms, p99 %.1f ms (its histogram: from Redis to the frame written); %.1f s of CPU over the events, %.1f µs per delivery\n",
 			histogramQuantile(.5, r.Fanout)*1000, p99*1000, r.GatewayCPU, perDelivery)
 	}
-	if r.MemoryKnown {
+	switch {
+	case r.MemoryKnown && (r.HeapPerConn <= 0 || r.RSSPerConn <= 0):
+		// The process also did other work (phoenix dev runs every function in one): what the
+		// connections added is lost in what the rest freed.
+		fmt.Fprintln(tw, "gateway memory\tnot measurable: the process's memory fell while the connections opened (it runs more than the gateway)")
+	case r.MemoryKnown:
 		when := "after a garbage collection"
 		if !r.MemoryCollected {
 			when = "no garbage collection yet, so an upper bound"
 		}
 		fmt.Fprintf(tw, "gateway memory\t%.1f KB live heap+stacks and %.1f KB resident per idle connection (%.0f connections; %s)\n",
 			r.HeapPerConn/1024, r.RSSPerConn/1024, r.GatewayConns, when)
-	} else {
+	default:
 		fmt.Fprintln(tw, "gateway memory\tunknown (its /metrics could not be read)")
 	}
 	for _, f := range r.Failed {

@@ -231,3 +231,26 @@ func TestFanoutSince_SubtractsBucketByBucket(t *testing.T) {
 		t.Fatal("histograms of different buckets were subtracted")
 	}
 }
+
+func TestLoadReport_MemoryLine(t *testing.T) {
+	tests := []struct {
+		name string
+		rep  loadReport
+		want string
+	}{
+		{"measured", loadReport{MemoryKnown: true, MemoryCollected: true, HeapPerConn: 8 << 10, RSSPerConn: 11 << 10, GatewayConns: 10},
+			"8.0 KB live heap+stacks and 11.0 KB resident per idle connection (10 connections; after a garbage collection)"},
+		{"no collection yet", loadReport{MemoryKnown: true, HeapPerConn: 1024, RSSPerConn: 1024},
+			"no garbage collection yet, so an upper bound"},
+		{"fell while connecting", loadReport{MemoryKnown: true, HeapPerConn: 1024, RSSPerConn: -2048},
+			"not measurable: the process's memory fell"},
+		{"no metrics", loadReport{}, "unknown (its /metrics could not be read)"},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		tt.rep.write(&out)
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("%s: report lacks %q:\n%s", tt.name, tt.want, out.String())
+		}
+	}
+}
