@@ -33,6 +33,20 @@ func (c cli) run(t *testing.T, stdin string, args ...string) (string, string, er
 	return out.String(), errOut.String(), err
 }
 
+// adminPassword is the password of the users createAdmin makes, as read from stdin.
+const adminPassword = "correct horse battery staple\n"
+
+// createAdmin creates a tenant and an admin user of it (password adminPassword) with the CLI.
+func (c cli) createAdmin(t *testing.T, tenant, email string) {
+	t.Helper()
+	if _, errOut, err := c.run(t, "", "tenant", "create", tenant); err != nil {
+		t.Fatal(err, errOut)
+	}
+	if _, errOut, err := c.run(t, adminPassword, "user", "create", "--tenant", tenant, "--email", email, "--role", "admin"); err != nil {
+		t.Fatal(err, errOut)
+	}
+}
+
 // TestCLI_ExperimentCommandsDriveTheAPI logs in and drives experiments with the CLI only. The
 // platform has no collector binary, so a started experiment fails at deploying — which `watch`
 // shows live and reports with its exit status.
@@ -40,13 +54,8 @@ func TestCLI_ExperimentCommandsDriveTheAPI(t *testing.T) {
 	t.Parallel()
 	p := startDev(t)
 	c := cli{bin: p.bin, configHome: t.TempDir(), env: []string{"PHOENIX_DATABASE_URL=" + p.db.AppURL}}
-	const pw = "correct horse battery staple\n"
-	if _, errOut, err := c.run(t, "", "tenant", "create", "acme"); err != nil {
-		t.Fatal(err, errOut)
-	}
-	if _, errOut, err := c.run(t, pw, "user", "create", "--tenant", "acme", "--email", "ops@acme.example", "--role", "admin"); err != nil {
-		t.Fatal(err, errOut)
-	}
+	const pw = adminPassword
+	c.createAdmin(t, "acme", "ops@acme.example")
 
 	if _, _, err := c.run(t, "", "experiment", "list"); err == nil {
 		t.Fatal("experiment list worked before login")

@@ -12,18 +12,12 @@ func TestLoad_ThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	p := startDev(t)
 	c := cli{bin: p.bin, configHome: t.TempDir(), env: []string{"PHOENIX_DATABASE_URL=" + p.db.AppURL}}
-	const pw = "correct horse battery staple\n"
-	if _, errOut, err := c.run(t, "", "tenant", "create", "loadco"); err != nil {
-		t.Fatal(err, errOut)
-	}
-	if _, errOut, err := c.run(t, pw, "user", "create", "--tenant", "loadco", "--email", "ops@loadco.example", "--role", "admin"); err != nil {
-		t.Fatal(err, errOut)
-	}
+	c.createAdmin(t, "loadco", "ops@loadco.example")
 	if _, errOut, err := c.run(t, "", "test", "load", "--through-api", "--connections", "10"); err == nil ||
 		!strings.Contains(errOut, "phoenix login") {
 		t.Fatalf("through the API before login: %v %s", err, errOut)
 	}
-	if out, errOut, err := c.run(t, pw, "login", "--api", p.addrs["api"], "--gateway", p.addrs["gateway"], "--tenant", "loadco",
+	if out, errOut, err := c.run(t, adminPassword, "login", "--api", p.addrs["api"], "--gateway", p.addrs["gateway"], "--tenant", "loadco",
 		"--email", "ops@loadco.example", "--password-stdin"); err != nil {
 		t.Fatalf("login: %v %s %s", err, out, errOut)
 	}
