@@ -91,7 +91,9 @@ func TestLoad_MoreThanAThousandConnectionsGetEveryEvent(t *testing.T) {
 	if n := rep.Fanout[len(rep.Fanout)-1].count; n != 3300 || rep.GatewayCPU <= 0 {
 		t.Fatalf("gateway fan-out histogram counted %v deliveries (want 3300), CPU %v s", n, rep.GatewayCPU)
 	}
-	for _, want := range []string{"1100 opened, 0 failed", "3300 of 3300; lost 0", "latency", "per idle connection", "gateway fan-out", "per delivery"} {
+	// The gateway runs in this test's process, whose memory can fall while the connections open
+	// (a second -count frees the first's): which memory line is printed is TestLoadReport_MemoryLine's.
+	for _, want := range []string{"1100 opened, 0 failed", "3300 of 3300; lost 0", "latency", "gateway memory", "gateway fan-out", "per delivery"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
