@@ -57,16 +57,24 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitReady polls readiness; the runtime becomes ready asynchronously after Start.
-func waitReady(t *testing.T, base string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); { // generous: CI runs packages side by side on two cores
-		if code, _ := get(t, base+"/readyz"); code == http.StatusOK {
-			return
+// eventually polls cond every 5 ms until it holds (true) or 10 s have passed (false): generous,
+// since CI runs packages side by side on two cores.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if cond() {
+			return true
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("never became ready")
+	return false
+}
+
+// waitReady polls readiness; the runtime becomes ready asynchronously after Start.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	if !eventually(func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK }) {
+		t.Fatal("never became ready")
+	}
 }
 
 func echoHandler() Handler {
@@ -187,16 +195,17 @@ func TestReadiness_WaitsForStartAndFailsOnDependency(t *testing.T) {
 		t.Fatalf("ready before Start finished: %d", code)
 	}
 	close(release)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); { // generous: CI runs packages side by side on two cores
-		if code, body := get(t, base+"/readyz"); strings.Contains(body, "dependency") {
-			if code != http.StatusServiceUnavailable {
-				t.Fatalf("dependency down but readiness %d", code)
-			}
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	var code int
+	if !eventually(func() bool {
+		var body string
+		code, body = get(t, base+"/readyz")
+		return strings.Contains(body, "dependency")
+	}) {
+		t.Fatal("Start never completed")
 	}
-	t.Fatal("Start never completed")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("dependency down but readiness %d", code)
+	}
 }
 
 // Serve must return the Start error on its own, without being cancelled: a
@@ -288,18 +297,17 @@ func TestMetricsAndRequestID(t *testing.T) {
 func waitMetrics(t *testing.T, base string, want ...string) {
 	t.Helper()
 	var body string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); { // generous: CI runs packages side by side on two cores
+	if !eventually(func() bool {
 		_, body = get(t, base+"/metrics")
-		missing := false
 		for _, w := range want {
-			missing = missing || !strings.Contains(body, w)
+			if !strings.Contains(body, w) {
+				return false
+			}
 		}
-		if !missing {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+		return true
+	}) {
+		t.Errorf("metrics lack some of %q:\n%s", want, body)
 	}
-	t.Errorf("metrics lack some of %q:\n%s", want, body)
 }
 
 func TestHTTP_HandlersCanHijackForWebSockets(t *testing.T) {
