@@ -102,6 +102,8 @@ func apiEvents(ctx context.Context, api *client, keys *auth.KeySet, cfg config.C
 	}
 	var mu sync.Mutex
 	stopped := map[string]time.Time{} // experiment id → when its stop was requested
+	// What marks the transition to cancelled in a frame, made once: stamp runs for every frame.
+	moved, cancelled := []byte(`"type":"`+events.ExperimentMoved+`"`), []byte(`"to":"cancelled"`)
 	return &eventSource{
 		tenants: []uuid.UUID{who.Tenant}, verb: "creating and stopping", from: "stop request",
 		cause: func(ctx context.Context, n int) error {
@@ -122,8 +124,7 @@ func apiEvents(ctx context.Context, api *client, keys *auth.KeySet, cfg config.C
 			return nil
 		},
 		stamp: func(frame []byte) (time.Time, bool) {
-			if !bytes.Contains(frame, []byte(`"type":"`+events.ExperimentMoved+`"`)) ||
-				!bytes.Contains(frame, []byte(`"to":"cancelled"`)) {
+			if !bytes.Contains(frame, moved) || !bytes.Contains(frame, cancelled) {
 				return time.Time{}, false
 			}
 			id, ok := stringAfter(frame, `"experiment_id":"`)
@@ -137,19 +138,4 @@ func apiEvents(ctx context.Context, api *client, keys *auth.KeySet, cfg config.C
 		},
 		close: func() {},
 	}, nil
-}
-
-// stringAfter reads the JSON string (without escapes) that follows the first key in frame, the
-// key including the opening quote of the value.
-func stringAfter(frame []byte, key string) (string, bool) {
-	i := bytes.Index(frame, []byte(key))
-	if i < 0 {
-		return "", false
-	}
-	rest := frame[i+len(key):]
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
-		return "", false
-	}
-	return string(rest[:end]), true
 }

@@ -531,17 +531,33 @@ func (c *loadConn) read(want int, deadline time.Time, stamp func(frame []byte) (
 
 // numberAfter reads the unsigned integer that follows the first key in frame.
 func numberAfter(frame []byte, key string) (uint64, bool) {
-	i := bytes.Index(frame, []byte(key))
-	if i < 0 {
-		return 0, false
-	}
-	rest := frame[i+len(key):]
+	rest, ok := after(frame, key)
 	end := 0
 	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
 		end++
 	}
 	n, err := strconv.ParseUint(string(rest[:end]), 10, 64)
-	return n, err == nil
+	return n, ok && err == nil
+}
+
+// stringAfter reads the JSON string (without escapes) that follows the first key in frame, the
+// key including the opening quote of the value.
+func stringAfter(frame []byte, key string) (string, bool) {
+	rest, ok := after(frame, key)
+	end := bytes.IndexByte(rest, '"')
+	if !ok || end < 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
+}
+
+// after is what follows the first key in frame, or false when frame lacks it.
+func after(frame []byte, key string) ([]byte, bool) {
+	i := bytes.Index(frame, []byte(key))
+	if i < 0 {
+		return nil, false
+	}
+	return frame[i+len(key):], true
 }
 
 // closeAll closes every connection with a close frame, in parallel.

@@ -256,3 +256,35 @@ func TestLoadReport_MemoryLine(t *testing.T) {
 		}
 	}
 }
+
+func TestFrameFields(t *testing.T) {
+	frame := []byte(`{"type":"event","seq":42,"data":{"experiment_id":"abc-1","sent_ns":17,"to":"x"}}`)
+	numbers := []struct {
+		key  string
+		want uint64
+		ok   bool
+	}{
+		{`"seq":`, 42, true},
+		{`"sent_ns":`, 17, true},
+		{`"to":`, 0, false}, // a string, not a number
+		{`"missing":`, 0, false},
+	}
+	for _, tt := range numbers {
+		if got, ok := numberAfter(frame, tt.key); got != tt.want || ok != tt.ok {
+			t.Errorf("numberAfter(%s) = %d, %v; want %d, %v", tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+	strs := []struct {
+		frame, key, want string
+		ok               bool
+	}{
+		{string(frame), `"experiment_id":"`, "abc-1", true},
+		{string(frame), `"missing":"`, "", false},
+		{`{"experiment_id":"unterminated`, `"experiment_id":"`, "", false},
+	}
+	for _, tt := range strs {
+		if got, ok := stringAfter([]byte(tt.frame), tt.key); got != tt.want || ok != tt.ok {
+			t.Errorf("stringAfter(%s, %s) = %q, %v; want %q, %v", tt.frame, tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+}
