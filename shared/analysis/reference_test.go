@@ -2,13 +2,14 @@ package analysis
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"testing"
 )
 
 // reference holds testdata/reference.json, written by testdata/generate.py
-// from scipy, numpy and statsmodels (versions inside the file).
+// from scipy, numpy and mpmath (versions inside the file).
 type reference struct {
 	Versions map[string]string `json:"versions"`
 	Welch    []struct {
@@ -23,45 +24,48 @@ type reference struct {
 		Confidence          float64
 		Want                map[string]any
 	} `json:"mann_whitney"`
-	TOST []struct {
-		Name                string
-		Baseline, Candidate []float64
-		Lower, Upper        float64
-		Relative            bool
-		Alpha               float64
-		Want                map[string]any
-	} `json:"tost"`
-	Power []struct {
-		V1    float64 `json:"v1"`
-		N1    int     `json:"n1"`
-		V2    float64 `json:"v2"`
-		N2    int     `json:"n2"`
-		Delta float64 `json:"delta"`
-		Alpha float64 `json:"alpha"`
-		Power float64 `json:"power"`
-		Sides int     `json:"sides"`
-		Want  struct {
-			MDE      float64 `json:"mde"`
-			N        int     `json:"n"`
-			NCTPower float64 `json:"nct_power"`
-		} `json:"want"`
-	} `json:"power"`
-	Windows []struct {
+	LongRunVariance []struct {
 		Name   string
 		Series []float64
-		Size   int
+		Nu     int
 		Want   struct {
-			Means      []float64 `json:"means"`
-			Dropped    int       `json:"dropped"`
-			Lag1Before *float64  `json:"lag1_before"`
-			Lag1After  *float64  `json:"lag1_after"`
+			Mean           float64  `json:"mean"`
+			Omega          float64  `json:"omega"`
+			SampleVariance *float64 `json:"sample_variance"` // where ν = n − 1
 		}
-	} `json:"windows"`
-	WindowSize []struct {
+	} `json:"long_run_variance"`
+	Lag1 []struct {
 		Name   string
-		Series [][]float64
-		Want   int
-	} `json:"window_size"`
+		Series []float64
+		Want   *float64 // nil where undefined
+	} `json:"lag1"`
+	AR1Gram []struct {
+		N, Nu int
+		Rho   float64
+		Want  [][]float64
+	} `json:"ar1_gram"`
+	ExactQuantile []quantileCase `json:"exact_quantile"`
+	Satterthwaite []quantileCase `json:"satterthwaite"`
+}
+
+// quantileCase is a critical value of the EWC t statistic of n AR(1) values with lag-1 ρ and ν
+// cosine terms: P(|T| > c) = level.
+type quantileCase struct {
+	N, Nu      int
+	Rho, Level float64
+	Want       struct {
+		Imhof         float64  `json:"imhof"`          // Imhof's integral, solved for c
+		Satterthwaite float64  `json:"satterthwaite"`  // ar1Stretch's formula, recomputed
+		Student       *float64 `json:"student"`        // ρ = 0: scipy.stats.t.ppf
+		StudentMpmath *float64 `json:"student_mpmath"` // ρ = 0: the same at 40 digits
+	}
+	MonteCarlo *struct {
+		Draws        int     `json:"draws"`
+		Exceedance   float64 `json:"exceedance"` // share of |T| above the Imhof c
+		ExceedanceSE float64 `json:"exceedance_se"`
+		Quantile     float64 `json:"quantile"` // empirical (1 − level) quantile of |T|
+		QuantileSE   float64 `json:"quantile_se"`
+	} `json:"monte_carlo"`
 }
 
 // refTol is the agreement the issue asks of every reference value.
@@ -136,98 +140,129 @@ func TestReference_MannWhitneyAndHodgesLehmann(t *testing.T) {
 	t.Logf("largest relative error %.2g", worst)
 }
 
-func TestReference_TOST(t *testing.T) {
+// agree reports got against want at relative tolerance tol (absolute where want is 0) and
+// returns the relative error.
+func agree(t *testing.T, name, what string, got, want, tol float64) float64 {
+	t.Helper()
+	if !within(got, want, tol) {
+		t.Errorf("%s: %s = %.17g, want %.17g (rel err %.2g)", name, what, got, want, math.Abs(got-want)/math.Abs(want))
+	}
+	if want == 0 {
+		return math.Abs(got)
+	}
+	return math.Abs(got-want) / math.Abs(want)
+}
+
+func TestReference_LongRunVarianceMatchesScipyDCT(t *testing.T) {
+	var worst, worstVar float64
+	for _, c := range loadReference(t).LongRunVariance {
+		mean, omega, err := LongRunVariance(c.Series, c.Nu)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		worst = max(worst, agree(t, c.Name, "mean", mean, c.Want.Mean, refTol),
+			agree(t, c.Name, "omega", omega, c.Want.Omega, refTol))
+		if c.Want.SampleVariance != nil { // ν = n − 1: the cosines complete the basis
+			worstVar = max(worstVar, agree(t, c.Name, "omega against the sample variance", omega, *c.Want.SampleVariance, refTol))
+		}
+	}
+	t.Logf("largest relative error %.2g; against the sample variance where ν = n − 1, %.2g", worst, worstVar)
+}
+
+func TestReference_Lag1AutocorrelationMatchesNumpy(t *testing.T) {
 	var worst float64
-	for _, c := range loadReference(t).TOST {
-		// TOST works on the Welch result; its confidence does not matter here.
-		w, err := WelchTTest(c.Baseline, c.Candidate, 0.95)
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
+	for _, c := range loadReference(t).Lag1 {
+		got, ok := Lag1Autocorrelation(c.Series)
+		if ok != (c.Want != nil) {
+			t.Errorf("%s: defined = %v (r = %v), want %v", c.Name, ok, got, c.Want != nil)
+			continue
 		}
-		e, err := TOST(w, Margin{Lower: c.Lower, Upper: c.Upper, Relative: c.Relative}, c.Alpha)
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
+		if !ok {
+			continue
 		}
-		if e.Equivalent != c.Want["equivalent"].(bool) {
-			t.Errorf("%s: equivalent = %v, want %v", c.Name, e.Equivalent, c.Want["equivalent"])
+		// Near 0 r is a difference of sums: compare absolutely there, relatively elsewhere.
+		scale := math.Max(math.Abs(*c.Want), 1e-3)
+		if e := math.Abs(got-*c.Want) / scale; e > refTol {
+			t.Errorf("%s: r = %.17g, want %.17g", c.Name, got, *c.Want)
+		} else {
+			worst = max(worst, e)
 		}
-		got := map[string]float64{
-			"lower": e.Lower, "upper": e.Upper, "t_lower": e.TLower, "t_upper": e.TUpper, "p_value": e.P,
-			"df": e.DF, "ci_low": e.CILow, "ci_high": e.CIHigh, "p_lower": e.PLower, "p_upper": e.PUpper,
-		}
-		// statsmodels computes a tail as 1 − sf where it is near 1; a p
-		// within 1e-12 of 1 carries only that absolute accuracy there.
-		for _, k := range []string{"p_lower", "p_upper"} {
-			if w := c.Want[k].(float64); w > 1-1e-9 {
-				if math.Abs(got[k]-w) > 1e-12 {
-					t.Errorf("%s: %s = %.17g, want %.17g", c.Name, k, got[k], w)
-				}
-				delete(got, k)
-			}
-		}
-		worst = max(worst, check(t, c.Name, got, c.Want))
 	}
 	t.Logf("largest relative error %.2g", worst)
 }
 
-func TestReference_Power(t *testing.T) {
-	for i, c := range loadReference(t).Power {
-		mde, err := MinimumDetectableEffect(c.V1, c.N1, c.V2, c.N2, c.Alpha, c.Power, c.Sides)
-		if err != nil {
-			t.Fatal(err)
+func TestReference_AR1GramMatchesToeplitzProduct(t *testing.T) {
+	var worst float64
+	for _, c := range loadReference(t).AR1Gram {
+		name := fmt.Sprintf("n = %d, ν = %d, ρ = %v", c.N, c.Nu, c.Rho)
+		g := ar1Gram(c.N, c.Nu, c.Rho)
+		if r, _ := g.Dims(); r != len(c.Want) {
+			t.Fatalf("%s: %d rows, want %d", name, r, len(c.Want))
 		}
-		if !within(mde, c.Want.MDE, refTol) {
-			t.Errorf("case %d: MDE = %.17g, want %.17g", i, mde, c.Want.MDE)
-		}
-		n, err := RequiredSampleSize(c.V1, c.V2, c.Delta, c.Alpha, c.Power, c.Sides)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != c.Want.N {
-			t.Errorf("case %d: RequiredSampleSize = %d, want %d", i, n, c.Want.N)
-		}
-		// The central-t approximation must not promise more power than
-		// the noncentral t delivers at the planned size.
-		if c.Want.NCTPower < c.Power-0.005 {
-			t.Errorf("case %d: the planned design has noncentral-t power %.4f, below the %.2f asked", i, c.Want.NCTPower, c.Power)
+		// Most off-diagonal covariances are 0 (or nearly): measure each entry against the scale of
+		// its row and column, √(Gᵢᵢ·Gⱼⱼ).
+		for i, row := range c.Want {
+			for j, w := range row {
+				e := math.Abs(g.At(i, j)-w) / math.Sqrt(c.Want[i][i]*c.Want[j][j])
+				if e > refTol {
+					t.Errorf("%s: G[%d][%d] = %.17g, want %.17g", name, i, j, g.At(i, j), w)
+				}
+				worst = max(worst, e)
+			}
 		}
 	}
+	t.Logf("largest error relative to √(GᵢᵢGⱼⱼ) %.2g", worst)
 }
 
-func TestReference_Windows(t *testing.T) {
-	ref := loadReference(t)
-	for _, c := range ref.Windows {
-		w, err := BatchMeans(c.Series, c.Size, 0)
-		if err != nil {
-			t.Fatal(err)
+// quantileTol is the agreement asked of exactQuantile: its root finder stops once log P is within
+// 1e-7 of log level, which moves c by 1e-7/|d log P/d log c|, less than 1e-7 because P falls
+// faster than 1/c at these levels (the Imhof reference itself is good to 1e-10).
+const quantileTol = 1e-7
+
+func TestReference_ExactQuantileMatchesImhofAndMonteCarlo(t *testing.T) {
+	var worst, worstStudent, worstFormula, worstZ float64
+	for _, c := range loadReference(t).ExactQuantile {
+		name := fmt.Sprintf("n = %d, ν = %d, ρ = %v, level %v", c.N, c.Nu, c.Rho, c.Level)
+		got := exactQuantile(c.N, c.Nu, c.Level, c.Rho)
+		worst = max(worst, agree(t, name, "exact quantile against Imhof", got, c.Want.Imhof, quantileTol))
+		if c.Want.StudentMpmath != nil { // independent values: Student's t with ν df
+			worstStudent = max(worstStudent, agree(t, name, "exact quantile against Student (mpmath)", got, *c.Want.StudentMpmath, quantileTol),
+				agree(t, name, "exact quantile against Student (scipy)", got, *c.Want.Student, quantileTol))
 		}
-		if w.Count != len(c.Want.Means) || w.Dropped != c.Want.Dropped || w.Size != c.Size || w.Observations != len(c.Series) {
-			t.Fatalf("%s: %d windows of %d, %d dropped; want %d, %d dropped", c.Name, w.Count, w.Size, w.Dropped, len(c.Want.Means), c.Want.Dropped)
-		}
-		for i := range w.Means {
-			if !within(w.Means[i], c.Want.Means[i], refTol) {
-				t.Errorf("%s: mean %d = %.17g, want %.17g", c.Name, i, w.Means[i], c.Want.Means[i])
+		worstFormula = max(worstFormula, agree(t, name, "Satterthwaite quantile", ar1Stretch(c.N, c.Nu, c.Rho).quantile(c.Level), c.Want.Satterthwaite, refTol))
+		if mc := c.MonteCarlo; mc != nil {
+			// The simulation must agree with the Imhof reference, and so with exactQuantile, within
+			// four standard errors.
+			zp := (mc.Exceedance - c.Level) / mc.ExceedanceSE
+			zq := (mc.Quantile - got) / mc.QuantileSE
+			if math.Abs(zp) > 4 || math.Abs(zq) > 4 {
+				t.Errorf("%s: Monte Carlo (%d draws) exceeds c %.6g of the time (%+.1f se), quantile %.6g against %.6g (%+.1f se)",
+					name, mc.Draws, mc.Exceedance, zp, mc.Quantile, got, zq)
 			}
-		}
-		for _, l := range []struct {
-			name      string
-			got, want *float64
-		}{{"lag1 before", w.Lag1Before, c.Want.Lag1Before}, {"lag1 after", w.Lag1After, c.Want.Lag1After}} {
-			if (l.got == nil) != (l.want == nil) {
-				t.Errorf("%s: %s defined %v, want %v", c.Name, l.name, l.got != nil, l.want != nil)
-				continue
-			}
-			// Near 0 the autocorrelation is a difference of sums: compare
-			// absolutely there, relatively elsewhere.
-			if l.got != nil && math.Abs(*l.got-*l.want) > refTol*math.Max(math.Abs(*l.want), 1e-3) {
-				t.Errorf("%s: %s = %.17g, want %.17g", c.Name, l.name, *l.got, *l.want)
-			}
+			worstZ = max(worstZ, math.Abs(zp), math.Abs(zq))
+			t.Logf("%s: c = %.8g; Monte Carlo quantile %.6g ± %.2g, P(|T| > c) = %.6g ± %.2g", name, got, mc.Quantile, mc.QuantileSE, mc.Exceedance, mc.ExceedanceSE)
 		}
 	}
-	for _, c := range ref.WindowSize {
-		got, err := WindowSize(Batching{}, c.Series...)
-		if err != nil || got != c.Want {
-			t.Errorf("%s: WindowSize = %d, %v; want %d", c.Name, got, err, c.Want)
+	t.Logf("largest relative error against Imhof %.2g, against Student's t (ρ = 0) %.2g, of ar1Stretch against its formula %.2g; Monte Carlo within %.2f se",
+		worst, worstStudent, worstFormula, worstZ)
+}
+
+// fallbackTol is the "fraction of a percent" criticalValue's doc promises between the exact
+// quantile and Satterthwaite's beyond exactUpTo values.
+const fallbackTol = 0.005
+
+func TestReference_SatterthwaiteFallbackWithinHalfPercentOfExact(t *testing.T) {
+	var worst, worstExact, worstFormula float64
+	for _, c := range loadReference(t).Satterthwaite {
+		name := fmt.Sprintf("n = %d, ν = %d, ρ = %v, level %v", c.N, c.Nu, c.Rho, c.Level)
+		if c.N <= exactUpTo {
+			t.Fatalf("%s: not beyond exactUpTo = %d, where the fallback is used", name, exactUpTo)
 		}
+		got := ar1Stretch(c.N, c.Nu, c.Rho).quantile(c.Level)
+		worst = max(worst, agree(t, name, "Satterthwaite against Imhof", got, c.Want.Imhof, fallbackTol))
+		worstFormula = max(worstFormula, agree(t, name, "Satterthwaite quantile", got, c.Want.Satterthwaite, refTol))
+		worstExact = max(worstExact, agree(t, name, "exact quantile against Imhof", exactQuantile(c.N, c.Nu, c.Level, c.Rho), c.Want.Imhof, quantileTol))
 	}
+	t.Logf("Satterthwaite's fallback is within %.2g of Imhof (at most %.2g allowed); against its own formula %.2g; exactQuantile against Imhof %.2g",
+		worst, fallbackTol, worstFormula, worstExact)
 }

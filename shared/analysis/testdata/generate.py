@@ -1,32 +1,50 @@
 # Reference values for reference_test.go, written to reference.json.
 #
-# Run from shared/analysis with Debian's Python and packages
-# (apt-get install python3-scipy python3-statsmodels python3-mpmath):
+# Run from shared/analysis with Debian's Python and packages (apt-get install python3-scipy
+# python3-mpmath), about a minute:
 #
 #   /usr/bin/python3 testdata/generate.py > testdata/reference.json
 #
 # Every value comes from an implementation independent of the Go code:
-#   welch        scipy.stats.ttest_ind(candidate, baseline, equal_var=False) and the t quantile
-#   mann_whitney scipy.stats.mannwhitneyu(candidate, baseline, method=...) for U and p; z from the
-#                textbook formula on numpy's tie counts; Hodges-Lehmann from all n1*n2 differences
-#                formed and sorted by numpy; the interval's k from scipy's exact null distribution
-#                (R's qwilcox rule) or the normal formula
-#   tost         statsmodels.stats.weightstats.ttost_ind(candidate, baseline, low, upp, usevar="unequal")
-#   power        the documented formulas with scipy's t quantiles; n by a plain upward search;
-#                noncentral-t power (scipy.stats.nct) of the planned design as a cross-check
-#   windows      numpy: lag-1 autocorrelation, batch means by reshape, the doubling rule
+#   welch             scipy.stats.ttest_ind(candidate, baseline, equal_var=False) and the t quantile
+#   mann_whitney      scipy.stats.mannwhitneyu(candidate, baseline, method=...) for U and p; z from the
+#                     textbook formula on numpy's tie counts; Hodges-Lehmann from all n1*n2 differences
+#                     formed and sorted by numpy; the interval's k from scipy's exact null distribution
+#                     (R's qwilcox rule) or the normal formula
+#   long_run_variance the mean by numpy; Ω̂ = (1/ν) Σ Λⱼ² with Λⱼ coefficient j of
+#                     scipy.fft.dct(x, type=2, norm="ortho"); where ν = n − 1, also numpy's
+#                     var(ddof=1), which Ω̂ must equal
+#   lag1              numpy: Σ (xₜ − x̄)(xₜ₊₁ − x̄) / Σ (xₜ − x̄)², undefined (null) below three values
+#                     or for a constant series
+#   ar1_gram          U'ΣU in numpy with Σ = scipy.linalg.toeplitz(ρ^k) and U the first ν + 1 rows of
+#                     the orthonormal DCT-II matrix (scipy's dct of the identity)
+#   exact_quantile    c with P(|T| > c) = level: the probability by Imhof's (1961) integral over the
+#                     eigenvalues (numpy) of S·diag(ν, −c², …)·S, S the symmetric square root of the
+#                     Gram matrix above, integrated by scipy.integrate.quad; c by scipy.optimize.brentq.
+#                     For ρ = 0 also Student's quantile, from scipy.stats.t.ppf and from mpmath at 40
+#                     digits (scipy 1.10's is off by up to 1e-9 relative; Imhof agrees with mpmath to
+#                     1e-12). For a few cases a direct Monte Carlo second opinion: AR(1) series simulated
+#                     by numpy, T from their mean and DCT; the exceedance of c and the empirical quantile,
+#                     each with its standard error. satterthwaite is the documented approximation
+#                     (ar1Stretch) recomputed from the Gram matrix's diagonal and scipy's t quantile.
+#   satterthwaite     at n = 2500 and 4000, the Imhof quantile as above and the documented approximation
+#                     with the AR(1) spectral density for Var Λⱼ (the Go fallback beyond n = 2048)
 #
-# The data sets are drawn from numpy's seeded generator and stored in the JSON with the results,
-# so the Go tests read the exact inputs.
+# The data sets are drawn from numpy's seeded generator (the Monte Carlo from its own seeds, stored)
+# and stored in the JSON with the results, so the Go tests read the exact inputs.
 import json
 import sys
+import warnings
 
+import mpmath
 import numpy as np
 import scipy
 import scipy.stats as st
-import statsmodels
 from scipy.stats._mannwhitneyu import _mwu_state
-from statsmodels.stats.weightstats import ttost_ind
+from scipy.fft import dct
+from scipy.integrate import IntegrationWarning, quad
+from scipy.linalg import toeplitz
+from scipy.optimize import brentq
 
 rng = np.random.default_rng(20261126)
 
@@ -98,82 +116,10 @@ def mann_whitney(name, a, b, conf):
                           coverage=float(coverage), baseline_median=float(np.median(a))))
 
 
-# ---------------------------------------------------------------- TOST
-
-def tost(name, a, b, low, upp, relative, alpha):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    lo, hi = low, upp
-    if relative:
-        lo, hi = low * abs(np.mean(a)), upp * abs(np.mean(a))
-    p, (t1, p1, df1), (t2, p2, df2) = ttost_ind(b, a, lo, hi, usevar="unequal")
-    v1, v2 = np.var(a, ddof=1), np.var(b, ddof=1)
-    se = np.sqrt(v1 / len(a) + v2 / len(b))
-    diff = np.mean(b) - np.mean(a)
-    q = st.t.isf(alpha, df1)
-    return dict(name=name, baseline=floats(a), candidate=floats(b), lower=low, upper=upp, relative=relative, alpha=alpha,
-                want=dict(lower=lo, upper=hi, t_lower=t1, p_lower=p1, t_upper=t2, p_upper=p2, p_value=p, df=df1,
-                          ci_low=diff - q * se, ci_high=diff + q * se, equivalent=bool(p < alpha)))
-
-
-# ---------------------------------------------------------------- power
-
-def welch_df(v1, n1, v2, n2):
-    a1, a2 = v1 / n1, v2 / n2
-    return (a1 + a2) ** 2 / (a1 ** 2 / (n1 - 1) + a2 ** 2 / (n2 - 1))
-
-
-def qsum(alpha, power, sides, df):
-    return st.t.isf(alpha / sides, df) + st.t.ppf(power, df)
-
-
-def power_case(v1, n1, v2, n2, delta, alpha, power, sides):
-    mde = qsum(alpha, power, sides, welch_df(v1, n1, v2, n2)) * np.sqrt(v1 / n1 + v2 / n2)
-    n = 2
-    while qsum(alpha, power, sides, welch_df(v1, n, v2, n)) ** 2 * (v1 + v2) / n > delta ** 2:
-        n += 1
-    # Power of the planned design by the noncentral t: each tail's rejection probability.
-    df = welch_df(v1, n, v2, n)
-    nc = delta / np.sqrt((v1 + v2) / n)
-    crit = st.t.isf(alpha / sides, df)
-    achieved = st.nct.sf(crit, df, nc) + (st.nct.cdf(-crit, df, nc) if sides == 2 else 0)
-    return dict(v1=v1, n1=n1, v2=v2, n2=n2, delta=delta, alpha=alpha, power=power, sides=sides,
-                want=dict(mde=mde, n=n, nct_power=achieved))
-
-
-# ---------------------------------------------------------------- windows
-
-def lag1(x):
-    x = np.asarray(x, float)
-    if len(x) < 3:
-        return None
-    d = x - x.mean()
-    den = np.sum(d * d)
-    return None if den == 0 else float(np.sum(d[:-1] * d[1:]) / den)
-
-
-def batch(x, size):
-    x = np.asarray(x, float)
-    count = len(x) // size
-    drop = len(x) - count * size
-    return x[drop:].reshape(count, size).mean(axis=1), drop
-
-
-def correlated(means, max_lag):
-    r = lag1(means)
-    return r is not None and r > max_lag and r > 1.96 / np.sqrt(len(means))
-
-
-def auto_size(series, max_lag=0.2, min_windows=10):
-    shortest = min(len(s) for s in series)
-    size = 1
-    while True:
-        correlated_ = any(correlated(batch(s, size)[0], max_lag) for s in series)
-        if not correlated_ or shortest // (2 * size) < min_windows:
-            return size
-        size *= 2
-
+# ---------------------------------------------------------------- long-run variance and lag-1 autocorrelation
 
 def ar1(n, phi, mean, sd):
+    # A stationary Gaussian AR(1): the first value is drawn from the stationary distribution.
     x = np.empty(n)
     x[0] = rng.normal(0, sd / np.sqrt(1 - phi * phi))
     for i in range(1, n):
@@ -181,16 +127,171 @@ def ar1(n, phi, mean, sd):
     return x + mean
 
 
-def windows_case(name, xs, size):
-    means, drop = batch(xs, size)
-    return dict(name=name, series=floats(xs), size=size,
-                want=dict(means=floats(means), dropped=drop, lag1_before=lag1(xs), lag1_after=lag1(means)))
+def long_run(name, x, nu, offset=0.0):
+    # Λ_j = √(2/n) Σ cos(πj(t − ½)/n) x_t is coefficient j of the orthonormal DCT-II. offset is
+    # subtracted first (exactly: the values lie within a factor of 2 of it), which leaves Λ_j ≥ 1
+    # unchanged and keeps the FFT's rounding of a 1e9 offset (~1e-7) out of coefficients of order 1e-2.
+    x = np.asarray(x, float)
+    y = x - offset
+    lam = dct(y, type=2, norm="ortho")[1:nu + 1]
+    want = dict(mean=offset + np.mean(y), omega=np.sum(lam * lam) / nu)
+    if nu == len(x) - 1:
+        # The n − 1 cosines complete an orthonormal basis with the constant: Ω̂ is the sample variance.
+        want["sample_variance"] = np.var(y, ddof=1)
+        assert abs(want["omega"] / want["sample_variance"] - 1) < 1e-13, name
+    return dict(name=name, series=floats(x), nu=nu, want=want)
+
+
+def lag1_case(name, x, offset=0.0):
+    # Undefined (None) below three values or for a constant series, as the Go doc says.
+    x = np.asarray(x, float)
+    r = None
+    if len(x) >= 3 and not np.all(x == x[0]):
+        d = (x - offset) - np.mean(x - offset)
+        r = float(np.sum(d[:-1] * d[1:]) / np.sum(d * d))
+    return dict(name=name, series=floats(x), want=r)
+
+
+# ---------------------------------------------------------------- AR(1) covariance of the EWC statistic
+
+def basis(n, nu):
+    # The n × (ν+1) matrix U whose columns are 1/√n and √(2/n)cos(πj(t − ½)/n): the rows of the
+    # orthonormal DCT-II matrix, obtained by transforming the identity.
+    return dct(np.eye(n), type=2, norm="ortho", axis=0)[:nu + 1].T
+
+
+def gram(n, nu, rho):
+    u = basis(n, nu)
+    sigma = toeplitz(rho ** np.arange(n))  # Σ_st = ρ^|s−t| (0**0 = 1)
+    return u.T @ sigma @ u
+
+
+def gram_case(n, nu, rho):
+    g = gram(n, nu, rho)
+    return dict(n=n, nu=nu, rho=rho, want=[floats(row) for row in (g + g.T) / 2])
+
+
+# ---------------------------------------------------------------- exact critical value (Imhof)
+
+def imhof_exceedance(g, nu, c):
+    # P(|T| > c) for T = z₀/√(Σⱼ zⱼ²/ν), z ~ N(0, G), is P(z'Dz > 0) with D = diag(ν, −c², …).
+    # With R the symmetric square root of G (numpy's eigh), z = Rw for standard normal w and
+    # z'Dz = w'RDRw = Σ λₖ wₖ², λ the eigenvalues of RDR. Imhof (1961), eq. 3.2 at x = 0:
+    #   P(Σ λₖ wₖ² > 0) = ½ + (1/π) ∫₀^∞ sin(½ Σ arctan λₖu) / (u Π (1 + λₖ²u²)^¼) du,
+    # integrated over s = log u (du/u = ds) by scipy's adaptive quad, with λ scaled to max |λ| = 1
+    # (the probability does not depend on the scale).
+    w, v = np.linalg.eigh(g)
+    root = (v * np.sqrt(w)) @ v.T
+    d = np.full(nu + 1, -c * c)
+    d[0] = nu
+    m = root @ np.diag(d) @ root
+    lam = np.linalg.eigvalsh((m + m.T) / 2)
+    lam /= np.max(np.abs(lam))
+
+    def integrand(s):
+        # In s = log u the integrand is smooth, rises as e^s from −∞ and falls as e^(−s(ν+1)/2).
+        if s > 300:  # beyond, (λu)² overflows; the integrand is below e^(−150) there
+            return 0.0
+        a = lam * np.exp(s)
+        return np.sin(0.5 * np.sum(np.arctan(a))) * np.exp(-0.25 * np.sum(np.log1p(a * a)))
+
+    # It bends near s = −log |λₖ|: integrate piecewise between those points.
+    knots = np.unique(np.round(-np.log(np.abs(lam)), 6))
+    edges = [-np.inf, *knots, np.inf]
+    total, error = 0.0, 0.0
+    for a, b in zip(edges[:-1], edges[1:]):
+        with warnings.catch_warnings():
+            # quad warns when the infinite tail cannot reach 1e-15; its error estimate is checked below.
+            warnings.simplefilter("ignore", IntegrationWarning)
+            part, err = quad(integrand, a, b, epsabs=1e-15, epsrel=1e-13, limit=500)
+        total, error = total + part, error + err
+    assert error < 1e-12, (c, error)  # measured ≤ 1.6e-13: P to 5e-14 absolute, 1e-10 relative at 0.0005
+    return 0.5 + total / np.pi
+
+
+def imhof_quantile(g, nu, level):
+    f = lambda c: np.log(imhof_exceedance(g, nu, c)) - np.log(level)
+    hi = st.t.isf(level / 2, nu)
+    while f(hi) > 0:
+        hi *= 2
+    lo = hi / 2
+    while f(lo) < 0:
+        lo /= 2
+    return brentq(f, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=200)
+
+
+def student_mpmath(level, nu):
+    # Student's two-sided quantile at 40 digits: the root of I_{ν/(ν+t²)}(ν/2, ½) = level. scipy
+    # 1.10's t.ppf is off by up to 1e-9 relative at these levels (ν = 5, 11), more than the
+    # Imhof integral above.
+    f = lambda t: mpmath.betainc(mpmath.mpf(nu) / 2, mpmath.mpf(1) / 2, 0, nu / (nu + t * t), regularized=True) - level
+    return float(mpmath.findroot(f, mpmath.mpf(float(st.t.isf(level / 2, nu)))))
+
+
+def satterthwaite(n, nu, rho, g=None):
+    # The Go fallback's formula as documented on ar1Stretch: n·Var(x̄) and Var Λⱼ from the exact
+    # Gram matrix for n ≤ 2048, the AR(1) spectral density (1 − ρ²)/(1 − 2ρ cos(πj/n) + ρ²) beyond;
+    # factor √(n·Var(x̄)/mean Var Λⱼ), Satterthwaite df (Σ Var Λⱼ)²/Σ (Var Λⱼ)².
+    if g is None:
+        g = gram(n, nu, rho)
+    mean_var = g[0, 0]
+    if n <= 2048:
+        v = np.diag(g)[1:]
+    else:
+        v = (1 - rho * rho) / (1 - 2 * rho * np.cos(np.pi * np.arange(1, nu + 1) / n) + rho * rho)
+    factor, df = np.sqrt(mean_var / np.mean(v)), np.sum(v) ** 2 / np.sum(v * v)
+    return factor, df
+
+
+def satterthwaite_quantile(n, nu, rho, level, g=None):
+    factor, df = satterthwaite(n, nu, rho, g)
+    return factor * st.t.isf(level / 2, df)
+
+
+def monte_carlo(n, nu, rho, level, c, draws, seed):
+    # The EWC t statistic of simulated AR(1) series, directly: √n·x̄ over √Ω̂, Ω̂ from scipy's DCT.
+    # Returns P(|T| > c) and its binomial standard error, and the empirical (1 − level) quantile of
+    # |T| with its asymptotic standard error √(p(1 − p)/N)/f(c), f the density of |T| at c
+    # (the derivative of the Imhof exceedance).
+    gen = np.random.default_rng(seed)
+    chunk = 250_000
+    stats = []
+    for start in range(0, draws, chunk):
+        m = min(chunk, draws - start)
+        e = gen.standard_normal((m, n))
+        x = np.empty_like(e)
+        x[:, 0] = e[:, 0]
+        for t in range(1, n):
+            x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho * rho) * e[:, t]
+        lam = dct(x, type=2, norm="ortho", axis=1)[:, 1:nu + 1]
+        stats.append(np.abs(np.sqrt(n) * x.mean(axis=1)) / np.sqrt(np.mean(lam * lam, axis=1)))
+    t = np.concatenate(stats)
+    p = np.mean(t > c)
+    g = gram(n, nu, rho)
+    h = 1e-4 * c
+    density = (imhof_exceedance(g, nu, c - h) - imhof_exceedance(g, nu, c + h)) / (2 * h)
+    return dict(seed=seed, draws=draws, exceedance=p, exceedance_se=np.sqrt(p * (1 - p) / draws),
+                quantile=np.quantile(t, 1 - level), quantile_se=np.sqrt(level * (1 - level) / draws) / density)
+
+
+def exact_case(n, nu, rho, level, mc=None):
+    g = gram(n, nu, rho)
+    c = imhof_quantile(g, nu, level)
+    want = dict(imhof=c, satterthwaite=satterthwaite_quantile(n, nu, rho, level, g))
+    if rho == 0:
+        # Independent values: the statistic is Student's t with ν df exactly.
+        want.update(student=st.t.ppf(1 - level / 2, nu), student_mpmath=student_mpmath(level, nu))
+        assert abs(c / want["student_mpmath"] - 1) < 1e-12, (n, level, c, want["student_mpmath"])
+    case = dict(n=n, nu=nu, rho=rho, level=level, want=want)
+    if mc is not None:
+        case["monte_carlo"] = monte_carlo(n, nu, rho, level, c, *mc)
+    return case
 
 
 def main():
     out = dict(generator="testdata/generate.py",
                versions=dict(python=sys.version.split()[0], numpy=np.__version__, scipy=scipy.__version__,
-                             statsmodels=statsmodels.__version__))
+                             mpmath=mpmath.__version__))
 
     big_a = rng.normal(1000, 40, 1200)
     big_b = rng.normal(990, 55, 1000)
@@ -217,38 +318,43 @@ def main():
         mann_whitney("separated", np.arange(1.0, 21.0), np.arange(101.0, 121.0), 0.95),
     ]
 
-    ta = rng.normal(500, 20, 80)
-    tb = rng.normal(503, 25, 70)
-    out["tost"] = [
-        tost("relative ±5%, equivalent", ta, tb, -0.05, 0.05, True, 0.05),
-        tost("relative ±0.5%, not equivalent", ta, tb, -0.005, 0.005, True, 0.05),
-        tost("absolute, asymmetric", ta, tb, -10.0, 15.0, False, 0.1),
-        tost("far outside, deep tail", rng.normal(100, 1, 50), rng.normal(130, 1, 50), -1.0, 1.0, False, 0.05),
+    out["long_run_variance"] = [
+        long_run(f"AR(1) 0.6, n = {n}", ar1(n, 0.6, 10, 2), min(n - 1, 30)) for n in (3, 5, 12, 48, 240, 1000, 5000)
+    ] + [
+        long_run("independent, n = 31: ν = n − 1 = 30", rng.normal(-4, 0.5, 31), 30),
+        long_run("AR(1) 0.9, n = 1000", ar1(1000, 0.9, 0, 1), 30),
+        long_run("AR(1) −0.5, n = 300", ar1(300, -0.5, 100, 10), 30),
+        long_run("offset 1e9, noise 0.01, n = 500", 1e9 + ar1(500, 0.3, 0, 0.01), 30, offset=1e9),
+        long_run("AR(1) 0.6, n = 240, ν = 4", ar1(240, 0.6, 10, 2), 4),
+        long_run("AR(1) 0.6, n = 12, ν = 1", ar1(12, 0.6, 10, 2), 1),
     ]
 
-    out["power"] = [
-        power_case(4.0, 20, 9.0, 25, 2.0, 0.05, 0.8, 2),
-        power_case(1.0, 10, 1.0, 10, 0.5, 0.05, 0.9, 2),
-        power_case(100.0, 200, 150.0, 180, 3.0, 0.0125, 0.8, 2),
-        power_case(2.5, 12, 2.5, 12, 1.0, 0.05, 0.8, 1),
-        power_case(0.04, 30, 0.09, 30, 0.05, 0.01, 0.95, 1),
-        power_case(1e6, 5, 4e6, 7, 3000.0, 0.05, 0.8, 2),
+    lr = out["long_run_variance"]
+    out["lag1"] = [lag1_case(c["name"], c["series"], offset=1e9 if "offset" in c["name"] else 0.0) for c in lr] + [
+        lag1_case("independent, n = 5000 (r near 0)", rng.normal(0, 1, 5000)),
+        lag1_case("alternating ±1, n = 9", [(-1.0) ** t for t in range(9)]),
+        lag1_case("two values", [1.0, 2.0]),
+        lag1_case("constant 7", [7.0] * 6),
+        lag1_case("constant 0.1", [0.1] * 7),
+        lag1_case("constant 1e9 + 0.1", [1e9 + 0.1] * 7),
     ]
 
-    ar = ar1(2000, 0.9, 300, 5)
-    iid = rng.normal(50, 3, 333)
-    ar2 = ar1(1500, 0.8, 10, 1)
-    out["windows"] = [
-        windows_case("AR(1) phi 0.9, windows of 64", ar, 64),
-        windows_case("AR(1) phi 0.9, windows of 30 (20 dropped)", ar, 30),
-        windows_case("independent, windows of 1", iid, 1),
-        windows_case("independent, windows of 10", iid, 10),
-    ]
-    out["window_size"] = [
-        dict(name="AR(1) pair", series=[floats(ar), floats(ar2)], want=auto_size([ar, ar2])),
-        dict(name="independent", series=[floats(iid), floats(iid[::-1])], want=auto_size([iid, iid[::-1]])),
-        dict(name="strongly correlated, short", series=[floats(ar[:100]), floats(ar2[:90])], want=auto_size([ar[:100], ar2[:90]])),
-    ]
+    out["ar1_gram"] = [gram_case(n, min(n - 1, 30), rho) for n in (4, 12, 48, 200) for rho in (0.0, 0.5, 0.9)]
+
+    # Monte Carlo cross-checks: (draws, seed) for a few cases.
+    mc = {(12, 0.8, 0.005): (2_000_000, 1), (6, 0.9, 0.05): (2_000_000, 2), (48, 0.9, 0.005): (2_000_000, 3),
+          (120, 0.5, 0.0005): (4_000_000, 4), (24, 0.0, 0.05): (2_000_000, 5)}
+    out["exact_quantile"] = [exact_case(n, min(n - 1, 30), rho, level, mc.get((n, rho, level)))
+                             for n in (6, 12, 24, 48, 120) for rho in (0.0, 0.5, 0.8, 0.9)
+                             for level in (0.05, 0.005, 0.0005)]
+
+    out["satterthwaite"] = []
+    for n in (2500, 4000):
+        for rho in (0.5, 0.9):
+            g = gram(n, 30, rho)
+            for level in (0.05, 0.0005):
+                out["satterthwaite"].append(dict(n=n, nu=30, rho=rho, level=level, want=dict(
+                    imhof=imhof_quantile(g, 30, level), satterthwaite=satterthwaite_quantile(n, 30, rho, level))))
 
     def clean(o):
         if isinstance(o, dict):
