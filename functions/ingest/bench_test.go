@@ -78,3 +78,18 @@ func benchScrape(t testing.TB, exp uuid.UUID, host int, at time.Time) []byte {
 	}
 	return encode(t, md, false, true)
 }
+
+// BenchmarkMeasureSelfTelemetry is measure over one export of a collector's own telemetry, in
+// the real collector's shape: what each collector sends every 5 s besides its output.
+//
+//	go test -run '^$' -bench MeasureSelfTelemetry -benchmem ./functions/ingest
+func BenchmarkMeasureSelfTelemetry(b *testing.B) {
+	md := collectorTelemetry(expA, "baseline", counters{name: "node-1", instance: "u-1", at: t0, started: t0.Add(-time.Hour),
+		cpu: 12.5, uptime: 3600, accepted: []int64{120000, 50}, refused: []int64{0, 0}, rss: 64 << 20})
+	t := tgt(expA, "baseline")
+	s := newScratch()
+	b.ReportAllocs()
+	for b.Loop() {
+		measure(md, t, s)
+	}
+}

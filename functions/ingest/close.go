@@ -34,13 +34,17 @@ const hoursPerMonth = 730.5
 //	collector_cpu              Σ over collectors of CPU seconds / elapsed seconds between their readings (cores)
 //	collector_memory           Σ over collectors of their mean resident bytes
 //
-// CPU and memory are left out when no collector's self-telemetry reached the window.
+// CPU and memory are left out when no collector's self-telemetry reached the window. The
+// collectors' input — points their receivers accepted and refused, and their restarts — is
+// carried as raw counts beside the KPIs, not as KPIs: it is the evidence that both variants saw
+// the same input, which the pipelines are not compared on.
 func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (store.KPIWindow, error) {
 	secs := length.Seconds()
 	if secs <= 0 {
 		return store.KPIWindow{}, errors.New("window length must be positive")
 	}
 	w := store.KPIWindow{Series: t.series, Datapoints: t.datapoints, PayloadBytes: t.bytes, Requests: t.requests, Rejected: t.rejected,
+		ReceivedPoints: t.received, RefusedPoints: t.refused, Restarts: t.restarts,
 		CriticalCovered: []string{}, CriticalMissing: []string{}, KPIs: map[string]float64{}}
 	dps := float64(t.datapoints) / secs
 	w.KPIs["series"] = float64(t.series)

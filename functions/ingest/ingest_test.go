@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -558,6 +559,52 @@ func TestIngest_CollectorCPUAndMemoryFromSelfTelemetry(t *testing.T) {
 	}
 	if w[0].Datapoints != 0 || w[0].Series != 0 || w[0].PayloadBytes != 0 || w[0].Requests != 5 {
 		t.Errorf("self-telemetry counted as output: %+v", w[0])
+	}
+}
+
+func TestIngest_CollectorInputAndRestartsAreStoredWithTheWindow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{Window: 2 * time.Second})
+	tenant, exp := e.experiment("acme", `{}`, experiment.Running)
+	base, cand := e.token(tenant, exp, experiment.Baseline), e.token(tenant, exp, experiment.Candidate)
+	start := e.freshWindow(1500 * time.Millisecond)
+	// Candidate collector node-1 accepts 3 000 points between two readings, then restarts: a new
+	// service.instance.id under the same name, its counters from zero. node-2 accepts 500 and has
+	// 5 refused. The baseline sends output only.
+	up := t0.Add(-time.Minute)
+	again := t0.Add(10 * time.Second)
+	for _, c := range []counters{
+		{name: "node-1", instance: "u-1", at: t0, started: up, cpu: 1, uptime: 60, accepted: []int64{900, 100}, refused: []int64{0, 0}, rss: 100 << 20},
+		{name: "node-1", instance: "u-1", at: t0.Add(5 * time.Second), started: up, cpu: 2, uptime: 65, accepted: []int64{3600, 400}, refused: []int64{0, 0}, rss: 100 << 20},
+		{name: "node-1", instance: "u-2", at: t0.Add(12 * time.Second), started: again, cpu: 0.3, uptime: 2, accepted: []int64{200}, refused: []int64{0}, rss: 70 << 20},
+		{name: "node-2", instance: "u-3", at: t0, started: up, cpu: 1, uptime: 60, accepted: []int64{100}, refused: []int64{1}, rss: 50 << 20},
+		{name: "node-2", instance: "u-3", at: t0.Add(5 * time.Second), started: up, cpu: 1.5, uptime: 65, accepted: []int64{600}, refused: []int64{6}, rss: 50 << 20},
+	} {
+		if status, _, st, _ := e.post(request{token: cand}, collectorTelemetry(exp, "candidate", c)); status != http.StatusOK {
+			t.Fatalf("status %d %v", status, st)
+		}
+	}
+	if status, _, st, _ := e.post(request{token: base}, processMetrics(exp, "baseline", t0, proc{"a", 1})); status != http.StatusOK {
+		t.Fatalf("status %d %v", status, st)
+	}
+	e.closeAll(start.Add(2 * time.Second))
+	c := e.windows(tenant, exp, experiment.Candidate)
+	if len(c) != 1 {
+		t.Fatalf("candidate windows %+v", c)
+	}
+	if got := c[0]; !eqInt(got.ReceivedPoints, ptrInt(3500)) || !eqInt(got.RefusedPoints, ptrInt(5)) || got.Restarts != 1 || got.Collectors != 2 {
+		t.Errorf("received %v refused %v restarts %d collectors %d; want 3500, 5, 1 restart, 2 collectors (by name)",
+			deref(got.ReceivedPoints), deref(got.RefusedPoints), got.Restarts, got.Collectors)
+	}
+	if got, want := c[0].KPIs["collector_memory"], float64(270<<20)/3+float64(50<<20); math.Abs(got-want) > 1 {
+		t.Errorf("collector memory %v, want %v: node-1's readings before and after its restart are one collector's", got, want)
+	}
+	if _, ok := c[0].KPIs["received_points"]; ok {
+		t.Errorf("the collectors' input became a KPI: %v", c[0].KPIs)
+	}
+	b := e.windows(tenant, exp, experiment.Baseline)
+	if len(b) != 1 || b[0].ReceivedPoints != nil || b[0].RefusedPoints != nil || b[0].Restarts != 0 {
+		t.Errorf("baseline windows %+v, want one without collector input (no self-telemetry reached it)", b)
 	}
 }
 

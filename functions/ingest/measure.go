@@ -20,12 +20,20 @@ const (
 	attrVariant    = "phoenix.variant"
 	attrExecutable = "process.executable.name"
 	attrInstance   = "service.instance.id"
+	attrCollector  = pipeline.CollectorAttribute // the collector's name across restarts, when it has one
 )
 
-// The collector's own telemetry Phoenix reads (service.telemetry, collector v0.160.0).
+// The collector's own telemetry Phoenix reads (service.telemetry at level normal, collector
+// v0.160.0, as it exports them over OTLP; test/ingest runs the real collector against them).
 const (
-	metricCPU    = "otelcol_process_cpu_seconds" // cumulative CPU seconds (user + system)
-	metricMemory = "otelcol_process_memory_rss"  // resident set size in bytes
+	metricCPU    = "otelcol_process_cpu_seconds" // cumulative CPU seconds (user + system), a double sum
+	metricMemory = "otelcol_process_memory_rss"  // resident set size in bytes, an int gauge
+	metricUptime = "otelcol_process_uptime"      // cumulative seconds since the process started, a double sum
+	// Points the receivers pushed into the pipeline and the pipeline refused, before any processor:
+	// cumulative int sums, one datapoint per receiver and transport (the host-metrics receiver
+	// reports receiver=host_metrics, transport="").
+	metricAccepted = "otelcol_receiver_accepted_metric_points"
+	metricRefused  = "otelcol_receiver_refused_metric_points"
 )
 
 // maxInstanceID bounds a collector instance id, which becomes part of a Redis hash field.
@@ -59,16 +67,31 @@ func compileCritical(patterns []string) []critical {
 	return out
 }
 
-// cpuPoint is one reading of a collector's cumulative CPU seconds.
-type cpuPoint struct {
-	instance string  // service.instance.id of the collector
-	millis   int64   // when it was read, Unix milliseconds
-	seconds  float64 // cumulative CPU seconds
+// reading is a collector's cumulative counters at one moment: the latest its self-telemetry in
+// one request gives. The window store takes differences between consecutive readings of the
+// same collector, and a counter that fell (or a later process start) is a restart.
+type reading struct {
+	instance string  // the collector (see collectorKey)
+	millis   int64   // when it was read (the CPU point's time, else the latest counter's), Unix ms
+	has      uint8   // which counters the reading carries (hasCPU, …)
+	cpu      float64 // cumulative CPU seconds
+	uptime   float64 // seconds since the process started
+	started  int64   // when the process started (the uptime counter's start time), Unix ms
+	accepted float64 // points its receivers accepted, summed over receivers and transports
+	refused  float64 // points refused to its receivers, likewise
 }
+
+// Which counters a reading carries.
+const (
+	hasCPU uint8 = 1 << iota
+	hasUptime
+	hasAccepted
+	hasRefused
+)
 
 // memPoint is one reading of a collector's resident memory.
 type memPoint struct {
-	instance string  // service.instance.id of the collector
+	instance string  // the collector (see collectorKey)
 	bytes    float64 // resident set size
 }
 
@@ -80,40 +103,44 @@ type measurement struct {
 	rejected   int64      // datapoints refused: their resource does not carry the token's identity
 	reason     string     // why they were refused, for the partial-success message
 	output     bool       // the request carried pipeline output (its bytes count toward payload bytes)
-	cpu        []cpuPoint // self-telemetry CPU readings
+	readings   []reading  // self-telemetry counters, the latest per collector, by collector
 	memory     []memPoint // self-telemetry memory readings
 }
 
 // scratch is reusable working memory for measure, so a request allocates little.
 type scratch struct {
-	seen    map[uint64]struct{}  // series hashes already counted in this request
-	names   map[string]struct{}  // executable names already matched against the critical patterns
-	covered map[string]struct{}  // critical patterns matched
-	hs      []uint64             // hashes of one attribute set's attributes, sorted
-	buf     []byte               // what a series hash is computed over
-	abuf    []byte               // what one attribute's hash is computed over
-	series  []uint64             // backing array of measurement.series
-	points  map[string]*cpuPoint // latest CPU reading per instance in this request
+	seen    map[uint64]struct{} // series hashes already counted in this request
+	names   map[string]struct{} // executable names already matched against the critical patterns
+	covered map[string]struct{} // critical patterns matched
+	hs      []uint64            // hashes of one attribute set's attributes, sorted
+	buf     []byte              // what a series hash is computed over
+	abuf    []byte              // what one attribute's hash is computed over
+	series  []uint64            // backing array of measurement.series
+	reads   []reading           // backing array of measurement.readings
+	mem     []memPoint          // backing array of measurement.memory
+	latest  map[string]int      // index in reads of each collector's latest reading in this request
 }
 
 func newScratch() *scratch {
 	return &scratch{seen: make(map[uint64]struct{}, 4096), names: map[string]struct{}{}, covered: map[string]struct{}{},
-		points: map[string]*cpuPoint{}}
+		latest: map[string]int{}}
 }
 
 func (s *scratch) reset() {
 	clear(s.seen)
 	clear(s.names)
 	clear(s.covered)
-	clear(s.points)
+	clear(s.latest)
 	s.series = s.series[:0]
+	s.reads = s.reads[:0]
+	s.mem = s.mem[:0]
 }
 
 // measure counts one export request for t. A series is the metric name with every attribute of
 // its datapoint and of its resource (order does not matter); it is counted once per request here
 // and once per window by the window store. Resources whose phoenix.experiment.id or
 // phoenix.variant differ from the token's are refused (partial success). Resources marked as the
-// collector's self-telemetry give CPU and memory readings and count as nothing else.
+// collector's self-telemetry give readings of its counters and memory and count as nothing else.
 //
 // The series hash is 64-bit xxHash (over the hashes of the resource, the name and each attribute):
 // among n distinct series, the chance that any two collide (and
@@ -167,10 +194,10 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 		m.covered = append(m.covered, p)
 	}
 	slices.Sort(m.covered)
-	for _, p := range s.points {
-		m.cpu = append(m.cpu, *p)
+	if len(s.reads) > 1 {
+		slices.SortFunc(s.reads, func(a, b reading) int { return strings.Compare(a.instance, b.instance) })
 	}
-	slices.SortFunc(m.cpu, func(a, b cpuPoint) int { return strings.Compare(a.instance, b.instance) })
+	m.readings, m.memory = s.reads, s.mem
 	return m
 }
 
@@ -227,13 +254,12 @@ func (s *scratch) cover(name string, patterns []critical) {
 	}
 }
 
-// telemetry reads a collector's CPU and memory from its own telemetry resource.
+// telemetry reads a collector's counters and memory from its own telemetry resource: one
+// reading, kept if it is the collector's latest in the request.
 func (s *scratch) telemetry(rm pmetric.ResourceMetrics, m *measurement) {
-	id, _ := rm.Resource().Attributes().Get(attrInstance)
-	instance := id.AsString()
-	if len(instance) > maxInstanceID {
-		instance = instance[:maxInstanceID]
-	}
+	r := reading{instance: collectorKey(rm.Resource().Attributes())}
+	var latest int64                // the latest counter point's time, Unix ms
+	var acceptedAt, refusedAt int64 // the time of the points summed into accepted and refused
 	sms := rm.ScopeMetrics()
 	for j := range sms.Len() {
 		ms := sms.At(j).Metrics()
@@ -248,6 +274,7 @@ func (s *scratch) telemetry(rm pmetric.ResourceMetrics, m *measurement) {
 			default:
 				continue
 			}
+			name := mt.Name()
 			for i := range dps.Len() {
 				dp := dps.At(i)
 				v := dp.DoubleValue()
@@ -257,20 +284,82 @@ func (s *scratch) telemetry(rm pmetric.ResourceMetrics, m *measurement) {
 				if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 					continue
 				}
-				switch mt.Name() {
-				case metricCPU:
-					// Only the latest reading per instance: the window store takes differences
-					// between consecutive readings.
-					ms := int64(dp.Timestamp()) / 1e6 // #nosec G115 -- Unix nanoseconds fit int64 until 2262
-					if p := s.points[instance]; p == nil || ms > p.millis {
-						s.points[instance] = &cpuPoint{instance: instance, millis: ms, seconds: v}
-					}
+				at := int64(dp.Timestamp()) / 1e6 // #nosec G115 -- Unix nanoseconds fit int64 until 2262
+				switch name {
 				case metricMemory:
-					m.memory = append(m.memory, memPoint{instance: instance, bytes: v})
+					s.mem = append(s.mem, memPoint{instance: r.instance, bytes: v})
+					continue
+				case metricCPU:
+					// The CPU point's own time: CPU seconds over the time between two readings is cores.
+					if r.has&hasCPU == 0 || at > r.millis {
+						r.cpu, r.millis = v, at
+						r.has |= hasCPU
+					}
+				case metricUptime:
+					r.uptime, r.started = v, int64(dp.StartTimestamp())/1e6 // #nosec G115 -- as above
+					r.has |= hasUptime
+				case metricAccepted:
+					// One datapoint per receiver and transport, all read at the same moment: their
+					// sum. A later point starts the sum over (two exports of one resource).
+					r.accepted, acceptedAt = addLatest(r.accepted, acceptedAt, v, at, r.has&hasAccepted != 0)
+					r.has |= hasAccepted
+				case metricRefused:
+					r.refused, refusedAt = addLatest(r.refused, refusedAt, v, at, r.has&hasRefused != 0)
+					r.has |= hasRefused
+				default:
+					continue
 				}
+				latest = max(latest, at)
 			}
 		}
 	}
+	if r.has == 0 {
+		return
+	}
+	if r.has&hasCPU == 0 {
+		r.millis = latest
+	}
+	// Only the latest reading per collector: the window store takes differences between
+	// consecutive readings, and an older one in the same request adds nothing to them.
+	if i, ok := s.latest[r.instance]; ok {
+		if r.millis > s.reads[i].millis {
+			s.reads[i] = r
+		}
+		return
+	}
+	s.latest[r.instance] = len(s.reads)
+	s.reads = append(s.reads, r)
+}
+
+// addLatest adds v, read at at, to sum, whose points were read at sumAt (started: it has some):
+// a later point starts the sum over, an earlier one is left out. Points of one export share
+// their time.
+func addLatest(sum float64, sumAt int64, v float64, at int64, started bool) (float64, int64) {
+	switch {
+	case !started || at > sumAt:
+		return v, at
+	case at == sumAt:
+		return sum + v, at
+	}
+	return sum, sumAt
+}
+
+// collectorKey names the collector a self-telemetry resource comes from: its stable name
+// (phoenix.collector, the same across restarts) when it has one, else its service.instance.id,
+// which the collector draws anew at every start. It becomes part of Redis keys and hash fields,
+// so it is bounded.
+func collectorKey(res pcommon.Map) string {
+	var key string
+	if name, ok := res.Get(attrCollector); ok {
+		key = name.AsString()
+	}
+	if id, ok := res.Get(attrInstance); ok && key == "" {
+		key = id.AsString()
+	}
+	if len(key) > maxInstanceID {
+		key = key[:maxInstanceID]
+	}
+	return key
 }
 
 // hashAttrs hashes seed with a set of attributes, whatever their order: each attribute is hashed

@@ -3,10 +3,12 @@ package ingest
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
@@ -189,17 +191,99 @@ func TestMeasure_SelfTelemetryGivesCPUAndMemoryOnly(t *testing.T) {
 	if m.output || m.datapoints != 0 || len(m.series) != 0 || len(m.covered) != 0 {
 		t.Fatalf("self-telemetry counted as output: %+v", m)
 	}
-	if len(m.cpu) != 1 || m.cpu[0] != (cpuPoint{instance: "c-1", millis: t0.UnixMilli(), seconds: 12.5}) {
-		t.Errorf("cpu %+v, want the latest reading", m.cpu)
+	if len(m.readings) != 1 || m.readings[0] != (reading{instance: "c-1", millis: t0.UnixMilli(), has: hasCPU, cpu: 12.5}) {
+		t.Errorf("readings %+v, want the latest", m.readings)
 	}
 	if len(m.memory) != 2 || m.memory[0].bytes != 64<<20 || m.memory[1].bytes != 60<<20 {
 		t.Errorf("memory %+v", m.memory)
 	}
 	// Another variant's telemetry is refused like any other resource.
-	if m := measure(selfTelemetry(expA, "candidate", "c-1", t0, 1, 1), tgt(expA, "baseline"), newScratch()); m.rejected != 3 || len(m.cpu) != 0 {
+	if m := measure(selfTelemetry(expA, "candidate", "c-1", t0, 1, 1), tgt(expA, "baseline"), newScratch()); m.rejected != 3 || len(m.readings) != 0 {
 		t.Errorf("a candidate collector's telemetry under a baseline token: %+v", m)
 	}
 }
+
+func TestMeasure_SelfTelemetryReadsEachCollectorsCounters(t *testing.T) {
+	started := t0.Add(-time.Minute)
+	full := counters{name: "node-1", instance: "u-1", at: t0, started: started, cpu: 3.5, uptime: 60,
+		accepted: []int64{1000, 20, 3}, refused: []int64{7, 0, 1}, rss: 64 << 20}
+	want := reading{instance: "node-1", millis: t0.UnixMilli(), has: hasCPU | hasUptime | hasAccepted | hasRefused,
+		cpu: 3.5, uptime: 60, started: started.UnixMilli(), accepted: 1023, refused: 8}
+	tests := []struct {
+		name   string
+		sends  []counters // one resource each, in this order, in one request
+		want   []reading  // by collector
+		memory int        // memory readings
+	}{
+		{"receiver counters are summed over receivers and transports", []counters{full}, []reading{want}, 1},
+		{"without a name, service.instance.id names the collector",
+			[]counters{changed(full, func(c *counters) { c.name = "" })},
+			[]reading{changed(want, func(r *reading) { r.instance = "u-1" })}, 1},
+		{"the latest reading per collector, whatever the order",
+			[]counters{full, changed(full, func(c *counters) { c.at, c.accepted = t0.Add(-5*time.Second), []int64{900} })},
+			[]reading{want}, 2},
+		{"two collectors, by name",
+			[]counters{changed(full, func(c *counters) { c.name = "node-2" }), full},
+			[]reading{want, changed(want, func(r *reading) { r.instance = "node-2" })}, 2},
+		{"no receiver counters: CPU and uptime only",
+			[]counters{changed(full, func(c *counters) { c.accepted, c.refused = nil, nil })},
+			[]reading{changed(want, func(r *reading) { r.has, r.accepted, r.refused = hasCPU|hasUptime, 0, 0 })}, 1},
+		{"a long name is cut to the bound of a Redis field",
+			[]counters{changed(full, func(c *counters) { c.name = strings.Repeat("n", 100) })},
+			[]reading{changed(want, func(r *reading) { r.instance = strings.Repeat("n", maxInstanceID) })}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			md := pmetric.NewMetrics()
+			for _, c := range tt.sends {
+				collectorTelemetry(expA, "baseline", c).ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
+			}
+			m := measure(md, tgt(expA, "baseline"), newScratch())
+			if !slices.Equal(m.readings, tt.want) {
+				t.Errorf("readings\n%+v, want\n%+v", m.readings, tt.want)
+			}
+			if len(m.memory) != tt.memory || m.output || m.datapoints != 0 {
+				t.Errorf("memory %d output %v datapoints %d, want %d memory readings and nothing else", len(m.memory), m.output, m.datapoints, tt.memory)
+			}
+		})
+	}
+}
+
+func TestMeasure_ReceiverCountersIgnoreWhatIsNoReading(t *testing.T) {
+	point := func(dps pmetric.NumberDataPointSlice, at time.Time) pmetric.NumberDataPoint {
+		dp := dps.AppendEmpty()
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(at))
+		return dp
+	}
+	tests := []struct {
+		name string
+		add  func(accepted pmetric.NumberDataPointSlice) // more points of the accepted counter
+		want float64
+	}{
+		{"as sent: 10 + 5", func(pmetric.NumberDataPointSlice) {}, 15},
+		{"a negative or NaN point is no reading", func(dps pmetric.NumberDataPointSlice) {
+			point(dps, t0).SetIntValue(-4)
+			point(dps, t0).SetDoubleValue(math.NaN())
+		}, 15},
+		{"an earlier point of the counter is left out", func(dps pmetric.NumberDataPointSlice) {
+			point(dps, t0.Add(-time.Second)).SetIntValue(100)
+		}, 15},
+		{"a later point of the counter starts the sum over", func(dps pmetric.NumberDataPointSlice) {
+			point(dps, t0.Add(time.Second)).SetIntValue(40)
+		}, 40},
+	}
+	for _, tt := range tests {
+		md := collectorTelemetry(expA, "baseline", counters{name: "n", at: t0, cpu: 1, uptime: 2, accepted: []int64{10, 5}})
+		tt.add(md.ResourceMetrics().At(0).ScopeMetrics().At(1).Metrics().At(0).Sum().DataPoints())
+		m := measure(md, tgt(expA, "baseline"), newScratch())
+		if len(m.readings) != 1 || m.readings[0].accepted != tt.want {
+			t.Errorf("%s: readings %+v, want accepted %v", tt.name, m.readings, tt.want)
+		}
+	}
+}
+
+// changed returns v changed by edit.
+func changed[T any](v T, edit func(*T)) T { edit(&v); return v }
 
 func TestWindowKPIs(t *testing.T) {
 	p := Prices{SeriesMonth: 0.73, MillionDatapoints: 2}
@@ -212,17 +296,23 @@ func TestWindowKPIs(t *testing.T) {
 		missing  []string
 		cpu, mem *float64
 		n        int
+		received *int64 // carried as they are
+		refused  *int64
+		restarts int
 	}{
 		{"output only", totals{series: 100, datapoints: 3000, bytes: 15000, requests: 2}, nil,
 			map[string]float64{"series": 100, "datapoints_per_second": 200, "bytes_per_second": 1000,
-				"cost_per_hour": 100*0.73/730.5 + 200*3600/1e6*2}, []string{}, []string{}, nil, nil, 0},
+				"cost_per_hour": 100*0.73/730.5 + 200*3600/1e6*2}, []string{}, []string{}, nil, nil, 0, nil, nil, 0},
 		{"coverage: one of two critical processes", totals{series: 1, covered: []string{"postgres"}}, []string{"postgres", "redis"},
 			map[string]float64{"series": 1, "datapoints_per_second": 0, "bytes_per_second": 0, "cost_per_hour": 0.73 / 730.5,
-				"critical_process_coverage": 0.5}, []string{"postgres"}, []string{"redis"}, nil, nil, 0},
+				"critical_process_coverage": 0.5}, []string{"postgres"}, []string{"redis"}, nil, nil, 0, nil, nil, 0},
 		{"two collectors", totals{cpu: map[string][2]float64{"a": {1.5, 10}, "b": {0.5, 5}, "c": {0, 0}},
 			memory: map[string][2]float64{"a": {300, 3}, "b": {50, 1}}}, nil,
 			map[string]float64{"series": 0, "datapoints_per_second": 0, "bytes_per_second": 0, "cost_per_hour": 0,
-				"collector_cpu": 0.25, "collector_memory": 150}, []string{}, []string{}, ptr(0.25), ptr(150.0), 3},
+				"collector_cpu": 0.25, "collector_memory": 150}, []string{}, []string{}, ptr(0.25), ptr(150.0), 3, nil, nil, 0},
+		{"the collectors' input is carried, not a KPI", totals{received: ptrInt(9000), refused: ptrInt(0), restarts: 2}, nil,
+			map[string]float64{"series": 0, "datapoints_per_second": 0, "bytes_per_second": 0, "cost_per_hour": 0},
+			[]string{}, []string{}, nil, nil, 0, ptrInt(9000), ptrInt(0), 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,6 +334,9 @@ func TestWindowKPIs(t *testing.T) {
 			if !eqPtr(w.CollectorCPU, tt.cpu) || !eqPtr(w.CollectorMemory, tt.mem) || w.Collectors != tt.n {
 				t.Errorf("cpu %v mem %v collectors %d", w.CollectorCPU, w.CollectorMemory, w.Collectors)
 			}
+			if !eqInt(w.ReceivedPoints, tt.received) || !eqInt(w.RefusedPoints, tt.refused) || w.Restarts != tt.restarts {
+				t.Errorf("received %v refused %v restarts %d, want %v %v %d", w.ReceivedPoints, w.RefusedPoints, w.Restarts, tt.received, tt.refused, tt.restarts)
+			}
 		})
 	}
 	if _, err := windowKPIs(totals{}, 0, nil, p); err == nil {
@@ -252,6 +345,15 @@ func TestWindowKPIs(t *testing.T) {
 }
 
 func ptr(v float64) *float64 { return &v }
+
+func ptrInt(v int64) *int64 { return &v }
+
+func eqInt(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
 
 func eqPtr(a, b *float64) bool {
 	if a == nil || b == nil {

@@ -101,7 +101,7 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	sc := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(sc)
 	m := measure(req.Metrics(), g.target, sc)
-	if m.datapoints > 0 || m.rejected > 0 || len(m.cpu) > 0 || len(m.memory) > 0 {
+	if m.datapoints > 0 || m.rejected > 0 || len(m.readings) > 0 || len(m.memory) > 0 {
 		_, dup, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
 		if err != nil {
 			in.unavailable(w, r, enc, "cannot record the data right now", err)

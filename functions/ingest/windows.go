@@ -24,9 +24,10 @@ import (
 // Keys, for an experiment E and variant V (the hash tag keeps an experiment's keys together):
 //
 //	<prefix>:{E}:V:<start>:s    set of series hashes (8 bytes each) of the window starting at <start> (ms)
-//	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector
+//	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; rcv, rfs, rst (collectors' input
+//	                            and restarts); cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector i
 //	<prefix>:{E}:V:<start>:v    set of critical patterns covered
-//	<prefix>:{E}:V:cpu:<i>      the last CPU reading of collector instance i: t (ms), v (seconds)
+//	<prefix>:{E}:V:collector:<i> the last reading of collector i: t (ms), cpu, up, st, acc, ref ("" when absent)
 //	<prefix>:{E}:V:dup:<hash>   a request already counted (a collector's retry of it counts nothing)
 //	<prefix>:pending:<d>        sorted set of deployment d's windows to close: "tenant|E|V|start|length", scored by end
 //	<prefix>:lease:<window>     a replica is closing the window
@@ -75,23 +76,44 @@ if n > 0 then
   redis.call('PEXPIRE', v, keep)
   i = i + n
 end
+-- Collector readings (instance, ms, cpu, uptime, start, accepted, refused; "" when absent): a
+-- reading later than the collector's last adds the differences to this window. When a
+-- cumulative counter fell or the process started later, the collector restarted: one restart,
+-- and nothing added (the interval spans two processes). Either way the reading becomes the last.
 n = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, n do
-  local inst, ts, val = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local lk = KEYS[1] .. ':cpu:' .. inst
-  local prev = redis.call('HMGET', lk, 't', 'v')
-  local pt, pv = tonumber(prev[1]), tonumber(prev[2])
+  local inst, ts = ARGV[i], tonumber(ARGV[i + 1])
+  local cpu, up, st = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local acc, ref = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+  local lk = KEYS[1] .. ':collector:' .. inst
+  local p = redis.call('HMGET', lk, 't', 'cpu', 'up', 'st', 'acc', 'ref')
+  local pt = tonumber(p[1])
   if pt == nil or ts > pt then
-    -- A drop means the collector restarted: the new reading starts a new interval.
-    if pt ~= nil and val >= pv then
-      redis.call('HINCRBYFLOAT', c, 'cpu:' .. inst, val - pv)
-      redis.call('HINCRBYFLOAT', c, 'cput:' .. inst, (ts - pt) / 1000)
+    if pt ~= nil then
+      local pcpu, pup, pst = tonumber(p[2]), tonumber(p[3]), tonumber(p[4])
+      local pacc, pref = tonumber(p[5]), tonumber(p[6])
+      if (cpu and pcpu and cpu < pcpu) or (up and pup and up < pup) or (acc and pacc and acc < pacc)
+        or (st and pst and st > pst) then
+        redis.call('HINCRBY', c, 'rst', 1)
+      else
+        if cpu and pcpu then
+          redis.call('HINCRBYFLOAT', c, 'cpu:' .. inst, cpu - pcpu)
+          redis.call('HINCRBYFLOAT', c, 'cput:' .. inst, (ts - pt) / 1000)
+        end
+        if acc and pacc then
+          redis.call('HINCRBY', c, 'rcv', string.format('%d', acc - pacc))
+        end
+        if ref and pref and ref >= pref then
+          redis.call('HINCRBY', c, 'rfs', string.format('%d', ref - pref))
+        end
+      end
     end
-    redis.call('HSET', lk, 't', ARGV[i + 1], 'v', ARGV[i + 2])
+    redis.call('HSET', lk, 't', ARGV[i + 1], 'cpu', ARGV[i + 2], 'up', ARGV[i + 3], 'st', ARGV[i + 4],
+      'acc', ARGV[i + 5], 'ref', ARGV[i + 6])
     redis.call('PEXPIRE', lk, keep)
   end
-  i = i + 3
+  i = i + 7
 end
 n = tonumber(ARGV[i])
 i = i + 1
@@ -145,15 +167,20 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 	if request != 0 {
 		dup = strconv.FormatUint(request, 16)
 	}
-	args := make([]any, 0, 13+len(m.covered)+3*len(m.cpu)+2*len(m.memory))
+	args := make([]any, 0, 13+len(m.covered)+7*len(m.readings)+2*len(m.memory))
 	args = append(args, w.length.Milliseconds(), tenant.String()+"|"+experimentID.String()+"|"+string(v),
 		w.keep.Milliseconds(), dup, w.dedupe.Milliseconds(), m.datapoints, bytes, m.rejected, len(m.covered))
 	for _, c := range m.covered {
 		args = append(args, c)
 	}
-	args = append(args, len(m.cpu))
-	for _, p := range m.cpu {
-		args = append(args, p.instance, p.millis, strconv.FormatFloat(p.seconds, 'g', -1, 64))
+	args = append(args, len(m.readings))
+	for _, r := range m.readings {
+		started := ""
+		if r.has&hasUptime != 0 && r.started > 0 {
+			started = strconv.FormatInt(r.started, 10)
+		}
+		args = append(args, r.instance, r.millis, counterArg(r, hasCPU, r.cpu), counterArg(r, hasUptime, r.uptime), started,
+			counterArg(r, hasAccepted, r.accepted), counterArg(r, hasRefused, r.refused))
 	}
 	args = append(args, len(m.memory))
 	for _, p := range m.memory {
@@ -173,6 +200,14 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 		return time.Time{}, false, errors.New("record in KPI window: unexpected script result")
 	}
 	return time.UnixMilli(res[0]).UTC(), res[1] == 1, nil
+}
+
+// counterArg is a reading's counter as the record script takes it: "" when the reading lacks it.
+func counterArg(r reading, bit uint8, v float64) string {
+	if r.has&bit == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // window names one pending window.
@@ -249,6 +284,9 @@ type totals struct {
 	covered    []string              // critical patterns seen
 	cpu        map[string][2]float64 // per collector instance: CPU seconds, over interval seconds
 	memory     map[string][2]float64 // per collector instance: sum of RSS readings, number of readings
+	received   *int64                // points the collectors' receivers accepted; nil when no interval of theirs ended in the window
+	refused    *int64                // points refused to the collectors' receivers; nil likewise
+	restarts   int                   // collector restarts seen
 }
 
 // read returns a due window's totals.
@@ -277,6 +315,14 @@ func (w *windows) read(ctx context.Context, x window) (totals, error) {
 			t.bytes = int64(f)
 		case "rej":
 			t.rejected = int64(f)
+		case "rcv":
+			n := int64(f)
+			t.received = &n
+		case "rfs":
+			n := int64(f)
+			t.refused = &n
+		case "rst":
+			t.restarts = int(f)
 		case "cpu":
 			c := t.cpu[instance]
 			c[0] = f

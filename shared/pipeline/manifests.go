@@ -62,8 +62,11 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 						"name": "collector", "image": d.Image, "args": []string{"--config=/conf/config.yaml"},
 						// The ingest token comes from a Secret the deployer creates when it applies
 						// these objects (IngestSecret); it is never part of what is stored.
+						// The node names the collector across restarts (CollectorNameEnv), so the
+						// ingest function sees a restarted pod's counters fall.
 						"env": []map[string]any{{"name": IngestTokenEnv, "valueFrom": map[string]any{
-							"secretKeyRef": map[string]any{"name": IngestSecretName(r), "key": ingestSecretKey}}}},
+							"secretKeyRef": map[string]any{"name": IngestSecretName(r), "key": ingestSecretKey}}},
+							{"name": CollectorNameEnv, "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "spec.nodeName"}}}},
 						"ports":          []map[string]any{{"name": "metrics", "containerPort": 8888}},
 						"resources":      map[string]any{"requests": map[string]string{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]string{"memory": "512Mi"}},
 						"livenessProbe":  map[string]any{"tcpSocket": map[string]any{"port": 8888}, "periodSeconds": 30},

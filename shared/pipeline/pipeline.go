@@ -119,6 +119,18 @@ const (
 	SelfTelemetry   = "self-telemetry"
 )
 
+// A collector's stable name: the resource attribute CollectorAttribute on its self-telemetry,
+// read from the environment variable CollectorNameEnv (empty when unset). The collector draws its
+// service.instance.id anew at every start, so by that id alone a restarted collector is a new one
+// and the ingest function can neither see the restart nor keep the collector's counters apart
+// from its predecessor's. On Kubernetes the name is the node (Manifests sets it from the downward
+// API): a restarted DaemonSet pod continues its node's counters, and the ingest function sees
+// them fall. Locally (one collector per variant, never restarted) it may stay unset.
+const (
+	CollectorAttribute = "phoenix.collector"
+	CollectorNameEnv   = "PHOENIX_COLLECTOR_NAME"
+)
+
 // TelemetryInterval is how often a rendered collector exports its own telemetry: several times
 // per KPI window, so every window sees the collector's CPU and memory more than once.
 const TelemetryInterval = 5 * time.Second
@@ -180,6 +192,7 @@ func Render(r Request) ([]byte, error) {
 		"Processors":      processors[t.Name],
 		"TopKMetric":      map[string]string{"cpu": "process.cpu.utilization", "memory": "process.memory.usage"}[values["by"]],
 		"Stream":          map[string]string{"Attribute": StreamAttribute, "Value": SelfTelemetry},
+		"Collector":       map[string]string{"Attribute": CollectorAttribute, "Env": CollectorNameEnv},
 		"TelemetryMillis": TelemetryInterval.Milliseconds(),
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{

@@ -53,6 +53,8 @@ type phoenix struct {
 	rdb *redis.Client
 	in  *ingest.Ingest
 	url string // where the function listens
+	// prefix is the function's Redis key prefix; its pending windows are <prefix>:pending.
+	prefix string
 }
 
 func startPhoenix(t *testing.T) *phoenix {
@@ -80,7 +82,7 @@ func startPhoenix(t *testing.T) *phoenix {
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case a := <-addrs:
-		return &phoenix{st: st, rdb: rdb, in: in, url: "http://" + a.String()}
+		return &phoenix{st: st, rdb: rdb, in: in, url: "http://" + a.String(), prefix: prefix}
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
 	}
@@ -283,16 +285,19 @@ type counter struct {
 	mu        sync.Mutex         // guards the fields below
 	windows   map[int64]*count   // by window start (ms)
 	ambiguous map[int64]bool     // windows a request may have landed in either side of
-	lastCPU   map[string]reading // per collector instance, its latest CPU reading
+	lastCPU   map[string]reading // per collector instance, its latest reading
 	refused   int                // requests Phoenix did not answer 200
 	// unsupported names metric types the count does not read (it would then count wrong).
 	unsupported []string
 }
 
-// reading is one cumulative CPU reading.
+// reading is one collector's cumulative counters at one moment.
 type reading struct {
-	ms int64   // when, Unix milliseconds
-	v  float64 // CPU seconds
+	ms       int64   // when, Unix milliseconds
+	v        float64 // CPU seconds
+	accepted float64 // otelcol_receiver_accepted_metric_points, summed over its datapoints
+	refused  float64 // otelcol_receiver_refused_metric_points, likewise
+	input    bool    // the reading carried both receiver counters
 }
 
 // count is what the counter saw in one window.
@@ -304,6 +309,10 @@ type count struct {
 	covered    map[string]bool       // critical patterns seen
 	cpu        map[string][2]float64 // per instance: CPU seconds, over seconds
 	mem        map[string][2]float64 // per instance: sum of RSS readings, readings
+	input      bool                  // some collector's receiver counters rose from one reading to the next here
+	received   int64                 // by how much the accepted points rose
+	refused    int64                 // by how much the refused points rose
+	restarts   int                   // a collector's CPU seconds or accepted points fell
 }
 
 func newCounter(t *testing.T, ph *phoenix, critical []string) *counter {
@@ -384,17 +393,27 @@ func (c *counter) add(start int64, encoding string, raw []byte) {
 		res := rms.At(i).Resource().Attributes().AsRaw()
 		if res["phoenix.stream"] == "self-telemetry" {
 			instance, _ := res["service.instance.id"].(string)
+			var r reading
+			var accepted, refused bool
 			eachPoint(rms.At(i), func(name string, attrs map[string]any, v float64, ms int64) {
 				switch name {
 				case "otelcol_process_cpu_seconds":
-					if r, ok := latest[instance]; !ok || ms > r.ms {
-						latest[instance] = reading{ms, v}
-					}
+					r.ms, r.v = ms, v
+				case "otelcol_receiver_accepted_metric_points":
+					r.accepted += v
+					accepted = true
+				case "otelcol_receiver_refused_metric_points":
+					r.refused += v
+					refused = true
 				case "otelcol_process_memory_rss":
 					m := w.mem[instance]
 					w.mem[instance] = [2]float64{m[0] + v, m[1] + 1}
 				}
 			})
+			r.input = accepted && refused
+			if prev, ok := latest[instance]; !ok || r.ms > prev.ms {
+				latest[instance] = r
+			}
 			continue
 		}
 		output = true
@@ -415,11 +434,20 @@ func (c *counter) add(start int64, encoding string, raw []byte) {
 		})
 	}
 	for instance, r := range latest {
-		if prev, ok := c.lastCPU[instance]; ok && r.ms <= prev.ms {
+		prev, ok := c.lastCPU[instance]
+		switch {
+		case ok && r.ms <= prev.ms:
 			continue
-		} else if ok && r.v >= prev.v {
+		case ok && (r.v < prev.v || r.input && prev.input && r.accepted < prev.accepted):
+			w.restarts++
+		case ok:
 			x := w.cpu[instance]
 			w.cpu[instance] = [2]float64{x[0] + r.v - prev.v, x[1] + float64(r.ms-prev.ms)/1000}
+			if r.input && prev.input {
+				w.input = true
+				w.received += int64(r.accepted - prev.accepted)
+				w.refused += int64(r.refused - prev.refused)
+			}
 		}
 		c.lastCPU[instance] = r
 	}
@@ -541,6 +569,12 @@ func (c *counter) compare(t *testing.T, stored []store.KPIWindow, who string) in
 		if !near(got.CollectorCPU, cpu, wantCPU) || !near(got.CollectorMemory, mem, len(want.mem) > 0) {
 			t.Errorf("%s, window %s: Phoenix CPU %v memory %v; the count %v %v", who, got.WindowStart, deref(got.CollectorCPU), deref(got.CollectorMemory), cpu, mem)
 		}
+		// What the collectors' receivers took in, as their own counters say.
+		if (got.ReceivedPoints != nil) != want.input || (got.RefusedPoints != nil) != want.input || got.Restarts != want.restarts ||
+			want.input && (*got.ReceivedPoints != want.received || *got.RefusedPoints != want.refused) {
+			t.Errorf("%s, window %s: Phoenix received %v refused %v restarts %d; the count %d %d %d (input seen: %v)", who, got.WindowStart,
+				derefInt(got.ReceivedPoints), derefInt(got.RefusedPoints), got.Restarts, want.received, want.refused, want.restarts, want.input)
+		}
 		if got.CollectorMemory != nil && (*got.CollectorMemory < 10<<20 || *got.CollectorMemory > 4<<30) {
 			t.Errorf("%s: collector memory %v bytes is not plausible", who, *got.CollectorMemory)
 		}
@@ -563,6 +597,13 @@ func near(got *float64, want float64, present bool) bool {
 }
 
 func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func derefInt(p *int64) any {
 	if p == nil {
 		return nil
 	}
