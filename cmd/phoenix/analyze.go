@@ -23,14 +23,19 @@ func analyzeCmd() *cobra.Command {
 	var o struct {
 		baseline, candidate, direction, format, method string
 		alpha, confidence                              float64
+		paired                                         bool
 	}
 	cmd := &cobra.Command{
 		Use:   "analyze --baseline FILE --candidate FILE",
-		Short: "Compare two samples with Welch's t-test (candidate minus baseline)",
+		Short: "Compare two samples with Welch's t-test (candidate minus baseline), or paired windows with --paired",
 		Long: "Each FILE holds one number per line (blank lines ignored). A line that is not a finite number,\n" +
 			"fewer than 2 values, or both samples constant is refused with exit status 2.\n\n" +
 			"--method mwu adds the Mann–Whitney U test and the Hodges–Lehmann shift with its interval\n" +
-			"(robust to outliers and heavy tails) and lets it decide significant and outcome.",
+			"(robust to outliers and heavy tails) and lets it decide significant and outcome.\n\n" +
+			"--paired compares line i of both files as one window's pair, oldest first, as an experiment's\n" +
+			"analysis does: the change (log-ratio when every value is positive, else the difference) with an\n" +
+			"interval that holds under autocorrelation up to lag-1 0.9 (equal-weighted cosine long-run variance,\n" +
+			"guarded critical value); both files need the same number of values, at least 3.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.direction != "lower" && o.direction != "higher" {
@@ -48,6 +53,9 @@ func analyzeCmd() *cobra.Command {
 			b, c, err := readSamples(o.baseline, o.candidate)
 			if err != nil {
 				return err
+			}
+			if o.paired {
+				return analyzePaired(cmd.OutOrStdout(), o.format, b, c, o.alpha, o.direction)
 			}
 			w, err := analysis.WelchTTest(b, c, o.confidence)
 			if err != nil {
@@ -78,6 +86,7 @@ func analyzeCmd() *cobra.Command {
 	f.StringVar(&o.direction, "direction", "lower", "which way is better: lower or higher")
 	f.StringVar(&o.format, "format", "text", "text or json")
 	f.StringVar(&o.method, "method", "welch", "test that decides significant and outcome: welch, or mwu (Mann–Whitney U with the Hodges–Lehmann shift, reported next to Welch)")
+	f.BoolVar(&o.paired, "paired", false, "compare line i of both files as one window's pair, with an interval robust to autocorrelation (--alpha is its error level)")
 	_ = cmd.MarkFlagRequired("baseline")
 	_ = cmd.MarkFlagRequired("candidate")
 	return cmd

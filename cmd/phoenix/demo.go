@@ -31,6 +31,8 @@ type demoOptions struct {
 	tenant      string        // demo tenant name
 	email       string        // demo user
 	interval    time.Duration // how often both collectors scrape
+	aa          bool          // run the baseline against itself (A/A)
+	maxDuration time.Duration // how long the run may be extended while the analysis needs more data
 }
 
 func demoCmd() *cobra.Command {
@@ -44,7 +46,9 @@ func demoCmd() *cobra.Command {
 		Long: "Starts the platform (as phoenix dev), creates a demo tenant and user, starts the load simulator,\n" +
 			"then creates and starts an experiment — baseline vs candidate collectors, both really running\n" +
 			"over this host's processes — and follows it live: state changes, KPI windows of both variants,\n" +
-			"progress, and the verdict table at the end.",
+			"each metric's change with its interval narrowing window by window, progress, and the verdict\n" +
+			"table at the end. A clear answer may end the run early; an unclear one extends it up to\n" +
+			"--max-duration. --aa runs the baseline against itself: it must end without a promotion.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig()
@@ -55,7 +59,9 @@ func demoCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&o.duration, "duration", 3*time.Minute, "how long both variants run side by side (at least 1m)")
+	f.DurationVar(&o.duration, "duration", 6*time.Minute, "how long both variants run side by side (at least 1m)")
+	f.DurationVar(&o.maxDuration, "max-duration", 0, "how long the run may be extended while the analysis needs more data (default: twice --duration)")
+	f.BoolVar(&o.aa, "aa", false, "an A/A run: the baseline's pipeline on both sides (it must not be promoted)")
 	f.StringVar(&o.baseline, "baseline", "process-baseline", "baseline pipeline template")
 	f.StringVar(&o.candidate, "candidate", "process-topk", "candidate pipeline template (process-priority-filter, process-topk, …)")
 	f.BoolVar(&o.keepRunning, "keep-running", true, "leave the platform running after the verdict, until Ctrl-C")
@@ -125,15 +131,24 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 	}
 	c := newClient(creds, true)
 	scrape := map[string]any{"collection_interval": o.interval.String()}
-	var e experimentView
-	err = c.call(ctx, http.MethodPost, "/v1/experiments", newExperiment{
+	maxDuration := o.maxDuration
+	if maxDuration <= 0 {
+		maxDuration = 2 * o.duration
+	}
+	req := newExperiment{
 		Name:            fmt.Sprintf("demo %s vs %s", o.baseline, o.candidate),
 		Description:     "phoenix demo: a real experiment over this host's processes",
 		Baseline:        pipelineChoice{Template: o.baseline, Parameters: scrape},
 		Candidate:       pipelineChoice{Template: o.candidate, Parameters: scrape},
 		DurationSeconds: int(o.duration / time.Second),
-		Spec:            map[string]any{"critical_processes": loadsim.CriticalNames()},
-	}, &e)
+		Spec: map[string]any{"critical_processes": loadsim.CriticalNames(),
+			"analysis": map[string]any{"max_duration_seconds": int(max(maxDuration, o.duration) / time.Second)}},
+	}
+	if o.aa {
+		req.Name, req.Candidate, req.AA = fmt.Sprintf("demo A/A %s", o.baseline), pipelineChoice{}, true
+	}
+	var e experimentView
+	err = c.call(ctx, http.MethodPost, "/v1/experiments", req, &e)
 	if err != nil {
 		return fmt.Errorf("create the experiment: %w", err)
 	}

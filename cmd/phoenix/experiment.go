@@ -91,6 +91,7 @@ type newExperiment struct {
 	Candidate       pipelineChoice `json:"candidate"`
 	DurationSeconds int            `json:"duration_seconds"`
 	Spec            map[string]any `json:"spec,omitempty"`
+	AA              bool           `json:"aa,omitempty"` // the candidate is the baseline's pipeline (the API fills it in)
 }
 
 // pipelineChoice names a template and its parameters.
@@ -120,6 +121,12 @@ func experimentCmd() *cobra.Command {
 			if n.Candidate.Parameters, err = parseParams(params); err != nil {
 				return inputError{err}
 			}
+			if n.AA {
+				if cmd.Flags().Changed("candidate") || len(params) > 0 {
+					return inputError{errors.New("--aa runs the baseline against itself: leave out --candidate and --param")}
+				}
+				n.Candidate = pipelineChoice{}
+			}
 			if len(critical) > 0 {
 				n.Spec = map[string]any{"critical_processes": critical}
 			}
@@ -139,6 +146,7 @@ func experimentCmd() *cobra.Command {
 	f.StringArrayVar(&params, "param", nil, "candidate template parameter NAME=VALUE (repeatable)")
 	f.StringSliceVar(&critical, "critical", nil, "critical process names (RE2, matched whole), comma-separated")
 	f.DurationVar(&duration, "duration", 5*time.Minute, "how long both variants run side by side (at least 1m)")
+	f.BoolVar(&n.AA, "aa", false, "an A/A run: the baseline's pipeline on both sides; its report says whether the false-alarm rate holds on this platform")
 
 	var state string
 	list := &cobra.Command{

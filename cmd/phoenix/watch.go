@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 )
 
@@ -58,6 +59,7 @@ type view struct {
 	runStart time.Time                         // when running began (zero before)
 	windows  map[time.Time]map[string]kpiFrame // window start → variant → KPIs, until both are printed
 	printed  map[time.Time]bool                // windows already printed
+	lastLook int                               // paired windows of the last live look printed
 }
 
 // kpiFrame is the payload of a KPI window event.
@@ -180,6 +182,11 @@ func (v *view) stream(ctx context.Context, c *client) error {
 				if json.Unmarshal(e.Data, &w) == nil {
 					v.window(w)
 				}
+			case events.AnalysisLook:
+				var l events.Look
+				if json.Unmarshal(e.Data, &l) == nil {
+					v.look(l)
+				}
 			}
 			if ended(v.exp.State) {
 				return nil
@@ -269,8 +276,66 @@ func progress(elapsed, total time.Duration) string {
 		elapsed.Truncate(time.Second), total)
 }
 
-// printVerdict prints the stored analysis: one row per metric, why each came out as it did, and
-// the overall recommendation.
+// look prints where every metric stands at a look: its change with the interval that holds at
+// every look, narrowing window by window, and why the run ends when it does.
+func (v *view) look(l events.Look) {
+	if l.Windows <= v.lastLook && l.Kind == "live" {
+		return
+	}
+	v.lastLook = l.Windows
+	parts := make([]string, 0, len(l.Metrics))
+	for _, m := range l.Metrics {
+		p := shortName(m.Metric) + " "
+		switch {
+		case m.Estimate == nil:
+			p += "…"
+		case m.Low == nil || m.High == nil:
+			p += signed(*m.Estimate) + " [unbounded]"
+		default:
+			p += fmt.Sprintf("%s [%s, %s]", signed(*m.Estimate), signed(*m.Low), signed(*m.High))
+		}
+		parts = append(parts, p+" "+outcomeMark(m.Outcome))
+	}
+	fmt.Fprintf(v.out, "          %s look, %d paired windows (%.0f%% of the error budget spent): %s\n", l.Kind, l.Windows, 100*l.Spent, strings.Join(parts, "  "))
+	if l.Misses > 0 {
+		fmt.Fprintf(v.out, "          critical processes lost in %d windows\n", l.Misses)
+	}
+	if l.Verdict != analysis.Continue {
+		when := "the run ends"
+		if l.Early {
+			when = "the run ends early"
+		}
+		fmt.Fprintf(v.out, "          %s: %s — %s\n", when, strings.ToUpper(string(l.Verdict)), l.Reason)
+	}
+}
+
+// signed formats a relative change with its sign, to one decimal: −80.7%.
+func signed(f float64) string { return strings.Replace(fmt.Sprintf("%+.1f%%", 100*f), "-", "−", 1) }
+
+// shortName abbreviates a KPI for the live view.
+func shortName(metric string) string {
+	if s, ok := map[string]string{"datapoints_per_second": "dp/s", "bytes_per_second": "bytes/s", "cost_per_hour": "cost/h",
+		"collector_cpu": "cpu", "collector_memory": "mem", "critical_process_coverage": "coverage"}[metric]; ok {
+		return s
+	}
+	return metric
+}
+
+// outcomeMark is a metric's outcome as the live view shows it.
+func outcomeMark(o analysis.Outcome) string {
+	switch o {
+	case analysis.Improved:
+		return "better"
+	case analysis.Regressed:
+		return "WORSE"
+	case analysis.NoChange:
+		return "same"
+	}
+	return "?"
+}
+
+// printVerdict prints the stored analysis: one row per metric with its change and interval, why
+// each came out as it did, the safety rules, and the overall recommendation.
 func printVerdict(out io.Writer, raw json.RawMessage) {
 	var a struct {
 		Verdict string          `json:"verdict"`
@@ -288,37 +353,52 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "METRIC\tBASELINE\tCANDIDATE\tCHANGE (%.0f%% CI)\tP (ADJ.)\tOUTCOME\n", 100*rep.Settings.Confidence)
+	fmt.Fprintf(tw, "METRIC\tBASELINE\tCANDIDATE\tCHANGE [%.0f%% INTERVAL, EVERY LOOK]\tBETTER\tOUTCOME\n", 100*rep.Settings.Confidence)
 	for _, m := range rep.Metrics {
 		name := m.Metric
 		if m.Critical {
 			name += " (guardrail)"
 		}
-		base, cand, change, p := "-", "-", "-", "-"
-		if w := m.Welch; w != nil {
-			base, cand = short(w.Mean1), short(w.Mean2)
-			if w.RelDefined {
-				change = fmt.Sprintf("%+.1f%% [%+.1f%%, %+.1f%%]", 100*w.RelChange, 100*w.RelLow, 100*w.RelHigh)
-			}
-			p = fmt.Sprintf("%.2g", w.P)
-			if m.WelchAdjustedP != nil {
-				p = fmt.Sprintf("%.2g", *m.WelchAdjustedP)
-			}
+		change := "-"
+		if c := m.Change; c != nil {
+			change = fmt.Sprintf("%s [%s, %s]", signed(c.Estimate), signed(c.Low), signed(c.High))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, base, cand, change, p, m.Outcome)
+		better := "lower"
+		if m.Direction == analysis.HigherIsBetter {
+			better = "higher"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, short(m.BaselineMean), short(m.CandidateMean), change, better, m.Outcome)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out, "\nwhy:")
 	for _, m := range rep.Metrics {
 		fmt.Fprintf(out, "  %-26s %s\n", m.Metric, m.Reason)
 	}
-	fmt.Fprintf(out, "\nrecommendation: %s", strings.ToUpper(firstNonEmpty(string(rep.Verdict), a.Verdict)))
+	for _, step := range rep.Trace {
+		if step.Rule == "critical coverage" || step.Rule == "input parity" {
+			fmt.Fprintf(out, "  %-26s %s: %s\n", step.Rule, step.Result, step.Detail)
+		}
+	}
+	fmt.Fprintf(out, "\n%s look at %d paired windows of %d planned (at most %d); %d looks taken, %.0f%% of the error budget spent\n",
+		rep.Look.Kind, rep.Look.Windows, rep.Look.Schedule.Planned, rep.Look.Schedule.Max, rep.Look.Looks, 100*rep.Look.Spent)
+	if c := rep.Calibration; c != nil {
+		result := "HOLDS"
+		if !c.Holds {
+			result = "FALSE ALARM"
+		}
+		fmt.Fprintf(out, "A/A calibration: %s — %s\n", result, c.Detail)
+	}
+	verdict := strings.ToUpper(firstNonEmpty(string(rep.Verdict), a.Verdict))
+	if rep.Early {
+		verdict += " (ended early)"
+	}
+	fmt.Fprintf(out, "recommendation: %s", verdict)
 	if rep.Reason != "" {
 		fmt.Fprintf(out, " — %s", rep.Reason)
 	}
 	fmt.Fprintln(out)
-	if rep.Needed != nil {
-		fmt.Fprintf(out, "more data that would decide it: %d baseline and %d candidate observations\n", rep.Needed.Baseline, rep.Needed.Candidate)
+	if rep.WindowsNeeded > 0 {
+		fmt.Fprintf(out, "more data that would likely decide it: about %d paired windows in all\n", rep.WindowsNeeded)
 	}
 }
 

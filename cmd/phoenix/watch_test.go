@@ -7,24 +7,24 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 // The verdict table reads the report the analyzer really stores: a change of its format that the
 // CLI does not follow fails here.
 func TestPrintVerdict_ShowsEachMetricWhyAndTheRecommendation(t *testing.T) {
-	series := map[string]map[experiment.Variant][]float64{
-		"series": {
-			experiment.Baseline:  {1000, 1010, 990, 1005, 995, 1002, 998, 1001, 999, 1003, 997, 1000},
-			experiment.Candidate: {100, 102, 98, 101, 99, 100, 103, 97, 100, 101, 99, 100},
-		},
-		"collector_cpu": {
-			experiment.Baseline:  {0.010, 0.012, 0.011, 0.009, 0.010, 0.011, 0.012, 0.010, 0.009, 0.011, 0.010, 0.010},
-			experiment.Candidate: {0.010, 0.011, 0.010, 0.009, 0.011, 0.010, 0.012, 0.010, 0.010, 0.011, 0.009, 0.010},
-		},
+	run := analyzer.NewRun(experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series"}, {Metric: "collector_cpu", Critical: true}}},
+		3*time.Minute, 3*time.Minute, 15*time.Second)
+	run.Series = map[string]store.PairedSeries{
+		"series": {Baseline: []float64{1000, 1010, 990, 1005, 995, 1002, 998, 1001, 999, 1003, 997, 1000},
+			Candidate: []float64{100, 101, 99, 100.5, 99.5, 100.2, 99.8, 100.1, 99.9, 100.3, 99.7, 100}},
+		"collector_cpu": {Baseline: []float64{0.010, 0.012, 0.011, 0.009, 0.010, 0.011, 0.012, 0.010, 0.009, 0.011, 0.010, 0.010},
+			Candidate: []float64{0.0100, 0.0121, 0.0110, 0.0090, 0.0101, 0.0110, 0.0119, 0.0100, 0.0090, 0.0111, 0.0100, 0.0100}},
 	}
-	rep, err := analyzer.Analyze(experiment.Spec{}, series)
+	rep, err := analyzer.Look(run, analysis.Planned, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +33,33 @@ func TestPrintVerdict_ShowsEachMetricWhyAndTheRecommendation(t *testing.T) {
 	var out strings.Builder
 	printVerdict(&out, stored)
 	got := out.String()
-	for _, want := range []string{"METRIC", "CHANGE (95% CI)", "series", "collector_cpu", "-90.0% [", "improved", "why:",
-		"recommendation: " + strings.ToUpper(string(rep.Verdict))} {
+	for _, want := range []string{"METRIC", "CHANGE [95% INTERVAL, EVERY LOOK]", "series", "collector_cpu (guardrail)", "−90.0% [",
+		"improved", "why:", "critical coverage", "planned look at 12 paired windows", "recommendation: " + strings.ToUpper(string(rep.Verdict))} {
 		if !strings.Contains(got, want) {
 			t.Errorf("verdict table lacks %q:\n%s", want, got)
 		}
+	}
+	if rep.Verdict != analysis.Promote {
+		t.Errorf("verdict %s: %s", rep.Verdict, rep.Reason)
+	}
+}
+
+// A look prints every metric's change with its interval, and why the run ends when it ends.
+func TestView_PrintsEachLookOnceWithItsIntervals(t *testing.T) {
+	var out strings.Builder
+	v := &view{out: &out}
+	est, lo, hi := -0.807, -0.811, -0.803
+	l := events.Look{Kind: "live", Windows: 9, Verdict: analysis.Continue, Spent: 0.12,
+		Metrics: []events.LookMetric{{Metric: "bytes_per_second", Outcome: analysis.Improved, Estimate: &est, Low: &lo, High: &hi},
+			{Metric: "collector_cpu", Critical: true, Outcome: analysis.Undecided}}}
+	v.look(l)
+	v.look(l) // a replay: printed once
+	l.Windows, l.Verdict, l.Early, l.Reason = 10, analysis.Promote, true, "improved: bytes_per_second"
+	v.look(l)
+	got := out.String()
+	if strings.Count(got, "live look, 9 paired windows") != 1 || !strings.Contains(got, "bytes/s −80.7% [−81.1%, −80.3%] better") ||
+		!strings.Contains(got, "cpu … ?") || !strings.Contains(got, "the run ends early: PROMOTE — improved: bytes_per_second") {
+		t.Fatalf("looks:\n%s", got)
 	}
 }
 

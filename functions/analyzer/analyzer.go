@@ -1,9 +1,11 @@
-// Package analyzer is the CloudEvent function that compares an experiment's two variants. On an
-// analysis request it reads the KPI samples measured for both variants, decides with
-// shared/analysis (independent windows, Welch's t-test confirmed by Mann–Whitney, TOST for
-// guardrails, Holm across metrics, power planning) against the experiment's success criteria,
-// stores the explained report and replies with the verdict. It is stateless: any replica may take
-// any request, and a redelivered request yields the stored result.
+// Package analyzer is the CloudEvent function that compares an experiment's two variants. It looks
+// at a running experiment as each KPI window closes (a live look: the interval of every metric's
+// change, streamed to the gateway, and an early end when the answer is clear) and when the run or
+// an extension is over (a due look, on an analysis request: the verdict, or continue). Each look
+// reads the KPI windows of both variants paired by window, decides with shared/analysis against
+// the experiment's success criteria, and stores the look and, for a verdict, the explained report.
+// It is stateless: any replica may take any event, and a redelivered event yields the stored
+// result.
 package analyzer
 
 import (
@@ -11,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -24,31 +25,39 @@ import (
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
+	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/realtime"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 // consumer names this function in the processed-events record.
 const consumer = "analyzer"
 
-// Needs are the resources the analyzer uses.
-func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true} }
+// Needs are the resources the analyzer uses: the store, and Redis to stream its looks.
+func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Redis: true} }
 
-// Analyzer handles analysis requests.
-type Analyzer struct {
-	store   *store.Store  // KPI samples in, analysis results out
-	metrics *metrics      // analysis durations, verdicts and outcomes
-	window  time.Duration // length of a KPI window: one more observation per variant takes this long
+// Publisher streams looks to the gateway.
+type Publisher interface {
+	Publish(ctx context.Context, tenant, experiment uuid.UUID, payload []byte) error
 }
 
-// New wires the analyzer for KPI windows of the default length (PHOENIX_KPI_WINDOW's default).
-func New(st *store.Store) *Analyzer {
-	return &Analyzer{store: st, metrics: newMetrics(), window: 15 * time.Second}
+// Analyzer handles analysis requests and closed KPI windows.
+type Analyzer struct {
+	store     *store.Store    // KPI windows in, looks and reports out
+	publisher Publisher       // looks to the gateway; nil streams nothing
+	metrics   *metrics        // analysis durations, verdicts and outcomes
+	window    time.Duration   // length of a KPI window: the run's windows are its duration over this
+	cache     *analysis.Cache // critical values, shared by every look this replica takes
+}
+
+// New wires the analyzer for KPI windows of the given length (PHOENIX_KPI_WINDOW).
+func New(st *store.Store, pub Publisher, window time.Duration) *Analyzer {
+	return &Analyzer{store: st, publisher: pub, metrics: newMetrics(), window: window, cache: analysis.NewCache()}
 }
 
 // Service is the analyzer as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
-	a := New(res.Store)
-	a.window = res.Config.KPIWindow
+	a := New(res.Store, realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), res.Config.KPIWindow)
 	reg := prometheus.NewRegistry()
 	if err := a.metrics.register(reg); err != nil {
 		return function.Service{}, err
@@ -58,155 +67,186 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 
 // Handle answers one CloudEvent.
 func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	if e.Type() != events.AnalysisRequested {
-		return nil, function.Invalid(fmt.Errorf("the analyzer does not consume %q", e.Type()))
-	}
-	var req events.ExperimentRef
-	if err := events.DecodeAbout(e, &req, func() uuid.UUID { return req.ExperimentID }); err != nil {
-		return nil, function.Invalid(err)
-	}
 	tenant, err := events.Tenant(e)
 	if err != nil {
 		return nil, function.Invalid(err)
 	}
-	var stored *Report // set when this delivery, not an earlier one, analysed
+	switch e.Type() {
+	case events.AnalysisRequested:
+		var req events.ExperimentRef
+		if err := events.DecodeAbout(e, &req, func() uuid.UUID { return req.ExperimentID }); err != nil {
+			return nil, function.Invalid(err)
+		}
+		return a.look(ctx, e, tenant, req.ExperimentID, time.Time{})
+	case events.KPIWindowClosed:
+		var w events.KPIWindow
+		if err := events.DecodeAbout(e, &w, func() uuid.UUID { return w.ExperimentID }); err != nil {
+			return nil, function.Invalid(err)
+		}
+		return a.look(ctx, e, tenant, w.ExperimentID, w.WindowEnd)
+	}
+	return nil, function.Invalid(fmt.Errorf("the analyzer does not consume %q", e.Type()))
+}
+
+// look takes one look at an experiment: a due look for an analysis request, a live look for a
+// closed window (windowEnd set). The look, and for a due look or a look that ends the run the
+// report, commit with the processed-event record; then the look is streamed (best effort: it is
+// stored, and GET /v1/experiments/{id}/looks serves it).
+func (a *Analyzer) look(ctx context.Context, e event.Event, tenant, id uuid.UUID, windowEnd time.Time) (*event.Event, error) {
+	var streamed *events.Look // set when this delivery, not an earlier one, took the look
+	var reported *Report
 	res, err := delivery.Once(ctx, a.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-		exp, err := tx.Experiment(ctx, req.ExperimentID)
+		exp, err := tx.Experiment(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", req.ExperimentID))
+			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
 		} else if err != nil {
 			return delivery.Result{}, err
 		}
-		var spec experiment.Spec
-		if len(exp.Spec) > 0 {
-			if err := json.Unmarshal(exp.Spec, &spec); err != nil {
-				return delivery.Result{}, fmt.Errorf("read the spec of %s: %w", req.ExperimentID, err)
+		live := !windowEnd.IsZero()
+		if live && exp.State != experiment.Running {
+			return delivery.Result{Outcome: delivery.Ignored}, nil // a window closing after the run: the due look covers it
+		}
+		dues, err := tx.DueLooks(ctx, id)
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		kind := analysis.Live
+		if !live {
+			kind, dues = analysis.Planned, dues+1
+			if dues > 1 {
+				kind = analysis.Extension
 			}
 		}
 		start := time.Now()
-		series, err := tx.KPISeries(ctx, req.ExperimentID)
-		if err != nil {
-			return delivery.Result{}, err
-		}
-		// While the run may still be extended (spec.analysis.max_duration_seconds), an undecided
-		// result asks for more data instead of ending inconclusive.
-		run := time.Duration(exp.DurationSeconds) * time.Second
-		room := spec.MaxDuration(run) - run
-		rep, err := AnalyzeRun(spec, series, room > 0)
+		rep, err := a.decide(ctx, tx, exp, kind, dues)
 		a.metrics.analysed(time.Since(start))
 		if err != nil {
-			// The API validated the spec; a stored one the engine refuses will not improve.
-			return delivery.Result{}, function.Invalid(fmt.Errorf("analyse %s: %w", req.ExperimentID, err))
+			return delivery.Result{}, err
 		}
-		raw, err := json.Marshal(rep)
+		if live && rep.Look.Windows < analysis.FirstLook {
+			return delivery.Result{Outcome: delivery.Ignored}, nil
+		}
+		if windowEnd.IsZero() {
+			windowEnd = time.Now()
+		}
+		l := lookEvent(id, rep, windowEnd)
+		raw, err := json.Marshal(l)
 		if err != nil {
-			return delivery.Result{}, fmt.Errorf("encode report: %w", err)
+			return delivery.Result{}, fmt.Errorf("encode look: %w", err)
 		}
-		rec, err := tx.SaveAnalysis(ctx, req.ExperimentID, e.ID(), string(rep.Verdict), raw)
+		saved, err := tx.SaveLook(ctx, id, e.ID(), store.Look{Kind: string(kind), Windows: rep.Look.Windows, Verdict: string(rep.Verdict), Look: raw})
 		if err != nil {
 			return delivery.Result{}, err
 		}
-		stored = &rep
-		result := events.AnalysisResult{ExperimentID: req.ExperimentID, ResultID: rec.ID, Verdict: rec.Verdict}
-		if rep.Verdict == analysis.Continue {
-			result.ExtendSeconds = extension(rep.Needed, a.window, room)
+		if !saved {
+			// A live look at this many windows was taken already (the other variant's window
+			// closed first, or this one closed twice). A due look is saved once per request.
+			return delivery.Result{Outcome: delivery.Ignored}, nil
 		}
-		return delivery.Replied(events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, req.ExperimentID, result))
+		streamed = &l
+		if live && !rep.Stop {
+			return delivery.Result{Outcome: delivery.Applied}, nil
+		}
+		reply, err := a.conclude(ctx, tx, e, tenant, exp, rep)
+		if err != nil {
+			return delivery.Result{}, err
+		}
+		reported = &rep
+		return delivery.Replied(reply, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if stored != nil {
-		a.metrics.stored(*stored) // committed: Once returned no error
+	if reported != nil {
+		a.metrics.stored(*reported) // committed: Once returned no error
+	}
+	if streamed != nil {
+		a.stream(ctx, tenant, id, *streamed)
 	}
 	return res.Reply, nil
 }
 
-// method says in words what a report computed.
-const method = "KPI samples averaged in independent windows (batch means); per metric Welch's t-test, " +
-	"confirmed by Mann–Whitney U with the Hodges–Lehmann shift, and TOST for guardrails; " +
-	"p-values corrected across metrics; power planning for metrics the data cannot decide"
-
-// Report is what the analyzer stores for one analysis; GET /v1/experiments/{id}/analysis serves it
-// as it is. The embedded decision contributes verdict, reason, additional_observations,
-// settings, metrics (each with its inputs, windows, tests, outcome, reason and rule trace) and
-// the overall trace.
-type Report struct {
-	Method            string   `json:"method"`                   // what was computed, in words
-	Criteria          string   `json:"criteria"`                 // "spec": the experiment's success criteria; "defaults": every measured KPI's default
-	Unused            []string `json:"unused_metrics,omitempty"` // measured metrics no criterion uses
-	analysis.Decision          // the decision with everything it rests on
-}
-
-// Analyze decides on the experiment's KPI series against its spec. Only the criteria's metrics
-// count; when the spec lists none, every measured KPI does, with its default criterion
-// (experiment.DefaultCriterion). The run is taken as over, so an undecided result is
-// inconclusive; AnalyzeRun decides for a run that may still be extended.
-func Analyze(spec experiment.Spec, series map[string]map[experiment.Variant][]float64) (Report, error) {
-	return AnalyzeRun(spec, series, false)
-}
-
-// extension is how much longer the run should last for the observations the decision still
-// needs (one per variant per KPI window), within the room the spec leaves, and at least one
-// window.
-func extension(needed *analysis.Needed, window, room time.Duration) int {
-	more := 1
-	if needed != nil {
-		more = max(needed.Baseline, needed.Candidate, 1)
+// decide reads what the look needs and decides.
+func (a *Analyzer) decide(ctx context.Context, tx *store.Tx, exp store.Experiment, kind analysis.LookKind, dues int) (Report, error) {
+	var spec experiment.Spec
+	if len(exp.Spec) > 0 {
+		if err := json.Unmarshal(exp.Spec, &spec); err != nil {
+			return Report{}, fmt.Errorf("read the spec of %s: %w", exp.ID, err)
+		}
 	}
-	d := min(time.Duration(more)*window, room)
+	run := NewRun(spec, time.Duration(exp.PlannedDurationSeconds)*time.Second, time.Duration(exp.DurationSeconds)*time.Second, a.window)
+	run.AA = sameChoice(exp.Baseline, exp.Candidate)
+	var err error
+	if run.Series, err = tx.PairedKPIs(ctx, exp.ID); err != nil {
+		return Report{}, err
+	}
+	if run.Coverage, err = tx.CoverageGaps(ctx, exp.ID); err != nil {
+		return Report{}, err
+	}
+	if run.Parity, err = tx.InputParity(ctx, exp.ID); err != nil {
+		return Report{}, err
+	}
+	rep, err := Look(run, kind, dues, a.cache)
+	if err != nil {
+		// The API validated the spec; a stored one the engine refuses will not improve.
+		return Report{}, function.Invalid(fmt.Errorf("analyse %s: %w", exp.ID, err))
+	}
+	return rep, nil
+}
+
+// conclude stores the report of a look that ends the run or asks for more (a due look, or a live
+// look that stops early) and builds the reply for the controller.
+func (a *Analyzer) conclude(ctx context.Context, tx *store.Tx, e event.Event, tenant uuid.UUID, exp store.Experiment, rep Report) (event.Event, error) {
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		return event.Event{}, fmt.Errorf("encode report: %w", err)
+	}
+	rec, err := tx.SaveAnalysis(ctx, exp.ID, e.ID(), string(rep.Verdict), raw)
+	if err != nil {
+		return event.Event{}, err
+	}
+	result := events.AnalysisResult{ExperimentID: exp.ID, ResultID: rec.ID, Verdict: analysis.Verdict(rec.Verdict),
+		Early: rep.Early, Reason: truncate(rep.Reason, 4000)}
+	if result.Verdict == analysis.Continue {
+		run := time.Duration(exp.DurationSeconds) * time.Second
+		var spec experiment.Spec
+		_ = json.Unmarshal(exp.Spec, &spec) // decoded without error by decide
+		result.ExtendSeconds = extension(rep.WindowsNeeded-rep.Look.Windows, a.window, spec.MaxDuration(run)-run)
+	}
+	return events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, exp.ID, result)
+}
+
+// stream publishes a look for the gateway, best effort.
+func (a *Analyzer) stream(ctx context.Context, tenant, id uuid.UUID, l events.Look) {
+	if a.publisher == nil {
+		return
+	}
+	ev, err := events.New(uuid.NewSHA1(id, fmt.Appendf(nil, "%s/%d", l.Kind, l.Windows)).String(), events.AnalysisLook, events.SourceAnalyzer, tenant, id, l)
+	if err == nil {
+		var b []byte
+		if b, err = ev.MarshalJSON(); err == nil {
+			err = a.publisher.Publish(ctx, tenant, id, b)
+		}
+	}
+	if err != nil {
+		logging.FromContext(ctx).Error("publish look for the gateway", "experiment", id, "err", err)
+	}
+}
+
+// extension is how much longer the run should last for the paired windows the decision still
+// needs, within the room the spec leaves, and at least one window.
+func extension(more int, window, room time.Duration) int {
+	d := min(time.Duration(max(more, 1))*window, room)
 	return max(int(d.Round(time.Second)/time.Second), 1)
 }
 
-// AnalyzeRun is Analyze for a run that may (moreDataPossible) still be extended: a decision the
-// data cannot make yet is then Continue rather than Inconclusive.
-func AnalyzeRun(spec experiment.Spec, series map[string]map[experiment.Variant][]float64, moreDataPossible bool) (Report, error) {
-	rep := Report{Method: method, Criteria: "spec"}
-	criteria := spec.SuccessCriteria
-	if len(criteria) == 0 {
-		rep.Criteria = "defaults"
-		known := experiment.Metrics()
-		for m := range series {
-			if _, ok := known[m]; ok {
-				criteria = append(criteria, experiment.DefaultCriterion(m))
-			}
-		}
-		sort.Slice(criteria, func(i, j int) bool { return criteria[i].Metric < criteria[j].Metric })
+// truncate cuts s to at most n bytes at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	used := map[string]bool{}
-	input := make([]analysis.Series, 0, len(criteria))
-	for _, c := range criteria {
-		dir := c.Direction
-		if dir == "" {
-			dir = experiment.Metrics()[c.Metric]
-		}
-		var d analysis.Direction
-		if err := d.UnmarshalText([]byte(dir)); err != nil {
-			return Report{}, fmt.Errorf("criterion %s: %w", c.Metric, err)
-		}
-		used[c.Metric] = true
-		input = append(input, analysis.Series{
-			Criterion: analysis.Criterion{Metric: c.Metric, Direction: d, MinImprovement: c.MinImprovement, Critical: c.Critical, Tolerance: c.Tolerance},
-			Baseline:  series[c.Metric][experiment.Baseline],
-			Candidate: series[c.Metric][experiment.Candidate],
-		})
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
 	}
-	for m := range series {
-		if !used[m] {
-			rep.Unused = append(rep.Unused, m)
-		}
-	}
-	sort.Strings(rep.Unused)
-	var opt analysis.Options
-	if a := spec.Analysis; a != nil {
-		opt = analysis.Options{Alpha: a.Alpha, Power: a.Power, Correction: analysis.Correction(a.Correction),
-			Batching: analysis.Batching{Size: a.WindowSize}}
-	}
-	opt.MoreDataPossible = moreDataPossible
-	d, err := analysis.Decide(input, opt)
-	if err != nil {
-		return Report{}, err
-	}
-	rep.Decision = d
-	return rep, nil
+	return s[:n]
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/jackc/pgx/v5"
-	"math"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
@@ -16,178 +19,72 @@ import (
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
-// kpi returns n deterministic values around mean with 1% jitter, so each sample has variance.
-func kpi(n int, mean float64) []float64 {
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = mean + math.Sin(float64(i)*1.7)*mean*0.01
+// published records what the analyzer streams to the gateway.
+type published struct {
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+func (p *published) Publish(_ context.Context, _, _ uuid.UUID, payload []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frames = append(p.frames, payload)
+	return nil
+}
+
+func (p *published) looks(t *testing.T) []events.Look {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []events.Look
+	for _, f := range p.frames {
+		var e struct {
+			Type string      `json:"type"`
+			Data events.Look `json:"data"`
+		}
+		if err := json.Unmarshal(f, &e); err != nil || e.Type != events.AnalysisLook {
+			t.Fatalf("frame %s: %v", f, err)
+		}
+		out = append(out, e.Data)
 	}
 	return out
 }
 
-type kpis = map[string]map[experiment.Variant][]float64
+var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func pair(b, c []float64) map[experiment.Variant][]float64 {
-	return map[experiment.Variant][]float64{experiment.Baseline: b, experiment.Candidate: c}
-}
-
-func TestAnalyze_VerdictFollowsTheCriteria(t *testing.T) {
-	t.Parallel()
-	const n = 12
-	noisy := func(mean, sd float64, seed int) []float64 {
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = mean + sd*math.Sin(float64(i*7+seed)*2.3)
-		}
-		return out
-	}
-	tests := []struct {
-		name     string
-		spec     experiment.Spec
-		metrics  kpis
-		want     analysis.Verdict
-		criteria string
-		outcomes map[string]analysis.Outcome
-	}{
-		{"cheaper candidate", experiment.Spec{}, kpis{"series": pair(kpi(n, 1000), kpi(n, 400))},
-			analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}},
-		{"cheaper but loses critical processes (a default guardrail)", experiment.Spec{}, kpis{
-			"series":                    pair(kpi(n, 1000), kpi(n, 400)),
-			"critical_process_coverage": pair(kpi(n, 1), kpi(n, 0.5)),
-		}, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "critical_process_coverage": analysis.Regressed}},
-		{"no difference, with the data to see one: nothing to gain", experiment.Spec{}, kpis{"series": pair(kpi(n, 1000), kpi(n, 1000))},
-			analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.NoChange}},
-		{"one sample each: not enough data", experiment.Spec{}, kpis{"series": pair([]float64{1}, []float64{2})},
-			analysis.InsufficientData, "defaults", map[string]analysis.Outcome{"series": analysis.Inconclusive}},
-		{"collector CPU too noisy to vouch for", experiment.Spec{}, kpis{
-			"series":        pair(kpi(n, 1000), kpi(n, 400)),
-			"collector_cpu": pair(noisy(0.5, 0.2, 1), noisy(0.5, 0.2, 2)),
-		}, analysis.InsufficientData, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Inconclusive}},
-		{"collector CPU steady: guardrail holds", experiment.Spec{}, kpis{
-			"series":        pair(kpi(n, 1000), kpi(n, 400)),
-			"collector_cpu": pair(kpi(n, 0.5), kpi(n, 0.501)),
-		}, analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.NoChange}},
-		{"spec threshold not met", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.8}}},
-			kpis{"series": pair(kpi(n, 1000), kpi(n, 400)), "bytes_per_second": pair(kpi(n, 10), kpi(n, 20))},
-			analysis.Reject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}},
-		{"spec criterion without data", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series"}, {Metric: "collector_memory", Critical: true}}},
-			kpis{"series": pair(kpi(n, 1000), kpi(n, 400))},
-			analysis.InsufficientData, "spec", map[string]analysis.Outcome{"series": analysis.Improved, "collector_memory": analysis.Inconclusive}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep, err := Analyze(tt.spec, tt.metrics)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Verdict != tt.want || rep.Criteria != tt.criteria {
-				t.Fatalf("verdict %s from %s criteria, want %s from %s: %s", rep.Verdict, rep.Criteria, tt.want, tt.criteria, rep.Reason)
-			}
-			got := map[string]analysis.Outcome{}
-			for _, m := range rep.Metrics {
-				got[m.Metric] = m.Outcome
-			}
-			if len(got) != len(tt.outcomes) {
-				t.Fatalf("metrics decided %v, want %v", got, tt.outcomes)
-			}
-			for m, o := range tt.outcomes {
-				if got[m] != o {
-					t.Errorf("%s: %s, want %s", m, got[m], o)
+// storeWindows stores n closed windows of both variants as the ingest function does (a window and
+// its KPI samples in one call), series at 1000 and ratio × 1000 with 1% jitter, from window from.
+func storeWindows(t testing.TB, st *store.Store, tenant, exp uuid.UUID, from, n int, ratio float64) {
+	t.Helper()
+	err := st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
+		for i := from; i < from+n; i++ {
+			ws := start.Add(time.Duration(i) * 15 * time.Second)
+			for v, f := range map[experiment.Variant]float64{experiment.Baseline: 1, experiment.Candidate: ratio} {
+				series := 1000 * f * (1 + 0.01*float64(i%3))
+				w := store.KPIWindow{Variant: v, WindowStart: ws, WindowEnd: ws.Add(15 * time.Second), Complete: true,
+					Series: int64(series), CriticalCovered: []string{}, CriticalMissing: []string{}, KPIs: map[string]float64{"series": series}}
+				if _, err := tx.SaveKPIWindow(context.Background(), exp, w); err != nil {
+					return err
 				}
 			}
-			if rep.Verdict == analysis.InsufficientData && rep.Needed == nil && tt.name != "spec criterion without data" {
-				t.Errorf("inconclusive without the data needed: %s", rep.Reason)
-			}
-		})
-	}
-}
-
-func TestAnalyze_ReportIsExplainedJSON(t *testing.T) {
-	t.Parallel()
-	spec := experiment.Spec{
-		SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.1}, {Metric: "collector_cpu", Critical: true, Tolerance: 0.1}},
-		Analysis:        &experiment.AnalysisSettings{Alpha: 0.01, WindowSize: 2},
-	}
-	rep, err := Analyze(spec, kpis{
-		"series":        pair(kpi(40, 1000), kpi(40, 600)),
-		"collector_cpu": pair(kpi(40, 0.5), kpi(40, 0.5)),
-		"extra":         pair(kpi(40, 1), kpi(40, 1)),
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Verdict  string   `json:"verdict"`
-		Reason   string   `json:"reason"`
-		Unused   []string `json:"unused_metrics"`
-		Settings struct {
-			Alpha    float64 `json:"alpha"`
-			Batching struct {
-				Size int `json:"size"`
-			} `json:"batching"`
-		} `json:"settings"`
-		Metrics []struct {
-			Metric    string  `json:"metric"`
-			Direction string  `json:"direction"`
-			Outcome   string  `json:"outcome"`
-			Reason    string  `json:"reason"`
-			Tolerance float64 `json:"tolerance"`
-			Baseline  struct {
-				Windows struct {
-					Size, Count int
-				} `json:"windows"`
-			} `json:"baseline"`
-			Welch       *struct{ T float64 }      `json:"welch"`
-			MannWhitney *struct{ Shift float64 }  `json:"mann_whitney"`
-			TOST        *struct{ PUpper float64 } `json:"tost"`
-			Trace       []analysis.Step           `json:"trace"`
-		} `json:"metrics"`
-		Trace []analysis.Step `json:"trace"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.Verdict != "promote" || doc.Reason == "" || len(doc.Trace) == 0 || doc.Settings.Alpha != 0.01 || doc.Settings.Batching.Size != 2 {
-		t.Fatalf("report %s", raw)
-	}
-	if len(doc.Unused) != 1 || doc.Unused[0] != "extra" || len(doc.Metrics) != 2 {
-		t.Fatalf("metrics %+v unused %v", doc.Metrics, doc.Unused)
-	}
-	series, cpu := doc.Metrics[0], doc.Metrics[1]
-	if series.Metric != "series" || series.Outcome != "improved" || series.Direction != "lower_is_better" ||
-		series.Welch == nil || series.MannWhitney == nil || series.TOST != nil || series.Baseline.Windows.Size != 2 || series.Baseline.Windows.Count != 20 {
-		t.Errorf("series: %+v", series)
-	}
-	if cpu.Outcome != "no_change" || cpu.TOST == nil || cpu.Tolerance != 0.1 || len(cpu.Trace) == 0 {
-		t.Errorf("collector_cpu: %+v", cpu)
-	}
 }
 
-func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
+func TestHandle_DueLookStoresReportAndRepliesOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	tenant := pgtest.Tenant(t, st, "acme")
 	exp := pgtest.Experiment(t, st, tenant)
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var samples []store.KPISample
-	for i := range 10 {
-		w := start.Add(time.Duration(i) * 30 * time.Second)
-		jitter := float64(i%3) * 5
-		samples = append(samples,
-			store.KPISample{Variant: experiment.Baseline, Metric: "series", WindowStart: w, WindowEnd: w.Add(30 * time.Second), Value: 1000 + jitter},
-			store.KPISample{Variant: experiment.Candidate, Metric: "series", WindowStart: w, WindowEnd: w.Add(30 * time.Second), Value: 300 + jitter*2},
-		)
-	}
-	if err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error { return tx.AddKPISamples(ctx, exp, samples) }); err != nil {
-		t.Fatal(err)
-	}
+	storeWindows(t, st, tenant, exp, 0, 12, 0.3)
+	pub := &published{}
+	a := New(st, pub, 15*time.Second)
 	req, _ := events.New("req-1", events.AnalysisRequested, events.SourceController, tenant, exp, events.ExperimentRef{ExperimentID: exp})
-	a := New(st)
 	reply, err := a.Handle(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +93,7 @@ func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
 	if err := events.Decode(*reply, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != string(analysis.Promote) || res.ExperimentID != exp {
+	if res.Verdict != analysis.Promote || res.ExperimentID != exp || res.Early || res.Reason == "" {
 		t.Fatalf("result %+v", res)
 	}
 	again, err := a.Handle(ctx, req)
@@ -204,22 +101,31 @@ func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
 		t.Fatalf("redelivery: %v %v", again, err)
 	}
 	err = st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
-		var n int
-		var report json.RawMessage
-		if err := tx.QueryRow(ctx, "SELECT count(*), max(report::text)::jsonb FROM analysis_results").Scan(&n, &report); err != nil {
+		rec, err := tx.LatestAnalysis(ctx, exp)
+		if err != nil {
 			return err
 		}
 		var rep Report
-		if err := json.Unmarshal(report, &rep); err != nil {
+		if err := json.Unmarshal(rec.Report, &rep); err != nil {
 			return err
 		}
-		if n != 1 || len(rep.Metrics) != 1 || rep.Metrics[0].Welch == nil || rep.Metrics[0].Welch.Diff >= 0 || rep.Verdict != analysis.Promote {
-			t.Errorf("%d results, report %+v", n, rep)
+		looks, err := tx.Looks(ctx, exp)
+		if err != nil {
+			return err
+		}
+		if len(rep.Metrics) != 1 || rep.Metrics[0].Pairs != 12 || rep.Look.Kind != analysis.Planned || rep.Verdict != analysis.Promote {
+			t.Errorf("report %+v", rep)
+		}
+		if len(looks) != 1 || looks[0].Kind != "planned" || looks[0].Windows != 12 || looks[0].Verdict != "promote" {
+			t.Errorf("looks %+v", looks)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if l := pub.looks(t); len(l) != 1 || l[0].Verdict != analysis.Promote || l[0].Metrics[0].Estimate == nil || *l[0].Metrics[0].Estimate > -0.6 {
+		t.Errorf("streamed %+v", l)
 	}
 	// Another tenant cannot ask for this experiment's analysis.
 	other := pgtest.Tenant(t, st, "other")
@@ -229,8 +135,179 @@ func TestHandle_StoresReportAndRepliesOnce(t *testing.T) {
 	}
 }
 
-// BenchmarkAnalyzer1M reads 1M stored KPI samples (two metrics, two variants, 250,000 each) from
-// PostgreSQL in the tenant transaction and decides on them, as Handle does:
+// running moves a seeded experiment to running, as the controller does.
+func running(t *testing.T, st *store.Store, tenant, exp uuid.UUID) {
+	t.Helper()
+	err := st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
+		_, err := tx.Move(context.Background(), exp, experiment.Pending, experiment.Running, "test", "test", "running for the test")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// windowClosed is the ingest's event for the window with index i of a variant.
+func windowClosed(t *testing.T, tenant, exp uuid.UUID, i int, v experiment.Variant) event.Event {
+	t.Helper()
+	ws := start.Add(time.Duration(i) * 15 * time.Second)
+	e, err := events.New(fmt.Sprintf("%s-w%d-%s", exp, i, v), events.KPIWindowClosed, events.SourceIngest, tenant, exp, events.KPIWindow{
+		ExperimentID: exp, Variant: string(v), WindowStart: ws, WindowEnd: ws.Add(15 * time.Second), Complete: true, KPIs: map[string]float64{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Each closed window is a live look: stored once per paired window and streamed, and a clear
+// regression ends the run early with the verdict for the controller.
+func TestHandle_LiveLooksStreamAndEndTheRunEarly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.Migrated(t).AppStore(t, store.Options{})
+	tenant := pgtest.Tenant(t, st, "acme")
+	pub := &published{}
+	a := New(st, pub, 15*time.Second)
+
+	// Too few windows: no look. A cheaper candidate before the minimum run: looks, no end.
+	exp := pgtest.Experiment(t, st, tenant)
+	running(t, st, tenant, exp)
+	storeWindows(t, st, tenant, exp, 0, 3, 0.3)
+	if reply, err := a.Handle(ctx, windowClosed(t, tenant, exp, 2, experiment.Candidate)); err != nil || reply != nil {
+		t.Fatalf("three windows: %v %v", reply, err)
+	}
+	storeWindows(t, st, tenant, exp, 3, 5, 0.3)
+	for _, v := range []experiment.Variant{experiment.Baseline, experiment.Candidate} {
+		if reply, err := a.Handle(ctx, windowClosed(t, tenant, exp, 7, v)); err != nil || reply != nil {
+			t.Fatalf("eight windows of a 10-minute run: %v %v", reply, err)
+		}
+	}
+	looks := pub.looks(t)
+	if len(looks) != 1 || looks[0].Kind != "live" || looks[0].Windows != 8 || looks[0].Verdict != analysis.Continue || looks[0].Pending != analysis.Promote {
+		t.Fatalf("looks %+v", looks)
+	}
+
+	// A dearer candidate: rejected at once.
+	dear := pgtest.Experiment(t, st, tenant)
+	running(t, st, tenant, dear)
+	storeWindows(t, st, tenant, dear, 0, 8, 2)
+	reply, err := a.Handle(ctx, windowClosed(t, tenant, dear, 7, experiment.Candidate))
+	if err != nil || reply == nil {
+		t.Fatalf("a regression: %v %v; streamed %+v", reply, err, pub.looks(t))
+	}
+	var res events.AnalysisResult
+	if err := events.Decode(*reply, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != analysis.Reject || !res.Early || res.ExperimentID != dear {
+		t.Fatalf("result %+v", res)
+	}
+
+	// A window closing after the run: no look.
+	done := pgtest.Experiment(t, st, tenant)
+	storeWindows(t, st, tenant, done, 0, 8, 2)
+	if reply, err := a.Handle(ctx, windowClosed(t, tenant, done, 7, experiment.Candidate)); err != nil || reply != nil {
+		t.Fatalf("a pending experiment: %v %v", reply, err)
+	}
+}
+
+// A run that may still be extended gets "continue" with how much longer to run instead of an
+// inconclusive verdict; without room it ends inconclusive. A second due look is an extension
+// look, with its own share of the budget.
+func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.Migrated(t).AppStore(t, store.Options{})
+	tenant := pgtest.Tenant(t, st, "acme")
+	for i, c := range []struct {
+		name    string
+		spec    string
+		verdict analysis.Verdict
+	}{{"room to grow", `{"analysis":{"max_duration_seconds":900}}`, analysis.Continue}, {"no room", `{}`, analysis.Inconclusive}} {
+		var exp store.Experiment
+		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
+			exp, err = tx.CreateExperiment(ctx, store.NewExperiment{Name: c.name, DurationSeconds: 600, CreatedBy: "t",
+				Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-topk"},
+				Spec: []byte(c.spec)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Four noisy windows cannot decide.
+		err = st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+			for w, noise := range []float64{-40, 35, -10, 20} {
+				ws := start.Add(time.Duration(w) * 15 * time.Second)
+				for v, x := range map[experiment.Variant]float64{experiment.Baseline: 1000 + noise, experiment.Candidate: 980 - noise} {
+					if _, err := tx.SaveKPIWindow(ctx, exp.ID, store.KPIWindow{Variant: v, WindowStart: ws, WindowEnd: ws.Add(15 * time.Second),
+						Complete: true, CriticalCovered: []string{}, CriticalMissing: []string{}, KPIs: map[string]float64{"series": x}}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := New(st, nil, 15*time.Second)
+		for k := range 2 {
+			req, _ := events.New(fmt.Sprint("req-", i, k), events.AnalysisRequested, events.SourceController, tenant, exp.ID, events.ExperimentRef{ExperimentID: exp.ID})
+			reply, err := a.Handle(ctx, req)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			var res events.AnalysisResult
+			if err := events.Decode(*reply, &res); err != nil {
+				t.Fatal(err)
+			}
+			var rep Report
+			_ = st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+				rec, err := tx.LatestAnalysis(ctx, exp.ID)
+				if err == nil {
+					err = json.Unmarshal(rec.Report, &rep)
+				}
+				return err
+			})
+			want := 0
+			if c.verdict == analysis.Continue {
+				want = extension(rep.WindowsNeeded-4, 15*time.Second, 300*time.Second)
+			}
+			kind := analysis.Planned
+			if k == 1 {
+				kind = analysis.Extension
+			}
+			if res.Verdict != c.verdict || res.ExtendSeconds != want || rep.Look.Kind != kind || (c.verdict == analysis.Continue && rep.WindowsNeeded <= 4) {
+				t.Errorf("%s, look %d: verdict %s (%s look), extend %d s needing %d windows; want %s, %d s", c.name, k, res.Verdict,
+					rep.Look.Kind, res.ExtendSeconds, rep.WindowsNeeded, c.verdict, want)
+			}
+		}
+	}
+}
+
+func TestExtension(t *testing.T) {
+	cases := []struct {
+		more   int
+		window time.Duration
+		room   time.Duration
+		want   int
+	}{
+		{6, 15 * time.Second, time.Hour, 90},
+		{400, 15 * time.Second, 5 * time.Minute, 300},     // within the room
+		{0, 10 * time.Second, time.Hour, 10},              // no estimate: one more window
+		{-3, 10 * time.Second, 500 * time.Millisecond, 1}, // never zero
+		{2, 15 * time.Second, 20 * time.Second, 20},       // the room left
+	}
+	for _, c := range cases {
+		if got := extension(c.more, c.window, c.room); got != c.want {
+			t.Errorf("extension(%d, %v, %v) = %d, want %d", c.more, c.window, c.room, got, c.want)
+		}
+	}
+}
+
+// BenchmarkAnalyzer1M reads 1M stored KPI samples (two metrics, two variants, 250,000 windows
+// each) from PostgreSQL in the tenant transaction, paired by window, with the coverage and parity
+// reads, and decides on them, as a due look does:
 //
 //	go test -run '^$' -bench Analyzer1M ./functions/analyzer
 func BenchmarkAnalyzer1M(b *testing.B) {
@@ -240,13 +317,21 @@ func BenchmarkAnalyzer1M(b *testing.B) {
 	tenant := pgtest.Tenant(b, st, "acme")
 	exp := pgtest.Experiment(b, st, tenant)
 	err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO kpi_samples (tenant_id, experiment_id, variant, metric, window_start, window_end, value)
+		if _, err := tx.Exec(ctx, `INSERT INTO kpi_samples (tenant_id, experiment_id, variant, metric, window_start, window_end, value)
 			SELECT $1, $2, v.variant, m.metric, t, t + interval '1 second',
 				m.mean * (CASE WHEN v.variant = 'baseline' THEN 1 ELSE 0.7 END) * (1 + 0.05 * (random() - 0.5))
 			FROM generate_series(0, 249999) g,
 				LATERAL (SELECT timestamptz '2026-01-01 00:00:00Z' + g * interval '1 second' AS t) ts,
 				(VALUES ('baseline'), ('candidate')) v(variant),
-				(VALUES ('series', 20000.0), ('bytes_per_second', 3e6)) m(metric, mean)`, tenant, exp)
+				(VALUES ('series', 20000.0), ('bytes_per_second', 3e6)) m(metric, mean)`, tenant, exp); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO kpi_windows (tenant_id, experiment_id, variant, window_start, window_end, complete,
+				series, datapoints, payload_bytes, requests, rejected_datapoints, kpis)
+			SELECT $1, $2, v.variant, t, t + interval '1 second', true, 0, 0, 0, 1, 0, '{}'
+			FROM generate_series(0, 249999) g,
+				LATERAL (SELECT timestamptz '2026-01-01 00:00:00Z' + g * interval '1 second' AS t) ts,
+				(VALUES ('baseline'), ('candidate')) v(variant)`, tenant, exp)
 		return err
 	})
 	if err != nil {
@@ -259,7 +344,7 @@ func BenchmarkAnalyzer1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := owner.Exec(ctx, "VACUUM (ANALYZE) kpi_samples"); err != nil {
+	if _, err := owner.Exec(ctx, "VACUUM (ANALYZE) kpi_samples, kpi_windows"); err != nil {
 		b.Fatal(err)
 	}
 	_ = owner.Close(ctx)
@@ -269,111 +354,30 @@ func BenchmarkAnalyzer1M(b *testing.B) {
 		var rep Report
 		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
 			t0 := time.Now()
-			series, err := tx.KPISeries(ctx, exp)
-			if err != nil {
+			run := NewRun(experiment.Spec{}, 250_000*time.Second, 250_000*time.Second, time.Second)
+			var err error
+			if run.Series, err = tx.PairedKPIs(ctx, exp); err != nil {
+				return err
+			}
+			if run.Coverage, err = tx.CoverageGaps(ctx, exp); err != nil {
+				return err
+			}
+			if run.Parity, err = tx.InputParity(ctx, exp); err != nil {
 				return err
 			}
 			t1 := time.Now()
-			rep, err = Analyze(experiment.Spec{}, series)
+			// A look at a new number of windows finds no critical value cached: a fresh cache.
+			rep, err = Look(run, analysis.Planned, 1, analysis.NewCache())
 			read, analyse = read+t1.Sub(t0), analyse+time.Since(t1)
 			return err
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if rep.Verdict != analysis.Promote || rep.Metrics[0].Baseline.Observations != 250_000 {
+		if rep.Verdict != analysis.Promote || rep.Metrics[0].Pairs != 250_000 {
 			b.Fatalf("verdict %s: %s", rep.Verdict, rep.Reason)
 		}
 	}
 	b.ReportMetric(float64(read.Milliseconds())/float64(b.N), "read-ms/op")
 	b.ReportMetric(float64(analyse.Milliseconds())/float64(b.N), "analyse-ms/op")
-}
-
-// A run that may still be extended gets "continue" with how much longer to run instead of an
-// inconclusive verdict; without room it ends inconclusive.
-func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st := pgtest.Migrated(t).AppStore(t, store.Options{})
-	tenant := pgtest.Tenant(t, st, "acme")
-	cases := []struct {
-		name    string
-		spec    string
-		verdict string
-		extend  int
-	}{
-		// Four noisy windows cannot decide; the extension is what the decision says it needs
-		// (extend -1: check it against the stored report), within the 300 s of room.
-		{"room to grow", `{"analysis":{"max_duration_seconds":900}}`, "continue", -1},
-		{"no room", `{}`, "inconclusive", 0},
-	}
-	for i, c := range cases {
-		var exp store.Experiment
-		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
-			exp, err = tx.CreateExperiment(ctx, store.NewExperiment{Name: c.name, DurationSeconds: 600, CreatedBy: "t",
-				Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-baseline"},
-				Spec: []byte(c.spec)})
-			if err != nil {
-				return err
-			}
-			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			var samples []store.KPISample
-			for w, noise := range []float64{-40, 35, -10, 20} {
-				ws := start.Add(time.Duration(w) * 15 * time.Second)
-				samples = append(samples,
-					store.KPISample{Variant: experiment.Baseline, Metric: "series", WindowStart: ws, WindowEnd: ws.Add(15 * time.Second), Value: 1000 + noise},
-					store.KPISample{Variant: experiment.Candidate, Metric: "series", WindowStart: ws, WindowEnd: ws.Add(15 * time.Second), Value: 980 - noise})
-			}
-			return tx.AddKPISamples(ctx, exp.ID, samples)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := events.New(fmt.Sprint("req-", i), events.AnalysisRequested, events.SourceController, tenant, exp.ID, events.ExperimentRef{ExperimentID: exp.ID})
-		reply, err := New(st).Handle(ctx, req)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var res events.AnalysisResult
-		if err := events.Decode(*reply, &res); err != nil {
-			t.Fatal(err)
-		}
-		want := c.extend
-		if want < 0 {
-			var rep Report
-			err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
-				rec, err := tx.LatestAnalysis(ctx, exp.ID)
-				if err != nil {
-					return err
-				}
-				return json.Unmarshal(rec.Report, &rep)
-			})
-			if err != nil || rep.Needed == nil {
-				t.Fatalf("%s: stored report %+v: %v", c.name, rep, err)
-			}
-			want = min(max(rep.Needed.Baseline, rep.Needed.Candidate)*15, 300)
-		}
-		if res.Verdict != c.verdict || res.ExtendSeconds != want {
-			t.Errorf("%s: verdict %s, extend %d s; want %s, %d s", c.name, res.Verdict, res.ExtendSeconds, c.verdict, want)
-		}
-	}
-}
-
-func TestExtension(t *testing.T) {
-	cases := []struct {
-		needed *analysis.Needed
-		window time.Duration
-		room   time.Duration
-		want   int
-	}{
-		{&analysis.Needed{Baseline: 4, Candidate: 6}, 15 * time.Second, time.Hour, 90}, // the larger need, one window each
-		{&analysis.Needed{Baseline: 400, Candidate: 10}, 15 * time.Second, 5 * time.Minute, 300},
-		{nil, 10 * time.Second, time.Hour, 10},                            // no estimate: one more window
-		{&analysis.Needed{}, 10 * time.Second, 500 * time.Millisecond, 1}, // never zero
-	}
-	for _, c := range cases {
-		if got := extension(c.needed, c.window, c.room); got != c.want {
-			t.Errorf("extension(%+v, %v, %v) = %d, want %d", c.needed, c.window, c.room, got, c.want)
-		}
-	}
 }

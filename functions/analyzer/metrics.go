@@ -100,11 +100,11 @@ func (m *metrics) stored(rep Report) {
 
 // verdicts and outcomes are the label values analysis.Decide can produce.
 func verdicts() []analysis.Verdict {
-	return []analysis.Verdict{analysis.Promote, analysis.Reject, analysis.InsufficientData, analysis.Continue}
+	return []analysis.Verdict{analysis.Promote, analysis.Reject, analysis.Inconclusive, analysis.Continue, analysis.Invalid}
 }
 
 func outcomes() []analysis.Outcome {
-	return []analysis.Outcome{analysis.Improved, analysis.Regressed, analysis.NoChange, analysis.Inconclusive}
+	return []analysis.Outcome{analysis.Improved, analysis.Regressed, analysis.NoChange, analysis.Undecided}
 }
 
 func known[T comparable](set []T, v T) bool {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
@@ -18,11 +16,11 @@ import (
 
 func TestMetrics_EveryVerdictAndOutcomeHasASeriesFromTheStart(t *testing.T) {
 	reg := promtest.Registry(t, newMetrics().register)
-	if n := len(promtest.Series(t, reg, MetricVerdicts)); n != 4 {
-		t.Errorf("%d verdict series, want 4", n)
+	if n := len(promtest.Series(t, reg, MetricVerdicts)); n != len(verdicts()) {
+		t.Errorf("%d verdict series, want %d", n, len(verdicts()))
 	}
-	if n, want := len(promtest.Series(t, reg, MetricMetricOutcomes)), 4*len(experiment.Metrics()); n != want {
-		t.Errorf("%d outcome series, want %d (every KPI × 4 outcomes)", n, want)
+	if n, want := len(promtest.Series(t, reg, MetricMetricOutcomes)), len(outcomes())*len(experiment.Metrics()); n != want {
+		t.Errorf("%d outcome series, want %d (every KPI × every outcome)", n, want)
 	}
 	if n := promtest.Value(t, reg, MetricDuration, nil); n != 0 {
 		t.Errorf("%g analyses observed before any", n)
@@ -34,38 +32,23 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 	ctx := context.Background()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	tenant := pgtest.Tenant(t, st, "acme")
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// samples stores n windows of series for both variants, the candidate at ratio of the baseline.
-	samples := func(exp uuid.UUID, n int, ratio float64) {
-		var s []store.KPISample
-		for i := range n {
-			w := start.Add(time.Duration(i) * 30 * time.Second)
-			jitter := float64(i%3) * 5
-			s = append(s,
-				store.KPISample{Variant: experiment.Baseline, Metric: "series", WindowStart: w, WindowEnd: w.Add(30 * time.Second), Value: 1000 + jitter},
-				store.KPISample{Variant: experiment.Candidate, Metric: "series", WindowStart: w, WindowEnd: w.Add(30 * time.Second), Value: 1000*ratio + jitter*2})
-		}
-		if err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error { return tx.AddKPISamples(ctx, exp, s) }); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		name    string
-		windows int     // windows of samples stored
+		windows int     // windows stored
 		ratio   float64 // candidate / baseline
 		verdict analysis.Verdict
 		outcome analysis.Outcome
 	}{
-		{"cheaper candidate", 10, 0.3, analysis.Promote, analysis.Improved},
-		{"dearer candidate", 10, 2, analysis.Reject, analysis.Regressed},
-		{"one window each", 1, 0.3, analysis.InsufficientData, analysis.Inconclusive},
+		{"cheaper candidate", 12, 0.3, analysis.Promote, analysis.Improved},
+		{"dearer candidate", 12, 2, analysis.Reject, analysis.Regressed},
+		{"two windows each", 2, 0.3, analysis.Inconclusive, analysis.Undecided},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := New(st)
+			a := New(st, nil, 15*time.Second)
 			reg := promtest.Registry(t, a.metrics.register)
 			exp := pgtest.Experiment(t, st, tenant)
-			samples(exp, tt.windows, tt.ratio)
+			storeWindows(t, st, tenant, exp, 0, tt.windows, tt.ratio)
 			req, _ := events.New(fmt.Sprint("req-", i), events.AnalysisRequested, events.SourceController, tenant, exp,
 				events.ExperimentRef{ExperimentID: exp})
 			for range 3 { // Knative may deliver a request more than once
@@ -79,23 +62,20 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 					want = 1
 				}
 				if got := promtest.Value(t, reg, MetricVerdicts, promtest.Labels{"verdict": string(v)}); got != want {
-					t.Errorf("verdict %s counted %g times, want %g", v, got, want)
+					t.Errorf("verdict %s counted %g, want %g", v, got, want)
 				}
 			}
 			if got := promtest.Value(t, reg, MetricMetricOutcomes, promtest.Labels{"metric": "series", "outcome": string(tt.outcome)}); got != 1 {
-				t.Errorf("series %s counted %g times, want 1", tt.outcome, got)
+				t.Errorf("series %s counted %g, want 1", tt.outcome, got)
 			}
 			if got := promtest.Value(t, reg, MetricDuration, nil); got != 1 {
 				t.Errorf("%g analyses timed, want 1: a redelivery replays the stored result", got)
-			}
-			if sum := promtest.Sum(t, reg, MetricDuration, nil); sum <= 0 {
-				t.Errorf("analysis took %g s", sum)
 			}
 		})
 	}
 
 	t.Run("another tenant's request counts nothing", func(t *testing.T) {
-		a := New(st)
+		a := New(st, nil, 15*time.Second)
 		reg := promtest.Registry(t, a.metrics.register)
 		exp := pgtest.Experiment(t, st, tenant)
 		other := pgtest.Tenant(t, st, "other")
@@ -128,10 +108,10 @@ func TestMetrics_LabelsStayInTheirFixedSets(t *testing.T) {
 	if got := promtest.Value(t, reg, MetricMetricOutcomes, promtest.Labels{"metric": otherMetric, "outcome": "regressed"}); got != 1 {
 		t.Errorf("an unknown metric is not labelled %q: %g", otherMetric, got)
 	}
-	if n, want := len(promtest.Series(t, reg, MetricMetricOutcomes)), 4*len(experiment.Metrics())+1; n != want {
+	if n, want := len(promtest.Series(t, reg, MetricMetricOutcomes)), len(outcomes())*len(experiment.Metrics())+1; n != want {
 		t.Errorf("%d outcome series, want %d: unknown outcomes must not add series", n, want)
 	}
-	if n := len(promtest.Series(t, reg, MetricVerdicts)); n != 4 {
+	if n := len(promtest.Series(t, reg, MetricVerdicts)); n != len(verdicts()) {
 		t.Errorf("%d verdict series: an unknown verdict added one", n)
 	}
 }

@@ -188,6 +188,7 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/experiments/{id}/manifests", a.require("experiment", "read", a.listManifests))
 	mux.Handle("GET /v1/experiments/{id}/kpis", a.require("experiment", "read", a.listKPIs))
 	mux.Handle("GET /v1/experiments/{id}/analysis", a.require("analysis", "read", a.getAnalysis))
+	mux.Handle("GET /v1/experiments/{id}/looks", a.require("analysis", "read", a.getLooks))
 	mux.Handle("POST /v1/experiments/{id}/start", a.require("experiment", "start", a.command(experiment.Start, events.ExperimentStarted)))
 	mux.Handle("POST /v1/experiments/{id}/stop", a.require("experiment", "stop", a.command(experiment.Cancel, events.ExperimentStop)))
 	mux.Handle("POST /v1/experiments/{id}/promote", a.require("experiment", "promote", a.command(experiment.Promote, events.ExperimentPromote)))

@@ -11,6 +11,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
@@ -52,6 +53,11 @@ func (a *API) command(t experiment.Trigger, eventType string) http.HandlerFunc {
 		}
 		if _, err := experiment.Next(exp.State, t); err != nil {
 			problem.Write(w, http.StatusConflict, err.Error())
+			return
+		}
+		if t == experiment.Promote && exp.Verdict != nil && analysis.Verdict(*exp.Verdict) == analysis.Invalid {
+			problem.Write(w, http.StatusConflict, "the comparison is invalid: the two collectors did not receive the same input "+
+				"(GET /v1/experiments/"+id.String()+"/analysis says why); run the experiment again instead of promoting")
 			return
 		}
 		e, err := events.New(uuid.NewString(), eventType, events.SourceAPI, p.Tenant, id,

@@ -33,6 +33,9 @@ type createExperimentRequest struct {
 	Candidate       store.PipelineChoice `json:"candidate"`
 	DurationSeconds int                  `json:"duration_seconds"`
 	Spec            json.RawMessage      `json:"spec"`
+	// AA runs the baseline's pipeline as the candidate too: an A/A run, whose report says whether
+	// the platform's false-alarm rate holds.
+	AA bool `json:"aa"`
 }
 
 var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -48,6 +51,9 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 		add("description", "at most 2000 characters")
 	}
 	spec, _ := decodeSpec(c.Spec)
+	if c.AA && c.Candidate.Template != "" && !sameJSON(c.Candidate, c.Baseline) {
+		add("candidate", "leave it out with aa: an A/A run uses the baseline's pipeline as the candidate")
+	}
 	for _, v := range []struct {
 		field string
 		p     store.PipelineChoice
@@ -106,10 +112,20 @@ func decodeSpec(raw json.RawMessage) (experiment.Spec, []problem.FieldError) {
 	return s, out
 }
 
+// sameJSON reports whether a and b encode alike (maps encode with sorted keys).
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
 func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	var req createExperimentRequest
 	if !problem.DecodeJSON(w, r, &req) {
 		return
+	}
+	if req.AA && req.Candidate.Template == "" {
+		req.Candidate = req.Baseline
 	}
 	if errs := req.validate(); len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the experiment is invalid; see errors", errs...)
@@ -353,4 +369,26 @@ func (a *API) getAnalysis(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": rec.ID, "verdict": rec.Verdict, "created_at": rec.CreatedAt, "report": rec.Report})
+}
+
+// getLooks serves every look the analyzer took at an experiment, oldest first: each metric's
+// change and interval, window by window.
+func (a *API) getLooks(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var looks []store.Look
+	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+		if _, err := tx.Experiment(r.Context(), id); err != nil {
+			return err
+		}
+		looks, err = tx.Looks(r.Context(), id)
+		return err
+	})
+	if err != nil {
+		storeError(w, r, err, "experiment")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": looks})
 }

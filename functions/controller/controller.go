@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/delivery"
 	"github.com/phoenixotel/phoenix/shared/emit"
@@ -152,7 +153,7 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 		if err := decode(e, &res, func() uuid.UUID { return res.ExperimentID }); err != nil {
 			return nil, err
 		}
-		if res.Verdict == "continue" {
+		if res.Verdict == analysis.Continue {
 			// The collectors still run (teardown comes with completion): the run goes on for
 			// the extension, then the clock asks for another analysis.
 			return c.apply(ctx, e, tenant, res.ExperimentID, experiment.MoreDataNeeded,
@@ -162,15 +163,24 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 					if err != nil {
 						return err
 					}
-					return tx.ExtendRun(ctx, res.ExperimentID, min(exp.DurationSeconds+res.ExtendSeconds, 604800))
+					return tx.ExtendRun(ctx, res.ExperimentID, min(exp.DurationSeconds+res.ExtendSeconds, experiment.MaxRunSeconds))
 				})
 		}
-		return c.apply(ctx, e, tenant, res.ExperimentID, experiment.AnalysisCompleted, "verdict: "+res.Verdict,
+		trigger, reason := experiment.AnalysisCompleted, "verdict: "+string(res.Verdict)
+		if res.Early {
+			// A live look found the answer clear while the run goes on. If the run has ended
+			// meanwhile (analyzing), the move does not apply and the due look decides.
+			trigger, reason = experiment.ConcludedEarly, "ended early, verdict: "+string(res.Verdict)
+		}
+		if res.Reason != "" {
+			reason += " — " + res.Reason
+		}
+		return c.apply(ctx, e, tenant, res.ExperimentID, trigger, reason,
 			func(ctx context.Context, tx *store.Tx) error {
-				if err := tx.SetVerdict(ctx, res.ExperimentID, res.Verdict); err != nil {
+				if err := tx.SetVerdict(ctx, res.ExperimentID, string(res.Verdict)); err != nil {
 					return err
 				}
-				if !c.autoPromote || res.Verdict != "promote" {
+				if !c.autoPromote || res.Verdict != analysis.Promote {
 					return nil
 				}
 				// The promote command a user would send, in the outbox of this transaction: it

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
@@ -450,6 +451,39 @@ func TestEvents_ForAnotherTenantOrMalformedAreRejected(t *testing.T) {
 	}
 }
 
+// A live look that finds the answer clear ends a running experiment early: completed with the
+// verdict, the collectors torn down. If
+// the run ended meanwhile (analyzing), the early result is acknowledged and the due look decides.
+func TestEarly_CompletesARunningExperiment(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.toRunning(t)
+	early, _ := events.New("early", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
+		events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: analysis.Reject, Early: true, Reason: "worse: series +60%"})
+	if got := replyType(f.handle(t, early)); got != events.TeardownRequested {
+		t.Fatalf("an early end replied %q, want the teardown", got)
+	}
+	f.mustBe(t, experiment.Completed, 4)
+	e, trs := f.state(t)
+	if e.Verdict == nil || *e.Verdict != "reject" || trs[3].From != "running" || !strings.Contains(trs[3].Reason, "ended early, verdict: reject — worse: series +60%") {
+		t.Fatalf("after an early end: verdict %v, transition %+v", e.Verdict, trs[3])
+	}
+	f.handle(t, early) // redelivered: one effect
+	f.mustBe(t, experiment.Completed, 4)
+
+	g := setup(t)
+	g.toRunning(t)
+	g.now = g.now.Add(11 * time.Minute)
+	g.handle(t, g.tick(t, "tick-1"))
+	g.mustBe(t, experiment.Analyzing, 4)
+	late, _ := events.New("late", events.AnalysisCompleted, events.SourceAnalyzer, g.tenant, g.exp,
+		events.AnalysisResult{ExperimentID: g.exp, ResultID: uuid.New(), Verdict: analysis.Promote, Early: true})
+	if got := replyType(g.handle(t, late)); got != "" {
+		t.Fatalf("an early end after the run replied %q", got)
+	}
+	g.mustBe(t, experiment.Analyzing, 4)
+}
+
 // An analysis that needs more data sends the experiment back to running for the extension; the
 // clock asks for analysis again once the longer run is over. Nothing is torn down in between.
 func TestContinue_ExtendsTheRunAndAnalysesAgain(t *testing.T) {
@@ -501,7 +535,7 @@ func TestAutoPromote_FollowsAPromoteVerdictOnlyWhenSwitchedOn(t *testing.T) {
 			f.now = f.now.Add(11 * time.Minute)
 			f.handle(t, f.tick(t, "tick-1")) // sends the analysis request
 			done, _ := events.New("done", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
-				events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: c.verdict})
+				events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: analysis.Verdict(c.verdict)})
 			f.handle(t, done)
 			f.mustBe(t, experiment.Completed, 5)
 			f.handle(t, f.tick(t, "tick-2")) // drains the outbox

@@ -155,10 +155,12 @@ func (in *Ingest) closeWindow(ctx context.Context, x window) error {
 // windowNamespace derives the CloudEvent id of a closed window: one window, one id.
 var windowNamespace = uuid.MustParse("5d1f2b8e-0c4a-4f7e-9a63-7b2e8d4c1f90")
 
-// announce publishes a closed window for the gateway, best effort: the window is stored, and
-// pub/sub is at-most-once anyway; a client that misses it reads GET /v1/experiments/{id}/kpis.
+// announce publishes a closed window for the gateway and sends it to the broker for the
+// analyzer's live look, both best effort: the window is stored; pub/sub is at-most-once anyway (a
+// client that misses it reads GET /v1/experiments/{id}/kpis), and a look that is not taken is
+// taken with the next window, which reads every window stored.
 func (in *Ingest) announce(ctx context.Context, x window, w store.KPIWindow) {
-	if in.publisher == nil {
+	if in.publisher == nil && in.sender == nil {
 		return
 	}
 	id := uuid.NewSHA1(windowNamespace, []byte(x.member))
@@ -166,14 +168,23 @@ func (in *Ingest) announce(ctx context.Context, x window, w store.KPIWindow) {
 		WindowEnd: w.WindowEnd, Complete: w.Complete, KPIs: w.KPIs, Series: w.Series, Datapoints: w.Datapoints,
 		PayloadBytes: w.PayloadBytes, CriticalCovered: slices.Clone(w.CriticalCovered), CriticalMissing: slices.Clone(w.CriticalMissing)}
 	e, err := events.New(id.String(), events.KPIWindowClosed, events.SourceIngest, x.tenant, x.experiment, payload)
-	if err == nil {
-		var b []byte
-		if b, err = e.MarshalJSON(); err == nil {
+	if err != nil {
+		logging.FromContext(ctx).Error("build KPI window event", "experiment", x.experiment, "err", err)
+		return
+	}
+	if in.publisher != nil {
+		b, err := e.MarshalJSON()
+		if err == nil {
 			err = in.publisher.Publish(ctx, x.tenant, x.experiment, b)
 		}
+		if err != nil {
+			logging.FromContext(ctx).Error("publish KPI window for the gateway", "experiment", x.experiment, "err", err)
+		}
 	}
-	if err != nil {
-		logging.FromContext(ctx).Error("publish KPI window for the gateway", "experiment", x.experiment, "err", err)
+	if in.sender != nil {
+		if err := in.sender.Send(ctx, e); err != nil {
+			logging.FromContext(ctx).Warn("send KPI window to the broker; the next window's look covers it", "experiment", x.experiment, "err", err)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
@@ -45,6 +46,11 @@ func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Redis: true} 
 // Publisher fans closed windows out to the gateway (shared/realtime).
 type Publisher interface {
 	Publish(ctx context.Context, tenant, experiment uuid.UUID, payload []byte) error
+}
+
+// Sender sends closed windows to the broker, for the analyzer's live looks.
+type Sender interface {
+	Send(ctx context.Context, e event.Event) error
 }
 
 // Options configure the function; zero values take the defaults named.
@@ -64,6 +70,7 @@ type Options struct {
 	Dedupe      time.Duration    // how long a request is remembered so a retry of it counts nothing; default 5 min
 	Prefix      string           // Redis key prefix; default "phoenix:ingest"
 	Deployment  string           // names this deployment's pending windows in Redis (see DeploymentID); "" for one deployment per Redis
+	Sender      Sender           // where closed windows go for the analyzer's live looks; nil sends nowhere
 	Now         func() time.Time // clock for token expiry; nil means time.Now
 }
 
@@ -107,6 +114,7 @@ type Ingest struct {
 	windows   *windows      // open windows in Redis
 	scopes    *scopes       // what tokens grant, cached briefly
 	publisher Publisher     // closed windows to the gateway; nil publishes nothing
+	sender    Sender        // closed windows to the broker (the analyzer); nil sends nothing
 	slots     chan struct{} // one per request being read and decoded
 	scratch   sync.Pool     // *scratch for measure
 	bufs      sync.Pool     // *bytes.Buffer for bodies
@@ -117,7 +125,7 @@ type Ingest struct {
 // New wires the function.
 func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 	o = o.withDefaults()
-	in := &Ingest{o: o, store: st, publisher: pub, slots: make(chan struct{}, o.MaxInFlight), metrics: newMetrics(),
+	in := &Ingest{o: o, store: st, publisher: pub, sender: o.Sender, slots: make(chan struct{}, o.MaxInFlight), metrics: newMetrics(),
 		windows: &windows{rdb: rdb, prefix: o.Prefix, length: o.Window, keep: o.Keep, dedupe: o.Dedupe, deployment: o.Deployment},
 		scopes:  &scopes{store: st, ttl: o.ScopeTTL, max: 10000, now: o.Now, byKey: map[string]*cachedGrant{}}}
 	in.scratch.New = func() any { return newScratch() }
@@ -128,10 +136,16 @@ func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 // Service is the ingest function as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
 	c := res.Config
-	in := New(res.Store, res.Redis, realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), Options{
-		Window: c.KPIWindow, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
-		Deployment: DeploymentID(c.DatabaseURL),
-	})
+	o := Options{Window: c.KPIWindow, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
+		Deployment: DeploymentID(c.DatabaseURL)}
+	if c.Sink != "" {
+		sender, err := emit.New(c.Sink)
+		if err != nil {
+			return function.Service{}, err
+		}
+		o.Sender = sender
+	}
+	in := New(res.Store, res.Redis, realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), o)
 	reg := prometheus.NewRegistry()
 	if err := in.metrics.register(reg); err != nil {
 		return function.Service{}, err

@@ -184,3 +184,22 @@ func welch(s1, s2 Summary, confidence float64) (Welch, error) {
 	}
 	return w, nil
 }
+
+// Classify calls a difference significant when the two-sided p-value is below alpha, which is
+// the same as the (1−alpha) confidence interval of Diff excluding zero; the sign of Diff
+// (candidate − baseline) and the metric's direction decide better or worse. It is the plain
+// rule `phoenix analyze` reports for two independent samples; [Decide] is the experiment's
+// decision.
+func Classify(w Welch, dir Direction, alpha float64) Outcome {
+	if !(w.P < alpha) || w.Diff == 0 {
+		return NoChange
+	}
+	better := w.Diff < 0
+	if dir == HigherIsBetter {
+		better = !better
+	}
+	if better {
+		return Improved
+	}
+	return Regressed
+}

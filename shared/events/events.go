@@ -12,6 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/analysis"
 )
 
 // Event types, reverse-DNS with a version suffix. docs/events.md lists who emits and consumes each.
@@ -29,7 +31,8 @@ const (
 	AnalysisRequested  = "io.phoenix.analysis.requested.v1"            // controller → analyzer
 	AnalysisCompleted  = "io.phoenix.analysis.completed.v1"            // analyzer → controller
 	ExperimentMoved    = "io.phoenix.experiment.transitioned.v1"       // controller → gateway (Redis): a state change
-	KPIWindowClosed    = "io.phoenix.kpi.window-closed.v1"             // ingest → gateway (Redis): one variant's KPIs over a closed window
+	KPIWindowClosed    = "io.phoenix.kpi.window-closed.v1"             // ingest → gateway (Redis) and analyzer (broker): one variant's KPIs over a closed window
+	AnalysisLook       = "io.phoenix.analysis.look.v1"                 // analyzer → gateway (Redis): the change of every metric with its interval, at one look
 )
 
 // Event types Knative sources emit, consumed as they arrive.
@@ -72,22 +75,72 @@ func (r ExperimentRef) Validate() error {
 
 // AnalysisResult is the payload of AnalysisCompleted.
 type AnalysisResult struct {
-	ExperimentID uuid.UUID `json:"experiment_id"`
-	ResultID     uuid.UUID `json:"result_id"` // row of analysis_results holding the full report
-	Verdict      string    `json:"verdict"`   // promote, reject, inconclusive, or continue (run longer, then ask again)
+	ExperimentID uuid.UUID        `json:"experiment_id"`
+	ResultID     uuid.UUID        `json:"result_id"` // row of analysis_results holding the full report
+	Verdict      analysis.Verdict `json:"verdict"`   // promote, reject, inconclusive, invalid, or continue (run longer, then ask again)
 	// ExtendSeconds is, for continue, how much longer the run should gather data.
 	ExtendSeconds int `json:"extend_seconds,omitempty"`
+	// Early is set when a live look found the answer clear before the run's end: the run ends now.
+	Early bool `json:"early,omitempty"`
+	// Reason says why, in a sentence (for the transition's record).
+	Reason string `json:"reason,omitempty"`
 }
 
-// Validate reports missing ids, an unknown verdict, or a continue without an extension.
+// Validate reports missing ids, an unknown verdict, a continue without an extension, or an early
+// end that is not final.
 func (r AnalysisResult) Validate() error {
 	switch {
 	case r.ExperimentID == uuid.Nil || r.ResultID == uuid.Nil:
 		return errors.New("experiment_id and result_id are required")
-	case r.Verdict == "continue" && (r.ExtendSeconds <= 0 || r.ExtendSeconds > 604800):
+	case r.Verdict == analysis.Continue && (r.ExtendSeconds <= 0 || r.ExtendSeconds > 604800):
 		return errors.New("continue needs extend_seconds between 1 and 604800")
-	case r.Verdict != "promote" && r.Verdict != "reject" && r.Verdict != "inconclusive" && r.Verdict != "continue":
-		return fmt.Errorf("verdict %q is not promote, reject, inconclusive or continue", r.Verdict)
+	case r.Verdict == analysis.Continue && r.Early:
+		return errors.New("an early end needs a final verdict, not continue")
+	case !r.Verdict.Valid():
+		return fmt.Errorf("verdict %q is not promote, reject, inconclusive, invalid or continue", r.Verdict)
+	case len(r.Reason) > 4000:
+		return errors.New("reason is at most 4000 characters")
+	}
+	return nil
+}
+
+// Look is the payload of AnalysisLook: where every metric stands at one look.
+type Look struct {
+	ExperimentID uuid.UUID        `json:"experiment_id"`
+	Kind         string           `json:"kind"`              // live, planned or extension
+	Windows      int              `json:"windows"`           // paired windows at the look
+	WindowEnd    time.Time        `json:"window_end"`        // end of the newest window looked at
+	Verdict      analysis.Verdict `json:"verdict"`           // continue while the run goes on, else how it ended
+	Pending      analysis.Verdict `json:"pending,omitempty"` // the verdict a live look reached that may not end the run yet
+	Early        bool             `json:"early,omitempty"`   // the look ended the run before its end
+	Reason       string           `json:"reason"`            // why, in plain words
+	Spent        float64          `json:"budget_spent"`      // share of alpha the run's looks have spent
+	Misses       int              `json:"critical_misses"`   // windows in which the candidate lost a critical process
+	Metrics      []LookMetric     `json:"metrics"`           // per metric
+}
+
+// LookMetric is one metric at a look. Changes are relative to the baseline: −0.2 is 20% less.
+type LookMetric struct {
+	Metric   string           `json:"metric"`
+	Critical bool             `json:"critical,omitempty"` // a guardrail
+	Outcome  analysis.Outcome `json:"outcome"`            // improved, regressed, no_change or undecided
+	Pairs    int              `json:"pairs"`              // windows compared
+	Estimate *float64         `json:"estimate,omitempty"` // the change, when there is an interval
+	Low      *float64         `json:"low,omitempty"`      // the interval's ends (±Inf are left out)
+	High     *float64         `json:"high,omitempty"`
+}
+
+// Validate reports a missing experiment, an unknown look or verdict.
+func (l Look) Validate() error {
+	switch {
+	case l.ExperimentID == uuid.Nil:
+		return errors.New("experiment_id is required")
+	case l.Kind != string(analysis.Live) && l.Kind != string(analysis.Planned) && l.Kind != string(analysis.Extension):
+		return fmt.Errorf("look %q is not live, planned or extension", l.Kind)
+	case !l.Verdict.Valid():
+		return fmt.Errorf("verdict %q is unknown", l.Verdict)
+	case l.Windows < 0 || len(l.Metrics) > 100:
+		return errors.New("windows must not be negative, metrics at most 100")
 	}
 	return nil
 }

@@ -24,13 +24,64 @@ type Spec struct {
 
 // AnalysisSettings tune the analysis of an experiment; zero values mean the defaults.
 type AnalysisSettings struct {
-	Alpha      float64 `json:"alpha,omitempty"`       // significance level, 0.001-0.2; default 0.05
-	Power      float64 `json:"power,omitempty"`       // power the planning rules ask for, 0.5-0.99; default 0.8
-	Correction string  `json:"correction,omitempty"`  // holm (default) or benjamini-hochberg, across metrics
-	WindowSize int     `json:"window_size,omitempty"` // KPI samples averaged per independent window; 0 chooses from the autocorrelation
+	// Alpha is the chance, over the whole run and all its looks, that any interval misses its
+	// metric's true change: 0.001-0.2; default 0.05.
+	Alpha float64 `json:"alpha,omitempty"`
+	// Power is the chance the windows-needed estimate plans for, 0.5-0.99; default 0.8.
+	Power float64 `json:"power,omitempty"`
 	// MaxDurationSeconds lets the run be extended up to this when the analysis cannot decide yet
 	// but more data would (verdict "continue"); 0 means the run ends at its duration.
 	MaxDurationSeconds int `json:"max_duration_seconds,omitempty"`
+	// EarlyStop says when a clear answer may end the run before its duration; nil means the
+	// defaults (see EarlyStop).
+	EarlyStop *EarlyStop `json:"early_stop,omitempty"`
+	// CriticalMissTolerance is the number of windows in which the candidate may lack a critical
+	// process the baseline had before the candidate is rejected, 0-100; default 0.
+	CriticalMissTolerance int `json:"critical_miss_tolerance,omitempty"`
+	// ParityTolerance is the relative difference between what the two collectors received (input
+	// points, windows delivered) beyond which the comparison is invalid, 0.01-0.5; default 0.1.
+	ParityTolerance float64 `json:"parity_tolerance,omitempty"`
+}
+
+// EarlyStop says when a clear answer ends a run early. Every look at the data keeps the error
+// rates (the analysis is anytime-valid), so stopping on a clear answer costs nothing in validity.
+type EarlyStop struct {
+	// Regressions: a rejection (a regression, a lost critical process) ends the run at once;
+	// nil means true.
+	Regressions *bool `json:"regressions,omitempty"`
+	// Wins: a promotion, or "better nowhere", ends the run once MinRunSeconds have passed; nil
+	// means true.
+	Wins *bool `json:"wins,omitempty"`
+	// MinRunSeconds is how long the run lasts at least before a win may end it, 0-604800;
+	// 0 means the default, DefaultMinRun (or the whole duration when that is shorter).
+	MinRunSeconds int `json:"min_run_seconds,omitempty"`
+}
+
+// DefaultMinRun is how long a run lasts at least before a win may end it: long enough for the
+// collectors to warm up and for a periodic load to show, short enough that a 30-minute experiment
+// with a clear answer ends in 5.
+const DefaultMinRun = 5 * time.Minute
+
+// MaxRunSeconds bounds a run's duration and its extensions: a week.
+const MaxRunSeconds = 604800
+
+// EarlyStopping resolves the early-stop settings of the spec for a run of the given duration:
+// whether regressions and wins may end it early, and after how long a win may.
+func (s Spec) EarlyStopping(duration time.Duration) (regressions, wins bool, minRun time.Duration) {
+	regressions, wins, minRun = true, true, DefaultMinRun
+	if s.Analysis != nil && s.Analysis.EarlyStop != nil {
+		e := s.Analysis.EarlyStop
+		if e.Regressions != nil {
+			regressions = *e.Regressions
+		}
+		if e.Wins != nil {
+			wins = *e.Wins
+		}
+		if e.MinRunSeconds > 0 {
+			minRun = time.Duration(e.MinRunSeconds) * time.Second
+		}
+	}
+	return regressions, wins, min(minRun, duration)
 }
 
 // MaxDuration is how long the run of an experiment lasting duration may become.
@@ -58,17 +109,22 @@ type Criterion struct {
 
 // DefaultCriterion is the criterion of a KPI the spec does not list criteria for: its direction
 // from Metrics, no minimum improvement, and the collectors' own CPU and memory as guardrails
-// (no worse than 5%), as is critical-process coverage (no worse than 1%): a cheaper pipeline must
-// not buy its savings with a hungrier collector or lost processes.
+// (no worse than 5%): a cheaper pipeline must not buy its savings with a hungrier collector.
+// Critical-process coverage needs no criterion: a lost critical process is a rule of its own
+// (spec.analysis.critical_miss_tolerance), not an average.
 func DefaultCriterion(metric string) Criterion {
 	c := Criterion{Metric: metric, Direction: Metrics()[metric]}
 	switch metric {
 	case "collector_cpu", "collector_memory":
 		c.Critical, c.Tolerance = true, 0.05
-	case "critical_process_coverage":
-		c.Critical, c.Tolerance = true, 0.01
 	}
 	return c
+}
+
+// DefaultMetrics are the KPIs decided on when the spec lists no criteria: every KPI but
+// critical-process coverage, which the critical-coverage rule covers window by window.
+func DefaultMetrics() []string {
+	return []string{"bytes_per_second", "collector_cpu", "collector_memory", "cost_per_hour", "datapoints_per_second", "series"}
 }
 
 // Metrics are the KPIs Phoenix measures, with the direction that is better for each.
@@ -155,14 +211,17 @@ func (s Spec) Validate() []FieldError {
 		if a.Power != 0 && !(a.Power >= 0.5 && a.Power <= 0.99) {
 			add("analysis.power", "a power between 0.5 and 0.99")
 		}
-		if a.Correction != "" && a.Correction != "holm" && a.Correction != "benjamini-hochberg" {
-			add("analysis.correction", "holm or benjamini-hochberg")
-		}
-		if a.WindowSize < 0 || a.WindowSize > 10000 {
-			add("analysis.window_size", "0 (automatic) or a number of samples up to 10000")
-		}
-		if a.MaxDurationSeconds != 0 && (a.MaxDurationSeconds < 60 || a.MaxDurationSeconds > 604800) {
+		if a.MaxDurationSeconds != 0 && (a.MaxDurationSeconds < 60 || a.MaxDurationSeconds > MaxRunSeconds) {
 			add("analysis.max_duration_seconds", "0 (no extension) or between 60 and 604800 seconds, at least the duration")
+		}
+		if e := a.EarlyStop; e != nil && (e.MinRunSeconds < 0 || e.MinRunSeconds > MaxRunSeconds) {
+			add("analysis.early_stop.min_run_seconds", "0 (the default, 5 minutes) or up to 604800 seconds")
+		}
+		if a.CriticalMissTolerance < 0 || a.CriticalMissTolerance > 100 {
+			add("analysis.critical_miss_tolerance", "a number of windows between 0 and 100")
+		}
+		if a.ParityTolerance != 0 && !(a.ParityTolerance >= 0.01 && a.ParityTolerance <= 0.5) {
+			add("analysis.parity_tolerance", "a fraction between 0.01 and 0.5 (0.1 means 10%%)")
 		}
 	}
 	return errs

@@ -31,9 +31,11 @@ func TestSpec_Validate(t *testing.T) {
 			{Metric: "collector_cpu", Critical: true, Tolerance: 1.5}, {Metric: "series", Tolerance: 0.1}}},
 			[]string{"success_criteria[0].tolerance", "success_criteria[1].tolerance"}},
 		{"NaN thresholds", Spec{SuccessCriteria: []Criterion{{Metric: "series", MinImprovement: math.NaN()}}}, []string{"success_criteria[0].min_improvement"}},
-		{"analysis settings", Spec{Analysis: &AnalysisSettings{Alpha: 0.01, Power: 0.9, Correction: "benjamini-hochberg", WindowSize: 4}}, nil},
-		{"bad analysis settings", Spec{Analysis: &AnalysisSettings{Alpha: 0.5, Power: 0.3, Correction: "bonferroni", WindowSize: -1}},
-			[]string{"analysis.alpha", "analysis.power", "analysis.correction", "analysis.window_size"}},
+		{"analysis settings", Spec{Analysis: &AnalysisSettings{Alpha: 0.01, Power: 0.9, CriticalMissTolerance: 2, ParityTolerance: 0.2,
+			EarlyStop: &EarlyStop{Wins: new(false), MinRunSeconds: 600}}}, nil},
+		{"bad analysis settings", Spec{Analysis: &AnalysisSettings{Alpha: 0.5, Power: 0.3, CriticalMissTolerance: -1, ParityTolerance: 0.9,
+			EarlyStop: &EarlyStop{MinRunSeconds: -5}}},
+			[]string{"analysis.alpha", "analysis.power", "analysis.early_stop.min_run_seconds", "analysis.critical_miss_tolerance", "analysis.parity_tolerance"}},
 	}
 	for _, tt := range tests {
 		got := tt.spec.Validate()
@@ -47,10 +49,10 @@ func TestSpec_Validate(t *testing.T) {
 	}
 }
 
-func TestDefaultCriterion_GuardsCollectorCostAndCoverage(t *testing.T) {
+func TestDefaultCriterion_GuardsCollectorCost(t *testing.T) {
 	for metric, dir := range Metrics() {
 		c := DefaultCriterion(metric)
-		wantCritical := metric == "collector_cpu" || metric == "collector_memory" || metric == "critical_process_coverage"
+		wantCritical := metric == "collector_cpu" || metric == "collector_memory"
 		if c.Metric != metric || c.Direction != dir || c.Critical != wantCritical || c.MinImprovement != 0 {
 			t.Errorf("%s: %+v", metric, c)
 		}
@@ -59,6 +61,42 @@ func TestDefaultCriterion_GuardsCollectorCostAndCoverage(t *testing.T) {
 		}
 		if errs := (Spec{SuccessCriteria: []Criterion{c}}).Validate(); errs != nil {
 			t.Errorf("%s: the default criterion does not validate: %v", metric, errs)
+		}
+	}
+}
+
+func TestDefaultMetrics_AreEveryKPIButCoverage(t *testing.T) {
+	known := Metrics()
+	got := DefaultMetrics()
+	if len(got) != len(known)-1 {
+		t.Fatalf("%d default metrics for %d KPIs", len(got), len(known))
+	}
+	for _, m := range got {
+		if _, ok := known[m]; !ok || m == "critical_process_coverage" {
+			t.Errorf("default metric %q", m)
+		}
+	}
+}
+
+func TestSpec_EarlyStopping(t *testing.T) {
+	cases := []struct {
+		name        string
+		spec        Spec
+		duration    time.Duration
+		regressions bool
+		wins        bool
+		minRun      time.Duration
+	}{
+		{"defaults", Spec{}, 30 * time.Minute, true, true, DefaultMinRun},
+		{"the minimum run never exceeds the duration", Spec{}, 3 * time.Minute, true, true, 3 * time.Minute},
+		{"wins off", Spec{Analysis: &AnalysisSettings{EarlyStop: &EarlyStop{Wins: new(false)}}}, time.Hour, true, false, DefaultMinRun},
+		{"regressions off, a longer minimum", Spec{Analysis: &AnalysisSettings{EarlyStop: &EarlyStop{Regressions: new(false), MinRunSeconds: 900}}},
+			time.Hour, false, true, 15 * time.Minute},
+	}
+	for _, c := range cases {
+		r, w, m := c.spec.EarlyStopping(c.duration)
+		if r != c.regressions || w != c.wins || m != c.minRun {
+			t.Errorf("%s: %v %v %v, want %v %v %v", c.name, r, w, m, c.regressions, c.wins, c.minRun)
 		}
 	}
 }

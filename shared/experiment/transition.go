@@ -14,6 +14,7 @@ const (
 	RunElapsed         Trigger = "run_elapsed"         // a tick found the run duration over
 	AnalysisCompleted  Trigger = "analysis_completed"  // the analyzer stored a verdict
 	MoreDataNeeded     Trigger = "more_data_needed"    // the analyzer needs more data and the run may be extended
+	ConcludedEarly     Trigger = "concluded_early"     // a live look found the answer clear before the run's end
 	Cancel             Trigger = "cancel"              // a user stopped the experiment
 	Fail               Trigger = "fail"                // a phase timed out or a collector failed
 	Promote            Trigger = "promote"             // a user adopted the candidate
@@ -22,7 +23,7 @@ const (
 
 // Triggers lists every trigger.
 func Triggers() []Trigger {
-	return []Trigger{Start, ManifestsGenerated, WorkloadsReady, RunElapsed, AnalysisCompleted, MoreDataNeeded, Cancel, Fail, Promote, Rollback}
+	return []Trigger{Start, ManifestsGenerated, WorkloadsReady, RunElapsed, AnalysisCompleted, MoreDataNeeded, ConcludedEarly, Cancel, Fail, Promote, Rollback}
 }
 
 // transitions is the whole life of an experiment: from state, on trigger, to state. A pair not
@@ -31,7 +32,7 @@ var transitions = map[State]map[Trigger]State{
 	Pending:    {Start: Generating, Cancel: Cancelled},
 	Generating: {ManifestsGenerated: Deploying, Cancel: Cancelled, Fail: Failed},
 	Deploying:  {WorkloadsReady: Running, Cancel: Cancelled, Fail: Failed},
-	Running:    {RunElapsed: Analyzing, Cancel: Cancelled, Fail: Failed},
+	Running:    {RunElapsed: Analyzing, ConcludedEarly: Completed, Cancel: Cancelled, Fail: Failed},
 	Analyzing:  {AnalysisCompleted: Completed, MoreDataNeeded: Running, Cancel: Cancelled, Fail: Failed},
 	Completed:  {Promote: Promoted, Rollback: RolledBack},
 }

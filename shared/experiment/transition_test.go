@@ -12,7 +12,7 @@ func TestNext_EveryStateAndTrigger(t *testing.T) {
 		Pending:    {Start: Generating, Cancel: Cancelled},
 		Generating: {ManifestsGenerated: Deploying, Cancel: Cancelled, Fail: Failed},
 		Deploying:  {WorkloadsReady: Running, Cancel: Cancelled, Fail: Failed},
-		Running:    {RunElapsed: Analyzing, Cancel: Cancelled, Fail: Failed},
+		Running:    {RunElapsed: Analyzing, ConcludedEarly: Completed, Cancel: Cancelled, Fail: Failed},
 		Analyzing:  {AnalysisCompleted: Completed, MoreDataNeeded: Running, Cancel: Cancelled, Fail: Failed},
 		Completed:  {Promote: Promoted, Rollback: RolledBack},
 	}

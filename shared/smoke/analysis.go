@@ -16,7 +16,7 @@ import (
 // analysisView is GET /v1/experiments/{id}/analysis (the fields the checks read).
 type analysisView struct {
 	ID      string `json:"id"`      // the stored result's id
-	Verdict string `json:"verdict"` // promote, reject or inconclusive
+	Verdict string `json:"verdict"` // promote, reject, inconclusive or invalid
 	Report  struct {
 		Verdict string            `json:"verdict"` // the decision's verdict: must equal Verdict
 		Reason  string            `json:"reason"`  // why, in a sentence
@@ -27,17 +27,11 @@ type analysisView struct {
 
 // metricView is one metric of an analysis report.
 type metricView struct {
-	Metric    string            `json:"metric"`    // the KPI's name
-	Outcome   string            `json:"outcome"`   // improved, regressed, no_change or inconclusive
-	Reason    string            `json:"reason"`    // why
-	Trace     []json.RawMessage `json:"trace"`     // the rules applied
-	Baseline  inputView         `json:"baseline"`  // what the analysis read of the baseline
-	Candidate inputView         `json:"candidate"` // what it read of the candidate
-}
-
-// inputView is what a metric's report says of one variant's observations.
-type inputView struct {
-	Observations int `json:"observations"` // KPI samples the analysis read
+	Metric  string            `json:"metric"`  // the KPI's name
+	Outcome string            `json:"outcome"` // improved, regressed, no_change or undecided
+	Reason  string            `json:"reason"`  // why
+	Trace   []json.RawMessage `json:"trace"`   // the rules applied
+	Pairs   int               `json:"pairs"`   // windows complete for both variants the analysis compared
 }
 
 // kpiWindow is one closed KPI window as GET /v1/experiments/{id}/kpis serves it.
@@ -48,7 +42,9 @@ type kpiWindow struct {
 	KPIs        map[string]float64 `json:"kpis"`         // every KPI by name
 }
 
-func validVerdict(v string) bool { return v == "promote" || v == "reject" || v == "inconclusive" }
+func validVerdict(v string) bool {
+	return v == "promote" || v == "reject" || v == "inconclusive" || v == "invalid"
+}
 
 // Analysis checks stored analyses as Credentials.Primary: an experiment that has not run has none
 // (404); a completed experiment's analysis (see the package doc for which one) carries a valid
@@ -160,7 +156,7 @@ func analysisChecks(ctx context.Context, r *recorder, a *api, acct Account, o Op
 func whole(an analysisView) error {
 	var errs []string
 	if !validVerdict(an.Verdict) {
-		errs = append(errs, fmt.Sprintf("verdict %q is not promote, reject or inconclusive", an.Verdict))
+		errs = append(errs, fmt.Sprintf("verdict %q is not promote, reject, inconclusive or invalid", an.Verdict))
 	}
 	if an.Report.Verdict != an.Verdict {
 		errs = append(errs, fmt.Sprintf("the report's verdict %q differs from the stored %q", an.Report.Verdict, an.Verdict))
@@ -171,7 +167,7 @@ func whole(an analysisView) error {
 	if len(an.Report.Metrics) == 0 {
 		errs = append(errs, "the report has no metrics")
 	}
-	outcomes := map[string]bool{"improved": true, "regressed": true, "no_change": true, "inconclusive": true}
+	outcomes := map[string]bool{"improved": true, "regressed": true, "no_change": true, "undecided": true}
 	for _, m := range an.Report.Metrics {
 		if m.Metric == "" || !outcomes[m.Outcome] || m.Reason == "" || len(m.Trace) == 0 {
 			errs = append(errs, fmt.Sprintf("metric %q: outcome %q, reason %q, %d trace steps; want a name, an outcome, a reason and a trace", m.Metric, m.Outcome, m.Reason, len(m.Trace)))
@@ -183,16 +179,17 @@ func whole(an analysisView) error {
 	return nil
 }
 
-// samplesServed checks every metric's sample counts against the complete windows served per
-// variant and metric. Windows may close after the analysis read them, never fewer may exist.
+// samplesServed checks every metric's paired windows against the complete windows served per
+// variant and metric: a pair needs a complete window of each. Windows may close after the
+// analysis read them, never fewer may exist.
 func samplesServed(metrics []metricView, served map[string]map[string]int) (string, error) {
 	var errs []string
 	total := 0
 	for _, m := range metrics {
-		for variant, n := range map[string]int{"baseline": m.Baseline.Observations, "candidate": m.Candidate.Observations} {
-			total += n
-			if have := served[variant][m.Metric]; n > have {
-				errs = append(errs, fmt.Sprintf("%s %s: the analysis read %d samples, the API serves %d complete windows", m.Metric, variant, n, have))
+		total += m.Pairs
+		for _, variant := range []string{"baseline", "candidate"} {
+			if have := served[variant][m.Metric]; m.Pairs > have {
+				errs = append(errs, fmt.Sprintf("%s: the analysis compared %d paired windows, the API serves %d complete %s windows", m.Metric, m.Pairs, have, variant))
 			}
 		}
 	}
@@ -200,9 +197,9 @@ func samplesServed(metrics []metricView, served map[string]map[string]int) (stri
 		return "", errors.New(strings.Join(errs, "; "))
 	}
 	if total == 0 {
-		return "", errors.New("the analysis read no samples at all")
+		return "", errors.New("the analysis compared no windows at all")
 	}
-	return fmt.Sprintf("%d samples analysed, from at most %d baseline and %d candidate complete windows served",
+	return fmt.Sprintf("%d paired windows analysed over every metric, from at most %d baseline and %d candidate complete windows served",
 		total, maxCount(served["baseline"]), maxCount(served["candidate"])), nil
 }
 

@@ -153,7 +153,7 @@ func TestWhole_NamesWhatAStoredAnalysisLacks(t *testing.T) {
 		want   string
 	}{
 		{"whole", func(*analysisView) {}, ""},
-		{"unknown verdict", func(a *analysisView) { a.Verdict, a.Report.Verdict = "continue", "continue" }, "is not promote, reject or inconclusive"},
+		{"unknown verdict", func(a *analysisView) { a.Verdict, a.Report.Verdict = "continue", "continue" }, "is not promote, reject, inconclusive or invalid"},
 		{"report disagrees", func(a *analysisView) { a.Report.Verdict = "reject" }, `report's verdict "reject" differs`},
 		{"no metrics", func(a *analysisView) { a.Report.Metrics = nil }, "no metrics"},
 		{"a metric without a trace", func(a *analysisView) { a.Report.Metrics[0].Trace = nil }, `metric "series"`},
@@ -171,18 +171,18 @@ func TestWhole_NamesWhatAStoredAnalysisLacks(t *testing.T) {
 	}
 }
 
-func TestSamplesServed_RefusesAnAnalysisOfMoreSamplesThanServed(t *testing.T) {
-	metrics := []metricView{{Metric: "series", Baseline: inputView{9}, Candidate: inputView{9}}}
+func TestSamplesServed_RefusesAnAnalysisOfMorePairsThanServed(t *testing.T) {
+	metrics := []metricView{{Metric: "series", Pairs: 9}}
 	served := map[string]map[string]int{"baseline": {"series": 9}, "candidate": {"series": 10}}
 	if _, err := samplesServed(metrics, served); err != nil {
-		t.Fatalf("9 of 9 and 9 of 10: %v", err)
+		t.Fatalf("9 pairs of 9 and 10 windows: %v", err)
 	}
 	served["candidate"]["series"] = 8
-	if _, err := samplesServed(metrics, served); err == nil || !strings.Contains(err.Error(), "series candidate: the analysis read 9 samples, the API serves 8") {
-		t.Fatalf("9 of 8: %v", err)
+	if _, err := samplesServed(metrics, served); err == nil || !strings.Contains(err.Error(), "series: the analysis compared 9 paired windows, the API serves 8 complete candidate windows") {
+		t.Fatalf("9 pairs of 8 windows: %v", err)
 	}
-	if _, err := samplesServed([]metricView{{Metric: "series"}}, served); err == nil || !strings.Contains(err.Error(), "no samples") {
-		t.Fatalf("no samples: %v", err)
+	if _, err := samplesServed([]metricView{{Metric: "series"}}, served); err == nil || !strings.Contains(err.Error(), "no windows") {
+		t.Fatalf("no windows: %v", err)
 	}
 }
 

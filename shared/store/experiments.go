@@ -41,13 +41,16 @@ type Experiment struct {
 	Candidate       PipelineChoice   `json:"candidate"`
 	Spec            json.RawMessage  `json:"spec"`
 	DurationSeconds int              `json:"duration_seconds"`
-	CreatedBy       string           `json:"created_by"`
-	Verdict         *string          `json:"verdict,omitempty"`
-	FailureReason   *string          `json:"failure_reason,omitempty"`
-	Version         int64            `json:"version"`
-	StateChangedAt  time.Time        `json:"state_changed_at"`
-	RunStartedAt    *time.Time       `json:"run_started_at,omitempty"`
-	CreatedAt       time.Time        `json:"created_at"`
+	// PlannedDurationSeconds is the duration the experiment was created with; DurationSeconds
+	// grows when the analysis extends the run.
+	PlannedDurationSeconds int        `json:"planned_duration_seconds"`
+	CreatedBy              string     `json:"created_by"`
+	Verdict                *string    `json:"verdict,omitempty"`
+	FailureReason          *string    `json:"failure_reason,omitempty"`
+	Version                int64      `json:"version"`
+	StateChangedAt         time.Time  `json:"state_changed_at"`
+	RunStartedAt           *time.Time `json:"run_started_at,omitempty"`
+	CreatedAt              time.Time  `json:"created_at"`
 }
 
 // Schedule is what the clock needs to know of e.
@@ -57,12 +60,12 @@ func (e Experiment) Schedule() experiment.Schedule {
 }
 
 const experimentColumns = `id, tenant_id, name, description, state, baseline, candidate, spec,
-	duration_seconds, created_by, verdict, failure_reason, version, state_changed_at, run_started_at, created_at`
+	duration_seconds, planned_duration_seconds, created_by, verdict, failure_reason, version, state_changed_at, run_started_at, created_at`
 
 func scanExperiment(row pgx.Row) (Experiment, error) {
 	var e Experiment
 	err := row.Scan(&e.ID, &e.TenantID, &e.Name, &e.Description, &e.State, &e.Baseline, &e.Candidate,
-		&e.Spec, &e.DurationSeconds, &e.CreatedBy, &e.Verdict, &e.FailureReason, &e.Version,
+		&e.Spec, &e.DurationSeconds, &e.PlannedDurationSeconds, &e.CreatedBy, &e.Verdict, &e.FailureReason, &e.Version,
 		&e.StateChangedAt, &e.RunStartedAt, &e.CreatedAt)
 	return e, err
 }
@@ -74,8 +77,8 @@ func (tx *Tx) CreateExperiment(ctx context.Context, n NewExperiment) (Experiment
 		spec = json.RawMessage(`{}`)
 	}
 	e, err := scanExperiment(tx.QueryRow(ctx, `INSERT INTO experiments
-		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+experimentColumns,
+		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, planned_duration_seconds, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING `+experimentColumns,
 		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, spec, n.DurationSeconds, n.CreatedBy))
 	if err != nil {
 		return Experiment{}, fmt.Errorf("create experiment %q: %w", n.Name, err)

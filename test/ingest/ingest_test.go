@@ -34,6 +34,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/functions/ingest"
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/ingesttoken"
@@ -177,26 +178,37 @@ func TestCollectors_KPIWindowsMatchAnIndependentCountAndTheAnalyzerReadsThem(t *
 			for v, c := range counters {
 				complete[v] = c.compare(t, windowsOf(t, ph.st, tenant, exp, v), string(v)+" ("+p.templates[v]+")")
 			}
-			// The analyzer reads the complete windows, per KPI and variant.
+			// The analyzer reads the complete windows, per KPI and variant, paired by window.
 			var series map[string]map[experiment.Variant][]float64
+			var paired map[string]store.PairedSeries
 			_ = ph.st.WithTenant(context.Background(), tenant, func(tx *store.Tx) (err error) {
-				series, err = tx.KPISeries(context.Background(), exp)
+				if series, err = tx.KPISeries(context.Background(), exp); err != nil {
+					return err
+				}
+				paired, err = tx.PairedKPIs(context.Background(), exp)
 				return err
 			})
-			rep, err := analyzer.Analyze(experiment.Spec{CriticalProcesses: p.critical}, series)
+			run := analyzer.NewRun(experiment.Spec{CriticalProcesses: p.critical}, 10*time.Minute, 10*time.Minute, window)
+			run.Series = paired
+			rep, err := analyzer.Look(run, analysis.Planned, 1, nil)
 			if err != nil {
 				t.Fatalf("the analyzer refused the windows: %v", err)
 			}
-			observed := map[experiment.Variant]int{}
+			pairs := -1
 			for _, m := range rep.Metrics {
 				if m.Metric == "series" {
-					observed[experiment.Baseline], observed[experiment.Candidate] = m.Baseline.Observations, m.Candidate.Observations
+					pairs = m.Pairs
 				}
 			}
+			// A case that runs one variant alone pairs nothing.
+			both := min(complete[experiment.Baseline], complete[experiment.Candidate])
+			if len(p.templates) == 2 && (pairs < both-1 || pairs > both || pairs < 2) {
+				t.Errorf("the analyzer compared %d windows of series, want the %d complete for both (or one fewer, at least 2)", pairs, both)
+			}
+			if len(p.templates) < 2 && pairs > 0 {
+				t.Errorf("one variant alone: the analyzer compared %d windows", pairs)
+			}
 			for v, n := range complete {
-				if got := observed[v]; got != n || n < 2 {
-					t.Errorf("%s: the analyzer read %d complete windows of series, want %d (at least 2)", v, got, n)
-				}
 				// Self-telemetry is exported every 5 s into 5 s windows: under load one export can
 				// slip past a window's end, leaving that window without a reading (and without the
 				// CPU and memory KPIs, rather than a wrong value). More than one such window is a bug.

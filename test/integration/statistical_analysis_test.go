@@ -18,6 +18,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/collector"
 )
 
@@ -25,9 +26,9 @@ import (
 // collector: the lifecycle scenario runs an experiment to completed with a stored verdict and
 // the analysis scenario checks that analysis. Then the test recomputes it: the engine
 // (functions/analyzer over shared/analysis), given the KPI windows the API serves and the
-// experiment's spec, must reach the stored verdict, outcomes and statistics exactly; and
-// `phoenix analyze` on the same windows written to files must report the stored Welch test.
-// Finally a proxy that rewrites the served verdict makes the analysis scenario fail.
+// experiment's spec, must reach the stored verdict, outcomes and intervals exactly; and
+// `phoenix analyze --paired` on the same windows written to files must report the stored
+// interval. Finally a proxy that rewrites the served verdict makes the analysis scenario fail.
 func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	// No t.Parallel() yet: the experiment must run a full minute, so it starts in this test's
 	// serial part and runs while the other suites hold go test's parallel slots (GOMAXPROCS of
@@ -38,10 +39,7 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	creds := smoke.Credentials{Primary: acct}
 	ctx := context.Background()
 
-	// Windows of one sample: the stored Welch test is then the plain two-sample test that
-	// phoenix analyze computes on the same values.
-	opts := smoke.Options{ExpectComplete: true, Timeout: time.Minute, Parameters: map[string]any{"collection_interval": "2s"},
-		Spec: json.RawMessage(`{"analysis":{"window_size":1}}`)}
+	opts := smoke.Options{ExpectComplete: true, Timeout: time.Minute, Parameters: map[string]any{"collection_interval": "2s"}}
 	scenarios, err := smoke.Select([]string{"lifecycle", "analysis"})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +48,7 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	go func() { done <- smoke.Run(ctx, p.target, creds, opts, scenarios) }()
 	t.Parallel()
 	results := <-done
-	requirePassed(t, results[0], append(lifecycleSteps, "the run ends after its duration: analyzing",
+	requirePassed(t, results[0], append(lifecycleSteps, "the run ends after its duration (analyzing), or early on a clear answer (completed)",
 		"the analysis completes it with a stored verdict", "the streamed transitions equal the API's")...)
 	id := results[0].Completed
 	if id == "" {
@@ -70,51 +68,57 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	}
 	getJSON(t, p.target, token, "/v1/experiments/"+id+"/analysis", &stored)
 	var exp struct {
-		Spec experiment.Spec `json:"spec"` // as stored
+		Spec                   experiment.Spec `json:"spec"`                     // as stored
+		DurationSeconds        int             `json:"duration_seconds"`         // the run's length, extensions included
+		PlannedDurationSeconds int             `json:"planned_duration_seconds"` // the length it was created with
 	}
 	getJSON(t, p.target, token, "/v1/experiments/"+id, &exp)
-	series := servedSeries(t, p.target, token, id, stored.Report)
+	run, pairs := servedRun(t, p.target, token, id, exp.Spec, time.Duration(exp.PlannedDurationSeconds)*time.Second,
+		time.Duration(exp.DurationSeconds)*time.Second, 6*time.Second, stored.Report)
 
 	t.Run("the engine on the served windows reaches the stored decision", func(t *testing.T) {
-		again, err := analyzer.Analyze(exp.Spec, series)
+		look := stored.Report.Look
+		dues := look.Looks - max(0, min(look.Windows, look.Schedule.Max)-analysis.FirstLook+1)
+		again, err := analyzer.Look(run, look.Kind, dues, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again.Verdict != analysis.Verdict(stored.Verdict) || len(again.Metrics) != len(stored.Report.Metrics) {
-			t.Fatalf("recomputed %s over %d metrics, stored %s over %d (%s)", again.Verdict, len(again.Metrics), stored.Verdict, len(stored.Report.Metrics), stored.Report.Reason)
+		if again.Verdict != analysis.Verdict(stored.Verdict) || len(again.Metrics) != len(stored.Report.Metrics) || again.Look.Windows != look.Windows {
+			t.Fatalf("recomputed %s over %d metrics at %d windows, stored %s over %d at %d (%s)", again.Verdict, len(again.Metrics), again.Look.Windows,
+				stored.Verdict, len(stored.Report.Metrics), look.Windows, stored.Report.Reason)
 		}
 		for i, m := range stored.Report.Metrics {
 			r := again.Metrics[i]
-			if r.Metric != m.Metric || r.Outcome != m.Outcome || (r.Welch == nil) != (m.Welch == nil) {
-				t.Errorf("%s: recomputed %s %s, stored %s %s", m.Metric, r.Metric, r.Outcome, m.Metric, m.Outcome)
+			if r.Metric != m.Metric || r.Outcome != m.Outcome || r.Pairs != m.Pairs || (r.Interval == nil) != (m.Interval == nil) {
+				t.Errorf("%s: recomputed %s %s over %d pairs, stored %s %s over %d", m.Metric, r.Metric, r.Outcome, r.Pairs, m.Metric, m.Outcome, m.Pairs)
 				continue
 			}
-			if m.Welch != nil {
-				for _, v := range [][3]any{{"t", r.Welch.T, m.Welch.T}, {"df", r.Welch.DF, m.Welch.DF}, {"p", r.Welch.P, m.Welch.P}} {
+			if m.Interval != nil {
+				for _, v := range [][3]any{{"mean", r.Interval.Mean, m.Interval.Mean}, {"low", r.Interval.Low, m.Interval.Low}, {"high", r.Interval.High, m.Interval.High}} {
 					if !same(v[1].(float64), v[2].(float64)) {
-						t.Errorf("%s welch %s: recomputed %v, stored %v", m.Metric, v[0], v[1], v[2])
+						t.Errorf("%s interval %s: recomputed %v, stored %v", m.Metric, v[0], v[1], v[2])
 					}
 				}
 			}
 		}
 	})
 
-	t.Run("phoenix analyze on the served windows reports the stored Welch test", func(t *testing.T) {
+	t.Run("phoenix analyze --paired on the served windows reports the stored interval", func(t *testing.T) {
 		var m *analysis.MetricDecision
 		for i, c := range stored.Report.Metrics {
-			if c.Welch != nil && c.Welch.Var1 > 0 && c.Welch.Var2 > 0 && c.Welch.N1 >= 2 && c.Welch.N2 >= 2 {
+			if c.Interval != nil && !c.Interval.Exact && !c.Interval.Drifting {
 				m = &stored.Report.Metrics[i]
 				break
 			}
 		}
 		if m == nil {
-			t.Fatalf("no metric varies in both variants: %s", stored.Report.Reason)
+			t.Fatalf("no metric has a finite interval: %s", stored.Report.Reason)
 		}
 		dir := t.TempDir()
 		files := map[experiment.Variant]string{}
 		for _, v := range []experiment.Variant{experiment.Baseline, experiment.Candidate} {
 			var b strings.Builder
-			for _, x := range series[m.Metric][v] {
+			for _, x := range pairs[m.Metric][v] {
 				b.WriteString(strconv.FormatFloat(x, 'g', -1, 64) + "\n")
 			}
 			files[v] = filepath.Join(dir, string(v)+".txt")
@@ -122,26 +126,23 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		out, err := exec.Command(p.bin, "analyze", "--baseline", files[experiment.Baseline], "--candidate", files[experiment.Candidate], "--format", "json").Output() // #nosec G204 -- the CLI built for the tests
+		out, err := exec.Command(p.bin, "analyze", "--paired", "--baseline", files[experiment.Baseline], "--candidate", files[experiment.Candidate], // #nosec G204 -- the CLI built for the tests
+			"--alpha", strconv.FormatFloat(m.Interval.Level, 'g', -1, 64), "--format", "json").Output()
 		if err != nil {
 			t.Fatalf("phoenix analyze: %v\n%s", err, out)
 		}
 		var cli struct {
-			Welch struct {
-				T      float64 `json:"t"`       // statistic
-				DF     float64 `json:"df"`      // degrees of freedom
-				PValue float64 `json:"p_value"` // two-sided
-			} `json:"welch"` // the test
+			Pairs    int               `json:"pairs"`    // windows compared
+			Interval analysis.Interval `json:"interval"` // on the metric's scale
 		}
 		if err := json.Unmarshal(out, &cli); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		if !same(cli.Welch.T, m.Welch.T) || !same(cli.Welch.DF, m.Welch.DF) || !same(cli.Welch.PValue, m.Welch.P) {
-			t.Fatalf("%s: phoenix analyze t %v df %v p %v; stored t %v df %v p %v", m.Metric,
-				cli.Welch.T, cli.Welch.DF, cli.Welch.PValue, m.Welch.T, m.Welch.DF, m.Welch.P)
+		if cli.Pairs != m.Pairs || !same(cli.Interval.Mean, m.Interval.Mean) || !same(cli.Interval.Low, m.Interval.Low) || !same(cli.Interval.High, m.Interval.High) {
+			t.Fatalf("%s: phoenix analyze --paired %d pairs %+v; stored %d pairs %+v", m.Metric, cli.Pairs, cli.Interval, m.Pairs, *m.Interval)
 		}
-		t.Logf("%s over %d baseline and %d candidate windows: t %.6g, df %.6g, p %.6g from the report and from phoenix analyze",
-			m.Metric, m.Welch.N1, m.Welch.N2, m.Welch.T, m.Welch.DF, m.Welch.P)
+		t.Logf("%s over %d paired windows: [%.6g, %.6g] at error level %.3g from the report and from phoenix analyze --paired",
+			m.Metric, m.Pairs, m.Interval.Low, m.Interval.High, m.Interval.Level)
 	})
 
 	t.Run("a served verdict that differs from the report is caught", func(t *testing.T) {
@@ -160,41 +161,90 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	})
 }
 
-// servedSeries reads the experiment's complete KPI windows through the API and returns each
-// metric's values per variant, oldest first, as many as the analysis read (windows that closed
-// after it are left out).
-func servedSeries(t *testing.T, target smoke.Target, token, id string, rep analyzer.Report) map[string]map[experiment.Variant][]float64 {
+// servedRun rebuilds what the analysis read from the KPI windows the API serves: the windows
+// complete for both variants, paired by start, as many as the analysis compared (windows that
+// closed after it are left out); the critical processes each variant covered in them; what the
+// collectors received. It also returns each metric's paired values per variant.
+func servedRun(t *testing.T, target smoke.Target, token, id string, spec experiment.Spec, planned, duration, window time.Duration,
+	rep analyzer.Report) (analyzer.Run, map[string]map[experiment.Variant][]float64) {
 	t.Helper()
-	out := map[string]map[experiment.Variant][]float64{}
+	type served struct {
+		WindowStart     time.Time          `json:"window_start"`     // the pairing key
+		Complete        bool               `json:"complete"`         // only complete windows are analysed
+		KPIs            map[string]float64 `json:"kpis"`             // by name
+		CriticalCovered []string           `json:"critical_covered"` // critical patterns in the output
+		ReceivedPoints  *int64             `json:"received_points"`  // the collectors' receivers accepted
+		RefusedPoints   *int64             `json:"refused_points"`   // …refused
+		Restarts        int                `json:"restarts"`         // collector restarts seen
+	}
+	windows := map[experiment.Variant]map[time.Time]served{}
+	run := analyzer.NewRun(spec, planned, duration, window)
+	var starts []time.Time
 	for _, v := range []experiment.Variant{experiment.Baseline, experiment.Candidate} {
 		var page struct {
-			Items []struct {
-				Complete bool               `json:"complete"` // only complete windows are analysed
-				KPIs     map[string]float64 `json:"kpis"`     // by name
-			} `json:"items"` // oldest first
+			Items []served `json:"items"` // oldest first
 		}
 		getJSON(t, target, token, "/v1/experiments/"+id+"/kpis?limit=5000&variant="+string(v), &page)
+		windows[v] = map[time.Time]served{}
 		for _, w := range page.Items {
+			received := &run.Parity.Baseline
+			if v == experiment.Candidate {
+				received = &run.Parity.Candidate
+			}
+			received.Restarts += w.Restarts
 			if !w.Complete {
 				continue
 			}
-			for m, x := range w.KPIs {
-				if out[m] == nil {
-					out[m] = map[experiment.Variant][]float64{}
-				}
-				out[m][v] = append(out[m][v], x)
+			received.Windows++
+			windows[v][w.WindowStart.UTC()] = w
+			if v == experiment.Baseline {
+				starts = append(starts, w.WindowStart.UTC())
 			}
 		}
 	}
-	for _, m := range rep.Metrics {
-		for v, n := range map[experiment.Variant]int{experiment.Baseline: m.Baseline.Observations, experiment.Candidate: m.Candidate.Observations} {
-			if len(out[m.Metric][v]) < n {
-				t.Fatalf("%s %s: the analysis read %d samples, the API serves %d", m.Metric, v, n, len(out[m.Metric][v]))
+	pairs := map[string]map[experiment.Variant][]float64{}
+	run.Series = map[string]store.PairedSeries{}
+	for _, start := range starts {
+		b := windows[experiment.Baseline][start]
+		c, ok := windows[experiment.Candidate][start]
+		if !ok || run.Parity.Paired == rep.Look.Windows {
+			continue
+		}
+		run.Parity.Paired++
+		for _, x := range []struct {
+			w served
+			r *analysis.Received
+		}{{b, &run.Parity.Baseline}, {c, &run.Parity.Candidate}} {
+			if x.w.ReceivedPoints != nil {
+				x.r.Reported++
+				x.r.Accepted += *x.w.ReceivedPoints
 			}
-			out[m.Metric][v] = out[m.Metric][v][:n]
+			if x.w.RefusedPoints != nil {
+				x.r.Refused += *x.w.RefusedPoints
+			}
+		}
+		if len(c.CriticalCovered) < len(spec.CriticalProcesses) { // the candidate lacked some: a window CoverageGaps reads
+			run.Coverage = append(run.Coverage, analysis.CoverageWindow{Start: start, Baseline: b.CriticalCovered, Candidate: c.CriticalCovered})
+		}
+		for m, x := range b.KPIs {
+			y, ok := c.KPIs[m]
+			if !ok {
+				continue
+			}
+			s := run.Series[m]
+			s.Metric, s.Baseline, s.Candidate = m, append(s.Baseline, x), append(s.Candidate, y)
+			run.Series[m] = s
+			if pairs[m] == nil {
+				pairs[m] = map[experiment.Variant][]float64{}
+			}
+			pairs[m][experiment.Baseline], pairs[m][experiment.Candidate] = append(pairs[m][experiment.Baseline], x), append(pairs[m][experiment.Candidate], y)
 		}
 	}
-	return out
+	if run.Parity.Paired != rep.Look.Windows {
+		t.Fatalf("the analysis compared %d paired windows, the API serves %d", rep.Look.Windows, run.Parity.Paired)
+	}
+	run.AA = rep.Calibration != nil
+	return run, pairs
 }
 
 // same compares two computations of one statistic from identical inputs: equal up to the last

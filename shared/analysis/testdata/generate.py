@@ -28,7 +28,7 @@
 #                     each with its standard error. satterthwaite is the documented approximation
 #                     (ar1Stretch) recomputed from the Gram matrix's diagonal and scipy's t quantile.
 #   satterthwaite     at n = 2500 and 4000, the Imhof quantile as above and the documented approximation
-#                     with the AR(1) spectral density for Var Λⱼ (the Go fallback beyond n = 2048)
+#                     with the exact Var Λⱼ (the Go fallback beyond n = 2048)
 #
 # The data sets are drawn from numpy's seeded generator (the Monte Carlo from its own seeds, stored)
 # and stored in the JSON with the results, so the Go tests read the exact inputs.
@@ -230,15 +230,11 @@ def student_mpmath(level, nu):
 
 def satterthwaite(n, nu, rho, g=None):
     # The Go fallback's formula as documented on ar1Stretch: n·Var(x̄) and Var Λⱼ from the exact
-    # Gram matrix for n ≤ 2048, the AR(1) spectral density (1 − ρ²)/(1 − 2ρ cos(πj/n) + ρ²) beyond;
-    # factor √(n·Var(x̄)/mean Var Λⱼ), Satterthwaite df (Σ Var Λⱼ)²/Σ (Var Λⱼ)².
+    # Gram matrix; factor √(n·Var(x̄)/mean Var Λⱼ), Satterthwaite df (Σ Var Λⱼ)²/Σ (Var Λⱼ)².
     if g is None:
         g = gram(n, nu, rho)
     mean_var = g[0, 0]
-    if n <= 2048:
-        v = np.diag(g)[1:]
-    else:
-        v = (1 - rho * rho) / (1 - 2 * rho * np.cos(np.pi * np.arange(1, nu + 1) / n) + rho * rho)
+    v = np.diag(g)[1:]
     factor, df = np.sqrt(mean_var / np.mean(v)), np.sum(v) ** 2 / np.sum(v * v)
     return factor, df
 
@@ -354,7 +350,7 @@ def main():
             g = gram(n, 30, rho)
             for level in (0.05, 0.0005):
                 out["satterthwaite"].append(dict(n=n, nu=30, rho=rho, level=level, want=dict(
-                    imhof=imhof_quantile(g, 30, level), satterthwaite=satterthwaite_quantile(n, 30, rho, level))))
+                    imhof=imhof_quantile(g, 30, level), satterthwaite=satterthwaite_quantile(n, 30, rho, level, g))))
 
     def clean(o):
         if isinstance(o, dict):

@@ -1,0 +1,211 @@
+package analysis
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckCoverage_CountsWindowsLosingWhatTheBaselineHad(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 12, 6, 4, 0, s, 0, time.UTC) }
+	windows := []CoverageWindow{
+		{Start: at(30), Baseline: []string{"nginx", "mysqld"}, Candidate: []string{"nginx"}},
+		{Start: at(0), Baseline: []string{"nginx", "mysqld", "payments-api"}, Candidate: []string{"mysqld"}},
+		{Start: at(45), Baseline: []string{"nginx"}, Candidate: []string{"nginx"}}, // nothing the baseline had is missing
+		{Start: at(15), Baseline: []string{}, Candidate: []string{}},               // nobody saw it: no miss
+	}
+	c := CheckCoverage(windows, 0)
+	if !c.Broken || len(c.Misses) != 2 || !slices.Equal(c.Processes, []string{"mysqld", "nginx", "payments-api"}) {
+		t.Fatalf("%+v", c)
+	}
+	if !c.Misses[0].Window.Equal(at(0)) || !slices.Equal(c.Misses[0].Processes, []string{"nginx", "payments-api"}) {
+		t.Errorf("misses are oldest first, processes sorted: %+v", c.Misses)
+	}
+	if c := CheckCoverage(windows, 2); c.Broken {
+		t.Errorf("two windows within a tolerance of 2: %+v", c)
+	}
+	if c := CheckCoverage(nil, 0); c.Broken || len(c.Misses) != 0 || c.Processes == nil {
+		t.Errorf("no windows: %+v", c)
+	}
+}
+
+func TestCheckParity_CatchesUnequalInputs(t *testing.T) {
+	same := Received{Windows: 12, Reported: 12, Accepted: 90000}
+	cases := []struct {
+		name string
+		b, c Received
+		want string // part of the problem; "" holds
+	}{
+		{"the same input", same, Received{Windows: 12, Reported: 12, Accepted: 91000}, ""},
+		{"one window more: timing", same, Received{Windows: 11, Reported: 12, Accepted: 89000}, ""},
+		{"no receiver telemetry: windows and restarts only", Received{Windows: 12}, Received{Windows: 12}, ""},
+		{"a collector down for a while", same, Received{Windows: 8, Reported: 8, Accepted: 60000}, "the baseline delivered 12 complete windows and the candidate 8"},
+		{"less input", same, Received{Windows: 12, Reported: 12, Accepted: 70000}, "accepted −22.2% the baseline's points"},
+		{"refused input", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Refused: 20000}, "the candidate's receivers refused 20000 of 110000 points"},
+		{"a restart", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Restarts: 1}, "restarted 0 times and the candidate's 1"},
+	}
+	for _, c := range cases {
+		p := CheckParity(ParityInput{Paired: 12, Baseline: c.b, Candidate: c.c}, 0)
+		if (c.want == "") != p.Holds || c.want != "" && !strings.Contains(strings.Join(p.Problems, "; "), c.want) {
+			t.Errorf("%s: holds %v, problems %v; want %q", c.name, p.Holds, p.Problems, c.want)
+		}
+		if p.Tolerance != DefaultParityTolerance {
+			t.Errorf("%s: tolerance %g", c.name, p.Tolerance)
+		}
+	}
+}
+
+// series is a criterion with paired values.
+func series(metric string, critical bool, b, c []float64) Series {
+	return Series{Criterion: Criterion{Metric: metric, Critical: critical}, Baseline: b, Candidate: c}
+}
+
+// wave is n values around mean, each ±1% in a fixed pattern.
+func wave(n int, mean float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = mean * (1 + 0.01*math.Sin(float64(i)*1.7))
+	}
+	return out
+}
+
+// times is xs times f with a little noise of its own.
+func times(xs []float64, f float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = x * f * (1 + 0.002*math.Cos(float64(i)*2.9))
+	}
+	return out
+}
+
+func TestDecide_Rules(t *testing.T) {
+	const n = 12
+	base, cpu := wave(n, 1000), wave(n, 0.5)
+	cheaper := series("series", false, base, times(base, 0.5))
+	planned := func(s ...Series) Input {
+		return Input{Series: s, Schedule: Schedule{Planned: n, Max: n}, Look: Planned, Dues: 1, Windows: n}
+	}
+	cases := []struct {
+		name    string
+		in      Input
+		opt     Options
+		verdict Verdict
+		rule    string // the trace step that decided, with its result
+	}{
+		{"a goal improved, the guardrail holds", planned(cheaper, series("cpu", true, cpu, times(cpu, 1))), Options{}, Promote, "goals pass"},
+		{"a guardrail broken", planned(cheaper, series("cpu", true, cpu, times(cpu, 1.3))), Options{}, Reject, "guardrails fail"},
+		{"a goal worse", planned(series("series", false, base, times(base, 1.3))), Options{}, Reject, "goals fail"},
+		{"nothing changed", planned(series("series", false, base, times(base, 1))), Options{}, Reject, "goals fail"},
+		{"no metrics", planned(), Options{}, Inconclusive, "metrics fail"},
+		{"a lost critical process", func() Input {
+			in := planned(cheaper)
+			in.Coverage = []CoverageWindow{{Baseline: []string{"nginx"}}}
+			return in
+		}(), Options{}, Reject, "critical coverage fail"},
+		{"unequal inputs", func() Input {
+			in := planned(cheaper)
+			in.Parity = &ParityInput{Paired: n, Baseline: Received{Windows: n, Reported: n, Accepted: 1000}, Candidate: Received{Windows: n, Reported: n, Accepted: 700}}
+			return in
+		}(), Options{}, Invalid, "input parity fail"},
+	}
+	for _, c := range cases {
+		d, err := Decide(c.in, c.opt)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if d.Verdict != c.verdict || !d.Stop {
+			t.Errorf("%s: %s (stop %v), want %s: %s", c.name, d.Verdict, d.Stop, c.verdict, d.Reason)
+		}
+		last := d.Trace[len(d.Trace)-2] // the step before "stop"
+		if got := last.Rule + " " + last.Result; got != c.rule {
+			t.Errorf("%s: decided by %q, want %q (%s)", c.name, got, c.rule, last.Detail)
+		}
+	}
+}
+
+func TestDecide_RefusesBadInput(t *testing.T) {
+	good := Input{Schedule: Schedule{Planned: 12, Max: 12}, Look: Planned, Dues: 1, Windows: 12}
+	cases := []struct {
+		name string
+		in   func(Input) Input
+		opt  Options
+	}{
+		{"alpha", func(in Input) Input { return in }, Options{Alpha: 1.5}},
+		{"power", func(in Input) Input { return in }, Options{Power: -1}},
+		{"schedule", func(in Input) Input { in.Schedule.Max = 3; return in }, Options{}},
+		{"look", func(in Input) Input { in.Look = "now"; return in }, Options{}},
+		{"a planned look after extensions", func(in Input) Input { in.Dues = 3; return in }, Options{}},
+		{"a repeated metric", func(in Input) Input {
+			in.Series = []Series{series("a", false, nil, nil), series("a", true, nil, nil)}
+			return in
+		}, Options{}},
+		{"a threshold of 100%", func(in Input) Input {
+			s := series("a", false, nil, nil)
+			s.MinImprovement = 1
+			in.Series = []Series{s}
+			return in
+		}, Options{}},
+		{"a negative tolerance", func(in Input) Input { return in }, Options{MissTolerance: -1}},
+	}
+	for _, c := range cases {
+		if _, err := Decide(c.in(good), c.opt); !errors.Is(err, ErrParameter) {
+			t.Errorf("%s: %v, want ErrParameter", c.name, err)
+		}
+	}
+}
+
+// A live look's clear answer ends the run only as EarlyStop allows; otherwise the verdict is
+// continue, with the pending one named.
+func TestDecide_EarlyStop(t *testing.T) {
+	const n = 12
+	base := wave(n, 1000)
+	live := func(s Series) Input {
+		return Input{Series: []Series{s}, Schedule: Schedule{Planned: 120, Max: 120}, Look: Live, Windows: n}
+	}
+	win, loss := live(series("series", false, base, times(base, 0.5))), live(series("series", false, base, times(base, 1.6)))
+	cases := []struct {
+		name     string
+		in       Input
+		stop     EarlyStop
+		verdict  Verdict
+		pending  Verdict
+		stopping bool
+	}{
+		{"a win, wins allowed from 10 windows", win, EarlyStop{Wins: true, MinWindows: 10}, Promote, "", true},
+		{"a win before the minimum run", win, EarlyStop{Wins: true, MinWindows: 40}, Continue, Promote, false},
+		{"a win, wins not allowed", win, EarlyStop{Regressions: true}, Continue, Promote, false},
+		{"a regression", loss, EarlyStop{Regressions: true}, Reject, "", true},
+		{"a regression, not allowed", loss, EarlyStop{Wins: true}, Continue, Reject, false},
+	}
+	for _, c := range cases {
+		d, err := Decide(c.in, Options{EarlyStop: c.stop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Verdict != c.verdict || d.Pending != c.pending || d.Stop != c.stopping || d.Early != c.stopping {
+			t.Errorf("%s: %s pending %q stop %v early %v: %s", c.name, d.Verdict, d.Pending, d.Stop, d.Early, d.Reason)
+		}
+	}
+}
+
+// The report speaks in signed words: the change with its sign, the interval, which way is
+// better, and the outcome.
+func TestDecide_SummaryIsSigned(t *testing.T) {
+	const n = 12
+	base := wave(n, 3000)
+	s := series("bytes_per_second", false, base, times(base, 0.193))
+	d, err := Decide(Input{Series: []Series{s}, Schedule: Schedule{Planned: n, Max: n}, Look: Planned, Dues: 1, Windows: n}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := d.Metrics[0]
+	if !strings.HasPrefix(m.Summary, "bytes_per_second −80.7% [−8") || !strings.HasSuffix(m.Summary, "], lower is better: improved") {
+		t.Errorf("summary %q", m.Summary)
+	}
+	if m.Change.Low > m.Change.Estimate || m.Change.High < m.Change.Estimate || m.Change.High > -0.8 {
+		t.Errorf("change %+v", *m.Change)
+	}
+}

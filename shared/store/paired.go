@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/analysis"
+)
+
+// PairedSeries is one metric's KPI values of the windows complete for both variants, in window
+// order: Baseline[i] and Candidate[i] come from the same window.
+type PairedSeries struct {
+	Metric    string
+	Baseline  []float64
+	Candidate []float64
+	Unpaired  int // complete windows of one variant with no complete twin for this metric
+}
+
+// PairedKPIs reads every metric's paired values. The database pairs the two variants' samples by
+// window start with a merge join on the covering index kpi_samples_series (both sides arrive in
+// (metric, window_start) order) and returns one pair of arrays per metric.
+func (tx *Tx) PairedKPIs(ctx context.Context, experimentID uuid.UUID) (map[string]PairedSeries, error) {
+	rows, err := tx.Query(ctx, `SELECT metric, array_agg(b), array_agg(c) FROM (
+			SELECT b.metric, b.value AS b, c.value AS c FROM kpi_samples b
+			JOIN kpi_samples c ON c.tenant_id = b.tenant_id AND c.experiment_id = b.experiment_id
+				AND c.variant = 'candidate' AND c.metric = b.metric AND c.window_start = b.window_start
+			WHERE b.tenant_id = $1 AND b.experiment_id = $2 AND b.variant = 'baseline'
+			ORDER BY b.metric, b.window_start) p
+		GROUP BY metric`, tx.tenant, experimentID)
+	if err != nil {
+		return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
+	}
+	out := map[string]PairedSeries{}
+	for rows.Next() {
+		var s PairedSeries
+		if err := rows.Scan(&s.Metric, &s.Baseline, &s.Candidate); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
+		}
+		out[s.Metric] = s
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
+	}
+	counts, err := tx.Query(ctx, `SELECT metric, count(*) FROM kpi_samples
+		WHERE tenant_id = $1 AND experiment_id = $2 GROUP BY metric`, tx.tenant, experimentID)
+	if err != nil {
+		return nil, fmt.Errorf("count KPI samples of %s: %w", experimentID, err)
+	}
+	defer counts.Close()
+	for counts.Next() {
+		var metric string
+		var n int
+		if err := counts.Scan(&metric, &n); err != nil {
+			return nil, fmt.Errorf("count KPI samples of %s: %w", experimentID, err)
+		}
+		s := out[metric]
+		s.Metric = metric
+		s.Unpaired = n - 2*len(s.Baseline)
+		out[metric] = s
+	}
+	return out, counts.Err()
+}
+
+// CoverageGaps reads the windows complete for both variants in which the candidate's output lacked
+// some critical process, with what each variant covered: the only windows that can hold a miss
+// (analysis.CheckCoverage decides which are).
+func (tx *Tx) CoverageGaps(ctx context.Context, experimentID uuid.UUID) ([]analysis.CoverageWindow, error) {
+	rows, err := tx.Query(ctx, `SELECT c.window_start, b.critical_covered, c.critical_covered
+		FROM kpi_windows c JOIN kpi_windows b ON b.tenant_id = c.tenant_id AND b.experiment_id = c.experiment_id
+			AND b.variant = 'baseline' AND b.window_start = c.window_start AND b.complete
+		WHERE c.tenant_id = $1 AND c.experiment_id = $2 AND c.variant = 'candidate' AND c.complete
+			AND cardinality(c.critical_missing) > 0
+		ORDER BY c.window_start`, tx.tenant, experimentID)
+	if err != nil {
+		return nil, fmt.Errorf("read coverage of %s: %w", experimentID, err)
+	}
+	defer rows.Close()
+	out := []analysis.CoverageWindow{}
+	for rows.Next() {
+		var w analysis.CoverageWindow
+		var start time.Time
+		if err := rows.Scan(&start, &w.Baseline, &w.Candidate); err != nil {
+			return nil, fmt.Errorf("read coverage of %s: %w", experimentID, err)
+		}
+		w.Start = start.UTC()
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// InputParity reads what each variant's collectors received, for the input-parity check: the
+// complete windows each delivered, and over the windows complete for both the receiver points
+// accepted and refused and the windows that reported them; restarts over the whole run.
+func (tx *Tx) InputParity(ctx context.Context, experimentID uuid.UUID) (analysis.ParityInput, error) {
+	var p analysis.ParityInput
+	rows, err := tx.Query(ctx, `WITH w AS (
+			SELECT variant, window_start, complete, received_points, refused_points, restarts FROM kpi_windows
+			WHERE tenant_id = $1 AND experiment_id = $2),
+		paired AS (
+			SELECT b.window_start FROM w b JOIN w c ON c.window_start = b.window_start AND c.variant = 'candidate' AND c.complete
+			WHERE b.variant = 'baseline' AND b.complete)
+		SELECT w.variant, (SELECT count(*) FROM paired), count(*) FILTER (WHERE w.complete),
+			count(*) FILTER (WHERE p.window_start IS NOT NULL AND w.received_points IS NOT NULL),
+			coalesce(sum(w.received_points) FILTER (WHERE p.window_start IS NOT NULL), 0),
+			coalesce(sum(w.refused_points) FILTER (WHERE p.window_start IS NOT NULL), 0),
+			coalesce(sum(w.restarts), 0)
+		FROM w LEFT JOIN paired p ON p.window_start = w.window_start
+		GROUP BY w.variant`, tx.tenant, experimentID)
+	if err != nil {
+		return p, fmt.Errorf("read input parity of %s: %w", experimentID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var variant string
+		var r analysis.Received
+		if err := rows.Scan(&variant, &p.Paired, &r.Windows, &r.Reported, &r.Accepted, &r.Refused, &r.Restarts); err != nil {
+			return p, fmt.Errorf("read input parity of %s: %w", experimentID, err)
+		}
+		if variant == "baseline" {
+			p.Baseline = r
+		} else {
+			p.Candidate = r
+		}
+	}
+	return p, rows.Err()
+}
