@@ -176,6 +176,12 @@ func (v *view) stream(ctx context.Context, c *client) error {
 				var tr events.Transition
 				if json.Unmarshal(e.Data, &tr) == nil {
 					v.transition(tr)
+					if tr.From == "analyzing" && tr.To == "running" {
+						// Extended: the run keeps its start and lasts longer.
+						if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(v.exp.ID), nil, &v.exp); err != nil {
+							return err
+						}
+					}
 				}
 			case events.KPIWindowClosed:
 				var w kpiFrame
@@ -220,7 +226,7 @@ func (v *view) transition(tr events.Transition) {
 		line += "  (" + tr.Reason + ")"
 	}
 	fmt.Fprintln(v.out, line)
-	if tr.To == "running" {
+	if tr.To == "running" && v.runStart.IsZero() {
 		v.runStart = tr.At
 		fmt.Fprintln(v.out, "          window     series (base | cand)   datapoints/s         cost/hour            critical    collector CPU   collector memory")
 	}
@@ -289,8 +295,8 @@ func (v *view) look(l events.Look) {
 		switch {
 		case m.Estimate == nil:
 			p += "…"
-		case m.Low == nil || m.High == nil:
-			p += signed(*m.Estimate) + " [unbounded]"
+		case m.Low == nil || m.High == nil || *m.High > 9.99:
+			p += signed(*m.Estimate) + " [wide]" // a change of +1000% or more: the interval says nothing yet
 		default:
 			p += fmt.Sprintf("%s [%s, %s]", signed(*m.Estimate), signed(*m.Low), signed(*m.High))
 		}

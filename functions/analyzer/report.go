@@ -106,7 +106,8 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 		used[c.Metric] = true
 		s := run.Series[c.Metric]
 		in.Series = append(in.Series, analysis.Series{
-			Criterion: analysis.Criterion{Metric: c.Metric, Direction: d, MinImprovement: c.MinImprovement, Critical: c.Critical, Tolerance: c.Tolerance},
+			Criterion: analysis.Criterion{Metric: c.Metric, Direction: d, MinImprovement: c.MinImprovement, Critical: c.Critical,
+				Tolerance: c.Tolerance, ToleranceFloor: c.ToleranceFloor},
 			Baseline:  s.Baseline, Candidate: s.Candidate, Unpaired: max(0, s.Unpaired),
 		})
 	}

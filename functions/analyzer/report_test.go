@@ -92,7 +92,7 @@ func TestLook_VerdictFollowsTheCriteriaAndTheRules(t *testing.T) {
 		}, nil, nil, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Regressed}, "guardrail is broken"},
 		{"the spec's threshold not met", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.8}}},
 			map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4)), "bytes_per_second": paired(kpi(n, 10), kpi(n, 20))}, nil, nil,
-			analysis.Reject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}, "less than the 80% that matters"},
+			analysis.Reject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere: series −60"},
 		{"a spec criterion without data", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series"}, {Metric: "collector_memory", Critical: true}}},
 			map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}, nil, nil,
 			analysis.Inconclusive, "spec", map[string]analysis.Outcome{"series": analysis.Improved, "collector_memory": analysis.Undecided}, "collector_memory"},

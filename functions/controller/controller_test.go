@@ -490,6 +490,8 @@ func TestContinue_ExtendsTheRunAndAnalysesAgain(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	f.toRunning(t)
+	before, _ := f.state(t)
+	started := *before.RunStartedAt
 	f.now = f.now.Add(11 * time.Minute) // past the seeded 600 s
 	f.handle(t, f.tick(t, "tick-1"))
 	f.mustBe(t, experiment.Analyzing, 4)
@@ -500,8 +502,11 @@ func TestContinue_ExtendsTheRunAndAnalysesAgain(t *testing.T) {
 	}
 	f.mustBe(t, experiment.Running, 5)
 	e, trs := f.state(t)
-	if e.DurationSeconds != 900 || e.Verdict != nil || !strings.Contains(trs[4].Reason, "5m0s") {
-		t.Fatalf("after continue: duration %d, verdict %v, reason %q", e.DurationSeconds, e.Verdict, trs[4].Reason)
+	if e.DurationSeconds != 900 || e.PlannedDurationSeconds != 600 || e.Verdict != nil || !strings.Contains(trs[4].Reason, "5m0s") {
+		t.Fatalf("after continue: duration %d (planned %d), verdict %v, reason %q", e.DurationSeconds, e.PlannedDurationSeconds, e.Verdict, trs[4].Reason)
+	}
+	if e.RunStartedAt == nil || !e.RunStartedAt.Equal(started) {
+		t.Fatalf("the extension moved the run's start from %v to %v: its windows would not count", started, e.RunStartedAt)
 	}
 	f.handle(t, more) // redelivered: one effect
 	f.mustBe(t, experiment.Running, 5)

@@ -51,6 +51,10 @@ type Criterion struct {
 	MinImprovement float64   `json:"min_improvement"`     // smallest relative change that matters, e.g. 0.1 for 10%; 0 means any
 	Critical       bool      `json:"critical"`            // a guardrail: must be shown no worse than Tolerance; a regression always rejects
 	Tolerance      float64   `json:"tolerance,omitempty"` // guardrails: largest relative worsening that still counts as no worse; 0 means DefaultTolerance
+	// ToleranceFloor (guardrails) is the largest absolute worsening, in the metric's own units,
+	// that counts as no worse whatever the relative tolerance says: a collector using 7
+	// millicores may use 10 more without anyone paying for it, though that is +140%.
+	ToleranceFloor float64 `json:"tolerance_floor,omitempty"`
 }
 
 // Outcome is a metric's classification at one look.

@@ -240,6 +240,8 @@ func (in Input) validate() error {
 			return fmt.Errorf("%w: metric %s: min improvement %v is not in [0, 1)", ErrParameter, c.Metric, c.MinImprovement)
 		case !(c.Tolerance >= 0 && c.Tolerance < 1):
 			return fmt.Errorf("%w: metric %s: tolerance %v is not in [0, 1)", ErrParameter, c.Metric, c.Tolerance)
+		case !(c.ToleranceFloor >= 0 && !math.IsInf(c.ToleranceFloor, 0)):
+			return fmt.Errorf("%w: metric %s: tolerance floor %v is not a finite number ≥ 0", ErrParameter, c.Metric, c.ToleranceFloor)
 		}
 		seen[c.Metric] = true
 	}
@@ -299,12 +301,12 @@ func (d *Decision) apply(in Input) string {
 	}
 	if len(regressedGuard) > 0 {
 		add("guardrails", Fail, "broken: "+d.summaries(regressedGuard))
-		d.Verdict, d.Reason = Reject, "a guardrail is broken: "+d.summaries(regressedGuard)
+		d.Verdict, d.Reason = Reject, "a guardrail is broken: "+d.briefs(regressedGuard)
 		return "reject"
 	}
 	if len(regressedGoal) > 0 {
 		add("goals", Fail, "worse: "+d.summaries(regressedGoal))
-		d.Verdict, d.Reason = Reject, "worse: "+d.summaries(regressedGoal)
+		d.Verdict, d.Reason = Reject, "worse: "+d.briefs(regressedGoal)
 		return "reject"
 	}
 	switch {
@@ -315,15 +317,15 @@ func (d *Decision) apply(in Input) string {
 	}
 	if len(improved) > 0 && len(openGuard) == 0 {
 		add("goals", Pass, "improved: "+d.summaries(improved))
-		d.Verdict, d.Reason = Promote, "improved: "+d.summaries(improved)
+		d.Verdict, d.Reason = Promote, "improved: "+d.briefs(improved)
 		if g := critical(d.Metrics); len(g) > 0 {
-			d.Reason += "; guardrails hold: " + d.summaries(g)
+			d.Reason += "; guardrails hold: " + d.briefs(g)
 		}
 		return "win"
 	}
 	if len(goals) > 0 && len(improved) == 0 && len(openGoal) == 0 {
 		add("goals", Fail, "no goal changed by as much as matters: "+d.summaries(goals))
-		d.Verdict, d.Reason = Reject, "better nowhere: "+d.summaries(goals)
+		d.Verdict, d.Reason = Reject, "better nowhere: "+d.briefs(goals)
 		return "win"
 	}
 	blocking := openGuard
@@ -388,6 +390,23 @@ func (d *Decision) conclude(in Input, kind string) {
 		d.Reason = fmt.Sprintf("%s if it ended now (%s), but %s", d.Verdict, d.Reason, why)
 	}
 	d.Verdict = Continue
+}
+
+// briefs lists the named metrics with their change and interval, for a verdict's reason; the
+// trace and each metric's reason say the rest.
+func (d *Decision) briefs(metrics []string) string {
+	var parts []string
+	for _, m := range d.Metrics {
+		if !slices.Contains(metrics, m.Metric) {
+			continue
+		}
+		if c := m.Change; c != nil {
+			parts = append(parts, fmt.Sprintf("%s %s [%s, %s]", m.Metric, signedPct(c.Estimate), signedPct(c.Low), signedPct(c.High)))
+		} else {
+			parts = append(parts, m.Metric+" ("+m.Reason+")")
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // summaries lists the named metrics with their one-line summaries and reasons.

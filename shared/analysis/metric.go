@@ -280,6 +280,14 @@ func (md *MetricDecision) classifyGuardrail(j judgement) {
 	if tol == 0 {
 		tol = DefaultTolerance
 	}
+	if md.ToleranceFloor > 0 && md.baseScale > 0 && md.ToleranceFloor/md.baseScale > tol {
+		md.add("tolerance", Info, fmt.Sprintf("the floor of %g over a baseline of %.3g widens the %s tolerance to %s",
+			md.ToleranceFloor, md.BaselineMean, pct(tol), pct(md.ToleranceFloor/md.baseScale)))
+		tol = md.ToleranceFloor / md.baseScale
+		if md.Direction == HigherIsBetter {
+			tol = min(tol, 0.999) // a higher-is-better metric cannot fall by more than all of it
+		}
+	}
 	limit := md.worseBy(tol)
 	change := md.Change.Estimate
 	worstRel := md.Change.High

@@ -209,3 +209,43 @@ func TestDecide_SummaryIsSigned(t *testing.T) {
 		t.Errorf("change %+v", *m.Change)
 	}
 }
+
+// A guardrail's absolute floor widens its tolerance when the relative one asks for less than
+// anyone pays for: a collector at 7 millicores, measured to ±10%, holds within 10 more
+// millicores, not within 5%.
+func TestDecide_ToleranceFloorWidensASmallGuardrail(t *testing.T) {
+	const n = 12
+	base := wave(n, 1000)
+	cpu := make([]float64, n)
+	cand := make([]float64, n)
+	for i := range cpu {
+		cpu[i] = 0.007 * (1 + 0.1*math.Sin(float64(i)*2.1))
+		cand[i] = 0.007 * (1 + 0.1*math.Cos(float64(i)*1.3))
+	}
+	guard := series("collector_cpu", true, cpu, cand)
+	in := Input{Series: []Series{series("series", false, base, times(base, 0.5)), guard},
+		Schedule: Schedule{Planned: n, Max: n}, Look: Planned, Dues: 1, Windows: n}
+	d, err := Decide(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Metrics[1].Outcome != Undecided || d.Verdict != Inconclusive {
+		t.Fatalf("without a floor: %s, %s", d.Metrics[1].Outcome, d.Reason)
+	}
+	in.Series[1].ToleranceFloor = 0.01
+	if d, err = Decide(in, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	m := d.Metrics[1]
+	if m.Outcome != NoChange || d.Verdict != Promote || !strings.Contains(stepDetails(m.Trace), "widens the 5% tolerance to 14") {
+		t.Fatalf("with a floor of 0.01: %s (%s), %s; %+v", m.Outcome, m.Reason, d.Verdict, m.Trace)
+	}
+}
+
+func stepDetails(steps []Step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		b.WriteString(s.Rule + ": " + s.Detail + "\n")
+	}
+	return b.String()
+}

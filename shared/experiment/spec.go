@@ -105,18 +105,26 @@ type Criterion struct {
 	MinImprovement float64 `json:"min_improvement,omitempty"` // smallest relative improvement that matters, 0-1
 	Critical       bool    `json:"critical,omitempty"`        // a guardrail: must be shown no worse; a regression rejects the candidate
 	Tolerance      float64 `json:"tolerance,omitempty"`       // critical only: largest relative worsening still "no worse", 0-1; 0 means 5%
+	// ToleranceFloor (critical only) is the largest absolute worsening, in the metric's own units
+	// (cores, bytes), still "no worse" when the relative tolerance allows less: guardrails on
+	// collectors that use a few millicores would otherwise demand hours of windows to rule out
+	// a change nobody pays for.
+	ToleranceFloor float64 `json:"tolerance_floor,omitempty"`
 }
 
 // DefaultCriterion is the criterion of a KPI the spec does not list criteria for: its direction
 // from Metrics, no minimum improvement, and the collectors' own CPU and memory as guardrails
-// (no worse than 5%): a cheaper pipeline must not buy its savings with a hungrier collector.
-// Critical-process coverage needs no criterion: a lost critical process is a rule of its own
-// (spec.analysis.critical_miss_tolerance), not an average.
+// (no worse than 5%, or than 0.01 cores and 16 MiB when those are more): a cheaper pipeline must
+// not buy its savings with a hungrier collector. Critical-process coverage needs no criterion: a
+// lost critical process is a rule of its own (spec.analysis.critical_miss_tolerance), not an
+// average.
 func DefaultCriterion(metric string) Criterion {
 	c := Criterion{Metric: metric, Direction: Metrics()[metric]}
 	switch metric {
-	case "collector_cpu", "collector_memory":
-		c.Critical, c.Tolerance = true, 0.05
+	case "collector_cpu":
+		c.Critical, c.Tolerance, c.ToleranceFloor = true, 0.05, 0.01
+	case "collector_memory":
+		c.Critical, c.Tolerance, c.ToleranceFloor = true, 0.05, 16<<20
 	}
 	return c
 }
@@ -202,6 +210,11 @@ func (s Spec) Validate() []FieldError {
 			add(f+".tolerance", "a fraction between 0 and 1 (0.05 means 5%%)")
 		} else if c.Tolerance > 0 && !c.Critical {
 			add(f+".tolerance", "applies to critical metrics only")
+		}
+		if !(c.ToleranceFloor >= 0 && c.ToleranceFloor <= 1e15) {
+			add(f+".tolerance_floor", "an amount in the metric's own units, at least 0")
+		} else if c.ToleranceFloor > 0 && !c.Critical {
+			add(f+".tolerance_floor", "applies to critical metrics only")
 		}
 	}
 	if a := s.Analysis; a != nil {

@@ -26,7 +26,10 @@ func TestSpec_Validate(t *testing.T) {
 		{"unknown metric, bad direction, bad improvement", Spec{SuccessCriteria: []Criterion{{Metric: "latency", Direction: "up", MinImprovement: 2}}},
 			[]string{"success_criteria[0].metric", "success_criteria[0].direction", "success_criteria[0].min_improvement"}},
 		{"duplicate metric", Spec{SuccessCriteria: []Criterion{{Metric: "series"}, {Metric: "series"}}}, []string{"success_criteria[1].metric"}},
-		{"tolerance on a guardrail", Spec{SuccessCriteria: []Criterion{{Metric: "collector_cpu", Critical: true, Tolerance: 0.1}}}, nil},
+		{"tolerance on a guardrail", Spec{SuccessCriteria: []Criterion{{Metric: "collector_cpu", Critical: true, Tolerance: 0.1, ToleranceFloor: 0.02}}}, nil},
+		{"a floor on a goal, a negative floor", Spec{SuccessCriteria: []Criterion{{Metric: "series", ToleranceFloor: 5},
+			{Metric: "collector_memory", Critical: true, ToleranceFloor: -1}}},
+			[]string{"success_criteria[0].tolerance_floor", "success_criteria[1].tolerance_floor"}},
 		{"tolerance out of range, tolerance on a goal", Spec{SuccessCriteria: []Criterion{
 			{Metric: "collector_cpu", Critical: true, Tolerance: 1.5}, {Metric: "series", Tolerance: 0.1}}},
 			[]string{"success_criteria[0].tolerance", "success_criteria[1].tolerance"}},
@@ -56,8 +59,8 @@ func TestDefaultCriterion_GuardsCollectorCost(t *testing.T) {
 		if c.Metric != metric || c.Direction != dir || c.Critical != wantCritical || c.MinImprovement != 0 {
 			t.Errorf("%s: %+v", metric, c)
 		}
-		if wantCritical != (c.Tolerance > 0) {
-			t.Errorf("%s: tolerance %v", metric, c.Tolerance)
+		if wantCritical != (c.Tolerance > 0) || wantCritical != (c.ToleranceFloor > 0) {
+			t.Errorf("%s: tolerance %v, floor %v", metric, c.Tolerance, c.ToleranceFloor)
 		}
 		if errs := (Spec{SuccessCriteria: []Criterion{c}}).Validate(); errs != nil {
 			t.Errorf("%s: the default criterion does not validate: %v", metric, errs)

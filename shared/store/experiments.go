@@ -159,12 +159,15 @@ var ErrStateChanged = errors.New("experiment state changed concurrently")
 
 // Move changes an experiment from one state to another with compare-and-set on its current state
 // and records the transition in the same transaction. It returns the transition's sequence number.
+// The run starts when the experiment first enters running and ends each time it leaves it; a run
+// extended after an analysis (analyzing → running) keeps its start and is open again, so the
+// windows of the extension count, and its duration runs from the first start.
 func (tx *Tx) Move(ctx context.Context, id uuid.UUID, from, to experiment.State, causeID, causeSource, reason string) (int64, error) {
 	var seq int64
 	err := tx.QueryRow(ctx, `UPDATE experiments
 		SET state = $3, version = version + 1, state_changed_at = now(), updated_at = now(),
-		    run_started_at = CASE WHEN $3 = 'running' THEN now() ELSE run_started_at END,
-		    run_ended_at = CASE WHEN $4 = 'running' THEN now() ELSE run_ended_at END,
+		    run_started_at = CASE WHEN $3 = 'running' THEN coalesce(run_started_at, now()) ELSE run_started_at END,
+		    run_ended_at = CASE WHEN $4 = 'running' THEN now() WHEN $3 = 'running' THEN NULL ELSE run_ended_at END,
 		    failure_reason = CASE WHEN $3 = 'failed' THEN $5 ELSE failure_reason END
 		WHERE tenant_id = $1 AND id = $2 AND state = $4
 		RETURNING version`, tx.tenant, id, to, from, reason).Scan(&seq)
