@@ -108,7 +108,7 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 		in.Series = append(in.Series, analysis.Series{
 			Criterion: analysis.Criterion{Metric: c.Metric, Direction: d, MinImprovement: c.MinImprovement, Critical: c.Critical,
 				Tolerance: c.Tolerance, ToleranceFloor: c.ToleranceFloor},
-			Baseline:  s.Baseline, Candidate: s.Candidate, Unpaired: max(0, s.Unpaired),
+			Baseline: s.Baseline, Candidate: s.Candidate, Unpaired: max(0, s.Unpaired),
 		})
 	}
 	for m := range run.Series {
