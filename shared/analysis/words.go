@@ -21,11 +21,3 @@ func signedPct(f float64) string {
 
 // pct formats a fraction as an unsigned percentage, e.g. 5%.
 func pct(f float64) string { return fmt.Sprintf("%.3g%%", 100*f) }
-
-// betterWorse names the side a gain falls on.
-func betterWorse(gain float64) string {
-	if gain > 0 {
-		return "better"
-	}
-	return "worse"
-}
