@@ -92,7 +92,7 @@ func integrationCmd() *cobra.Command {
 	f.DurationVar(&o.duration, "duration", time.Minute, "lifecycle: run duration (at least 1m)")
 	f.StringArrayVar(&o.params, "param", nil, "template parameter of both variants NAME=VALUE (repeatable), e.g. collection_interval=5s")
 	f.StringSliceVar(&o.critical, "critical", nil, "critical process names (RE2) for the experiment spec")
-	f.StringVar(&o.spec, "spec", "", `the experiment spec as JSON, e.g. '{"analysis":{"window_size":1}}' (instead of --critical)`)
+	f.StringVar(&o.spec, "spec", "", `the experiment spec as JSON, e.g. '{"analysis":{"alpha":0.01}}' (instead of --critical)`)
 	f.StringVar(&o.format, "format", "text", "report format: text or json")
 	return cmd
 }

@@ -13,11 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -89,50 +91,57 @@ func (a *Analyzer) Handle(ctx context.Context, e event.Event) (*event.Event, err
 }
 
 // look takes one look at an experiment: a due look for an analysis request, a live look for a
-// closed window (windowEnd set). The look, and for a due look or a look that ends the run the
-// report, commit with the processed-event record; then the look is streamed (best effort: it is
-// stored, and GET /v1/experiments/{id}/looks serves it).
+// closed window (windowEnd set). The windows are read first, side by side and outside the event's
+// transaction (read); then the look, and for a due look or a look that ends the run the report,
+// commit with the processed-event record; then the look is streamed (best effort: it is stored,
+// and GET /v1/experiments/{id}/looks serves it). A redelivery reads again and is answered from
+// the record.
 func (a *Analyzer) look(ctx context.Context, e event.Event, tenant, id uuid.UUID, windowEnd time.Time) (*event.Event, error) {
-	var streamed *events.Look // set when this delivery, not an earlier one, took the look
-	var reported *Report
+	live := !windowEnd.IsZero()
+	start := time.Now()
+	exp, run, dues, err := a.read(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if live && exp.State != experiment.Running {
+		return nil, nil // a window closing after the run: the due look covers it
+	}
+	kind := analysis.Live
+	if !live {
+		kind, dues = analysis.Planned, dues+1
+		if dues > 1 {
+			kind = analysis.Extension
+		}
+	}
+	rep, err := Look(run, kind, dues, a.cache)
+	took := time.Since(start)
+	if err != nil {
+		// The API validated the spec; a stored one the engine refuses will not improve.
+		return nil, function.Invalid(fmt.Errorf("analyse %s: %w", id, err))
+	}
+	if live && rep.Look.Windows < analysis.FirstLook {
+		return nil, nil
+	}
+	if windowEnd.IsZero() {
+		windowEnd = time.Now()
+	}
+	l := lookEvent(id, rep, windowEnd)
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return nil, fmt.Errorf("encode look: %w", err)
+	}
+	var streamed bool // this delivery, not an earlier one, took the look
 	res, err := delivery.Once(ctx, a.store, consumer, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-		exp, err := tx.Experiment(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
-		} else if err != nil {
-			return delivery.Result{}, err
-		}
-		live := !windowEnd.IsZero()
-		if live && exp.State != experiment.Running {
-			return delivery.Result{Outcome: delivery.Ignored}, nil // a window closing after the run: the due look covers it
-		}
-		dues, err := tx.DueLooks(ctx, id)
-		if err != nil {
-			return delivery.Result{}, err
-		}
-		kind := analysis.Live
-		if !live {
-			kind, dues = analysis.Planned, dues+1
-			if dues > 1 {
-				kind = analysis.Extension
+		if live {
+			// The state is read again under the event's transaction: a run that ended since the
+			// read is the due look's business.
+			now, err := tx.Experiment(ctx, id)
+			if err != nil {
+				return delivery.Result{}, err
 			}
-		}
-		start := time.Now()
-		rep, err := a.decide(ctx, tx, exp, kind, dues)
-		a.metrics.analysed(time.Since(start))
-		if err != nil {
-			return delivery.Result{}, err
-		}
-		if live && rep.Look.Windows < analysis.FirstLook {
-			return delivery.Result{Outcome: delivery.Ignored}, nil
-		}
-		if windowEnd.IsZero() {
-			windowEnd = time.Now()
-		}
-		l := lookEvent(id, rep, windowEnd)
-		raw, err := json.Marshal(l)
-		if err != nil {
-			return delivery.Result{}, fmt.Errorf("encode look: %w", err)
+			if now.State != experiment.Running {
+				return delivery.Result{Outcome: delivery.Ignored}, nil
+			}
 		}
 		saved, err := tx.SaveLook(ctx, id, e.ID(), store.Look{Kind: string(kind), Windows: rep.Look.Windows, Verdict: string(rep.Verdict), Look: raw})
 		if err != nil {
@@ -143,55 +152,102 @@ func (a *Analyzer) look(ctx context.Context, e event.Event, tenant, id uuid.UUID
 			// closed first, or this one closed twice). A due look is saved once per request.
 			return delivery.Result{Outcome: delivery.Ignored}, nil
 		}
-		streamed = &l
+		streamed = true
 		if live && !rep.Stop {
 			return delivery.Result{Outcome: delivery.Applied}, nil
 		}
-		reply, err := a.conclude(ctx, tx, e, tenant, exp, rep)
-		if err != nil {
-			return delivery.Result{}, err
-		}
-		reported = &rep
-		return delivery.Replied(reply, nil)
+		return delivery.Replied(a.conclude(ctx, tx, e, tenant, exp, rep))
 	})
 	if err != nil {
 		return nil, err
 	}
-	if reported != nil {
-		a.metrics.stored(*reported) // committed: Once returned no error
-	}
-	if streamed != nil {
-		a.stream(ctx, tenant, id, *streamed)
+	if streamed { // committed: Once returned no error
+		a.metrics.analysed(took)
+		if !live || rep.Stop {
+			a.metrics.stored(rep)
+		}
+		a.stream(ctx, tenant, id, l)
 	}
 	return res.Reply, nil
 }
 
-// decide reads what the look needs and decides.
-func (a *Analyzer) decide(ctx context.Context, tx *store.Tx, exp store.Experiment, kind analysis.LookKind, dues int) (Report, error) {
+// read reads what a look needs of an experiment: the experiment, the design of its run, each
+// criterion's paired windows, the coverage gaps and what both collectors received (each read its
+// own transaction, side by side: for a long run they are most of a look's time), and the due
+// looks taken.
+func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experiment, Run, int, error) {
+	var exp store.Experiment
+	var dues int
+	var measured []string
+	err := a.store.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
+		if exp, err = tx.Experiment(ctx, id); err != nil {
+			return err
+		}
+		if dues, err = tx.DueLooks(ctx, id); err != nil {
+			return err
+		}
+		measured, err = tx.MeasuredMetrics(ctx, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return exp, Run{}, 0, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
+	}
+	if err != nil {
+		return exp, Run{}, 0, err
+	}
 	var spec experiment.Spec
 	if len(exp.Spec) > 0 {
 		if err := json.Unmarshal(exp.Spec, &spec); err != nil {
-			return Report{}, fmt.Errorf("read the spec of %s: %w", exp.ID, err)
+			return exp, Run{}, 0, fmt.Errorf("read the spec of %s: %w", exp.ID, err)
 		}
 	}
 	run := NewRun(spec, time.Duration(exp.PlannedDurationSeconds)*time.Second, time.Duration(exp.DurationSeconds)*time.Second, a.window)
 	run.AA = sameChoice(exp.Baseline, exp.Candidate)
-	var err error
-	if run.Series, err = tx.PairedKPIs(ctx, exp.ID); err != nil {
-		return Report{}, err
+	metrics := criteriaMetrics(spec)
+	series := make([]store.PairedSeries, len(metrics))
+	g, gctx := errgroup.WithContext(ctx)
+	read := func(f func(tx *store.Tx) error) {
+		g.Go(func() error { return a.store.WithTenant(gctx, tenant, f) })
 	}
-	if run.Coverage, err = tx.CoverageGaps(ctx, exp.ID); err != nil {
-		return Report{}, err
+	for i, m := range metrics {
+		read(func(tx *store.Tx) (err error) {
+			series[i], err = tx.PairedMetric(gctx, id, m)
+			return err
+		})
 	}
-	if run.Parity, err = tx.InputParity(ctx, exp.ID); err != nil {
-		return Report{}, err
+	read(func(tx *store.Tx) (err error) {
+		run.Coverage, err = tx.CoverageGaps(gctx, id)
+		return err
+	})
+	read(func(tx *store.Tx) (err error) {
+		run.Parity, err = tx.InputParity(gctx, id)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return exp, Run{}, 0, err
 	}
-	rep, err := Look(run, kind, dues, a.cache)
-	if err != nil {
-		// The API validated the spec; a stored one the engine refuses will not improve.
-		return Report{}, function.Invalid(fmt.Errorf("analyse %s: %w", exp.ID, err))
+	run.Series = map[string]store.PairedSeries{}
+	for _, s := range series {
+		if len(s.Baseline) > 0 || slices.Contains(measured, s.Metric) {
+			// Complete windows of either variant without a pair for this metric.
+			s.Unpaired = max(0, run.Parity.Baseline.Windows+run.Parity.Candidate.Windows-2*len(s.Baseline))
+			run.Series[s.Metric] = s
+		}
 	}
-	return rep, nil
+	run.Measured = measured
+	return exp, run, dues, nil
+}
+
+// criteriaMetrics names the metrics a look reads: the spec's criteria, or every default KPI.
+func criteriaMetrics(spec experiment.Spec) []string {
+	if len(spec.SuccessCriteria) == 0 {
+		return experiment.DefaultMetrics()
+	}
+	out := make([]string, len(spec.SuccessCriteria))
+	for i, c := range spec.SuccessCriteria {
+		out[i] = c.Metric
+	}
+	return out
 }
 
 // conclude stores the report of a look that ends the run or asks for more (a due look, or a live

@@ -50,11 +50,14 @@ type Run struct {
 	AA       bool                          // the candidate is the baseline's pipeline
 	Series   map[string]store.PairedSeries // per metric, the paired windows
 	Coverage []analysis.CoverageWindow     // windows in which the candidate lacked a critical process
-	Parity   analysis.ParityInput          // what both collectors received; Paired counts the windows complete for both
+	Parity   analysis.ParityInput          // what both collectors received
 	Schedule analysis.Schedule             // planned and maximum windows
 	Early    analysis.EarlyStop            // what may end the run at a live look
 	// Extendable is set while the run may still be extended (its duration below the maximum).
 	Extendable bool
+	// Measured names the KPIs the windows hold (for the report's unused metrics); nil: the
+	// series' metrics.
+	Measured []string
 }
 
 // NewRun reads the design of an experiment's run: its planned and maximum windows (complete
@@ -85,13 +88,14 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 		}
 	}
 	used := map[string]bool{}
-	// The look's index is the number of windows complete for both variants; every metric's pairs
-	// come from those windows, so none has more.
-	in := analysis.Input{Schedule: run.Schedule, Look: kind, Dues: dues, Windows: run.Parity.Paired, Coverage: run.Coverage,
-		Extendable: run.Extendable}
+	// The look's index is the number of windows complete for both variants, as the metrics' pairs
+	// (one statement, one snapshot) count them: the parity read, a statement later, may already
+	// see a window that closed in between.
+	in := analysis.Input{Schedule: run.Schedule, Look: kind, Dues: dues, Coverage: run.Coverage, Extendable: run.Extendable}
 	for _, s := range run.Series {
 		in.Windows = max(in.Windows, len(s.Baseline))
 	}
+
 	parity := run.Parity
 	in.Parity = &parity
 	for _, c := range criteria {
@@ -111,7 +115,13 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 			Baseline: s.Baseline, Candidate: s.Candidate, Unpaired: max(0, s.Unpaired),
 		})
 	}
-	for m := range run.Series {
+	measured := run.Measured
+	if measured == nil {
+		for m := range run.Series {
+			measured = append(measured, m)
+		}
+	}
+	for _, m := range measured {
 		if !used[m] {
 			rep.Unused = append(rep.Unused, m)
 		}

@@ -43,7 +43,7 @@ func noisy(n int, mean, sd float64, seed int) []float64 {
 func planned(spec experiment.Spec, n int, series map[string]store.PairedSeries) Run {
 	run := NewRun(spec, time.Duration(n)*15*time.Second, time.Duration(n)*15*time.Second, 15*time.Second)
 	run.Series = series
-	run.Parity = analysis.ParityInput{Paired: n, Baseline: analysis.Received{Windows: n}, Candidate: analysis.Received{Windows: n}}
+	run.Parity = analysis.ParityInput{Baseline: analysis.Received{Windows: n}, Candidate: analysis.Received{Windows: n}}
 	return run
 }
 
@@ -99,7 +99,7 @@ func TestLook_VerdictFollowsTheCriteriaAndTheRules(t *testing.T) {
 		{"unequal inputs", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}, nil,
 			func(p *analysis.ParityInput) {
 				p.Baseline.Reported, p.Candidate.Reported, p.Baseline.Accepted, p.Candidate.Accepted = n, n, 12000, 9000
-			}, analysis.Invalid, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "accepted −25% the baseline's points"},
+			}, analysis.Invalid, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "accepted −25% the baseline's points a window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestLook_LiveLooksStopEarlyAsTheSpecAllows(t *testing.T) {
 		t.Helper()
 		run := NewRun(spec, 30*time.Minute, 30*time.Minute, 15*time.Second)
 		run.Series = series
-		run.Parity = analysis.ParityInput{Paired: n, Baseline: analysis.Received{Windows: n}, Candidate: analysis.Received{Windows: n}}
+		run.Parity = analysis.ParityInput{Baseline: analysis.Received{Windows: n}, Candidate: analysis.Received{Windows: n}}
 		rep, err := Look(run, analysis.Live, 0, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -15,15 +15,17 @@ const DefaultParityTolerance = 0.1
 // Received is what one variant's collectors received during the run, from their own telemetry.
 type Received struct {
 	Windows  int   `json:"windows"`         // complete windows the variant delivered
-	Reported int   `json:"reported"`        // of the paired windows, those with receiver telemetry
-	Accepted int64 `json:"accepted_points"` // points the receivers accepted over the paired windows
-	Refused  int64 `json:"refused_points"`  // points the receivers refused over the paired windows
+	Reported int   `json:"reported"`        // of those, the windows with receiver telemetry
+	Accepted int64 `json:"accepted_points"` // points the receivers accepted over the reporting windows
+	Refused  int64 `json:"refused_points"`  // points the receivers refused over the reporting windows
 	Restarts int   `json:"restarts"`        // collector restarts seen during the run
 }
 
+// perWindow is the points accepted per reporting window.
+func (r Received) perWindow() float64 { return float64(r.Accepted) / float64(r.Reported) }
+
 // ParityInput is the evidence of input parity.
 type ParityInput struct {
-	Paired    int      `json:"paired_windows"` // windows complete for both variants
 	Baseline  Received `json:"baseline"`
 	Candidate Received `json:"candidate"`
 }
@@ -35,7 +37,7 @@ type Parity struct {
 	Checked   []string `json:"checked"`        // what was compared
 	Holds     bool     `json:"holds"`          // no difference beyond Tolerance
 	Problems  []string `json:"problems"`       // each difference found, in words
-	Ratio     *float64 `json:"accepted_ratio"` // candidate's accepted points over the baseline's, when both reported
+	Ratio     *float64 `json:"accepted_ratio"` // candidate's accepted points a window over the baseline's, when both reported
 }
 
 // CheckParity compares what the two variants received, the sample-ratio-mismatch check of
@@ -44,8 +46,9 @@ type Parity struct {
 //
 //   - the windows each delivered: a difference of more than one window and more than tolerance
 //     of the larger count means one collector was down or cut off for a while;
-//   - the points their receivers accepted over the paired windows, when both reported them: a
-//     ratio outside 1 ± tolerance means they did not scrape the same things;
+//   - the points their receivers accepted per window, when both reported them: a ratio outside
+//     1 ± tolerance means they did not scrape the same things (per window, so that one window
+//     more of one variant, at a run's edge, does not count);
 //   - the share of points refused (memory limiter, a full queue): more than tolerance on either
 //     side means that side lost input;
 //   - restarts: a collector that restarted lost its state and a stretch of input.
@@ -68,11 +71,11 @@ func CheckParity(in ParityInput, tolerance float64) Parity {
 	if b.Reported > 0 && c.Reported > 0 {
 		p.Checked = append(p.Checked, "points received", "points refused")
 		if b.Accepted > 0 {
-			r := float64(c.Accepted) / float64(b.Accepted)
+			r := c.perWindow() / b.perWindow()
 			p.Ratio = &r
 			if math.Abs(r-1) > tolerance {
-				p.Problems = append(p.Problems, fmt.Sprintf("the candidate's receivers accepted %s the baseline's points (%d against %d)",
-					signedPct(r-1), c.Accepted, b.Accepted))
+				p.Problems = append(p.Problems, fmt.Sprintf("the candidate's receivers accepted %s the baseline's points a window (%.0f against %.0f)",
+					signedPct(r-1), c.perWindow(), b.perWindow()))
 			}
 		} else if c.Accepted > 0 {
 			p.Problems = append(p.Problems, fmt.Sprintf("the baseline's receivers accepted no points, the candidate's %d", c.Accepted))

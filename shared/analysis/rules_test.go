@@ -40,15 +40,15 @@ func TestCheckParity_CatchesUnequalInputs(t *testing.T) {
 		want string // part of the problem; "" holds
 	}{
 		{"the same input", same, Received{Windows: 12, Reported: 12, Accepted: 91000}, ""},
-		{"one window more: timing", same, Received{Windows: 11, Reported: 12, Accepted: 89000}, ""},
+		{"one window less: timing", same, Received{Windows: 11, Reported: 11, Accepted: 82500}, ""},
 		{"no receiver telemetry: windows and restarts only", Received{Windows: 12}, Received{Windows: 12}, ""},
 		{"a collector down for a while", same, Received{Windows: 8, Reported: 8, Accepted: 60000}, "the baseline delivered 12 complete windows and the candidate 8"},
-		{"less input", same, Received{Windows: 12, Reported: 12, Accepted: 70000}, "accepted −22.2% the baseline's points"},
+		{"less input", same, Received{Windows: 12, Reported: 12, Accepted: 70000}, "accepted −22.2% the baseline's points a window (5833 against 7500)"},
 		{"refused input", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Refused: 20000}, "the candidate's receivers refused 20000 of 110000 points"},
 		{"a restart", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Restarts: 1}, "restarted 0 times and the candidate's 1"},
 	}
 	for _, c := range cases {
-		p := CheckParity(ParityInput{Paired: 12, Baseline: c.b, Candidate: c.c}, 0)
+		p := CheckParity(ParityInput{Baseline: c.b, Candidate: c.c}, 0)
 		if (c.want == "") != p.Holds || c.want != "" && !strings.Contains(strings.Join(p.Problems, "; "), c.want) {
 			t.Errorf("%s: holds %v, problems %v; want %q", c.name, p.Holds, p.Problems, c.want)
 		}
@@ -107,7 +107,7 @@ func TestDecide_Rules(t *testing.T) {
 		}(), Options{}, Reject, "critical coverage fail"},
 		{"unequal inputs", func() Input {
 			in := planned(cheaper)
-			in.Parity = &ParityInput{Paired: n, Baseline: Received{Windows: n, Reported: n, Accepted: 1000}, Candidate: Received{Windows: n, Reported: n, Accepted: 700}}
+			in.Parity = &ParityInput{Baseline: Received{Windows: n, Reported: n, Accepted: 1000}, Candidate: Received{Windows: n, Reported: n, Accepted: 700}}
 			return in
 		}(), Options{}, Invalid, "input parity fail"},
 	}

@@ -21,30 +21,12 @@ type PairedSeries struct {
 
 // PairedKPIs reads every metric's paired values. The database pairs the two variants' samples by
 // window start with a merge join on the covering index kpi_samples_series (both sides arrive in
-// (metric, window_start) order) and returns one pair of arrays per metric.
+// (metric, window_start) order) and returns one pair of arrays per metric. Unpaired counts each
+// metric's samples without a twin.
 func (tx *Tx) PairedKPIs(ctx context.Context, experimentID uuid.UUID) (map[string]PairedSeries, error) {
-	rows, err := tx.Query(ctx, `SELECT metric, array_agg(b), array_agg(c) FROM (
-			SELECT b.metric, b.value AS b, c.value AS c FROM kpi_samples b
-			JOIN kpi_samples c ON c.tenant_id = b.tenant_id AND c.experiment_id = b.experiment_id
-				AND c.variant = 'candidate' AND c.metric = b.metric AND c.window_start = b.window_start
-			WHERE b.tenant_id = $1 AND b.experiment_id = $2 AND b.variant = 'baseline'
-			ORDER BY b.metric, b.window_start) p
-		GROUP BY metric`, tx.tenant, experimentID)
+	out, err := tx.paired(ctx, experimentID, "")
 	if err != nil {
-		return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
-	}
-	out := map[string]PairedSeries{}
-	for rows.Next() {
-		var s PairedSeries
-		if err := rows.Scan(&s.Metric, &s.Baseline, &s.Candidate); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
-		}
-		out[s.Metric] = s
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
+		return nil, err
 	}
 	counts, err := tx.Query(ctx, `SELECT metric, count(*) FROM kpi_samples
 		WHERE tenant_id = $1 AND experiment_id = $2 GROUP BY metric`, tx.tenant, experimentID)
@@ -64,6 +46,56 @@ func (tx *Tx) PairedKPIs(ctx context.Context, experimentID uuid.UUID) (map[strin
 		out[metric] = s
 	}
 	return out, counts.Err()
+}
+
+// PairedMetric reads one metric's paired values, as PairedKPIs does for all of them, without the
+// count of unpaired samples: a look reads its metrics side by side, one connection each.
+func (tx *Tx) PairedMetric(ctx context.Context, experimentID uuid.UUID, metric string) (PairedSeries, error) {
+	out, err := tx.paired(ctx, experimentID, metric)
+	if err != nil {
+		return PairedSeries{}, err
+	}
+	s := out[metric]
+	s.Metric = metric
+	return s, nil
+}
+
+// paired reads the paired values of one metric, or of every metric when metric is empty.
+func (tx *Tx) paired(ctx context.Context, experimentID uuid.UUID, metric string) (map[string]PairedSeries, error) {
+	rows, err := tx.Query(ctx, `SELECT metric, array_agg(b), array_agg(c) FROM (
+			SELECT b.metric, b.value AS b, c.value AS c FROM kpi_samples b
+			JOIN kpi_samples c ON c.tenant_id = b.tenant_id AND c.experiment_id = b.experiment_id
+				AND c.variant = 'candidate' AND c.metric = b.metric AND c.window_start = b.window_start
+			WHERE b.tenant_id = $1 AND b.experiment_id = $2 AND b.variant = 'baseline' AND ($3 = '' OR b.metric = $3)
+			ORDER BY b.metric, b.window_start) p
+		GROUP BY metric`, tx.tenant, experimentID, metric)
+	if err != nil {
+		return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
+	}
+	defer rows.Close()
+	out := map[string]PairedSeries{}
+	for rows.Next() {
+		var s PairedSeries
+		if err := rows.Scan(&s.Metric, &s.Baseline, &s.Candidate); err != nil {
+			return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
+		}
+		out[s.Metric] = s
+	}
+	return out, rows.Err()
+}
+
+// MeasuredMetrics names the KPIs of the newest complete window of either variant: what the
+// collectors' output gives to decide on.
+func (tx *Tx) MeasuredMetrics(ctx context.Context, experimentID uuid.UUID) ([]string, error) {
+	var names []string
+	err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(k ORDER BY k), '{}') FROM (
+			SELECT DISTINCT jsonb_object_keys(kpis) AS k FROM (
+				SELECT kpis FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2 AND complete
+				ORDER BY window_start DESC LIMIT 2) w) n`, tx.tenant, experimentID).Scan(&names)
+	if err != nil {
+		return nil, fmt.Errorf("read measured KPIs of %s: %w", experimentID, err)
+	}
+	return names, nil
 }
 
 // CoverageGaps reads the windows complete for both variants in which the candidate's output lacked
@@ -93,24 +125,20 @@ func (tx *Tx) CoverageGaps(ctx context.Context, experimentID uuid.UUID) ([]analy
 	return out, rows.Err()
 }
 
-// InputParity reads what each variant's collectors received, for the input-parity check: the
-// complete windows each delivered, and over the windows complete for both the receiver points
-// accepted and refused and the windows that reported them; restarts over the whole run.
+// InputParity reads what each variant's collectors received, for the input-parity check: per
+// variant the complete windows it delivered, of those the ones with receiver telemetry and the
+// points their receivers accepted and refused, and the restarts over the whole run. One pass over
+// the covering index kpi_windows_parity, no join: the check compares points per reporting window,
+// so it needs no pairing.
 func (tx *Tx) InputParity(ctx context.Context, experimentID uuid.UUID) (analysis.ParityInput, error) {
 	var p analysis.ParityInput
-	rows, err := tx.Query(ctx, `WITH w AS (
-			SELECT variant, window_start, complete, received_points, refused_points, restarts FROM kpi_windows
-			WHERE tenant_id = $1 AND experiment_id = $2),
-		paired AS (
-			SELECT b.window_start FROM w b JOIN w c ON c.window_start = b.window_start AND c.variant = 'candidate' AND c.complete
-			WHERE b.variant = 'baseline' AND b.complete)
-		SELECT w.variant, (SELECT count(*) FROM paired), count(*) FILTER (WHERE w.complete),
-			count(*) FILTER (WHERE p.window_start IS NOT NULL AND w.received_points IS NOT NULL),
-			coalesce(sum(w.received_points) FILTER (WHERE p.window_start IS NOT NULL), 0),
-			coalesce(sum(w.refused_points) FILTER (WHERE p.window_start IS NOT NULL), 0),
-			coalesce(sum(w.restarts), 0)
-		FROM w LEFT JOIN paired p ON p.window_start = w.window_start
-		GROUP BY w.variant`, tx.tenant, experimentID)
+	rows, err := tx.Query(ctx, `SELECT variant, count(*) FILTER (WHERE complete),
+			count(received_points) FILTER (WHERE complete),
+			coalesce(sum(received_points) FILTER (WHERE complete), 0),
+			coalesce(sum(refused_points) FILTER (WHERE complete), 0),
+			coalesce(sum(restarts), 0)
+		FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2
+		GROUP BY variant`, tx.tenant, experimentID)
 	if err != nil {
 		return p, fmt.Errorf("read input parity of %s: %w", experimentID, err)
 	}
@@ -118,7 +146,7 @@ func (tx *Tx) InputParity(ctx context.Context, experimentID uuid.UUID) (analysis
 	for rows.Next() {
 		var variant string
 		var r analysis.Received
-		if err := rows.Scan(&variant, &p.Paired, &r.Windows, &r.Reported, &r.Accepted, &r.Refused, &r.Restarts); err != nil {
+		if err := rows.Scan(&variant, &r.Windows, &r.Reported, &r.Accepted, &r.Refused, &r.Restarts); err != nil {
 			return p, fmt.Errorf("read input parity of %s: %w", experimentID, err)
 		}
 		if variant == "baseline" {

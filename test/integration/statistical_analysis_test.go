@@ -186,16 +186,23 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 		}
 		getJSON(t, target, token, "/v1/experiments/"+id+"/kpis?limit=5000&variant="+string(v), &page)
 		windows[v] = map[time.Time]served{}
+		received := &run.Parity.Baseline
+		if v == experiment.Candidate {
+			received = &run.Parity.Candidate
+		}
 		for _, w := range page.Items {
-			received := &run.Parity.Baseline
-			if v == experiment.Candidate {
-				received = &run.Parity.Candidate
-			}
 			received.Restarts += w.Restarts
 			if !w.Complete {
 				continue
 			}
 			received.Windows++
+			if w.ReceivedPoints != nil {
+				received.Reported++
+				received.Accepted += *w.ReceivedPoints
+			}
+			if w.RefusedPoints != nil {
+				received.Refused += *w.RefusedPoints
+			}
 			windows[v][w.WindowStart.UTC()] = w
 			if v == experiment.Baseline {
 				starts = append(starts, w.WindowStart.UTC())
@@ -204,25 +211,14 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 	}
 	pairs := map[string]map[experiment.Variant][]float64{}
 	run.Series = map[string]store.PairedSeries{}
+	paired := 0
 	for _, start := range starts {
 		b := windows[experiment.Baseline][start]
 		c, ok := windows[experiment.Candidate][start]
-		if !ok || run.Parity.Paired == rep.Look.Windows {
+		if !ok || paired == rep.Look.Windows {
 			continue
 		}
-		run.Parity.Paired++
-		for _, x := range []struct {
-			w served
-			r *analysis.Received
-		}{{b, &run.Parity.Baseline}, {c, &run.Parity.Candidate}} {
-			if x.w.ReceivedPoints != nil {
-				x.r.Reported++
-				x.r.Accepted += *x.w.ReceivedPoints
-			}
-			if x.w.RefusedPoints != nil {
-				x.r.Refused += *x.w.RefusedPoints
-			}
-		}
+		paired++
 		if len(c.CriticalCovered) < len(spec.CriticalProcesses) { // the candidate lacked some: a window CoverageGaps reads
 			run.Coverage = append(run.Coverage, analysis.CoverageWindow{Start: start, Baseline: b.CriticalCovered, Candidate: c.CriticalCovered})
 		}
@@ -240,8 +236,8 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 			pairs[m][experiment.Baseline], pairs[m][experiment.Candidate] = append(pairs[m][experiment.Baseline], x), append(pairs[m][experiment.Candidate], y)
 		}
 	}
-	if run.Parity.Paired != rep.Look.Windows {
-		t.Fatalf("the analysis compared %d paired windows, the API serves %d", rep.Look.Windows, run.Parity.Paired)
+	if paired != rep.Look.Windows {
+		t.Fatalf("the analysis compared %d paired windows, the API serves %d", rep.Look.Windows, paired)
 	}
 	run.AA = rep.Calibration != nil
 	return run, pairs

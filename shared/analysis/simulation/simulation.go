@@ -307,7 +307,7 @@ func (r *run) input(t int, sched analysis.Schedule, kind analysis.LookKind, dues
 		}
 	}
 	p := in.Windows
-	in.Parity = &analysis.ParityInput{Paired: p,
+	in.Parity = &analysis.ParityInput{
 		Baseline:  analysis.Received{Windows: delivered[0], Reported: p, Accepted: r.accepted[0] * int64(p)},
 		Candidate: analysis.Received{Windows: delivered[1], Reported: p, Accepted: r.accepted[1] * int64(p)}}
 	return in
