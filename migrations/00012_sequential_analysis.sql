@@ -7,10 +7,9 @@
 -- the same input ends with the verdict "invalid".
 
 -- +goose Up
+-- NULL (rows from before, or inserted without it) reads as duration_seconds: not yet extended.
 ALTER TABLE experiments ADD COLUMN planned_duration_seconds integer
     CHECK (planned_duration_seconds BETWEEN 60 AND 604800);
-UPDATE experiments SET planned_duration_seconds = duration_seconds;
-ALTER TABLE experiments ALTER COLUMN planned_duration_seconds SET NOT NULL;
 
 CREATE TABLE analysis_looks (
     tenant_id      uuid        NOT NULL,

@@ -60,7 +60,8 @@ func (e Experiment) Schedule() experiment.Schedule {
 }
 
 const experimentColumns = `id, tenant_id, name, description, state, baseline, candidate, spec,
-	duration_seconds, planned_duration_seconds, created_by, verdict, failure_reason, version, state_changed_at, run_started_at, created_at`
+	duration_seconds, coalesce(planned_duration_seconds, duration_seconds), created_by, verdict, failure_reason, version,
+	state_changed_at, run_started_at, created_at`
 
 func scanExperiment(row pgx.Row) (Experiment, error) {
 	var e Experiment

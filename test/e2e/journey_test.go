@@ -146,9 +146,11 @@ func TestJourney_RealCollectorsOverRealProcessesReachAVerdict(t *testing.T) {
 			windows[w.Variant]++
 		}
 	}
+	// A clear answer may end the run early, from running straight to completed.
 	want := "pending→generating generating→deploying deploying→running running→analyzing analyzing→completed"
-	if got := strings.Join(path, " "); got != want {
-		t.Fatalf("transitions %s, want %s", got, want)
+	early := "pending→generating generating→deploying deploying→running running→completed"
+	if got := strings.Join(path, " "); got != want && got != early {
+		t.Fatalf("transitions %s, want %s (or, early, %s)", got, want, early)
 	}
 	if windows["baseline"] < 5 || windows["candidate"] < 5 {
 		t.Errorf("KPI windows streamed: %v, want at least 5 per variant", windows)
