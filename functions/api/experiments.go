@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -239,27 +240,6 @@ func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, e)
 }
 
-func (a *API) listTransitions(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	var trs []store.Transition
-	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) error {
-		if _, err := tx.Experiment(r.Context(), id); err != nil {
-			return err
-		}
-		var err error
-		trs, err = tx.Transitions(r.Context(), id)
-		return err
-	})
-	if err != nil {
-		storeError(w, r, err, "experiment")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": trs})
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -293,27 +273,6 @@ func parseCursor(s string) (store.Cursor, error) {
 		return store.Cursor{}, err
 	}
 	return store.Cursor{CreatedAt: t, ID: u}, nil
-}
-
-func (a *API) listManifests(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	var ms []store.ManifestRecord
-	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) error {
-		if _, err := tx.Experiment(r.Context(), id); err != nil {
-			return err
-		}
-		var err error
-		ms, err = tx.Manifests(r.Context(), id)
-		return err
-	})
-	if err != nil {
-		storeError(w, r, err, "experiment")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": ms})
 }
 
 type validatePipelineRequest struct {
@@ -371,24 +330,26 @@ func (a *API) getAnalysis(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": rec.ID, "verdict": rec.Verdict, "created_at": rec.CreatedAt, "report": rec.Report})
 }
 
-// getLooks serves every look the analyzer took at an experiment, oldest first: each metric's
-// change and interval, window by window.
-func (a *API) getLooks(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	var looks []store.Look
-	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
-		if _, err := tx.Experiment(r.Context(), id); err != nil {
-			return err
+// experimentItems serves a list of an experiment's records as {"items": …}, read in the caller's
+// tenant once the experiment is found there (404 otherwise): transitions, manifests, looks.
+func experimentItems[T any](a *API, read func(tx *store.Tx, ctx context.Context, id uuid.UUID) ([]T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathID(w, r)
+		if !ok {
+			return
 		}
-		looks, err = tx.Looks(r.Context(), id)
-		return err
-	})
-	if err != nil {
-		storeError(w, r, err, "experiment")
-		return
+		var items []T
+		err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+			if _, err := tx.Experiment(r.Context(), id); err != nil {
+				return err
+			}
+			items, err = read(tx, r.Context(), id)
+			return err
+		})
+		if err != nil {
+			storeError(w, r, err, "experiment")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": looks})
 }

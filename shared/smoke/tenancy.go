@@ -74,7 +74,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 		return
 	}
 
-	reads := []string{"", "/transitions", "/manifests", "/kpis", "/analysis"}
+	reads := []string{"", "/transitions", "/manifests", "/kpis", "/analysis", "/looks"}
 	r.step("tenant B gets 404 for every read of A's experiment", func() (string, error) {
 		var errs []error
 		for _, sub := range reads {
