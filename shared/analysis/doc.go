@@ -1,36 +1,30 @@
-// Package analysis owns the statistics Phoenix uses to decide whether a
-// candidate OpenTelemetry Collector pipeline may be promoted over its
-// baseline:
+// Package analysis owns the statistics Phoenix uses to decide whether a candidate OpenTelemetry
+// Collector pipeline may be promoted over its baseline, and the proof that they keep their error
+// rates (docs/analysis.md says the same for readers):
 //
-//   - accurate sample summaries ([Summarize]) and Welch's unequal-variance
-//     t-test with its confidence interval, relative change and effect size
-//     ([WelchTTest]);
-//   - the Mann–Whitney U test with the Hodges–Lehmann shift and its
-//     distribution-free interval ([MannWhitneyU]), exact for small untied
-//     samples and linear in memory for millions of values;
-//   - equivalence and non-inferiority by two one-sided tests ([TOST]);
-//   - minimum detectable effect and required sample size
-//     ([MinimumDetectableEffect], [RequiredSampleSize]);
-//   - Holm and Benjamini–Hochberg adjustment across metrics ([Holm],
-//     [BenjaminiHochberg]);
-//   - batch means that turn autocorrelated scrapes into independent windows
-//     ([WindowSize], [BatchMeans], [Lag1Autocorrelation]);
-//   - the decision itself ([Decide]): per metric improved, regressed,
-//     no_change or inconclusive, overall promote, reject, inconclusive or
-//     continue, with every input, statistic and rule recorded so a user can
-//     see why.
+//   - the decision ([Decide]): each metric compared window by window ([Series], [PairedDifferences]),
+//     its change with an interval that holds under autocorrelation ([MeanInterval]: the
+//     equal-weighted cosine long-run variance [LongRunVariance] with a critical value guarded
+//     against AR(1) autocorrelation up to [MaxLag1], exact by Imhof's integral) and at every look
+//     of a run ([Schedule]: the error budget split over live, planned and extension looks); the
+//     critical-coverage rule ([CheckCoverage]) and the input-parity check ([CheckParity]); the
+//     rules that turn them into promote, reject, inconclusive, continue or invalid, and early
+//     stops ([EarlyStop]), with every step recorded so a user can see why;
+//   - two-sample tests for `phoenix analyze`: accurate summaries ([Summarize]), Welch's
+//     unequal-variance t-test ([WelchTTest], [Classify]) and the Mann–Whitney U test with the
+//     Hodges–Lehmann shift and its distribution-free interval ([MannWhitneyU]).
 //
-// Everything here is a pure function of its arguments, in the manner of
-// gonum/stat: slices in, plain values out, edge cases (too few samples,
-// non-finite input, zero variance, a bad parameter) returned as errors that
-// match the package's sentinels with [errors.Is] rather than as NaN or
-// panics. Every exported function documents its formula and the reference it
-// follows, and testdata/generate.py recomputes the results with scipy,
-// numpy and statsmodels.
+// The subpackage simulation measures the decision's false-promotion rate and power by seeded
+// Monte Carlo; testdata/generate.py recomputes the statistics with scipy, numpy and mpmath.
 //
-// The package must not do I/O, log, read configuration or the clock, start
-// goroutines or keep package-level mutable state (the pivot sampling of the
-// Hodges–Lehmann selection uses a generator seeded per call, so results
-// repeat exactly); it does not know where samples come from or what a
-// promotion does. Callers choose the settings ([Options]) themselves.
+// Everything here is a pure function of its arguments, in the manner of gonum/stat: slices in,
+// plain values out, edge cases (too few samples, non-finite input, zero variance, a bad
+// parameter) returned as errors that match the package's sentinels with [errors.Is] rather than
+// as NaN or panics. Every exported function documents its formula and the reference it follows.
+//
+// The package must not do I/O, log, read configuration or the clock, start goroutines or keep
+// package-level mutable state (the Imhof nodes are a read-only table; [Cache] memoizes critical
+// values for callers that pass one; the pivot sampling of the Hodges–Lehmann selection uses a
+// generator seeded per call, so results repeat exactly); it does not know where samples come from
+// or what a promotion does. Callers choose the settings ([Options]) themselves.
 package analysis
