@@ -163,17 +163,19 @@ func TestLoadsim_ChildrenDieWithTheSimulator(t *testing.T) {
 	}
 }
 
-// TestDemo_RunsAnExperimentToItsVerdictAndExits is `make run` as CI runs it.
-func TestDemo_RunsAnExperimentToItsVerdictAndExits(t *testing.T) {
-	t.Parallel()
+// demo runs `phoenix demo` with the given flags on its own database and free ports, for a minute
+// of 6 s windows over 12 simulated processes, and returns what it printed.
+func demo(t *testing.T, flags ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	bin := build(t, dir, "cmd/phoenix")
 	db := pgtest.New(t)
-	cmd := exec.Command(bin, "demo", "--keep-running=false", "--duration", "1m", "--interval", "2s", "--processes", "12",
+	args := append([]string{"demo", "--keep-running=false", "--duration", "1m", "--interval", "2s", "--processes", "12",
 		"--collector", collector(t), "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0",
 		"--controller-addr", "127.0.0.1:0", "--generator-addr", "127.0.0.1:0", "--analyzer-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--deployer-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0",
-		"--dev-keys", filepath.Join(dir, "keys.pem"))
+		"--dev-keys", filepath.Join(dir, "keys.pem")}, flags...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(bintest.Env(), "XDG_CONFIG_HOME="+dir, "PHOENIX_DATABASE_URL="+db.AppURL,
 		"PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=", "PHOENIX_KPI_WINDOW=6s")
@@ -182,6 +184,13 @@ func TestDemo_RunsAnExperimentToItsVerdictAndExits(t *testing.T) {
 		logs, _ := os.ReadFile(filepath.Join(dir, ".phoenix", "demo.log"))
 		t.Fatalf("demo: %v\n%s\nplatform logs:\n%s", err, out, logs)
 	}
+	return out
+}
+
+// TestDemo_RunsAnExperimentToItsVerdictAndExits is `make run` as CI runs it.
+func TestDemo_RunsAnExperimentToItsVerdictAndExits(t *testing.T) {
+	t.Parallel()
+	out := demo(t)
 	order := []string{"demo login: tenant \"demo\"", "pending → generating", "generating → deploying", "deploying → running",
 		"[##", "look, ", "→ completed", "METRIC", "series", "recommendation:"} // completed after analyzing, or early from running
 	at := 0
@@ -191,5 +200,22 @@ func TestDemo_RunsAnExperimentToItsVerdictAndExits(t *testing.T) {
 			t.Fatalf("demo output lacks %q after position %d:\n%s", want, at, out)
 		}
 		at += i
+	}
+}
+
+// An A/A run with the real collectors over real processes: both sides run the baseline's
+// pipeline, so no critical process may go missing (both see the same windows of the same
+// processes), the inputs are equal, and the candidate is not promoted.
+func TestDemo_AARunLosesNothingAndPromotesNothing(t *testing.T) {
+	t.Parallel()
+	out := demo(t, "--aa")
+	for _, want := range []string{"critical coverage          pass: the candidate kept every critical process", "input parity               pass",
+		"A/A calibration: ", "recommendation: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("A/A demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "recommendation: PROMOTE") {
+		t.Errorf("an A/A run was promoted:\n%s", out)
 	}
 }
