@@ -112,7 +112,9 @@ func Decide(in Input, opt Options) (Decision, error) {
 	}
 	d.Coverage = CheckCoverage(in.Coverage, set.MissTolerance)
 	if in.Parity != nil {
-		p := CheckParity(*in.Parity, set.ParityTolerance)
+		pin := *in.Parity
+		pin.Paired = in.Windows
+		p := CheckParity(pin, set.ParityTolerance)
 		d.Parity = &p
 	}
 	final := d.apply(in)

@@ -3,6 +3,8 @@ package analysis
 import (
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // DefaultParityTolerance is the largest relative difference between what the two variants'
@@ -28,7 +30,15 @@ func (r Received) perWindow() float64 { return float64(r.Accepted) / float64(r.R
 type ParityInput struct {
 	Baseline  Received `json:"baseline"`
 	Candidate Received `json:"candidate"`
+	// Paired is the number of windows complete for both variants; Decide sets it from the look.
+	Paired int `json:"paired_windows"`
 }
+
+// srmLevel is how unlikely the windows delivered by one variant alone must be, if both lost
+// windows alike, for them to count as a mismatch: one in ten thousand, because every look checks
+// again. Random losses (a late export) fall on either side; an outage of one collector falls on
+// one, and after 14 such windows with none on the other side the check fires.
+const srmLevel = 1e-4
 
 // Parity is the input-parity check: did both collectors see the same input?
 type Parity struct {
@@ -44,8 +54,11 @@ type Parity struct {
 // experimentation platforms applied to collectors (Fabijan et al. 2019): a comparison of outputs
 // means something only if the inputs were the same. It compares
 //
-//   - the windows each delivered: a difference of more than one window and more than tolerance
-//     of the larger count means one collector was down or cut off for a while;
+//   - the windows each delivered: of the windows only one variant delivered, each side's share
+//     should be even if both lost windows alike; a split that would happen by chance less than
+//     once in srmLevel (two-sided binomial test, the sample-ratio-mismatch test's exact form) means
+//     one collector was down or cut off for a while. Lost windows alone do not bias a paired
+//     comparison, which leaves them out;
 //   - the points their receivers accepted per window, when both reported them: a ratio outside
 //     1 ± tolerance means they did not scrape the same things (per window, so that one window
 //     more of one variant, at a run's edge, does not count);
@@ -62,8 +75,10 @@ func CheckParity(in ParityInput, tolerance float64) Parity {
 	}
 	p := Parity{ParityInput: in, Tolerance: tolerance, Checked: []string{"windows delivered", "restarts"}, Problems: []string{}}
 	b, c := in.Baseline, in.Candidate
-	if d := b.Windows - c.Windows; abs(d) > 1 && float64(abs(d)) > tolerance*float64(max(b.Windows, c.Windows)) {
-		p.Problems = append(p.Problems, fmt.Sprintf("the baseline delivered %d complete windows and the candidate %d", b.Windows, c.Windows))
+	onlyB, onlyC := max(0, b.Windows-in.Paired), max(0, c.Windows-in.Paired)
+	if binomialTwoSided(min(onlyB, onlyC), onlyB+onlyC) < srmLevel {
+		p.Problems = append(p.Problems, fmt.Sprintf("the baseline delivered %d complete windows and the candidate %d: %d windows came from one side only, %d from the other",
+			b.Windows, c.Windows, max(onlyB, onlyC), min(onlyB, onlyC)))
 	}
 	if b.Restarts != c.Restarts {
 		p.Problems = append(p.Problems, fmt.Sprintf("the baseline's collectors restarted %d times and the candidate's %d", b.Restarts, c.Restarts))
@@ -93,9 +108,10 @@ func CheckParity(in ParityInput, tolerance float64) Parity {
 	return p
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
+// binomialTwoSided is P(|X − n/2| ≥ |k − n/2|) for X ~ Binomial(n, ½), k ≤ n/2: 2·P(X ≤ k), at most 1.
+func binomialTwoSided(k, n int) float64 {
+	if n == 0 {
+		return 1
 	}
-	return x
+	return min(1, 2*distuv.Binomial{N: float64(n), P: 0.5}.CDF(float64(k)))
 }

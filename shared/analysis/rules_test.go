@@ -37,18 +37,20 @@ func TestCheckParity_CatchesUnequalInputs(t *testing.T) {
 	cases := []struct {
 		name string
 		b, c Received
+		lost int    // windows each side lost that the other delivered
 		want string // part of the problem; "" holds
 	}{
-		{"the same input", same, Received{Windows: 12, Reported: 12, Accepted: 91000}, ""},
-		{"one window less: timing", same, Received{Windows: 11, Reported: 11, Accepted: 82500}, ""},
-		{"no receiver telemetry: windows and restarts only", Received{Windows: 12}, Received{Windows: 12}, ""},
-		{"a collector down for a while", same, Received{Windows: 8, Reported: 8, Accepted: 60000}, "the baseline delivered 12 complete windows and the candidate 8"},
-		{"less input", same, Received{Windows: 12, Reported: 12, Accepted: 70000}, "accepted −22.2% the baseline's points a window (5833 against 7500)"},
-		{"refused input", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Refused: 20000}, "the candidate's receivers refused 20000 of 110000 points"},
-		{"a restart", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Restarts: 1}, "restarted 0 times and the candidate's 1"},
+		{"the same input", same, Received{Windows: 12, Reported: 12, Accepted: 91000}, 0, ""},
+		{"one window less: timing", same, Received{Windows: 11, Reported: 11, Accepted: 82500}, 0, ""},
+		{"windows lost on both sides alike", Received{Windows: 100}, Received{Windows: 96}, 8, ""},
+		{"no receiver telemetry: windows and restarts only", Received{Windows: 12}, Received{Windows: 12}, 0, ""},
+		{"a collector down for a while", Received{Windows: 60}, Received{Windows: 44}, 0, "the baseline delivered 60 complete windows and the candidate 44: 16 windows came from one side only, 0 from the other"},
+		{"less input", same, Received{Windows: 12, Reported: 12, Accepted: 70000}, 0, "accepted −22.2% the baseline's points a window (5833 against 7500)"},
+		{"refused input", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Refused: 20000}, 0, "the candidate's receivers refused 20000 of 110000 points"},
+		{"a restart", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Restarts: 1}, 0, "restarted 0 times and the candidate's 1"},
 	}
 	for _, c := range cases {
-		p := CheckParity(ParityInput{Baseline: c.b, Candidate: c.c}, 0)
+		p := CheckParity(ParityInput{Baseline: c.b, Candidate: c.c, Paired: min(c.b.Windows, c.c.Windows) - c.lost}, 0)
 		if (c.want == "") != p.Holds || c.want != "" && !strings.Contains(strings.Join(p.Problems, "; "), c.want) {
 			t.Errorf("%s: holds %v, problems %v; want %q", c.name, p.Holds, p.Problems, c.want)
 		}

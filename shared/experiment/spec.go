@@ -39,7 +39,8 @@ type AnalysisSettings struct {
 	// process the baseline had before the candidate is rejected, 0-100; default 0.
 	CriticalMissTolerance int `json:"critical_miss_tolerance,omitempty"`
 	// ParityTolerance is the relative difference between what the two collectors received (input
-	// points, windows delivered) beyond which the comparison is invalid, 0.01-0.5; default 0.1.
+	// points a window, the share refused) beyond which the comparison is invalid, 0.01-0.5;
+	// default 0.1.
 	ParityTolerance float64 `json:"parity_tolerance,omitempty"`
 }
 

@@ -72,7 +72,9 @@ func (c Case) Check(r Result) string {
 //     to ±8%), are measured.
 //   - A candidate that saves 20% but loses one of three critical processes in 1 or 3 windows:
 //     rejected in every run, fixed or with early stopping.
-//   - Collectors whose inputs differ by 25%: invalid in every run.
+//   - Collectors whose inputs differ by 25%, or a candidate's collector down for the first quarter
+//     of the run: invalid in every run; windows lost at random on both sides (10%) are left out
+//     of the pairs and make nothing invalid.
 //
 // Seeds are fixed per scenario, so the figures repeat.
 func Battery(runs int) []Case {
@@ -123,5 +125,7 @@ func Battery(runs int) []Case {
 	}
 	add(Case{Scenario: Scenario{Name: "inputs differ by 25%, sequential n=12", Mode: Sequential, Windows: 12, Shared: 0.1, SharedLag1: 0.8,
 		Own: 0.02, Guard: 0.005, Effect: -0.2, Unequal: 0.25}, Claim: AlwaysInvalid})
+	add(Case{Scenario: Scenario{Name: "the candidate's collector down for the first quarter, sequential n=120", Mode: Sequential, Windows: 120,
+		Shared: 0.1, SharedLag1: 0.8, Own: 0.02, Guard: 0.005, Effect: -0.2, Outage: 0.25}, Claim: AlwaysInvalid})
 	return out
 }

@@ -54,6 +54,9 @@ type Scenario struct {
 	Misses int
 	// Unequal, when not 0, makes the candidate's collector receive this much more input.
 	Unequal float64
+	// Outage is the part of the run, from its start, during which the candidate's collector
+	// delivers nothing (down, cut off).
+	Outage float64
 }
 
 // Goals and guardrails of a simulated run: the default criteria of a Phoenix experiment.
@@ -147,8 +150,9 @@ func runOne(s Scenario, rng *rand.Rand, cache *analysis.Cache) (outcome, error) 
 	out := outcome{}
 	due := s.Windows // the window at whose end the run's scheduled time is up
 	for t := 1; t <= maxW; t++ {
-		// A live look as each window closes (only when it adds a paired window).
-		if s.Mode != Fixed && data.newPair[t-1] && t < due {
+		// A live look as each window closes, as the analyzer takes them: when it adds a paired
+		// window, from FirstLook paired windows on.
+		if s.Mode != Fixed && data.newPair[t-1] && t < due && data.paired(t) >= analysis.FirstLook {
 			d, err := look(analysis.Live, t)
 			if err != nil {
 				return out, err
@@ -215,7 +219,7 @@ func draw(s Scenario, n int, rng *rand.Rand) *run {
 	for v := range 2 {
 		r.present[v] = make([]bool, n)
 		for t := range n {
-			r.present[v][t] = !(s.Missing > 0 && rng.Float64() < s.Missing)
+			r.present[v][t] = !(s.Missing > 0 && rng.Float64() < s.Missing) && !(v == 1 && float64(t) < s.Outage*float64(s.Windows))
 		}
 	}
 	for t := range n {
