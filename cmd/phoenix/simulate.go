@@ -95,6 +95,7 @@ type simulationRow struct {
 	Promoted     float64 `json:"promoted"`
 	PromotedSE   float64 `json:"promoted_se"`
 	Rejected     float64 `json:"rejected"`
+	Futile       float64 `json:"rejected_better_nowhere"`
 	Inconclusive float64 `json:"inconclusive"`
 	Invalid      float64 `json:"invalid"`
 	Early        float64 `json:"early"`
@@ -110,6 +111,7 @@ func writeSimulation(w io.Writer, format string, cases []simulation.Case, result
 		r := results[i]
 		p, se := r.Rate(r.Promoted)
 		rej, _ := r.Rate(r.Rejected)
+		futile, _ := r.Rate(r.Futile)
 		inc, _ := r.Rate(r.Inconclusive)
 		inv, _ := r.Rate(r.Invalid)
 		early, _ := r.Rate(r.Early)
@@ -118,7 +120,7 @@ func writeSimulation(w io.Writer, format string, cases []simulation.Case, result
 			failed++
 		}
 		rows[i] = simulationRow{Scenario: c.Name, Claim: string(c.Claim), Holds: problem == "", Problem: problem, Runs: c.Runs,
-			Promoted: p, PromotedSE: se, Rejected: rej, Inconclusive: inc, Invalid: inv, Early: early, Windows: r.Windows,
+			Promoted: p, PromotedSE: se, Rejected: rej, Futile: futile, Inconclusive: inc, Invalid: inv, Early: early, Windows: r.Windows,
 			Seconds: r.Elapsed.Round(time.Millisecond).Seconds()}
 	}
 	if format == "json" {
@@ -127,7 +129,7 @@ func writeSimulation(w io.Writer, format string, cases []simulation.Case, result
 		}
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCENARIO\tRUNS\tPROMOTED\tREJECTED\tINCONCLUSIVE\tINVALID\tEARLY\tWINDOWS\tCLAIM\t")
+		fmt.Fprintln(tw, "SCENARIO\tRUNS\tPROMOTED\tREJECTED (BETTER NOWHERE)\tINCONCLUSIVE\tINVALID\tEARLY\tWINDOWS\tCLAIM\t")
 		for _, r := range rows {
 			claim := r.Claim + ": holds"
 			if !r.Holds {
@@ -136,8 +138,8 @@ func writeSimulation(w io.Writer, format string, cases []simulation.Case, result
 			if r.Claim == string(simulation.Measured) {
 				claim = "measured"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.2f%% ± %.2f\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f\t%s\t\n", r.Scenario, r.Runs, 100*r.Promoted, 100*r.PromotedSE,
-				100*r.Rejected, 100*r.Inconclusive, 100*r.Invalid, 100*r.Early, r.Windows, claim)
+			fmt.Fprintf(tw, "%s\t%d\t%.2f%% ± %.2f\t%.1f%% (%.1f%%)\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f\t%s\t\n", r.Scenario, r.Runs, 100*r.Promoted, 100*r.PromotedSE,
+				100*r.Rejected, 100*r.Futile, 100*r.Inconclusive, 100*r.Invalid, 100*r.Early, r.Windows, claim)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

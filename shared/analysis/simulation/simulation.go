@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
@@ -70,6 +71,7 @@ type Result struct {
 	Scenario     Scenario
 	Promoted     int           // runs that ended with promote
 	Rejected     int           // …reject
+	Futile       int           // of those, rejected as better nowhere (the right answer for an A/A run); the rest found a regression or a lost process
 	Inconclusive int           // …inconclusive
 	Invalid      int           // …invalid
 	Early        int           // runs that ended before their planned end
@@ -106,6 +108,9 @@ func Run(s Scenario, cache *analysis.Cache) (Result, error) {
 			res.Promoted++
 		case analysis.Reject:
 			res.Rejected++
+			if out.futile {
+				res.Futile++
+			}
 		case analysis.Invalid:
 			res.Invalid++
 		default:
@@ -126,6 +131,7 @@ func Run(s Scenario, cache *analysis.Cache) (Result, error) {
 // outcome is how one run ended.
 type outcome struct {
 	verdict analysis.Verdict
+	futile  bool // rejected as better nowhere
 	early   bool
 	windows int // paired windows at the end
 	looks   int
@@ -159,7 +165,7 @@ func runOne(s Scenario, rng *rand.Rand, cache *analysis.Cache) (outcome, error) 
 			}
 			out.looks++
 			if d.Stop {
-				return outcome{verdict: d.Verdict, early: d.Early, windows: data.paired(t), looks: out.looks}, nil
+				return outcome{verdict: d.Verdict, futile: futile(d), early: d.Early, windows: data.paired(t), looks: out.looks}, nil
 			}
 		}
 		if t != due {
@@ -180,13 +186,18 @@ func runOne(s Scenario, rng *rand.Rand, cache *analysis.Cache) (outcome, error) 
 			if v == analysis.Continue {
 				v = analysis.Inconclusive
 			}
-			return outcome{verdict: v, windows: data.paired(t), looks: out.looks}, nil
+			return outcome{verdict: v, futile: futile(d), windows: data.paired(t), looks: out.looks}, nil
 		}
 		// Continue: extend by the windows asked for (at least one), as the analyzer does.
 		more := max(1, d.WindowsNeeded-data.paired(t))
 		due = min(maxW, t+more)
 	}
 	return outcome{verdict: analysis.Inconclusive, windows: data.paired(maxW), looks: out.looks}, nil
+}
+
+// futile reports whether a decision rejected the candidate as better nowhere.
+func futile(d analysis.Decision) bool {
+	return d.Verdict == analysis.Reject && strings.HasPrefix(d.Reason, "better nowhere")
 }
 
 // run is one simulated run's windows.
