@@ -8,27 +8,10 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
+	"github.com/phoenixotel/phoenix/shared/analysis/analysistest"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
-
-// kpi returns n deterministic values around mean with 1% jitter, so each series has variance.
-func kpi(n int, mean float64) []float64 {
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = mean * (1 + 0.01*math.Sin(float64(i)*1.7))
-	}
-	return out
-}
-
-// scaled is xs times f, value by value: a candidate that moves with the baseline's windows.
-func scaled(xs []float64, f float64) []float64 {
-	out := make([]float64, len(xs))
-	for i, x := range xs {
-		out[i] = x * f * (1 + 0.002*math.Cos(float64(i)*2.9))
-	}
-	return out
-}
 
 // noisy returns n values around mean with sd-sized swings, different per seed.
 func noisy(n int, mean, sd float64, seed int) []float64 {
@@ -52,8 +35,8 @@ func paired(b, c []float64) store.PairedSeries { return store.PairedSeries{Basel
 func TestLook_VerdictFollowsTheCriteriaAndTheRules(t *testing.T) {
 	t.Parallel()
 	const n = 12
-	base := kpi(n, 1000)
-	cpu := kpi(n, 0.5)
+	base := analysistest.Wave(n, 1000)
+	cpu := analysistest.Wave(n, 0.5)
 	lost := []analysis.CoverageWindow{{Start: time.Date(2026, 12, 6, 4, 0, 15, 0, time.UTC),
 		Baseline: []string{"mysqld", "nginx"}, Candidate: []string{"nginx"}}}
 	tests := []struct {
@@ -67,36 +50,36 @@ func TestLook_VerdictFollowsTheCriteriaAndTheRules(t *testing.T) {
 		outcomes map[string]analysis.Outcome
 		reason   string // a part of the reason
 	}{
-		{"a cheaper candidate", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}, nil, nil,
+		{"a cheaper candidate", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, nil, nil,
 			analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "series −60"},
-		{"cheaper but a critical process lost in one window", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))},
+		{"cheaper but a critical process lost in one window", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))},
 			lost, nil, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "mysqld missing from the candidate's output in 1 windows: 04:00:15 (mysqld)"},
 		{"a lost window within the spec's tolerance", experiment.Spec{Analysis: &experiment.AnalysisSettings{CriticalMissTolerance: 1}},
-			map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}, lost, nil,
+			map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, lost, nil,
 			analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "improved"},
 		{"the same pipeline: better nowhere", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, base)}, nil, nil,
 			analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere"},
 		{"two windows: nothing to decide on", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base[:2], base[:2])}, nil, nil,
 			analysis.Inconclusive, "defaults", map[string]analysis.Outcome{"series": analysis.Undecided}, "only 2 paired windows"},
 		{"collector CPU too noisy to vouch for", experiment.Spec{}, map[string]store.PairedSeries{
-			"series":        paired(base, scaled(base, 0.4)),
+			"series":        paired(base, analysistest.Times(base, 0.4)),
 			"collector_cpu": paired(noisy(n, 0.5, 0.2, 1), noisy(n, 0.5, 0.2, 2)),
 		}, nil, nil, analysis.Inconclusive, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Undecided}, "not yet shown within the 5% tolerance"},
 		{"collector CPU steady: the guardrail holds", experiment.Spec{}, map[string]store.PairedSeries{
-			"series":        paired(base, scaled(base, 0.4)),
-			"collector_cpu": paired(cpu, scaled(cpu, 1.0)),
+			"series":        paired(base, analysistest.Times(base, 0.4)),
+			"collector_cpu": paired(cpu, analysistest.Times(cpu, 1.0)),
 		}, nil, nil, analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.NoChange}, "guardrails hold"},
 		{"a hungrier collector breaks the guardrail", experiment.Spec{}, map[string]store.PairedSeries{
-			"series":        paired(base, scaled(base, 0.4)),
-			"collector_cpu": paired(cpu, scaled(cpu, 1.5)),
+			"series":        paired(base, analysistest.Times(base, 0.4)),
+			"collector_cpu": paired(cpu, analysistest.Times(cpu, 1.5)),
 		}, nil, nil, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Regressed}, "guardrail is broken"},
 		{"the spec's threshold not met", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.8}}},
-			map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4)), "bytes_per_second": paired(kpi(n, 10), kpi(n, 20))}, nil, nil,
+			map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4)), "bytes_per_second": paired(analysistest.Wave(n, 10), analysistest.Wave(n, 20))}, nil, nil,
 			analysis.Reject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere: series −60"},
 		{"a spec criterion without data", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series"}, {Metric: "collector_memory", Critical: true}}},
-			map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}, nil, nil,
+			map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, nil, nil,
 			analysis.Inconclusive, "spec", map[string]analysis.Outcome{"series": analysis.Improved, "collector_memory": analysis.Undecided}, "collector_memory"},
-		{"unequal inputs", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}, nil,
+		{"unequal inputs", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, nil,
 			func(p *analysis.ParityInput) {
 				p.Baseline.Reported, p.Candidate.Reported, p.Baseline.Accepted, p.Candidate.Accepted = n, n, 12000, 9000
 			}, analysis.Invalid, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "accepted −25% the baseline's points a window"},
@@ -141,7 +124,7 @@ func TestLook_VerdictFollowsTheCriteriaAndTheRules(t *testing.T) {
 func TestLook_ContinuesWhileTheRunMayBeExtended(t *testing.T) {
 	t.Parallel()
 	const n = 12
-	series := map[string]store.PairedSeries{"series": paired(kpi(n, 1000), noisy(n, 990, 150, 3))}
+	series := map[string]store.PairedSeries{"series": paired(analysistest.Wave(n, 1000), noisy(n, 990, 150, 3))}
 	for _, c := range []struct {
 		name string
 		max  int
@@ -163,9 +146,9 @@ func TestLook_ContinuesWhileTheRunMayBeExtended(t *testing.T) {
 func TestLook_LiveLooksStopEarlyAsTheSpecAllows(t *testing.T) {
 	t.Parallel()
 	const n = 16 // 4 minutes of 15 s windows into a 30-minute run
-	base := kpi(n, 1000)
-	cheaper := map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.4))}
-	dearer := map[string]store.PairedSeries{"series": paired(base, scaled(base, 2))}
+	base := analysistest.Wave(n, 1000)
+	cheaper := map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}
+	dearer := map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 2))}
 	live := func(spec experiment.Spec, series map[string]store.PairedSeries) Report {
 		t.Helper()
 		run := NewRun(spec, 30*time.Minute, 30*time.Minute, 15*time.Second)
@@ -197,8 +180,8 @@ func TestLook_LiveLooksStopEarlyAsTheSpecAllows(t *testing.T) {
 func TestLook_CalibratesAnAARun(t *testing.T) {
 	t.Parallel()
 	const n = 12
-	base := kpi(n, 1000)
-	same := planned(experiment.Spec{}, n, map[string]store.PairedSeries{"series": paired(base, scaled(base, 1))})
+	base := analysistest.Wave(n, 1000)
+	same := planned(experiment.Spec{}, n, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 1))})
 	same.AA = true
 	rep, err := Look(same, analysis.Planned, 1, nil)
 	if err != nil {
@@ -207,7 +190,7 @@ func TestLook_CalibratesAnAARun(t *testing.T) {
 	if rep.Calibration == nil || !rep.Calibration.Holds || rep.Verdict == analysis.Promote {
 		t.Fatalf("A/A without a difference: %+v, verdict %s", rep.Calibration, rep.Verdict)
 	}
-	off := planned(experiment.Spec{}, n, map[string]store.PairedSeries{"series": paired(base, scaled(base, 0.9))})
+	off := planned(experiment.Spec{}, n, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.9))})
 	off.AA = true
 	rep, err = Look(off, analysis.Planned, 1, nil)
 	if err != nil {
@@ -223,15 +206,15 @@ func TestLook_CalibratesAnAARun(t *testing.T) {
 func TestLook_ReportIsExplainedJSON(t *testing.T) {
 	t.Parallel()
 	const n = 40
-	base := kpi(n, 1000)
+	base := analysistest.Wave(n, 1000)
 	spec := experiment.Spec{
 		SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.1}, {Metric: "collector_cpu", Critical: true, Tolerance: 0.1}},
 		Analysis:        &experiment.AnalysisSettings{Alpha: 0.01},
 	}
 	run := planned(spec, n, map[string]store.PairedSeries{
-		"series":        paired(base, scaled(base, 0.6)),
-		"collector_cpu": paired(kpi(n, 0.5), scaled(kpi(n, 0.5), 1)),
-		"extra":         paired(kpi(n, 1), kpi(n, 1)),
+		"series":        paired(base, analysistest.Times(base, 0.6)),
+		"collector_cpu": paired(analysistest.Wave(n, 0.5), analysistest.Times(analysistest.Wave(n, 0.5), 1)),
+		"extra":         paired(analysistest.Wave(n, 1), analysistest.Wave(n, 1)),
 	})
 	rep, err := Look(run, analysis.Planned, 1, nil)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +34,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/realtime"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/pgtest"
+	"github.com/phoenixotel/phoenix/test/redistest"
 )
 
 // env is one test's ingest function over its own database and its own Redis keys.
@@ -50,17 +50,8 @@ type env struct {
 func newEnv(t testing.TB, o Options) *env {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	o.Prefix = "phoenix-test:" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(context.Background(), o.Prefix+":*").Result()
-		if len(keys) > 0 {
-			_ = rdb.Del(context.Background(), keys...).Err()
-		}
-	})
+	rdb := redistest.Client(t)
+	o.Prefix = redistest.Prefix(t, rdb)
 	if o.ScopeTTL == 0 {
 		o.ScopeTTL = time.Nanosecond // every request reads the token anew: revocation shows at once
 	}

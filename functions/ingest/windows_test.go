@@ -2,31 +2,20 @@ package ingest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/test/redistest"
 )
 
 // newWindows is a window store over the real Redis under keys of this test alone.
 func newWindows(t *testing.T, length time.Duration) *windows {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "phoenix-test:" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		if keys, _ := rdb.Keys(context.Background(), prefix+":*").Result(); len(keys) > 0 {
-			_ = rdb.Del(context.Background(), keys...).Err()
-		}
-		_ = rdb.Close()
-	})
-	return &windows{rdb: rdb, prefix: prefix, length: length, keep: time.Hour, dedupe: time.Minute}
+	rdb := redistest.Client(t)
+	return &windows{rdb: rdb, prefix: redistest.Prefix(t, rdb), length: length, keep: time.Hour, dedupe: time.Minute}
 }
 
 // roomInWindow waits, if need be, until the current window of w has at least room left.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoenixotel/phoenix/shared/analysis/analysistest"
 )
 
 func TestCheckCoverage_CountsWindowsLosingWhatTheBaselineHad(t *testing.T) {
@@ -65,28 +67,10 @@ func series(metric string, critical bool, b, c []float64) Series {
 	return Series{Criterion: Criterion{Metric: metric, Critical: critical}, Baseline: b, Candidate: c}
 }
 
-// wave is n values around mean, each ±1% in a fixed pattern.
-func wave(n int, mean float64) []float64 {
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = mean * (1 + 0.01*math.Sin(float64(i)*1.7))
-	}
-	return out
-}
-
-// times is xs times f with a little noise of its own.
-func times(xs []float64, f float64) []float64 {
-	out := make([]float64, len(xs))
-	for i, x := range xs {
-		out[i] = x * f * (1 + 0.002*math.Cos(float64(i)*2.9))
-	}
-	return out
-}
-
 func TestDecide_Rules(t *testing.T) {
 	const n = 12
-	base, cpu := wave(n, 1000), wave(n, 0.5)
-	cheaper := series("series", false, base, times(base, 0.5))
+	base, cpu := analysistest.Wave(n, 1000), analysistest.Wave(n, 0.5)
+	cheaper := series("series", false, base, analysistest.Times(base, 0.5))
 	planned := func(s ...Series) Input {
 		return Input{Series: s, Schedule: Schedule{Planned: n, Max: n}, Look: Planned, Dues: 1, Windows: n}
 	}
@@ -97,10 +81,10 @@ func TestDecide_Rules(t *testing.T) {
 		verdict Verdict
 		rule    string // the trace step that decided, with its result
 	}{
-		{"a goal improved, the guardrail holds", planned(cheaper, series("cpu", true, cpu, times(cpu, 1))), Options{}, Promote, "goals pass"},
-		{"a guardrail broken", planned(cheaper, series("cpu", true, cpu, times(cpu, 1.3))), Options{}, Reject, "guardrails fail"},
-		{"a goal worse", planned(series("series", false, base, times(base, 1.3))), Options{}, Reject, "goals fail"},
-		{"nothing changed", planned(series("series", false, base, times(base, 1))), Options{}, Reject, "goals fail"},
+		{"a goal improved, the guardrail holds", planned(cheaper, series("cpu", true, cpu, analysistest.Times(cpu, 1))), Options{}, Promote, "goals pass"},
+		{"a guardrail broken", planned(cheaper, series("cpu", true, cpu, analysistest.Times(cpu, 1.3))), Options{}, Reject, "guardrails fail"},
+		{"a goal worse", planned(series("series", false, base, analysistest.Times(base, 1.3))), Options{}, Reject, "goals fail"},
+		{"nothing changed", planned(series("series", false, base, analysistest.Times(base, 1))), Options{}, Reject, "goals fail"},
 		{"no metrics", planned(), Options{}, Inconclusive, "metrics fail"},
 		{"a lost critical process", func() Input {
 			in := planned(cheaper)
@@ -163,11 +147,11 @@ func TestDecide_RefusesBadInput(t *testing.T) {
 // continue, with the pending one named.
 func TestDecide_EarlyStop(t *testing.T) {
 	const n = 12
-	base := wave(n, 1000)
+	base := analysistest.Wave(n, 1000)
 	live := func(s Series) Input {
 		return Input{Series: []Series{s}, Schedule: Schedule{Planned: 120, Max: 120}, Look: Live, Windows: n}
 	}
-	win, loss := live(series("series", false, base, times(base, 0.5))), live(series("series", false, base, times(base, 1.6)))
+	win, loss := live(series("series", false, base, analysistest.Times(base, 0.5))), live(series("series", false, base, analysistest.Times(base, 1.6)))
 	cases := []struct {
 		name     string
 		in       Input
@@ -197,8 +181,8 @@ func TestDecide_EarlyStop(t *testing.T) {
 // better, and the outcome.
 func TestDecide_SummaryIsSigned(t *testing.T) {
 	const n = 12
-	base := wave(n, 3000)
-	s := series("bytes_per_second", false, base, times(base, 0.193))
+	base := analysistest.Wave(n, 3000)
+	s := series("bytes_per_second", false, base, analysistest.Times(base, 0.193))
 	d, err := Decide(Input{Series: []Series{s}, Schedule: Schedule{Planned: n, Max: n}, Look: Planned, Dues: 1, Windows: n}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +201,7 @@ func TestDecide_SummaryIsSigned(t *testing.T) {
 // millicores, not within 5%.
 func TestDecide_ToleranceFloorWidensASmallGuardrail(t *testing.T) {
 	const n = 12
-	base := wave(n, 1000)
+	base := analysistest.Wave(n, 1000)
 	cpu := make([]float64, n)
 	cand := make([]float64, n)
 	for i := range cpu {
@@ -225,7 +209,7 @@ func TestDecide_ToleranceFloorWidensASmallGuardrail(t *testing.T) {
 		cand[i] = 0.007 * (1 + 0.1*math.Cos(float64(i)*1.3))
 	}
 	guard := series("collector_cpu", true, cpu, cand)
-	in := Input{Series: []Series{series("series", false, base, times(base, 0.5)), guard},
+	in := Input{Series: []Series{series("series", false, base, analysistest.Times(base, 0.5)), guard},
 		Schedule: Schedule{Planned: n, Max: n}, Look: Planned, Dues: 1, Windows: n}
 	d, err := Decide(in, Options{})
 	if err != nil {

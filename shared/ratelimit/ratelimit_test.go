@@ -2,12 +2,10 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/phoenixotel/phoenix/test/redistest"
 )
 
 func TestParse(t *testing.T) {
@@ -35,11 +33,8 @@ func TestParse(t *testing.T) {
 }
 
 func TestAllow_RefusesOverTheLimitPerKey(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	l := New(rdb, "test-"+hex.EncodeToString(b[:]))
+	rdb := redistest.Client(t)
+	l := New(rdb, redistest.Prefix(t, rdb))
 	ctx := context.Background()
 	lim := Limit{Rate: 3, Period: time.Minute}
 	for i := range 3 {

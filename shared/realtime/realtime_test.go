@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/phoenixotel/phoenix/test/redistest"
 )
 
 func TestChannelNames(t *testing.T) {
@@ -74,18 +75,7 @@ func TestDecode(t *testing.T) {
 // newRedis connects to the test Redis or fails the test.
 func newRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	addr := os.Getenv("REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
+	return redistest.Client(t)
 }
 
 // testPrefix is a prefix of its own for one test, whose keys are deleted afterwards.

@@ -2,8 +2,6 @@ package revocation
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -11,18 +9,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/test/redistest"
 )
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return New(rdb, Options{Prefix: "test-" + hex.EncodeToString(b[:]), Keep: time.Minute})
+	rdb := redistest.Client(t)
+	return New(rdb, Options{Prefix: redistest.Prefix(t, rdb), Keep: time.Minute})
 }
 
 func TestRevoked(t *testing.T) {

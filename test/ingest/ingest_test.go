@@ -9,8 +9,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"math"
@@ -43,6 +41,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/collector"
 	"github.com/phoenixotel/phoenix/test/pgtest"
+	"github.com/phoenixotel/phoenix/test/redistest"
 )
 
 // window is the KPI window length of these tests (PHOENIX_KPI_WINDOW's lower bound).
@@ -61,16 +60,8 @@ type phoenix struct {
 func startPhoenix(t *testing.T) *phoenix {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "phoenix-test:" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		if keys, _ := rdb.Keys(context.Background(), prefix+":*").Result(); len(keys) > 0 {
-			_ = rdb.Del(context.Background(), keys...).Err()
-		}
-	})
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	in := ingest.New(st, rdb, realtime.NewPublisher(rdb, prefix), ingest.Options{Window: window, Prefix: prefix})
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
