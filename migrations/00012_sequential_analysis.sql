@@ -39,7 +39,7 @@ GRANT SELECT, INSERT ON analysis_looks TO phoenix_app;
 -- Every look reads what both collectors received (the input-parity check): one pass over this
 -- covering index instead of the whole window rows, 100 ms for 500,000 windows instead of 300.
 CREATE INDEX kpi_windows_parity ON kpi_windows (tenant_id, experiment_id, variant, window_start)
-    INCLUDE (complete, received_points, refused_points, restarts);
+    INCLUDE (complete, received_points, received_seconds, refused_points, restarts);
 -- …and the candidate's windows that lacked a critical process, the only ones that can hold a
 -- miss: none in a run that keeps them all, so the read costs nothing.
 CREATE INDEX kpi_windows_gaps ON kpi_windows (tenant_id, experiment_id, window_start)

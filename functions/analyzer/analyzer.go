@@ -19,7 +19,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
@@ -171,22 +170,40 @@ func (a *Analyzer) look(ctx context.Context, e event.Event, tenant, id uuid.UUID
 	return res.Reply, nil
 }
 
-// read reads what a look needs of an experiment: the experiment, the design of its run, each
-// criterion's paired windows, the coverage gaps and what both collectors received (each read its
-// own transaction, side by side: for a long run they are most of a look's time), and the due
-// looks taken.
+// read reads what a look needs of an experiment: the experiment, the due looks taken, each
+// criterion's paired windows, the coverage gaps and what both collectors received. One
+// repeatable-read transaction: the reads see the same windows although windows keep closing, so
+// the pairs, the coverage and the parity of a look describe one set of windows.
 func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experiment, Run, int, error) {
 	var exp store.Experiment
 	var dues int
 	var measured []string
-	err := a.store.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
+	var run Run
+	var series map[string]store.PairedSeries
+	err := a.store.ReadTenant(ctx, tenant, func(tx *store.Tx) (err error) {
 		if exp, err = tx.Experiment(ctx, id); err != nil {
 			return err
 		}
 		if dues, err = tx.DueLooks(ctx, id); err != nil {
 			return err
 		}
-		measured, err = tx.MeasuredMetrics(ctx, id)
+		if measured, err = tx.MeasuredMetrics(ctx, id); err != nil {
+			return err
+		}
+		var spec experiment.Spec
+		if len(exp.Spec) > 0 {
+			if err := json.Unmarshal(exp.Spec, &spec); err != nil {
+				return fmt.Errorf("read the spec of %s: %w", exp.ID, err)
+			}
+		}
+		run = NewRun(spec, time.Duration(exp.PlannedDurationSeconds)*time.Second, time.Duration(exp.DurationSeconds)*time.Second, a.window)
+		if series, err = tx.PairedMetrics(ctx, id, criteriaMetrics(spec)); err != nil {
+			return err
+		}
+		if run.Coverage, err = tx.CoverageGaps(ctx, id); err != nil {
+			return err
+		}
+		run.Parity, err = tx.InputParity(ctx, id)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -195,43 +212,15 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 	if err != nil {
 		return exp, Run{}, 0, err
 	}
-	var spec experiment.Spec
-	if len(exp.Spec) > 0 {
-		if err := json.Unmarshal(exp.Spec, &spec); err != nil {
-			return exp, Run{}, 0, fmt.Errorf("read the spec of %s: %w", exp.ID, err)
-		}
-	}
-	run := NewRun(spec, time.Duration(exp.PlannedDurationSeconds)*time.Second, time.Duration(exp.DurationSeconds)*time.Second, a.window)
 	run.AA = sameChoice(exp.Baseline, exp.Candidate)
-	metrics := criteriaMetrics(spec)
-	series := make([]store.PairedSeries, len(metrics))
-	g, gctx := errgroup.WithContext(ctx)
-	read := func(f func(tx *store.Tx) error) {
-		g.Go(func() error { return a.store.WithTenant(gctx, tenant, f) })
-	}
-	for i, m := range metrics {
-		read(func(tx *store.Tx) (err error) {
-			series[i], err = tx.PairedMetric(gctx, id, m)
-			return err
-		})
-	}
-	read(func(tx *store.Tx) (err error) {
-		run.Coverage, err = tx.CoverageGaps(gctx, id)
-		return err
-	})
-	read(func(tx *store.Tx) (err error) {
-		run.Parity, err = tx.InputParity(gctx, id)
-		return err
-	})
-	if err := g.Wait(); err != nil {
-		return exp, Run{}, 0, err
-	}
 	run.Series = map[string]store.PairedSeries{}
-	for _, s := range series {
-		if len(s.Baseline) > 0 || slices.Contains(measured, s.Metric) {
+	for _, m := range criteriaMetrics(run.Spec) {
+		s := series[m]
+		s.Metric = m
+		if len(s.Baseline) > 0 || slices.Contains(measured, m) {
 			// Complete windows of either variant without a pair for this metric.
 			s.Unpaired = max(0, run.Parity.Baseline.Windows+run.Parity.Candidate.Windows-2*len(s.Baseline))
-			run.Series[s.Metric] = s
+			run.Series[m] = s
 		}
 	}
 	run.Measured = measured

@@ -44,7 +44,7 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 		return store.KPIWindow{}, errors.New("window length must be positive")
 	}
 	w := store.KPIWindow{Series: t.series, Datapoints: t.datapoints, PayloadBytes: t.bytes, Requests: t.requests, Rejected: t.rejected,
-		ReceivedPoints: t.received, RefusedPoints: t.refused, Restarts: t.restarts,
+		ReceivedPoints: t.received, ReceivedSeconds: t.receivedT, RefusedPoints: t.refused, Restarts: t.restarts,
 		CriticalCovered: []string{}, CriticalMissing: []string{}, KPIs: map[string]float64{}}
 	dps := float64(t.datapoints) / secs
 	w.KPIs["series"] = float64(t.series)

@@ -583,9 +583,10 @@ func TestIngest_CollectorInputAndRestartsAreStoredWithTheWindow(t *testing.T) {
 	if len(c) != 1 {
 		t.Fatalf("candidate windows %+v", c)
 	}
-	if got := c[0]; !eqInt(got.ReceivedPoints, ptrInt(3500)) || !eqInt(got.RefusedPoints, ptrInt(5)) || got.Restarts != 1 || got.Collectors != 2 {
-		t.Errorf("received %v refused %v restarts %d collectors %d; want 3500, 5, 1 restart, 2 collectors (by name)",
-			deref(got.ReceivedPoints), deref(got.RefusedPoints), got.Restarts, got.Collectors)
+	if got := c[0]; !eqInt(got.ReceivedPoints, ptrInt(3500)) || !eqInt(got.RefusedPoints, ptrInt(5)) || got.Restarts != 1 || got.Collectors != 2 ||
+		derefFloat(got.ReceivedSeconds) != 10 {
+		t.Errorf("received %v over %v s, refused %v, restarts %d, collectors %d; want 3500 over 10 s (5 s of each collector), 5, 1 restart, 2 collectors (by name)",
+			deref(got.ReceivedPoints), derefFloat(got.ReceivedSeconds), deref(got.RefusedPoints), got.Restarts, got.Collectors)
 	}
 	if got, want := c[0].KPIs["collector_memory"], float64(270<<20)/3+float64(50<<20); math.Abs(got-want) > 1 {
 		t.Errorf("collector memory %v, want %v: node-1's readings before and after its restart are one collector's", got, want)

@@ -24,8 +24,8 @@ import (
 // Keys, for an experiment E and variant V (the hash tag keeps an experiment's keys together):
 //
 //	<prefix>:{E}:V:<start>:s    set of series hashes (8 bytes each) of the window starting at <start> (ms)
-//	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; rcv, rfs, rst (collectors' input
-//	                            and restarts); cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector i
+//	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; rcv, rcvt, rfs, rst (collectors'
+//	                            input, the seconds it spans, and restarts); cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector i
 //	<prefix>:{E}:V:<start>:v    set of critical patterns covered
 //	<prefix>:{E}:V:collector:<i> the last reading of collector i: t (ms), cpu, up, st, acc, ref ("" when absent)
 //	<prefix>:{E}:V:dup:<hash>   a request already counted (a collector's retry of it counts nothing)
@@ -103,6 +103,7 @@ for _ = 1, n do
         end
         if acc and pacc then
           redis.call('HINCRBY', c, 'rcv', string.format('%d', acc - pacc))
+          redis.call('HINCRBYFLOAT', c, 'rcvt', (ts - pt) / 1000)
         end
         if ref and pref and ref >= pref then
           redis.call('HINCRBY', c, 'rfs', string.format('%d', ref - pref))
@@ -285,6 +286,7 @@ type totals struct {
 	cpu        map[string][2]float64 // per collector instance: CPU seconds, over interval seconds
 	memory     map[string][2]float64 // per collector instance: sum of RSS readings, number of readings
 	received   *int64                // points the collectors' receivers accepted; nil when no interval of theirs ended in the window
+	receivedT  *float64              // collector-seconds the intervals of received span; nil likewise
 	refused    *int64                // points refused to the collectors' receivers; nil likewise
 	restarts   int                   // collector restarts seen
 }
@@ -318,6 +320,8 @@ func (w *windows) read(ctx context.Context, x window) (totals, error) {
 		case "rcv":
 			n := int64(f)
 			t.received = &n
+		case "rcvt":
+			t.receivedT = &f
 		case "rfs":
 			n := int64(f)
 			t.refused = &n

@@ -72,34 +72,35 @@ func TestWindows_CollectorInputIsTheIncreaseBetweenReadingsAndRestartsAddNothing
 		received, refused *int64
 		restarts          int
 		cpu               map[string][2]float64 // CPU seconds over seconds, per collector
+		seconds           float64               // collector-seconds the input spans (0: none known)
 	}{
 		{"a first reading has no interval: nothing known",
-			[]reading{at("a", 5, 0, 1, 1000, 0)}, nil, nil, 0, map[string][2]float64{}},
+			[]reading{at("a", 5, 0, 1, 1000, 0)}, nil, nil, 0, map[string][2]float64{}, 0},
 		{"the increase between consecutive readings",
 			[]reading{at("a", 5, 0, 1, 1000, 2), at("a", 10, 0, 1.5, 3000, 2), at("a", 15, 0, 2, 6500, 9)},
-			ptrInt(5500), ptrInt(7), 0, map[string][2]float64{"a": {1, 10}}},
+			ptrInt(5500), ptrInt(7), 0, map[string][2]float64{"a": {1, 10}}, 10},
 		{"summed over collectors",
 			[]reading{at("a", 5, 0, 1, 1000, 0), at("b", 6, 0, 1, 100, 0), at("a", 10, 0, 2, 2000, 0), at("b", 11, 0, 2, 400, 0)},
-			ptrInt(1300), ptrInt(0), 0, map[string][2]float64{"a": {1, 5}, "b": {1, 5}}},
+			ptrInt(1300), ptrInt(0), 0, map[string][2]float64{"a": {1, 5}, "b": {1, 5}}, 10},
 		{"accepted points fell: a restart, and the interval adds nothing",
 			[]reading{at("a", 5, 0, 1, 1000, 0), at("a", 10, 0, 2, 2000, 0), at("a", 20, 14, 2.5, 1500, 0), at("a", 25, 14, 3, 2500, 0)},
-			ptrInt(2000), ptrInt(0), 1, map[string][2]float64{"a": {1.5, 10}}},
+			ptrInt(2000), ptrInt(0), 1, map[string][2]float64{"a": {1.5, 10}}, 10},
 		{"one restart per collector however many counters fell",
-			[]reading{at("a", 5, 0, 4, 9000, 50), at("a", 30, 28, 0.5, 100, 0)}, nil, nil, 1, map[string][2]float64{}},
+			[]reading{at("a", 5, 0, 4, 9000, 50), at("a", 30, 28, 0.5, 100, 0)}, nil, nil, 1, map[string][2]float64{}, 0},
 		{"only the uptime fell",
 			[]reading{changed(at("a", 5, 0, 1, 1000, 0), func(r *reading) { r.uptime, r.started = 50, 0 }), at("a", 10, 3, 2, 2000, 0)},
-			nil, nil, 1, map[string][2]float64{}},
+			nil, nil, 1, map[string][2]float64{}, 0},
 		{"the process started later though every counter grew (a quick crash after a reading)",
-			[]reading{at("a", 5, 0, 0.5, 1000, 0), at("a", 15, 4, 0.7, 1100, 0)}, nil, nil, 1, map[string][2]float64{}},
+			[]reading{at("a", 5, 0, 0.5, 1000, 0), at("a", 15, 4, 0.7, 1100, 0)}, nil, nil, 1, map[string][2]float64{}, 0},
 		{"a retried older reading is neither an interval nor a restart",
 			[]reading{at("a", 5, 0, 1, 1000, 0), at("a", 10, 0, 2, 2000, 0), at("a", 5, 0, 1, 1000, 0), at("a", 15, 0, 3, 3000, 0)},
-			ptrInt(2000), ptrInt(0), 0, map[string][2]float64{"a": {2, 10}}},
+			ptrInt(2000), ptrInt(0), 0, map[string][2]float64{"a": {2, 10}}, 10},
 		{"a reading without receiver counters: the next one starts a new receiver interval",
 			[]reading{at("a", 5, 0, 1, 1000, 0), lacking(at("a", 10, 0, 2, 2000, 0), hasAccepted|hasRefused), at("a", 15, 0, 3, 3000, 0)},
-			nil, nil, 0, map[string][2]float64{"a": {2, 10}}},
+			nil, nil, 0, map[string][2]float64{"a": {2, 10}}, 0},
 		{"collectors whose telemetry has no uptime or refused counter",
 			[]reading{lacking(at("a", 5, 0, 1, 1000, 0), hasUptime|hasRefused), lacking(at("a", 10, 0, 2, 1400, 0), hasUptime|hasRefused)},
-			ptrInt(400), nil, 0, map[string][2]float64{"a": {1, 5}}},
+			ptrInt(400), nil, 0, map[string][2]float64{"a": {1, 5}}, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +116,9 @@ func TestWindows_CollectorInputIsTheIncreaseBetweenReadingsAndRestartsAddNothing
 			if !eqInt(got.received, tt.received) || !eqInt(got.refused, tt.refused) || got.restarts != tt.restarts {
 				t.Errorf("received %v refused %v restarts %d, want %v %v %d",
 					deref(got.received), deref(got.refused), got.restarts, deref(tt.received), deref(tt.refused), tt.restarts)
+			}
+			if secs := derefFloat(got.receivedT); secs < tt.seconds-1e-9 || secs > tt.seconds+1e-9 || (got.receivedT == nil) != (got.received == nil) {
+				t.Errorf("input over %v collector-seconds (received %v), want %v", secs, deref(got.received), tt.seconds)
 			}
 			if len(got.cpu) != len(tt.cpu) {
 				t.Errorf("cpu %v, want %v", got.cpu, tt.cpu)
@@ -161,6 +165,14 @@ func TestWindows_CollectorInputCountsInTheWindowTheNewReadingLandsIn(t *testing.
 				deref(got.received), deref(got.refused), got.restarts, deref(tt.received), deref(tt.refused), tt.restarts)
 		}
 	}
+}
+
+// derefFloat reads a quantity that may be absent as 0.
+func derefFloat(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // deref prints a count that may be absent.

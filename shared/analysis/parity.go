@@ -10,8 +10,10 @@ import (
 // DefaultParityTolerance is the largest relative difference between what the two variants'
 // collectors received that still counts as the same input. Both scrape the same hosts at the same
 // interval, but at their own moments, so a window may hold one scrape more of one than of the
-// other and short-lived processes may be seen by one only; over a run the totals differ by a few
-// percent at most (the demo's A/A: under 1%).
+// other and short-lived processes may be seen by one only; over a run the rates differ by a few
+// percent at most (the demo's A/A: under 1%). A rate over a short span is coarse — the counter
+// rises a whole scrape at a time, so a span of 18 scrapes reads up to 1/18 high or low — which
+// is why the tolerance is 10%, not 1%.
 const DefaultParityTolerance = 0.1
 
 // Received is what one variant's collectors received during the run, from their own telemetry.
@@ -19,12 +21,22 @@ type Received struct {
 	Windows  int   `json:"windows"`         // complete windows the variant delivered
 	Reported int   `json:"reported"`        // of those, the windows with receiver telemetry
 	Accepted int64 `json:"accepted_points"` // points the receivers accepted over the reporting windows
+	// Seconds is the collector-seconds those points were accepted in: the time between the
+	// readings of each collector's counters, summed over collectors. 0 for windows stored
+	// without it, which are compared per window instead.
+	Seconds float64 `json:"accepted_seconds"`
 	Refused  int64 `json:"refused_points"`  // points the receivers refused over the reporting windows
 	Restarts int   `json:"restarts"`        // collector restarts seen during the run
 }
 
-// perWindow is the points accepted per reporting window.
-func (r Received) perWindow() float64 { return float64(r.Accepted) / float64(r.Reported) }
+// rate is the points accepted a collector-second, or per reporting window when the seconds are
+// unknown, and its unit.
+func (r Received) rate() (float64, string) {
+	if r.Seconds > 0 {
+		return float64(r.Accepted) / r.Seconds, "a second"
+	}
+	return float64(r.Accepted) / float64(r.Reported), "a window"
+}
 
 // ParityInput is the evidence of input parity.
 type ParityInput struct {
@@ -59,9 +71,12 @@ type Parity struct {
 //     once in srmLevel (two-sided binomial test, the sample-ratio-mismatch test's exact form) means
 //     one collector was down or cut off for a while. Lost windows alone do not bias a paired
 //     comparison, which leaves them out;
-//   - the points their receivers accepted per window, when both reported them: a ratio outside
-//     1 ± tolerance means they did not scrape the same things (per window, so that one window
-//     more of one variant, at a run's edge, does not count);
+//   - the points their receivers accepted a collector-second, when both reported them: a ratio
+//     outside 1 ± tolerance means they did not scrape the same things. A rate over the time the
+//     readings span, not a sum or a mean per window: the readings do not line up with windows,
+//     so a window may hold one reading interval or two, and a variant whose collector started
+//     late in its first window has a short first interval — per window, the first 6 s windows of
+//     a one-minute run differed by 13% with both collectors scraping the same host;
 //   - the share of points refused (memory limiter, a full queue): more than tolerance on either
 //     side means that side lost input;
 //   - restarts: a collector that restarted lost its state and a stretch of input.
@@ -86,11 +101,16 @@ func CheckParity(in ParityInput, tolerance float64) Parity {
 	if b.Reported > 0 && c.Reported > 0 {
 		p.Checked = append(p.Checked, "points received", "points refused")
 		if b.Accepted > 0 {
-			r := c.perWindow() / b.perWindow()
+			if (b.Seconds > 0) != (c.Seconds > 0) { // one side stored before the seconds were: compare alike
+				b.Seconds, c.Seconds = 0, 0
+			}
+			cr, unit := c.rate()
+			br, _ := b.rate()
+			r := cr / br
 			p.Ratio = &r
 			if math.Abs(r-1) > tolerance {
-				p.Problems = append(p.Problems, fmt.Sprintf("the candidate's receivers accepted %s the baseline's points a window (%.0f against %.0f)",
-					signedPct(r-1), c.perWindow(), b.perWindow()))
+				p.Problems = append(p.Problems, fmt.Sprintf("the candidate's receivers accepted %s the baseline's points %s (%.4g against %.4g)",
+					signedPct(r-1), unit, cr, br))
 			}
 		} else if c.Accepted > 0 {
 			p.Problems = append(p.Problems, fmt.Sprintf("the baseline's receivers accepted no points, the candidate's %d", c.Accepted))

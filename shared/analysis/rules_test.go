@@ -48,6 +48,15 @@ func TestCheckParity_CatchesUnequalInputs(t *testing.T) {
 		{"no receiver telemetry: windows and restarts only", Received{Windows: 12}, Received{Windows: 12}, 0, ""},
 		{"a collector down for a while", Received{Windows: 60}, Received{Windows: 44}, 0, "the baseline delivered 60 complete windows and the candidate 44: 16 windows came from one side only, 0 from the other"},
 		{"less input", same, Received{Windows: 12, Reported: 12, Accepted: 70000}, 0, "accepted −22.2% the baseline's points a window (5833 against 7500)"},
+		// Readings that do not line up with windows: the candidate's collector started late in
+		// its first window, so its 12 windows span 62 s of readings against the baseline's 72;
+		// a collector-second, the input is the same.
+		{"a late first reading: the same rate", Received{Windows: 12, Reported: 12, Accepted: 90000, Seconds: 72},
+			Received{Windows: 12, Reported: 12, Accepted: 77600, Seconds: 62}, 0, ""},
+		{"less input a second", Received{Windows: 12, Reported: 12, Accepted: 90000, Seconds: 72},
+			Received{Windows: 12, Reported: 12, Accepted: 70000, Seconds: 72}, 0, "accepted −22.2% the baseline's points a second (972.2 against 1250)"},
+		{"seconds on one side only: compared per window", Received{Windows: 12, Reported: 12, Accepted: 90000, Seconds: 72},
+			Received{Windows: 12, Reported: 12, Accepted: 70000}, 0, "accepted −22.2% the baseline's points a window (5833 against 7500)"},
 		{"refused input", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Refused: 20000}, 0, "the candidate's receivers refused 20000 of 110000 points"},
 		{"a restart", same, Received{Windows: 12, Reported: 12, Accepted: 90000, Restarts: 1}, 0, "restarted 0 times and the candidate's 1"},
 	}

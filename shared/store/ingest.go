@@ -100,6 +100,7 @@ type KPIWindow struct {
 	CollectorMemory *float64           `json:"collector_memory"`    // resident bytes of the variant's collectors, nil without self-telemetry
 	Collectors      int                `json:"collectors"`          // collectors (by phoenix.collector, else service.instance.id) whose self-telemetry arrived
 	ReceivedPoints  *int64             `json:"received_points"`     // points the variant's collectors' receivers accepted, before any processor; nil without a receiver interval
+	ReceivedSeconds *float64           `json:"received_seconds"`    // collector-seconds the receiver intervals span (received_points over it is the input rate); nil likewise
 	RefusedPoints   *int64             `json:"refused_points"`      // points refused to their receivers; nil without a receiver interval
 	Restarts        int                `json:"restarts"`            // collector restarts seen in the window
 	KPIs            map[string]float64 `json:"kpis"`                // every KPI by name (shared/experiment Metrics)
@@ -118,11 +119,11 @@ func (tx *Tx) SaveKPIWindow(ctx context.Context, experimentID uuid.UUID, w KPIWi
 	covered, missing := nonNil(w.CriticalCovered), nonNil(w.CriticalMissing)
 	tag, err := tx.Exec(ctx, `INSERT INTO kpi_windows (tenant_id, experiment_id, variant, window_start, window_end, complete,
 			series, datapoints, payload_bytes, requests, rejected_datapoints, critical_covered, critical_missing,
-			collector_cpu, collector_memory, collectors, received_points, refused_points, restarts, kpis)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING`,
+			collector_cpu, collector_memory, collectors, received_points, received_seconds, refused_points, restarts, kpis)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`,
 		tx.tenant, experimentID, w.Variant, w.WindowStart, w.WindowEnd, w.Complete, w.Series, w.Datapoints, w.PayloadBytes,
 		w.Requests, w.Rejected, covered, missing, w.CollectorCPU, w.CollectorMemory, w.Collectors,
-		w.ReceivedPoints, w.RefusedPoints, w.Restarts, kpis)
+		w.ReceivedPoints, w.ReceivedSeconds, w.RefusedPoints, w.Restarts, kpis)
 	if err != nil {
 		return false, fmt.Errorf("store KPI window %s of %s/%s: %w", w.WindowStart.Format(time.RFC3339), experimentID, w.Variant, err)
 	}
@@ -161,7 +162,7 @@ func (tx *Tx) KPIWindows(ctx context.Context, experimentID uuid.UUID, f KPIFilte
 	}
 	rows, err := tx.Query(ctx, `SELECT variant, window_start, window_end, complete, series, datapoints, payload_bytes,
 			requests, rejected_datapoints, critical_covered, critical_missing, collector_cpu, collector_memory, collectors,
-			received_points, refused_points, restarts, kpis, closed_at
+			received_points, received_seconds, refused_points, restarts, kpis, closed_at
 		FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2 AND ($3 = '' OR variant = $3)
 		  AND ($4::timestamptz IS NULL OR window_start >= $4) AND ($5::timestamptz IS NULL OR window_end <= $5)
 		ORDER BY window_start, variant LIMIT $6`, tx.tenant, experimentID, string(f.Variant), from, to, f.Limit)
@@ -175,7 +176,7 @@ func (tx *Tx) KPIWindows(ctx context.Context, experimentID uuid.UUID, f KPIFilte
 		var kpis []byte
 		if err := rows.Scan(&w.Variant, &w.WindowStart, &w.WindowEnd, &w.Complete, &w.Series, &w.Datapoints, &w.PayloadBytes,
 			&w.Requests, &w.Rejected, &w.CriticalCovered, &w.CriticalMissing, &w.CollectorCPU, &w.CollectorMemory,
-			&w.Collectors, &w.ReceivedPoints, &w.RefusedPoints, &w.Restarts, &kpis, &w.ClosedAt); err != nil {
+			&w.Collectors, &w.ReceivedPoints, &w.ReceivedSeconds, &w.RefusedPoints, &w.Restarts, &kpis, &w.ClosedAt); err != nil {
 			return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
 		}
 		if err := json.Unmarshal(kpis, &w.KPIs); err != nil {

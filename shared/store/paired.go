@@ -24,7 +24,7 @@ type PairedSeries struct {
 // (metric, window_start) order) and returns one pair of arrays per metric. Unpaired counts each
 // metric's samples without a twin.
 func (tx *Tx) PairedKPIs(ctx context.Context, experimentID uuid.UUID) (map[string]PairedSeries, error) {
-	out, err := tx.paired(ctx, experimentID, "")
+	out, err := tx.paired(ctx, experimentID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -48,27 +48,21 @@ func (tx *Tx) PairedKPIs(ctx context.Context, experimentID uuid.UUID) (map[strin
 	return out, counts.Err()
 }
 
-// PairedMetric reads one metric's paired values, as PairedKPIs does for all of them, without the
-// count of unpaired samples: a look reads its metrics side by side, one connection each.
-func (tx *Tx) PairedMetric(ctx context.Context, experimentID uuid.UUID, metric string) (PairedSeries, error) {
-	out, err := tx.paired(ctx, experimentID, metric)
-	if err != nil {
-		return PairedSeries{}, err
-	}
-	s := out[metric]
-	s.Metric = metric
-	return s, nil
+// PairedMetrics reads the paired values of the named metrics, as PairedKPIs does for all of
+// them, without the count of unpaired samples.
+func (tx *Tx) PairedMetrics(ctx context.Context, experimentID uuid.UUID, metrics []string) (map[string]PairedSeries, error) {
+	return tx.paired(ctx, experimentID, metrics)
 }
 
-// paired reads the paired values of one metric, or of every metric when metric is empty.
-func (tx *Tx) paired(ctx context.Context, experimentID uuid.UUID, metric string) (map[string]PairedSeries, error) {
+// paired reads the paired values of the named metrics, or of every metric when metrics is nil.
+func (tx *Tx) paired(ctx context.Context, experimentID uuid.UUID, metrics []string) (map[string]PairedSeries, error) {
 	rows, err := tx.Query(ctx, `SELECT metric, array_agg(b), array_agg(c) FROM (
 			SELECT b.metric, b.value AS b, c.value AS c FROM kpi_samples b
 			JOIN kpi_samples c ON c.tenant_id = b.tenant_id AND c.experiment_id = b.experiment_id
 				AND c.variant = 'candidate' AND c.metric = b.metric AND c.window_start = b.window_start
-			WHERE b.tenant_id = $1 AND b.experiment_id = $2 AND b.variant = 'baseline' AND ($3 = '' OR b.metric = $3)
+			WHERE b.tenant_id = $1 AND b.experiment_id = $2 AND b.variant = 'baseline' AND ($3::text[] IS NULL OR b.metric = ANY($3))
 			ORDER BY b.metric, b.window_start) p
-		GROUP BY metric`, tx.tenant, experimentID, metric)
+		GROUP BY metric`, tx.tenant, experimentID, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("read paired KPIs of %s: %w", experimentID, err)
 	}
@@ -135,6 +129,7 @@ func (tx *Tx) InputParity(ctx context.Context, experimentID uuid.UUID) (analysis
 	rows, err := tx.Query(ctx, `SELECT variant, count(*) FILTER (WHERE complete),
 			count(received_points) FILTER (WHERE complete),
 			coalesce(sum(received_points) FILTER (WHERE complete), 0),
+			coalesce(sum(received_seconds) FILTER (WHERE complete AND received_points IS NOT NULL), 0),
 			coalesce(sum(refused_points) FILTER (WHERE complete), 0),
 			coalesce(sum(restarts), 0)
 		FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2
@@ -146,7 +141,7 @@ func (tx *Tx) InputParity(ctx context.Context, experimentID uuid.UUID) (analysis
 	for rows.Next() {
 		var variant string
 		var r analysis.Received
-		if err := rows.Scan(&variant, &r.Windows, &r.Reported, &r.Accepted, &r.Refused, &r.Restarts); err != nil {
+		if err := rows.Scan(&variant, &r.Windows, &r.Reported, &r.Accepted, &r.Seconds, &r.Refused, &r.Restarts); err != nil {
 			return p, fmt.Errorf("read input parity of %s: %w", experimentID, err)
 		}
 		if variant == "baseline" {

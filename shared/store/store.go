@@ -74,6 +74,23 @@ func (s *Store) WithTenant(ctx context.Context, tenant uuid.UUID, fn func(*Tx) e
 	})
 }
 
+// ReadTenant runs fn in a read-only transaction of tenant, as WithTenant does, at repeatable read:
+// every statement sees the database as it was at the first, so reads that must agree with each
+// other (a look's paired windows, coverage and parity) see the same windows even while new ones
+// are stored.
+func (s *Store) ReadTenant(ctx context.Context, tenant uuid.UUID, fn func(*Tx) error) error {
+	if tenant == uuid.Nil {
+		return ErrNoTenant
+	}
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	return pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", tenant.String()); err != nil {
+			return fmt.Errorf("set tenant: %w", err)
+		}
+		return fn(&Tx{Tx: tx, tenant: tenant})
+	})
+}
+
 // Catalog runs fn in a transaction with no tenant set, for the global catalog (roles and
 // permissions). Row-level security shows such a transaction no tenant's rows and refuses its
 // writes to tenant tables.

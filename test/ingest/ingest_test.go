@@ -314,6 +314,7 @@ type count struct {
 	mem        map[string][2]float64 // per instance: sum of RSS readings, readings
 	input      bool                  // some collector's receiver counters rose from one reading to the next here
 	received   int64                 // by how much the accepted points rose
+	receivedT  float64               // over how many collector-seconds
 	refused    int64                 // by how much the refused points rose
 	restarts   int                   // a collector's CPU seconds or accepted points fell
 }
@@ -449,6 +450,7 @@ func (c *counter) add(start int64, encoding string, raw []byte) {
 			if r.input && prev.input {
 				w.input = true
 				w.received += int64(r.accepted - prev.accepted)
+				w.receivedT += float64(r.ms-prev.ms) / 1000
 				w.refused += int64(r.refused - prev.refused)
 			}
 		}
@@ -573,10 +575,12 @@ func (c *counter) compare(t *testing.T, stored []store.KPIWindow, who string) in
 			t.Errorf("%s, window %s: Phoenix CPU %v memory %v; the count %v %v", who, got.WindowStart, deref(got.CollectorCPU), deref(got.CollectorMemory), cpu, mem)
 		}
 		// What the collectors' receivers took in, as their own counters say.
-		if (got.ReceivedPoints != nil) != want.input || (got.RefusedPoints != nil) != want.input || got.Restarts != want.restarts ||
-			want.input && (*got.ReceivedPoints != want.received || *got.RefusedPoints != want.refused) {
-			t.Errorf("%s, window %s: Phoenix received %v refused %v restarts %d; the count %d %d %d (input seen: %v)", who, got.WindowStart,
-				derefInt(got.ReceivedPoints), derefInt(got.RefusedPoints), got.Restarts, want.received, want.refused, want.restarts, want.input)
+		if (got.ReceivedPoints != nil) != want.input || (got.RefusedPoints != nil) != want.input || (got.ReceivedSeconds != nil) != want.input ||
+			got.Restarts != want.restarts || want.input && (*got.ReceivedPoints != want.received || *got.RefusedPoints != want.refused ||
+			math.Abs(*got.ReceivedSeconds-want.receivedT) > 1e-6) {
+			t.Errorf("%s, window %s: Phoenix received %v over %v s, refused %v, restarts %d; the count %d over %v s, %d, %d (input seen: %v)", who, got.WindowStart,
+				derefInt(got.ReceivedPoints), deref(got.ReceivedSeconds), derefInt(got.RefusedPoints), got.Restarts,
+				want.received, want.receivedT, want.refused, want.restarts, want.input)
 		}
 		if got.CollectorMemory != nil && (*got.CollectorMemory < 10<<20 || *got.CollectorMemory > 4<<30) {
 			t.Errorf("%s: collector memory %v bytes is not plausible", who, *got.CollectorMemory)

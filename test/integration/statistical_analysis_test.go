@@ -63,8 +63,9 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 
 	token := login(t, p.target, acct)
 	var stored struct {
-		Verdict string          `json:"verdict"` // promote, reject or inconclusive
-		Report  analyzer.Report `json:"report"`  // the explained decision
+		Verdict   string          `json:"verdict"`    // promote, reject or inconclusive
+		CreatedAt time.Time       `json:"created_at"` // when it was stored: windows closed after it were not read
+		Report    analyzer.Report `json:"report"`     // the explained decision
 	}
 	getJSON(t, p.target, token, "/v1/experiments/"+id+"/analysis", &stored)
 	var exp struct {
@@ -74,7 +75,7 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	}
 	getJSON(t, p.target, token, "/v1/experiments/"+id, &exp)
 	run, pairs := servedRun(t, p.target, token, id, exp.Spec, time.Duration(exp.PlannedDurationSeconds)*time.Second,
-		time.Duration(exp.DurationSeconds)*time.Second, 6*time.Second, stored.Report)
+		time.Duration(exp.DurationSeconds)*time.Second, 6*time.Second, stored.CreatedAt, stored.Report)
 
 	t.Run("the engine on the served windows reaches the stored decision", func(t *testing.T) {
 		look := stored.Report.Look
@@ -161,12 +162,12 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 	})
 }
 
-// servedRun rebuilds what the analysis read from the KPI windows the API serves: the windows
-// complete for both variants, paired by start, as many as the analysis compared (windows that
-// closed after it are left out); the critical processes each variant covered in them; what the
-// collectors received. It also returns each metric's paired values per variant.
+// servedRun rebuilds what the analysis read from the KPI windows the API serves: of the windows
+// stored before the analysis (a window open when the run ended closes after it), those complete
+// for both variants, paired by start; the critical processes each variant covered in them; what
+// the collectors received. It also returns each metric's paired values per variant.
 func servedRun(t *testing.T, target smoke.Target, token, id string, spec experiment.Spec, planned, duration, window time.Duration,
-	rep analyzer.Report) (analyzer.Run, map[string]map[experiment.Variant][]float64) {
+	analysed time.Time, rep analyzer.Report) (analyzer.Run, map[string]map[experiment.Variant][]float64) {
 	t.Helper()
 	type served struct {
 		WindowStart     time.Time          `json:"window_start"`     // the pairing key
@@ -174,8 +175,10 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 		KPIs            map[string]float64 `json:"kpis"`             // by name
 		CriticalCovered []string           `json:"critical_covered"` // critical patterns in the output
 		ReceivedPoints  *int64             `json:"received_points"`  // the collectors' receivers accepted
+		ReceivedSeconds *float64           `json:"received_seconds"` // …over these collector-seconds
 		RefusedPoints   *int64             `json:"refused_points"`   // …refused
 		Restarts        int                `json:"restarts"`         // collector restarts seen
+		ClosedAt        time.Time          `json:"closed_at"`        // when it was stored
 	}
 	windows := map[experiment.Variant]map[time.Time]served{}
 	run := analyzer.NewRun(spec, planned, duration, window)
@@ -191,6 +194,9 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 			received = &run.Parity.Candidate
 		}
 		for _, w := range page.Items {
+			if w.ClosedAt.After(analysed) {
+				continue
+			}
 			received.Restarts += w.Restarts
 			if !w.Complete {
 				continue
@@ -199,6 +205,9 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 			if w.ReceivedPoints != nil {
 				received.Reported++
 				received.Accepted += *w.ReceivedPoints
+				if w.ReceivedSeconds != nil {
+					received.Seconds += *w.ReceivedSeconds
+				}
 			}
 			if w.RefusedPoints != nil {
 				received.Refused += *w.RefusedPoints
@@ -215,7 +224,7 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 	for _, start := range starts {
 		b := windows[experiment.Baseline][start]
 		c, ok := windows[experiment.Candidate][start]
-		if !ok || paired == rep.Look.Windows {
+		if !ok {
 			continue
 		}
 		paired++
@@ -237,7 +246,11 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 		}
 	}
 	if paired != rep.Look.Windows {
-		t.Fatalf("the analysis compared %d paired windows, the API serves %d", rep.Look.Windows, paired)
+		t.Fatalf("the analysis compared %d paired windows, the API serves %d stored before it", rep.Look.Windows, paired)
+	}
+	if p := rep.Parity; p != nil && (p.Baseline.Windows != run.Parity.Baseline.Windows || p.Candidate.Windows != run.Parity.Candidate.Windows) {
+		t.Fatalf("the analysis counted %d and %d complete windows, the API serves %d and %d stored before it",
+			p.Baseline.Windows, p.Candidate.Windows, run.Parity.Baseline.Windows, run.Parity.Candidate.Windows)
 	}
 	run.AA = rep.Calibration != nil
 	return run, pairs
