@@ -24,9 +24,9 @@ type Received struct {
 	// Seconds is the collector-seconds those points were accepted in: the time between the
 	// readings of each collector's counters, summed over collectors. 0 for windows stored
 	// without it, which are compared per window instead.
-	Seconds float64 `json:"accepted_seconds"`
-	Refused  int64 `json:"refused_points"`  // points the receivers refused over the reporting windows
-	Restarts int   `json:"restarts"`        // collector restarts seen during the run
+	Seconds  float64 `json:"accepted_seconds"`
+	Refused  int64   `json:"refused_points"` // points the receivers refused over the reporting windows
+	Restarts int     `json:"restarts"`       // collector restarts seen during the run
 }
 
 // rate is the points accepted a collector-second, or per reporting window when the seconds are
