@@ -394,11 +394,19 @@ func expectEvent(t *testing.T, c *websocket.Conn, channel string, seq uint64, pa
 	}
 }
 
-// publish publishes payload for tenant and experiment.
+// publish publishes payload for tenant and experiment. A channel that has no counter yet gets
+// one at 0 first, so its events are numbered 1, 2, 3 and the tests can name them: a channel whose
+// counter exists goes on from it. A new numbering's start (Redis's clock, so that numbers never
+// repeat after Redis loses its memory) is shared/realtime's test, and TestRedisMemoryLoss's here.
 func (e *env) publish(t *testing.T, tenant, experiment uuid.UUID, payload string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
+	for _, ch := range []realtime.Channel{{Tenant: tenant}, {Tenant: tenant, Experiment: experiment}} {
+		if err := e.rdb.SetNX(ctx, ch.CounterKey(e.prefix), 0, time.Hour).Err(); err != nil {
+			t.Fatalf("number the channel from 1: %v", err)
+		}
+	}
 	if err := e.pub.Publish(ctx, tenant, experiment, []byte(payload)); err != nil {
 		t.Fatalf("publish: %v", err)
 	}

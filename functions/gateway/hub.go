@@ -425,7 +425,22 @@ func (h *hub) resubscribed(redisName string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.known || latest <= s.lastSeq {
+	if s.known && latest < s.lastSeq {
+		// The counter went back: Redis lost its memory (a restart without persistence). What
+		// was published since is in a new numbering that starts above every old number, so the
+		// next event would show the jump; the holders are told now, not at the next event, which
+		// on a quiet channel may be long in coming.
+		h.metrics.dropped.WithLabelValues(droppedHistoryGap).Inc()
+		h.log.Warn("gateway: the channel's numbering restarted; events may be lost", "channel", redisName, "after", s.lastSeq)
+		frame := queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+			"the event history after seq %d was lost (the event store restarted); reload the state, then apply the events that follow", s.lastSeq))}
+		for c := range s.holders {
+			c.deliver(frame)
+		}
+		s.lastSeq = latest
+		return
+	}
+	if !s.known || latest == s.lastSeq {
 		return
 	}
 	if len(s.holders) == 0 {

@@ -124,6 +124,54 @@ func TestRedisConnectionLoss_IsRecoveredWithoutGaps(t *testing.T) {
 	}
 }
 
+// TestRedisMemoryLoss_IsAnnouncedNotSwallowed is a Redis restart without persistence while a
+// client is connected: counters and histories are gone when the gateway reconnects. Before, the
+// new numbering restarted at 1 and the gateway dropped every event numbered at or below the last
+// it had passed on as a duplicate: the client missed them without a word. Now the client is told
+// history_unavailable as soon as the gateway is back, and then receives what follows — a test
+// connected on another replica, subscribing with the old number, is told likewise.
+func TestRedisMemoryLoss_IsAnnouncedNotSwallowed(t *testing.T) {
+	p := newProxy(t, redisAddr())
+	viaProxy := connectRedis(t, p.addr())
+	e := newEnv(t, withRedis(viaProxy), withOptions(func(o *Options) { o.RedisHealthInterval = 100 * time.Millisecond }))
+	experiment := e.experiment(e.tenantA)
+	channel := "experiment:" + experiment.String()
+	c := e.dial(t, tokenA)
+	subscribe(t, c, channel)
+	for i := 1; i <= 30; i++ {
+		e.publish(t, e.tenantA, experiment, fmt.Sprintf(`{"n":%d}`, i))
+		expectEvent(t, c, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
+	}
+
+	p.setCut(true)
+	waitFor(t, "readiness to fail", func() bool { return e.gw.Ready(context.Background()) != nil })
+	deleteKeys(e.rdb, e.prefix) // Redis restarted empty
+	p.setCut(false)
+	waitFor(t, "readiness to return", func() bool { return e.gw.Ready(context.Background()) == nil })
+	f := expectError(t, c, codeHistoryUnavailable, channel)
+	t.Log(f.Message)
+
+	// The publisher's next event (not numbered by the test) starts the new numbering.
+	if err := e.pub.Publish(context.Background(), e.tenantA, experiment, []byte(`{"after":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	ev := expect(t, c, typeEvent, channel)
+	if ev.Seq == nil || *ev.Seq <= 30 || string(ev.Data) != `{"after":true}` {
+		t.Fatalf("after the loss got event %v %s, want the new event above every old number", ev.Seq, ev.Data)
+	}
+	// A client that reconnects with the last number it had is told too, not replayed the new
+	// numbering's events as if they followed it.
+	other := e.dial(t, tokenA)
+	send(t, other, fmt.Sprintf(`{"type":"subscribe","channel":%q,"since":30}`, channel))
+	expectError(t, other, codeHistoryUnavailable, channel)
+	if seq := subscribed(t, other, channel); seq != *ev.Seq {
+		t.Fatalf("subscribed at %d, want the new latest %d", seq, *ev.Seq)
+	}
+	if got := metric(t, e.reg, "phoenix_gateway_dropped_total", droppedDuplicate); got != 0 {
+		t.Fatalf("dropped{duplicate} = %v, want 0", got)
+	}
+}
+
 func TestDispatch_FillsASkippedNumberFromTheHistory(t *testing.T) {
 	p := newProxy(t, redisAddr())
 	viaProxy := connectRedis(t, p.addr())

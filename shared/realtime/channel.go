@@ -37,10 +37,11 @@ func (c Channel) Name(prefix string) string {
 	return join(prefix, "tenant:"+c.Tenant.String()+c.suffix())
 }
 
-// counterKey holds the channel's last sequence number. The tenant in braces is a Redis Cluster
+// CounterKey holds the channel's last sequence number (docs/websocket.md lists it with the other
+// keys): a channel whose counter exists goes on from it. The tenant in braces is a Redis Cluster
 // hash tag: both channels of one publish, counters and streams alike, live in one slot, which a
 // script touching all of them requires.
-func (c Channel) counterKey(prefix string) string {
+func (c Channel) CounterKey(prefix string) string {
 	return join(prefix, "seq:{"+c.Tenant.String()+"}"+c.suffix())
 }
 

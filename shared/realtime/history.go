@@ -21,6 +21,9 @@ type Event struct {
 	Seq uint64
 	// Data is the payload as published, a JSON document.
 	Data string
+	// First marks the first event of a numbering (read from the history only): nothing of the
+	// channel came before it that a subscriber could still need.
+	First bool
 }
 
 // Decode parses a message received on a channel: "<seq> <payload>".
@@ -51,7 +54,7 @@ func NewHistory(rdb *redis.Client, prefix string) *History {
 // Latest returns the number of the channel's most recent event, 0 if it never had one (or was
 // quiet for longer than its counter lives).
 func (h *History) Latest(ctx context.Context, ch Channel) (uint64, error) {
-	n, err := h.rdb.Get(ctx, ch.counterKey(h.prefix)).Uint64()
+	n, err := h.rdb.Get(ctx, ch.CounterKey(h.prefix)).Uint64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -62,15 +65,17 @@ func (h *History) Latest(ctx context.Context, ch Channel) (uint64, error) {
 }
 
 // After returns, oldest first, up to limit events of the channel numbered after seq, and the
-// channel's latest number. No events and latest == seq means the caller is up to date. If the
-// history cannot supply seq+1 although the channel went past seq, or the channel's numbers are
-// below seq, it returns ErrHistoryGap with the latest number.
+// channel's latest number. No events and latest == seq means the caller is up to date. seq 0
+// means none seen: the events from the first of the channel's numbering, if the history still
+// holds it. If the history cannot supply seq+1 (or, for 0, the first event) although the channel
+// went past seq, or the channel's numbers are below seq, it returns ErrHistoryGap with the latest
+// number.
 func (h *History) After(ctx context.Context, ch Channel, seq uint64, limit int) ([]Event, uint64, error) {
 	var rng *redis.XMessageSliceCmd
 	var counter *redis.StringCmd
 	_, err := h.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		rng = p.XRangeN(ctx, ch.historyKey(h.prefix), "(0-"+strconv.FormatUint(seq, 10), "+", int64(max(limit, 1)))
-		counter = p.Get(ctx, ch.counterKey(h.prefix))
+		counter = p.Get(ctx, ch.CounterKey(h.prefix))
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -96,13 +101,13 @@ func (h *History) After(ctx context.Context, ch Channel, seq uint64, limit int) 
 		return nil, latest, ErrHistoryGap
 	case latest == seq:
 		return nil, latest, nil
-	case len(events) == 0 || events[0].Seq != seq+1:
+	case len(events) == 0 || events[0].Seq != seq+1 && !(seq == 0 && events[0].First):
 		return nil, latest, ErrHistoryGap
 	}
 	return events, latest, nil
 }
 
-// historyEvent converts a stream entry "0-<seq>" {d: payload} into an Event.
+// historyEvent converts a stream entry "0-<seq>" {d: payload[, s: 1]} into an Event.
 func historyEvent(m redis.XMessage) (Event, error) {
 	n, ok := strings.CutPrefix(m.ID, "0-")
 	seq, err := strconv.ParseUint(n, 10, 64)
@@ -110,5 +115,6 @@ func historyEvent(m redis.XMessage) (Event, error) {
 	if !ok || err != nil || !isString {
 		return Event{}, fmt.Errorf("unexpected history entry %q", m.ID)
 	}
-	return Event{Seq: seq, Data: data}, nil
+	_, first := m.Values["s"]
+	return Event{Seq: seq, Data: data, First: first}, nil
 }

@@ -33,23 +33,45 @@ var ErrInvalidPayload = errors.New("realtime: payload is not valid JSON")
 // experiment channel, atomically: a subscriber never sees a number that the history does not
 // hold, nor two publishers interleave within one channel.
 //
+// A channel without a counter starts a numbering. It continues after the history's newest entry
+// when the history survived (the counter expired, or was lost alone); otherwise it starts at
+// Redis's clock in microseconds, and the history marks that entry (field s) as the first of its
+// numbering. Starting there rather than at 1 is what keeps a loss of Redis's memory from going
+// unnoticed: an earlier numbering of the channel started at an earlier microsecond and rose by
+// one an event, so every number it gave out is below the new start (unless it gave out more than
+// one event a microsecond for its whole life). A gateway or client holding an old number sees a
+// jump that the history cannot fill and is told history_unavailable — never a repeat of numbers
+// it already had, which it would drop as duplicates (measured before: a client connected through
+// a Redis restart silently missed 51 s of events). Numbers stay below 2⁵³ until the year 2255,
+// exact in a JavaScript number.
+//
 // KEYS: counter and history of the tenant channel, then of the experiment channel.
 // ARGV: the two pub/sub channels, the payload, history length, history TTL, counter TTL (seconds).
 var publishScript = redis.NewScript(`
 for i = 0, 1 do
   local counter, stream = KEYS[2*i+1], KEYS[2*i+2]
-  local seq = redis.call('INCR', counter)
-  if seq == 1 then
-    -- A counter lost while its history survived must not number below what the history holds.
+  local seq
+  local first = false
+  if redis.call('EXISTS', counter) == 1 then
+    seq = redis.call('INCR', counter)
+  else
     local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
     if #top > 0 then
       seq = tonumber(string.match(top[1][1], '%-(%d+)$')) + 1
-      redis.call('SET', counter, seq)
+    else
+      local t = redis.call('TIME')
+      seq = tonumber(t[1]) * 1000000 + tonumber(t[2])
+      first = true
     end
+    redis.call('SET', counter, string.format('%d', seq))
   end
   redis.call('EXPIRE', counter, ARGV[6])
   local id = string.format('%d', seq)
-  redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], '0-' .. id, 'd', ARGV[3])
+  if first then
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], '0-' .. id, 'd', ARGV[3], 's', '1')
+  else
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], '0-' .. id, 'd', ARGV[3])
+  end
   redis.call('EXPIRE', stream, ARGV[5])
   redis.call('PUBLISH', ARGV[i+1], id .. ' ' .. ARGV[3])
 end
@@ -114,7 +136,7 @@ func (p *Publisher) Publish(ctx context.Context, tenant, experiment uuid.UUID, p
 		return fmt.Errorf("publish event of experiment %s: %w", experiment, ErrInvalidPayload)
 	}
 	t, e := Channel{Tenant: tenant}, Channel{Tenant: tenant, Experiment: experiment}
-	keys := []string{t.counterKey(p.prefix), t.historyKey(p.prefix), e.counterKey(p.prefix), e.historyKey(p.prefix)}
+	keys := []string{t.CounterKey(p.prefix), t.historyKey(p.prefix), e.CounterKey(p.prefix), e.historyKey(p.prefix)}
 	args := []any{t.Name(p.prefix), e.Name(p.prefix), payload, p.opts.historyLength,
 		seconds(p.opts.historyTTL), seconds(p.opts.counterTTL)}
 	if err := publishScript.Run(ctx, p.rdb, keys, args...).Err(); err != nil {

@@ -29,7 +29,7 @@ func TestChannelNames(t *testing.T) {
 			"phoenix:tenant:11111111-1111-1111-1111-111111111111:experiment:22222222-2222-2222-2222-222222222222"},
 		{"experiment without prefix", ExperimentChannel("", tenant, experiment),
 			"tenant:11111111-1111-1111-1111-111111111111:experiment:22222222-2222-2222-2222-222222222222"},
-		{"tenant counter", Channel{Tenant: tenant}.counterKey("phoenix"), "phoenix:seq:{11111111-1111-1111-1111-111111111111}"},
+		{"tenant counter", Channel{Tenant: tenant}.CounterKey("phoenix"), "phoenix:seq:{11111111-1111-1111-1111-111111111111}"},
 		{"experiment history", Channel{Tenant: tenant, Experiment: experiment}.historyKey("phoenix"),
 			"phoenix:history:{11111111-1111-1111-1111-111111111111}:experiment:22222222-2222-2222-2222-222222222222"},
 		{"revocations", RevocationChannel("phoenix"), "phoenix:revocations"},
@@ -108,27 +108,48 @@ func TestPublish_NumbersEachChannelAndPublishesTenantFirst(t *testing.T) {
 		}
 	}
 	p := NewPublisher(rdb, prefix)
+	before := time.Now().UnixMicro()
 	for _, e := range []uuid.UUID{first, second, first} {
 		if err := p.Publish(ctx, tenant, e, []byte(`{"experiment":"`+e.String()+`"}`)); err != nil {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	// The tenant channel numbers all three; each experiment channel its own.
-	want := []struct{ channel, payload string }{
-		{tenantCh, `1 {"experiment":"` + first.String() + `"}`},
-		{firstCh, `1 {"experiment":"` + first.String() + `"}`},
-		{tenantCh, `2 {"experiment":"` + second.String() + `"}`},
-		{secondCh, `1 {"experiment":"` + second.String() + `"}`},
-		{tenantCh, `3 {"experiment":"` + first.String() + `"}`},
-		{firstCh, `2 {"experiment":"` + first.String() + `"}`},
+	after := time.Now().UnixMicro()
+	// The tenant channel numbers all three; each experiment channel its own, each from its
+	// first number on (n below counts from 1).
+	want := []struct {
+		channel string
+		n       uint64
+		payload string
+	}{
+		{tenantCh, 1, `{"experiment":"` + first.String() + `"}`},
+		{firstCh, 1, `{"experiment":"` + first.String() + `"}`},
+		{tenantCh, 2, `{"experiment":"` + second.String() + `"}`},
+		{secondCh, 1, `{"experiment":"` + second.String() + `"}`},
+		{tenantCh, 3, `{"experiment":"` + first.String() + `"}`},
+		{firstCh, 2, `{"experiment":"` + first.String() + `"}`},
 	}
+	starts := map[string]uint64{}
 	for _, w := range want {
 		m, err := sub.ReceiveMessage(ctx)
 		if err != nil {
 			t.Fatalf("receive: %v", err)
 		}
-		if m.Channel != w.channel || m.Payload != w.payload {
-			t.Fatalf("got %q on %q, want %q on %q", m.Payload, m.Channel, w.payload, w.channel)
+		e, err := Decode(m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.n == 1 {
+			starts[m.Channel] = e.Seq
+		}
+		if m.Channel != w.channel || e.Seq != starts[w.channel]+w.n-1 || e.Data != w.payload {
+			t.Fatalf("got %q on %q, want number %d of %q on %q", m.Payload, m.Channel, w.n, w.payload, w.channel)
+		}
+	}
+	// A new numbering starts at Redis's clock in microseconds (the same machine's clock here).
+	for ch, start := range starts {
+		if start < uint64(before) || start > uint64(after) {
+			t.Errorf("%s starts at %d, want Redis's clock in µs, in [%d, %d]", ch, start, before, after)
 		}
 	}
 }
@@ -162,11 +183,11 @@ func TestPublish_ConcurrentPublishersLeaveNoGaps(t *testing.T) {
 		if err != nil {
 			t.Fatalf("After: %v", err)
 		}
-		if latest != publishers*each || len(events) != publishers*each {
-			t.Fatalf("latest %d, %d events; want %d of each", latest, len(events), publishers*each)
+		if len(events) != publishers*each || latest != events[0].Seq+publishers*each-1 || !events[0].First {
+			t.Fatalf("latest %d, %d events; want %d of each, the first marked first", latest, len(events), publishers*each)
 		}
 		for i, e := range events {
-			if e.Seq != uint64(i+1) {
+			if e.Seq != events[0].Seq+uint64(i) {
 				t.Fatalf("event %d has seq %d", i, e.Seq)
 			}
 		}
@@ -185,6 +206,7 @@ func TestHistory_After(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	b := firstNumber(t, h, ch) - 1 // number n of the channel is b+n
 	tests := []struct {
 		name       string
 		ch         Channel
@@ -194,11 +216,12 @@ func TestHistory_After(t *testing.T) {
 		wantLatest uint64
 		wantErr    error
 	}{
-		{"everything", ch, 0, 10, []uint64{1, 2, 3, 4, 5}, 5, nil},
-		{"after 3", ch, 3, 10, []uint64{4, 5}, 5, nil},
-		{"a page", ch, 1, 2, []uint64{2, 3}, 5, nil},
-		{"up to date", ch, 5, 10, nil, 5, nil},
-		{"beyond the latest", ch, 9, 10, nil, 5, ErrHistoryGap},
+		{"everything: after 0, from the numbering's first", ch, 0, 10, []uint64{b + 1, b + 2, b + 3, b + 4, b + 5}, b + 5, nil},
+		{"after 3", ch, b + 3, 10, []uint64{b + 4, b + 5}, b + 5, nil},
+		{"a page", ch, b + 1, 2, []uint64{b + 2, b + 3}, b + 5, nil},
+		{"up to date", ch, b + 5, 10, nil, b + 5, nil},
+		{"beyond the latest", ch, b + 9, 10, nil, b + 5, ErrHistoryGap},
+		{"a number just below the first: a numbering before this one", ch, b - 1, 10, nil, b + 5, ErrHistoryGap},
 		{"a channel without events", Channel{Tenant: uuid.New()}, 0, 10, nil, 0, nil},
 		{"a number the channel never had", Channel{Tenant: uuid.New()}, 3, 10, nil, 0, ErrHistoryGap},
 	}
@@ -211,8 +234,8 @@ func TestHistory_After(t *testing.T) {
 			var seqs []uint64
 			for _, e := range events {
 				seqs = append(seqs, e.Seq)
-				if e.Data != fmt.Sprintf(`{"n":%d}`, e.Seq) {
-					t.Fatalf("event %d data %s", e.Seq, e.Data)
+				if e.Data != fmt.Sprintf(`{"n":%d}`, e.Seq-b) || e.First != (e.Seq == b+1) {
+					t.Fatalf("event %d data %s first %v", e.Seq, e.Data, e.First)
 				}
 			}
 			if fmt.Sprint(seqs) != fmt.Sprint(tt.wantSeqs) {
@@ -220,9 +243,19 @@ func TestHistory_After(t *testing.T) {
 			}
 		})
 	}
-	if n, err := h.Latest(ctx, ch); err != nil || n != 5 {
-		t.Fatalf("Latest = %d, %v; want 5", n, err)
+	if n, err := h.Latest(ctx, ch); err != nil || n != b+5 {
+		t.Fatalf("Latest = %d, %v; want %d", n, err, b+5)
 	}
+}
+
+// firstNumber is the number of the first event of ch's numbering, which the history must hold.
+func firstNumber(t *testing.T, h *History, ch Channel) uint64 {
+	t.Helper()
+	events, _, err := h.After(context.Background(), ch, 0, 1)
+	if err != nil || len(events) != 1 || !events[0].First {
+		t.Fatalf("the first event of %v: %+v, %v", ch, events, err)
+	}
+	return events[0].Seq
 }
 
 func TestHistory_ReportsAGapOnceTrimmedOrExpired(t *testing.T) {
@@ -238,24 +271,31 @@ func TestHistory_ReportsAGapOnceTrimmedOrExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, latest, err := h.After(ctx, ch, 1, 10); !errors.Is(err, ErrHistoryGap) || latest != 350 {
-		t.Fatalf("After(1) on a trimmed history = latest %d, %v; want 350, ErrHistoryGap", latest, err)
+	latest, err := h.Latest(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if events, _, err := h.After(ctx, ch, 345, 10); err != nil || len(events) != 5 {
+	b := latest - 350 // number n is b+n
+	for _, after := range []uint64{0, b + 1} {
+		if _, got, err := h.After(ctx, ch, after, 10); !errors.Is(err, ErrHistoryGap) || got != latest {
+			t.Fatalf("After(%d) on a trimmed history = latest %d, %v; want %d, ErrHistoryGap", after, got, err, latest)
+		}
+	}
+	if events, _, err := h.After(ctx, ch, b+345, 10); err != nil || len(events) != 5 {
 		t.Fatalf("After(345) = %d events, %v; want the last 5", len(events), err)
 	}
 	// The history expires before the counter: numbering continues, the gap is reported.
 	if err := rdb.Del(ctx, ch.historyKey(prefix)).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.After(ctx, ch, 345, 10); !errors.Is(err, ErrHistoryGap) {
+	if _, _, err := h.After(ctx, ch, b+345, 10); !errors.Is(err, ErrHistoryGap) {
 		t.Fatalf("After on an expired history = %v, want ErrHistoryGap", err)
 	}
 	if err := p.Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if events, _, err := h.After(ctx, ch, 350, 10); err != nil || len(events) != 1 || events[0].Seq != 351 {
-		t.Fatalf("After(350) = %+v, %v; want seq 351", events, err)
+	if events, _, err := h.After(ctx, ch, b+350, 10); err != nil || len(events) != 1 || events[0].Seq != b+351 || events[0].First {
+		t.Fatalf("After(350) = %+v, %v; want number 351, not a new numbering", events, err)
 	}
 }
 
@@ -271,14 +311,56 @@ func TestPublish_ContinuesNumberingWhenTheCounterIsLost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := rdb.Del(ctx, ch.counterKey(prefix)).Err(); err != nil {
+	b := firstNumber(t, h, ch) - 1
+	if err := rdb.Del(ctx, ch.CounterKey(prefix)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Publish(ctx, tenant, experiment, []byte(`{}`)); err != nil {
 		t.Fatalf("Publish after the counter was lost: %v", err)
 	}
-	if events, latest, err := h.After(ctx, ch, 3, 10); err != nil || latest != 4 || len(events) != 1 {
-		t.Fatalf("After(3) = %+v, latest %d, %v; want seq 4", events, latest, err)
+	if events, latest, err := h.After(ctx, ch, b+3, 10); err != nil || latest != b+4 || len(events) != 1 || events[0].First {
+		t.Fatalf("After(3) = %+v, latest %d, %v; want number 4", events, latest, err)
+	}
+}
+
+// TestPublish_ANumberingLostWithRedisMemoryCannotRepeat is a Redis restart without persistence:
+// counters and histories gone. The new numbering starts above every old number, so a holder of
+// an old number is told of the gap instead of receiving repeats it would drop.
+func TestPublish_ANumberingLostWithRedisMemoryCannotRepeat(t *testing.T) {
+	rdb := newRedis(t)
+	ctx := context.Background()
+	prefix := testPrefix(t, rdb)
+	tenant, experiment := uuid.New(), uuid.New()
+	p, h := NewPublisher(rdb, prefix), NewHistory(rdb, prefix)
+	for range 50 {
+		if err := p.Publish(ctx, tenant, experiment, []byte(`{"old":true}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	channels := []Channel{{Tenant: tenant}, {Tenant: tenant, Experiment: experiment}}
+	olds := map[Channel]uint64{}
+	for _, ch := range channels {
+		old, err := h.Latest(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		olds[ch] = old
+		if err := rdb.Del(ctx, ch.CounterKey(prefix), ch.historyKey(prefix)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Publish(ctx, tenant, experiment, []byte(`{"new":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range channels {
+		old := olds[ch]
+		events, latest, err := h.After(ctx, ch, old, 10)
+		if !errors.Is(err, ErrHistoryGap) || latest <= old {
+			t.Fatalf("%v: After(the old latest %d) = %+v, latest %d, %v; want ErrHistoryGap and a latest above it", ch, old, events, latest, err)
+		}
+		if first := firstNumber(t, h, ch); first != latest {
+			t.Fatalf("%v: the new numbering's first is %d, latest %d", ch, first, latest)
+		}
 	}
 }
 
@@ -296,7 +378,7 @@ func TestPublish_SetsExpiryOnCountersAndHistories(t *testing.T) {
 		min, max time.Duration
 	}{
 		{ch.historyKey(prefix), 59 * time.Minute, time.Hour},
-		{ch.counterKey(prefix), DefaultCounterTTL - time.Minute, DefaultCounterTTL},
+		{ch.CounterKey(prefix), DefaultCounterTTL - time.Minute, DefaultCounterTTL},
 	}
 	for _, tt := range tests {
 		ttl, err := rdb.TTL(ctx, tt.key).Result()

@@ -179,38 +179,70 @@ func TestReplicas_BothDeliverAnEventPublishedOnce(t *testing.T) {
 	expectEvent(t, b, "tenant", 1, `{"once":true}`)
 }
 
+// TestRedisRestart_MidStream restarts the gateways' Redis under a connected client: with its
+// append-only file the stream goes on without a gap; without persistence (Redis comes back
+// empty) the client is told history_unavailable, then receives what follows — never silence.
 func TestRedisRestart_MidStream(t *testing.T) {
-	rs := startRedis(t)
-	w := newWorld(t, rs.url)
-	r := w.start(t, map[string]string{"PHOENIX_WS_RECHECK_INTERVAL": "200ms"})
-	tenant := w.tenant(t)
-	exp := w.experiment(t, tenant)
-	channel := "experiment:" + exp.String()
-	token := w.viewer(t, tenant)
-	live := dial(t, r.url, token)
-	subscribe(t, live, channel, nil)
-	for i := 1; i <= 3; i++ {
-		w.publish(t, tenant, exp, fmt.Sprintf(`{"n":%d}`, i))
-		expectEvent(t, live, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
-	}
+	for _, persistent := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with its append-only file", false: "without persistence"}[persistent], func(t *testing.T) {
+			rs := startRedis(t, persistent)
+			w := newWorld(t, rs.url)
+			r := w.start(t, map[string]string{"PHOENIX_WS_RECHECK_INTERVAL": "200ms"})
+			tenant := w.tenant(t)
+			exp := w.experiment(t, tenant)
+			channel := "experiment:" + exp.String()
+			token := w.viewer(t, tenant)
+			live := dial(t, r.url, token)
+			subscribe(t, live, channel, nil)
+			for i := 1; i <= 3; i++ {
+				w.publish(t, tenant, exp, fmt.Sprintf(`{"n":%d}`, i))
+				expectEvent(t, live, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
+			}
 
-	rs.stop(t)
-	waitFor(t, "readiness to fail while Redis is down", func() bool { return readyz(r.base) == http.StatusServiceUnavailable })
-	rs.restart(t)
-	waitFor(t, "readiness to return", func() bool { return readyz(r.base) == http.StatusOK })
+			rs.stop(t)
+			waitFor(t, "readiness to fail while Redis is down", func() bool { return readyz(r.base) == http.StatusServiceUnavailable })
+			rs.restart(t)
+			waitFor(t, "readiness to return", func() bool { return readyz(r.base) == http.StatusOK })
 
-	// The socket stayed open (failed revocation checks keep it) and the stream goes on.
-	for i := 4; i <= 6; i++ {
-		w.publish(t, tenant, exp, fmt.Sprintf(`{"n":%d}`, i))
-	}
-	for i := 4; i <= 6; i++ {
-		expectEvent(t, live, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
-	}
-	// A client that lost its connection too recovers with since.
-	again := dial(t, r.url, token)
-	subscribe(t, again, channel, ptr(2))
-	for i := 3; i <= 6; i++ {
-		expectEvent(t, again, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
+			if persistent {
+				// The socket stayed open (failed revocation checks keep it) and the stream goes on.
+				for i := 4; i <= 6; i++ {
+					w.publish(t, tenant, exp, fmt.Sprintf(`{"n":%d}`, i))
+				}
+				for i := 4; i <= 6; i++ {
+					expectEvent(t, live, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
+				}
+				// A client that lost its connection too recovers with since.
+				again := dial(t, r.url, token)
+				subscribe(t, again, channel, ptr(2))
+				for i := 3; i <= 6; i++ {
+					expectEvent(t, again, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
+				}
+				return
+			}
+			// Redis came back empty: the client connected throughout is told at once.
+			if f := recv(t, live); f.Type != "error" || f.Code != "history_unavailable" || f.Channel != channel {
+				t.Fatalf("after Redis lost its memory got %+v, want history_unavailable on %s", f, channel)
+			}
+			// What the publisher sends next is numbered above everything before, and arrives.
+			if err := w.pub.Publish(context.Background(), tenant, exp, []byte(`{"n":"after"}`)); err != nil {
+				t.Fatal(err)
+			}
+			f := recv(t, live)
+			if f.Type != "event" || f.Seq == nil || *f.Seq <= 3 || string(f.Data) != `{"n":"after"}` {
+				t.Fatalf("got %+v data %s, want the new event numbered above 3", f, f.Data)
+			}
+			// A client that reconnects with a number from before is told too, not replayed the
+			// new numbering as if it followed.
+			again := dial(t, r.url, token)
+			send(t, again, fmt.Sprintf(`{"type":"subscribe","channel":%q,"since":2}`, channel))
+			if g := recv(t, again); g.Type != "error" || g.Code != "history_unavailable" {
+				t.Fatalf("since 2 after the loss got %+v, want history_unavailable", g)
+			}
+			if g := recv(t, again); g.Type != "subscribed" || g.Seq == nil || *g.Seq != *f.Seq {
+				t.Fatalf("got %+v, want subscribed at the new latest %d", g, *f.Seq)
+			}
+		})
 	}
 }
 
@@ -224,8 +256,9 @@ type redisServer struct {
 	cmd *exec.Cmd
 }
 
-// startRedis starts a private redis-server with an append-only file, on a free port.
-func startRedis(t *testing.T) *redisServer {
+// startRedis starts a private redis-server on a free port, with an append-only file when
+// persistent (a restart keeps its data), else with no persistence at all (a restart loses it).
+func startRedis(t *testing.T, persistent bool) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -233,7 +266,7 @@ func startRedis(t *testing.T) *redisServer {
 	}
 	port := freePort(t)
 	rs := &redisServer{url: "redis://127.0.0.1:" + port + "/0",
-		args: []string{bin, "--port", port, "--bind", "127.0.0.1", "--dir", t.TempDir(), "--appendonly", "yes",
+		args: []string{bin, "--port", port, "--bind", "127.0.0.1", "--dir", t.TempDir(), "--appendonly", map[bool]string{true: "yes", false: "no"}[persistent],
 			"--appendfsync", "always", "--save", ""}}
 	rs.restart(t)
 	t.Cleanup(func() {
