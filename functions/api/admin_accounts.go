@@ -246,7 +246,7 @@ func (a *API) changeAccount(w http.ResponseWriter, r *http.Request, id uuid.UUID
 			return err
 		}
 		if s.revoke {
-			return a.o.Revocation.RevokeSubjectBefore(ctx, p.Tenant, id.String(), a.o.Now())
+			return a.o.Revocation.RevokeSubjectBeforeIn(ctx, tx, id.String(), a.o.Now())
 		}
 		return nil
 	})

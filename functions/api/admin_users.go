@@ -235,7 +235,7 @@ func (a *API) changeUser(w http.ResponseWriter, r *http.Request, id uuid.UUID, a
 			map[string]any{"user_id": u.ID, "role": u.Role})); err != nil {
 			return err
 		}
-		return a.o.Revocation.RevokeSubjectBefore(ctx, p.Tenant, u.ID.String(), at)
+		return a.o.Revocation.RevokeSubjectBeforeIn(ctx, tx, u.ID.String(), at)
 	})
 	switch {
 	case errors.Is(err, errPlatformAdmin), errors.Is(err, errBeyondCallerUser):

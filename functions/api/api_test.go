@@ -53,7 +53,7 @@ func setupAPI(t testing.TB, internal bool) *fixture {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	t.Cleanup(func() { _ = rdb.Close() })
 	prefix := "test-" + uuid.NewString()
-	rev := revocation.New(rdb, revocation.Options{Prefix: prefix})
+	rev := revocation.New(rdb, revocation.Options{Store: st, Prefix: prefix})
 	v, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Issuer: "phoenix", Audience: "phoenix", Revocation: rev})
 	if err != nil {
 		t.Fatal(err)

@@ -424,7 +424,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		if err := tx.Audit(r.Context(), a.auditEntry(r, p, "auth.password_change", "success", "warning", "", nil)); err != nil {
 			return err
 		}
-		return a.o.Revocation.RevokeSubjectBefore(r.Context(), p.Tenant, p.Subject, at)
+		return a.o.Revocation.RevokeSubjectBeforeIn(r.Context(), tx, p.Subject, at)
 	})
 	if err != nil {
 		storeError(w, r, err, "user")

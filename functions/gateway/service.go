@@ -197,9 +197,11 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 	if err != nil {
 		return function.Service{}, err
 	}
-	// The same markers as res.Revocation (bootstrap opens it with the same zero Options), read
-	// through the caching client for the periodic re-checks of open connections.
-	authn := &tokenAuthenticator{verifier: res.Verifier, revocation: revocation.New(checks, revocation.Options{})}
+	// The same markers as res.Revocation (bootstrap opens it with the same record and default
+	// prefix), read through the caching client for the periodic re-checks of open connections,
+	// counted in the same metrics.
+	authn := &tokenAuthenticator{verifier: res.Verifier, revocation: revocation.New(checks,
+		revocation.Options{Store: res.Store, Metrics: res.Revocation.Metrics()})}
 	return function.Service{
 		Name:     "gateway",
 		HTTP:     d,

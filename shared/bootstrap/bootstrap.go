@@ -41,8 +41,8 @@ type Resources struct {
 	Redis    *redis.Client  // nil unless Needs.Redis
 	Keys     *auth.KeySet   // nil unless Needs.Keys
 	Verifier *auth.Verifier // access-token verifier over Keys; nil unless Needs.Keys
-	// Revocation is the Redis revocation list; with Keys it is wired into Verifier, so every
-	// verifier checks it. Nil unless Needs.Redis.
+	// Revocation is the revocation list (PostgreSQL, cached in Redis); with Keys it is wired
+	// into Verifier, so every verifier checks it. Nil unless Needs.Redis.
 	Revocation *revocation.Store
 }
 
@@ -64,7 +64,8 @@ func Open(cfg config.Config, logger *slog.Logger, needs Needs) (*Resources, erro
 		}
 		r.Redis = redis.NewClient(opts)
 		// Revocations also tell the gateways, which close the tenant's revoked sockets at once.
-		r.Revocation = revocation.New(r.Redis, revocation.Options{
+		// PostgreSQL (when opened) is the revocations' record; Redis their cache.
+		r.Revocation = revocation.New(r.Redis, revocation.Options{Store: r.Store,
 			Notify: realtime.NewPublisher(r.Redis, realtime.DefaultPrefix).PublishRevocation})
 	}
 	if needs.Keys {

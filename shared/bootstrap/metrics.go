@@ -36,6 +36,11 @@ func (r *Resources) Instrument(name string, reg prometheus.Registerer) error {
 	if len(checks) > 0 {
 		cs = append(cs, function.NewDependencyCollector(name, DependencyCheckTimeout, checks))
 	}
+	if r.Revocation != nil {
+		// The revocation checks' answers (phoenix_revocation_checks_total) and cache rebuilds; a
+		// gateway's second revocation view shares these instruments.
+		cs = append(cs, r.Revocation.Metrics())
+	}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {

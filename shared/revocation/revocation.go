@@ -1,46 +1,53 @@
-// Package revocation records revoked access tokens in Redis and answers, for every verifier (the
-// API and the gateway alike), whether a token is still good. It owns four kinds of marker:
-//
-//   - a token id (logout), kept until the token would have expired anyway;
-//   - a session id (logout, refresh-token reuse), ending every token of that login;
-//   - a subject's "valid after" instant (password or role change, user disabled);
-//   - a tenant's "valid after" instant (tenant suspended).
-//
-// Markers live only as long as a token they could affect, so Redis memory stays bounded. The
-// durable record (users.tokens_valid_after, tenants.tokens_valid_after, revoked refresh families)
-// is PostgreSQL's; this package is the fast path every request takes. Run Redis with persistence in
-// production: a restart that loses markers lets revoked access tokens live out their few minutes.
 package revocation
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
-// Store is the Redis-backed revocation list. It implements auth.Revocation.
+// Store is the revocation list: PostgreSQL's record behind a Redis cache. It implements
+// auth.Revocation.
 type Store struct {
-	rdb    *redis.Client                                     // where markers live
-	prefix string                                            // key prefix, so several deployments or tests can share one Redis
-	keep   time.Duration                                     // how long "valid after" and session markers live: the longest token life plus leeway
-	notify func(ctx context.Context, tenant uuid.UUID) error // tells live connections to re-check now; may be nil
+	rdb     *redis.Client                                     // the cache every check reads
+	db      *store.Store                                      // the record; nil keeps markers in Redis alone
+	prefix  string                                            // key prefix, so several deployments or tests can share one Redis
+	keep    time.Duration                                     // how long "valid after" and session markers live: the longest token life plus leeway
+	resync  time.Duration                                     // how long a rebuilt cache is trusted before it is read again from PostgreSQL
+	now     func() time.Time                                  // clock for expiries
+	notify  func(ctx context.Context, tenant uuid.UUID) error // tells live connections to re-check now; may be nil
+	metrics *Metrics                                          // checks and rebuilds
+	flight  singleflight.Group                                // one rebuild per tenant (and one of the tokens) at a time in this process
+	raise   *redis.Script                                     // raises a "valid after" marker, never lowers it
+	fill    *redis.Script                                     // writes a rebuild back, if its claim still stands
 }
 
-// Options configure a Store; the zero value suits production.
+// Options configure a Store; the zero value suits production once Store is set.
 type Options struct {
+	// Store is PostgreSQL, the record markers are written to first and rebuilt from. Nil keeps
+	// them in Redis alone (tests and tools without a database); a Redis restart then forgets them.
+	Store  *store.Store
 	Prefix string        // key prefix; default "phoenix"
 	Keep   time.Duration // marker lifetime; default auth.MaxTTL + auth.MaxLeeway
+	// Resync is how long a cache rebuilt from PostgreSQL is trusted before the next check rebuilds
+	// it; it bounds how long a marker the cache missed can go unseen. Default one minute.
+	Resync time.Duration
 	// Notify, if set, is called after a session, subject or tenant revocation is stored, so that
 	// long-lived connections of that tenant (the WebSocket gateway) re-check at once instead of
 	// at their next periodic check. It is a hint: its failure does not fail the revocation.
 	Notify func(ctx context.Context, tenant uuid.UUID) error
+	// Metrics receives the counts; nil creates the Store's own (read it back with Metrics).
+	Metrics *Metrics
+	Now     func() time.Time // clock; nil means time.Now. Tests pin it.
 }
 
 // New returns a Store over rdb.
@@ -51,8 +58,29 @@ func New(rdb *redis.Client, o Options) *Store {
 	if o.Keep <= 0 {
 		o.Keep = auth.MaxTTL + auth.MaxLeeway
 	}
-	return &Store{rdb: rdb, prefix: o.Prefix, keep: o.Keep, notify: o.Notify}
+	if o.Resync <= 0 {
+		o.Resync = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	return &Store{rdb: rdb, db: o.Store, prefix: o.Prefix, keep: o.Keep, resync: o.Resync, now: o.Now,
+		notify: o.Notify, metrics: o.Metrics, raise: redis.NewScript(raiseScript), fill: redis.NewScript(fillScript)}
 }
+
+// Metrics are the Store's instruments, for a registry; nil for a nil Store.
+func (s *Store) Metrics() *Metrics {
+	if s == nil {
+		return nil
+	}
+	return s.metrics
+}
+
+// tokensScope names the revoked token ids' sentinel and claim; it cannot be a tenant's UUID.
+const tokensScope = "tokens"
 
 func (s *Store) tokenKey(jti string) string { return s.prefix + ":revoked:token:" + jti }
 func (s *Store) sessionKey(tenant uuid.UUID, sid string) string {
@@ -65,105 +93,123 @@ func (s *Store) tenantKey(tenant uuid.UUID) string {
 	return s.prefix + ":valid-after:tenant:" + tenant.String()
 }
 
-// Revoked reports whether p's token was revoked. One round trip reads every marker that could
-// apply.
-func (s *Store) Revoked(ctx context.Context, p auth.Principal, issuedAt time.Time) (bool, error) {
-	keys := []string{s.tokenKey(p.TokenID), s.subjectKey(p.Tenant, p.Subject), s.tenantKey(p.Tenant)}
-	if p.SessionID != "" {
-		keys = append(keys, s.sessionKey(p.Tenant, p.SessionID))
+// warmKey is the sentinel of scope (a tenant id or tokensScope): while it exists, Redis holds
+// every live marker of that scope.
+func (s *Store) warmKey(scope string) string { return s.prefix + ":revocation:warm:" + scope }
+
+// claimKey marks a rebuild of scope in progress; see fillScript.
+func (s *Store) claimKey(scope string) string { return s.prefix + ":revocation:rebuild:" + scope }
+
+// The positions of the keys a check reads.
+const (
+	atToken = iota
+	atSubject
+	atTenant
+	atSession
+	atTenantWarm
+	atTokensWarm
+)
+
+// Revoked reports whether p's token was revoked. With a warm cache it costs one Redis round trip
+// (one MGET of the markers that could apply and the two sentinels) and no query; a cold cache is
+// rebuilt from PostgreSQL first (rebuild.go). An error means the answer is unknown.
+func (s *Store) Revoked(ctx context.Context, p auth.Principal, issuedAt time.Time) (revoked bool, err error) {
+	defer func() { s.metrics.checked(revoked, err) }()
+	keys := []string{s.tokenKey(p.TokenID), s.subjectKey(p.Tenant, p.Subject), s.tenantKey(p.Tenant),
+		s.sessionKey(p.Tenant, p.SessionID), s.warmKey(p.Tenant.String()), s.warmKey(tokensScope)}
+	if s.db == nil {
+		keys = keys[:atTenantWarm]
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return false, fmt.Errorf("read revocation markers: %w", err)
 	}
-	if vals[0] != nil || (len(vals) > 3 && vals[3] != nil) {
+	m, err := cached(vals, p.SessionID != "")
+	if err != nil {
+		return false, err
+	}
+	if m.refuses(issuedAt) {
+		// Every cached marker was written to PostgreSQL first: a hit needs no confirmation.
 		return true, nil
 	}
-	for _, v := range vals[1:3] {
-		if v == nil {
-			continue
-		}
-		after, err := parseMillis(v)
+	if s.db == nil {
+		return false, nil
+	}
+	// A miss is an answer only where the cache is complete; elsewhere PostgreSQL decides.
+	coldTenant, coldTokens := vals[atTenantWarm] == nil, vals[atTokensWarm] == nil
+	if coldTenant {
+		rs, err := s.tenantMarkers(ctx, p.Tenant)
 		if err != nil {
 			return false, err
 		}
-		if issuedAt.UnixMilli() < after {
-			return true, nil
+		m.addTenant(rs, p)
+	}
+	if coldTokens {
+		ts, err := s.tokenMarkers(ctx)
+		if err != nil {
+			return false, err
+		}
+		m.addTokens(ts, p.TokenID)
+	}
+	return m.refuses(issuedAt), nil
+}
+
+// markers are what could refuse one token, from the cache or from PostgreSQL.
+type markers struct {
+	token        bool  // its id is revoked
+	session      bool  // its session is revoked
+	subjectAfter int64 // its subject's "valid after", Unix milliseconds; math.MinInt64 for none
+	tenantAfter  int64 // its tenant's "valid after", likewise
+}
+
+// refuses reports whether the markers refuse a token issued at issuedAt. "Valid after" compares
+// in milliseconds, the precision of the token's iat_ms claim.
+func (m markers) refuses(issuedAt time.Time) bool {
+	ms := issuedAt.UnixMilli()
+	return m.token || m.session || ms < m.subjectAfter || ms < m.tenantAfter
+}
+
+// cached reads the markers out of a check's MGET.
+func cached(vals []any, hasSession bool) (markers, error) {
+	m := markers{token: vals[atToken] != nil, session: hasSession && vals[atSession] != nil,
+		subjectAfter: math.MinInt64, tenantAfter: math.MinInt64}
+	for _, f := range [...]struct {
+		at int
+		to *int64
+	}{{atSubject, &m.subjectAfter}, {atTenant, &m.tenantAfter}} {
+		if vals[f.at] == nil {
+			continue
+		}
+		ms, err := parseMillis(vals[f.at])
+		if err != nil {
+			return markers{}, err
+		}
+		*f.to = ms
+	}
+	return m, nil
+}
+
+// addTenant adds what the tenant's durable markers say about p.
+func (m *markers) addTenant(rs []store.Revocation, p auth.Principal) {
+	for _, r := range rs {
+		switch {
+		case r.Kind == store.RevokedSession && p.SessionID != "" && r.Target == p.SessionID:
+			m.session = true
+		case r.Kind == store.SubjectValidAfter && r.Target == p.Subject:
+			m.subjectAfter = max(m.subjectAfter, r.ValidAfter.UnixMilli())
+		case r.Kind == store.TenantValidAfter:
+			m.tenantAfter = max(m.tenantAfter, r.ValidAfter.UnixMilli())
 		}
 	}
-	return false, nil
 }
 
-// RevokeToken revokes one access token until it expires.
-func (s *Store) RevokeToken(ctx context.Context, jti string, expires time.Time) error {
-	ttl := time.Until(expires) + auth.MaxLeeway
-	if ttl <= 0 {
-		return nil
-	}
-	if err := s.rdb.Set(ctx, s.tokenKey(jti), "1", ttl).Err(); err != nil {
-		return fmt.Errorf("revoke token %s: %w", jti, err)
-	}
-	return nil
-}
-
-// RevokeSession revokes every access token of one login session.
-func (s *Store) RevokeSession(ctx context.Context, tenant uuid.UUID, sid string) error {
-	if err := s.rdb.Set(ctx, s.sessionKey(tenant, sid), "1", s.keep).Err(); err != nil {
-		return fmt.Errorf("revoke session %s: %w", sid, err)
-	}
-	s.announce(ctx, tenant)
-	return nil
-}
-
-// announce sends the Notify hint; the periodic re-check covers a lost one.
-func (s *Store) announce(ctx context.Context, tenant uuid.UUID) {
-	if s.notify != nil {
-		_ = s.notify(context.WithoutCancel(ctx), tenant)
-	}
-}
-
-// RevokeSubjectBefore revokes every token of subject issued before t.
-func (s *Store) RevokeSubjectBefore(ctx context.Context, tenant uuid.UUID, subject string, t time.Time) error {
-	if err := s.setAfter(ctx, s.subjectKey(tenant, subject), t); err != nil {
-		return err
-	}
-	s.announce(ctx, tenant)
-	return nil
-}
-
-// RevokeTenantBefore revokes every token of the tenant issued before t.
-func (s *Store) RevokeTenantBefore(ctx context.Context, tenant uuid.UUID, t time.Time) error {
-	if err := s.setAfter(ctx, s.tenantKey(tenant), t); err != nil {
-		return err
-	}
-	s.announce(ctx, tenant)
-	return nil
-}
-
-// setAfter raises a "valid after" marker, never lowers it: two revocations racing must leave
-// the later one in force.
-func (s *Store) setAfter(ctx context.Context, key string, t time.Time) error {
-	ms := t.UnixMilli()
-	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		cur, err := tx.Get(ctx, key).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
+// addTokens adds whether the durable token markers name jti.
+func (m *markers) addTokens(ts []store.RevokedToken, jti string) {
+	for _, t := range ts {
+		if t.ID == jti {
+			m.token = true
 		}
-		if err == nil {
-			if prev, perr := strconv.ParseInt(cur, 10, 64); perr == nil && prev >= ms {
-				_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Expire(ctx, key, s.keep).Err() })
-				return err
-			}
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			return p.Set(ctx, key, strconv.FormatInt(ms, 10), s.keep).Err()
-		})
-		return err
-	}, key)
-	if err != nil {
-		return fmt.Errorf("record revocation: %w", err)
 	}
-	return nil
 }
 
 func parseMillis(v any) (int64, error) {

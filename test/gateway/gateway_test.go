@@ -199,10 +199,27 @@ func TestRedisRestart_MidStream(t *testing.T) {
 				expectEvent(t, live, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))
 			}
 
+			// A logout before the restart: PostgreSQL keeps it, so it holds through a Redis that
+			// comes back empty (before, such a token was accepted again).
+			loggedOut := w.viewer(t, tenant)
+			lp, err := w.res.Verifier.Verify(context.Background(), loggedOut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.res.Revocation.RevokeToken(context.Background(), lp.TokenID, lp.ExpiresAt); err != nil {
+				t.Fatal(err)
+			}
+
 			rs.stop(t)
 			waitFor(t, "readiness to fail while Redis is down", func() bool { return readyz(r.base) == http.StatusServiceUnavailable })
 			rs.restart(t)
 			waitFor(t, "readiness to return", func() bool { return readyz(r.base) == http.StatusOK })
+			if c, status, err := handshake(r.url, http.Header{"Authorization": {"Bearer " + loggedOut}}); err == nil || status != http.StatusUnauthorized {
+				if c != nil {
+					_ = c.Close()
+				}
+				t.Fatalf("a logged-out token after the restart: status %d, %v; want 401", status, err)
+			}
 
 			if persistent {
 				// The socket stayed open (failed revocation checks keep it) and the stream goes on.
