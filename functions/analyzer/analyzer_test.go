@@ -52,6 +52,11 @@ func (p *published) looks(t *testing.T) []events.Look {
 
 var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// seededWindow is the window length an analyzer is told when the test stores twelve windows for
+// pgtest.Experiment's 600 s run: twelve windows are then the whole run, not a fifth of it, which
+// a due look would refuse to promote on (analysis.CheckDelivery).
+const seededWindow = 50 * time.Second
+
 // storeWindows stores n closed windows of both variants as the ingest function does (a window and
 // its KPI samples in one call), series at 1000 and ratio × 1000 with 1% jitter, from window from.
 func storeWindows(t testing.TB, st *store.Store, tenant, exp uuid.UUID, from, n int, ratio float64) {
@@ -83,7 +88,7 @@ func TestHandle_DueLookStoresReportAndRepliesOnce(t *testing.T) {
 	exp := pgtest.Experiment(t, st, tenant)
 	storeWindows(t, st, tenant, exp, 0, 12, 0.3)
 	pub := &published{}
-	a := New(st, pub, 15*time.Second)
+	a := New(st, pub, seededWindow)
 	req, _ := events.New("req-1", events.AnalysisRequested, events.SourceController, tenant, exp, events.ExperimentRef{ExperimentID: exp})
 	reply, err := a.Handle(ctx, req)
 	if err != nil {
@@ -226,7 +231,8 @@ func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
 	}{{"room to grow", `{"analysis":{"max_duration_seconds":900}}`, analysis.Continue}, {"no room", `{}`, analysis.Inconclusive}} {
 		var exp store.Experiment
 		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
-			exp, err = tx.CreateExperiment(ctx, store.NewExperiment{Name: c.name, DurationSeconds: 600, CreatedBy: "t",
+			// 75 s of 15 s windows: the four stored are what the run should deliver (five, less an edge).
+			exp, err = tx.CreateExperiment(ctx, store.NewExperiment{Name: c.name, DurationSeconds: 75, CreatedBy: "t",
 				Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-topk"},
 				Spec: []byte(c.spec)})
 			return err
@@ -271,7 +277,7 @@ func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
 			})
 			want := 0
 			if c.verdict == analysis.Continue {
-				want = extension(rep.WindowsNeeded-4, 15*time.Second, 300*time.Second)
+				want = extension(rep.WindowsNeeded-4, 15*time.Second, 825*time.Second)
 			}
 			kind := analysis.Planned
 			if k == 1 {

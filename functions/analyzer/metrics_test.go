@@ -45,7 +45,7 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := New(st, nil, 15*time.Second)
+			a := New(st, nil, seededWindow)
 			reg := promtest.Registry(t, a.metrics.register)
 			exp := pgtest.Experiment(t, st, tenant)
 			storeWindows(t, st, tenant, exp, 0, tt.windows, tt.ratio)

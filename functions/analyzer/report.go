@@ -55,6 +55,9 @@ type Run struct {
 	Early    analysis.EarlyStop            // what may end the run at a live look
 	// Extendable is set while the run may still be extended (its duration below the maximum).
 	Extendable bool
+	// Expected is the complete windows each variant should deliver in the run's duration so far
+	// (less its first and last, which may be partial), which a due look checks.
+	Expected int
 	// Measured names the KPIs the windows hold (for the report's unused metrics); nil: the
 	// series' metrics.
 	Measured []string
@@ -70,7 +73,8 @@ func NewRun(spec experiment.Spec, planned, duration, window time.Duration) Run {
 	maxW := max(plannedW, int(spec.MaxDuration(planned)/window))
 	regressions, wins, minRun := spec.EarlyStopping(planned)
 	return Run{Spec: spec, Schedule: analysis.Schedule{Planned: plannedW, Max: maxW}, Extendable: spec.MaxDuration(planned) > duration,
-		Early: analysis.EarlyStop{Regressions: regressions, Wins: wins, MinWindows: int(math.Ceil(float64(minRun) / float64(window)))}}
+		Expected: max(0, int(duration/window)-1),
+		Early:    analysis.EarlyStop{Regressions: regressions, Wins: wins, MinWindows: int(math.Ceil(float64(minRun) / float64(window)))}}
 }
 
 // Look decides on the run at one look (see analysis.Decide): only the criteria's metrics count;
@@ -92,6 +96,9 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 	// (one statement, one snapshot) count them: the parity read, a statement later, may already
 	// see a window that closed in between.
 	in := analysis.Input{Schedule: run.Schedule, Look: kind, Dues: dues, Coverage: run.Coverage, Extendable: run.Extendable}
+	if kind != analysis.Live {
+		in.Expected = run.Expected
+	}
 	for _, s := range run.Series {
 		in.Windows = max(in.Windows, len(s.Baseline))
 	}

@@ -34,6 +34,7 @@ type Decision struct {
 	Metrics       []MetricDecision `json:"metrics"`                  // per metric, in input order
 	Coverage      Coverage         `json:"coverage"`                 // the critical-coverage rule
 	Parity        *Parity          `json:"parity,omitempty"`         // the input-parity check, when measured
+	Delivery      *Delivery        `json:"delivery,omitempty"`       // windows delivered against the run's duration, at due looks
 	Trace         []Step           `json:"trace"`                    // the overall rules, in order
 }
 
@@ -53,7 +54,9 @@ type Decision struct {
 // The rules, in order (recorded in Decision.Trace):
 //
 //  1. parity: when the collectors did not receive the same input ([CheckParity]) the comparison
-//     is invalid, and the run ends;
+//     is invalid, and the run ends; at a due look, a run whose variants delivered fewer windows
+//     than its duration should give ([CheckDelivery]) cannot promote or go on: it ends
+//     inconclusive unless the windows that came show a rejection;
 //  2. critical coverage: more windows losing a critical process than the tolerance
 //     ([CheckCoverage]) reject, naming the processes and windows;
 //  3. a guardrail regressed beyond its tolerance rejects;
@@ -117,7 +120,14 @@ func Decide(in Input, opt Options) (Decision, error) {
 		p := CheckParity(pin, set.ParityTolerance)
 		d.Parity = &p
 	}
-	final := d.apply(in)
+	if in.due() {
+		b, c := in.Windows, in.Windows
+		if in.Parity != nil {
+			b, c = in.Parity.Baseline.Windows, in.Parity.Candidate.Windows
+		}
+		d.Delivery = CheckDelivery(in.Expected, b, c)
+	}
+	final := d.short(d.apply(in))
 	d.conclude(in, final)
 	return d, nil
 }
@@ -130,6 +140,26 @@ func nextDue(s Schedule, dues, n int) float64 {
 		return s.Weight(Planned, n, 0)
 	}
 	return s.Weight(Extension, n, dues)
+}
+
+// short keeps a due look whose run delivered too few windows ([CheckDelivery]) from promoting or
+// going on: a rejection found in the windows that came stands (harm needs no more data), anything
+// else becomes a final inconclusive that says how little arrived. It returns the verdict's kind,
+// "short" for that.
+func (d *Decision) short(kind string) string {
+	dl := d.Delivery
+	if dl == nil || dl.Holds || kind == "invalid" || kind == "reject" {
+		return kind
+	}
+	was := string(d.Verdict)
+	if kind == "" {
+		was = "undecided"
+	} else if d.Verdict == Reject {
+		was = "better nowhere"
+	}
+	d.Verdict, d.Reason = Inconclusive, fmt.Sprintf("too few windows to decide on: %s; on those it was %s (%s)", dl.Detail, was, d.Reason)
+	d.WindowsNeeded = 0
+	return "short"
 }
 
 // apply runs the overall rules and sets Verdict and Reason as if the look were final; it returns
@@ -148,6 +178,9 @@ func (d *Decision) apply(in Input) string {
 		add("input parity", Pass, "both collectors received the same input: compared "+strings.Join(p.Checked, ", "))
 	} else {
 		add("input parity", Warn, "not measured: no receiver telemetry")
+	}
+	if dl := d.Delivery; dl != nil {
+		add("windows delivered", map[bool]string{true: Pass, false: Fail}[dl.Holds], dl.Detail)
 	}
 	if c := d.Coverage; c.Broken {
 		detail := missDetail(c)
@@ -245,6 +278,10 @@ func (d *Decision) conclude(in Input, kind string) {
 	case kind == "invalid":
 		d.Stop, d.Early = true, !in.due()
 		add(Fail, "the comparison is invalid: the run ends")
+		return
+	case kind == "short":
+		d.Stop = true
+		add(Fail, "too few windows delivered to decide, and more time would not bring back the lost ones: the run ends")
 		return
 	case in.due():
 		if d.Verdict == Inconclusive && in.Extendable {

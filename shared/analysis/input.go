@@ -43,6 +43,9 @@ type Input struct {
 	Schedule Schedule         // the run's planned and maximum windows
 	Look     LookKind         // which look this is: live, planned or extension
 	Windows  int              // windows complete for both variants so far: a live look's index
+	// Expected is the complete windows each variant should have delivered by a due look (the
+	// run's duration so far, less its first and last, which may be partial); 0 does not check.
+	Expected int
 	// Dues counts the due looks taken so far, this one included: 0 before the planned look, 1
 	// from it on, 1 + k from the k-th extension look on. At a due look (planned or extension) the
 	// run's scheduled time is up, and a final verdict ends it whatever EarlyStop says.

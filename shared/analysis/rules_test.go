@@ -121,6 +121,57 @@ func TestDecide_Rules(t *testing.T) {
 	}
 }
 
+// TestDecide_ShortOfWindows is a run whose collectors died part way (the platform killed with
+// them): a due look that has 12 windows of the 48 the run's duration should give must not
+// promote, or go on, on them; a rejection found in them stands; live looks are not checked.
+func TestDecide_ShortOfWindows(t *testing.T) {
+	const n = 12
+	base := analysistest.Wave(n, 1000)
+	cheaper := series("series", false, base, analysistest.Times(base, 0.5))
+	dearer := series("series", false, base, analysistest.Times(base, 1.5))
+	look := func(kind LookKind, expected int, s Series) Input {
+		in := Input{Series: []Series{s}, Schedule: Schedule{Planned: 48, Max: 96}, Look: kind, Windows: n, Expected: expected, Extendable: true}
+		if kind == Planned {
+			in.Dues = 1
+		}
+		return in
+	}
+	cases := []struct {
+		name     string
+		in       Input
+		verdict  Verdict
+		stop     bool
+		delivery string // the delivery trace step's result; "" when not measured
+	}{
+		{"12 of 48 windows: a saving is not promoted, and the run ends", look(Planned, 47, cheaper), Inconclusive, true, Fail},
+		{"12 of 48 windows: a regression still rejects", look(Planned, 47, dearer), Reject, true, Fail},
+		{"12 of 20 windows: enough", look(Planned, 19, cheaper), Promote, true, Pass},
+		{"not measured", look(Planned, 0, cheaper), Promote, true, ""},
+		{"a live look is not checked", look(Live, 47, cheaper), Continue, false, ""},
+	}
+	for _, c := range cases {
+		d, err := Decide(c.in, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if d.Verdict != c.verdict || d.Stop != c.stop {
+			t.Errorf("%s: %s (stop %v), want %s (stop %v): %s", c.name, d.Verdict, d.Stop, c.verdict, c.stop, d.Reason)
+		}
+		got := ""
+		for _, st := range d.Trace {
+			if st.Rule == "windows delivered" {
+				got = st.Result
+			}
+		}
+		if got != c.delivery || (c.delivery == "") != (d.Delivery == nil) {
+			t.Errorf("%s: delivery step %q (%+v), want %q", c.name, got, d.Delivery, c.delivery)
+		}
+		if c.delivery == Fail && c.verdict == Inconclusive && !strings.Contains(d.Reason, "12 complete windows of the 47") {
+			t.Errorf("%s: reason %q does not say how little arrived", c.name, d.Reason)
+		}
+	}
+}
+
 func TestDecide_RefusesBadInput(t *testing.T) {
 	good := Input{Schedule: Schedule{Planned: 12, Max: 12}, Look: Planned, Dues: 1, Windows: 12}
 	cases := []struct {
