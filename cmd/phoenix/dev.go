@@ -169,6 +169,10 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	}
 	cfg.Sink = local.url
 
+	// runDev is this process's entry point for the platform, so it may set go-redis's
+	// process-wide logger: the library's lines join the platform's logs (demo: the log file,
+	// not the terminal).
+	bootstrap.RouteRedisLogs(logging.New(logs, "redis", cfg.LogLevel))
 	shared, err := bootstrap.Open(cfg, logging.New(logs, "phoenix-dev", cfg.LogLevel), union)
 	if err != nil {
 		return err

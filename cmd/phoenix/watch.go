@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
+	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 )
@@ -51,9 +55,18 @@ func ended(s string) bool {
 	return false
 }
 
+// liveSilence is how long the live connection may stay silent (no frame, no ping) before watch
+// counts it as lost: three of the gateway's ping periods, so one late or lost ping never costs a
+// reconnect, while a dead connection is still noticed within 75 s.
+const liveSilence = 3 * gateway.DefaultPingInterval
+
+// pongWait bounds the write of one pong, as gorilla's default ping handler does.
+const pongWait = time.Second
+
 // view prints what happens to one experiment.
 type view struct {
 	out      io.Writer                         // the terminal
+	silence  time.Duration                     // how long the live connection may stay silent before it counts as lost; 0 means liveSilence
 	exp      experimentView                    // as last read
 	lastSeq  int64                             // last transition printed
 	runStart time.Time                         // when running began (zero before)
@@ -73,10 +86,22 @@ type kpiFrame struct {
 	CriticalMissing []string           `json:"critical_missing"`
 }
 
+// follow shows an experiment until it ends (see view.follow), with the live connection's
+// silence bounded by the gateway's ping period.
+func follow(ctx context.Context, c *client, id string, out io.Writer) (experimentView, error) {
+	return newView(out, liveSilence).follow(ctx, c, id)
+}
+
+// newView returns a view printing to out whose live connection counts as lost after silence
+// without a frame or a ping.
+func newView(out io.Writer, silence time.Duration) *view {
+	return &view{out: out, silence: silence, windows: map[time.Time]map[string]kpiFrame{}, printed: map[time.Time]bool{}}
+}
+
 // follow shows an experiment until it ends, over the gateway's WebSocket, reconnecting (and
 // reading back what it missed from the API) when the connection drops.
-func follow(ctx context.Context, c *client, id string, out io.Writer) (experimentView, error) {
-	v := &view{out: out, windows: map[time.Time]map[string]kpiFrame{}, printed: map[time.Time]bool{}}
+func (v *view) follow(ctx context.Context, c *client, id string) (experimentView, error) {
+	out := v.out
 	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(id), nil, &v.exp); err != nil {
 		return v.exp, err
 	}
@@ -148,9 +173,17 @@ func (v *view) stream(ctx context.Context, c *client) error {
 	if err := v.catchUp(ctx, c); err != nil || ended(v.exp.State) {
 		return err
 	}
+	// A quiet experiment sends no frame for minutes, but the gateway still pings: each ping, like
+	// each frame, proves the connection alive. (The deadline used to move on frames only, so every
+	// quiet minute ended in a reconnect.) The handler runs inside the read below.
+	silence := cmp.Or(v.silence, liveSilence)
+	alive := func() { _ = conn.SetReadDeadline(time.Now().Add(silence)) }
+	conn.SetPingHandler(func(data string) error {
+		alive()
+		return pong(conn, data)
+	})
 	for {
-		// The gateway pings every 25 s; a minute of silence means the connection is gone.
-		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		alive()
 		var f struct {
 			Type    string          `json:"type"`
 			Code    string          `json:"code"`
@@ -162,7 +195,16 @@ func (v *view) stream(ctx context.Context, c *client) error {
 		}
 		switch f.Type {
 		case "error":
-			return fmt.Errorf("gateway: %s: %s", f.Code, f.Message)
+			if f.Code != "history_unavailable" {
+				return fmt.Errorf("gateway: %s: %s", f.Code, f.Message)
+			}
+			// Events were lost on the way (the event store restarted, or the history no longer
+			// reached back): say so, and reload what the API keeps — the transitions — instead of
+			// going on as if nothing were missing.
+			fmt.Fprintf(v.out, "  (live events were lost: %s; reloading from the API)\n", f.Message)
+			if err := v.catchUp(ctx, c); err != nil || ended(v.exp.State) {
+				return err
+			}
 		case "event":
 			var e struct {
 				Type string          `json:"type"`
@@ -199,6 +241,17 @@ func (v *view) stream(ctx context.Context, c *client) error {
 			}
 		}
 	}
+}
+
+// pong answers a ping as gorilla's default handler does: a connection already closing, or a
+// network error (which the next read reports anyway), is not the handler's failure.
+func pong(conn *websocket.Conn, data string) error {
+	err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(pongWait))
+	var netErr net.Error
+	if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &netErr) {
+		return nil
+	}
+	return err
 }
 
 // catchUp prints the transitions recorded since the last one printed.

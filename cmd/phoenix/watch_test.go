@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/shared/analysis"
@@ -24,6 +30,8 @@ func TestPrintVerdict_ShowsEachMetricWhyAndTheRecommendation(t *testing.T) {
 		"collector_cpu": {Baseline: []float64{0.010, 0.012, 0.011, 0.009, 0.010, 0.011, 0.012, 0.010, 0.009, 0.011, 0.010, 0.010},
 			Candidate: []float64{0.0100, 0.0121, 0.0110, 0.0090, 0.0101, 0.0110, 0.0119, 0.0100, 0.0090, 0.0111, 0.0100, 0.0100}},
 	}
+	// Both delivered the twelve windows a three-minute run of 15 s windows gives.
+	run.Parity = analysis.ParityInput{Baseline: analysis.Received{Windows: 12}, Candidate: analysis.Received{Windows: 12}}
 	rep, err := analyzer.Look(run, analysis.Planned, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -114,5 +122,148 @@ func TestParseParams(t *testing.T) {
 		if _, err := parseParams([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// A quiet experiment sends no frame for longer than the live connection may stay silent, but the
+// gateway keeps pinging: watch must stay on its one connection, answering every ping.
+func TestFollow_PingsKeepAQuietConnection(t *testing.T) {
+	const (
+		silence  = 300 * time.Millisecond // what the test grants watch instead of liveSilence
+		pingEach = 20 * time.Millisecond  // the gateway's ping period, scaled down alike
+		quiet    = 4 * silence            // only pings for this long, then the experiment ends
+	)
+	var (
+		connections, pongs atomic.Int32
+		state              atomic.Value // the experiment's state as the API reports it
+	)
+	state.Store("running")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	upgrader := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/experiments/e1", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": "e1", "name": "quiet", "state": state.Load(), "duration_seconds": 60})
+	})
+	mux.HandleFunc("GET /v1/experiments/e1/transitions", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"items":[]}`))
+	})
+	mux.HandleFunc("GET /v1/experiments/e1/analysis", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"verdict":"promote"}`))
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if connections.Add(1) > 1 {
+			cancel() // a reconnect: the test has failed already; end watch rather than let it retry
+			return
+		}
+		conn.SetPongHandler(func(string) error { pongs.Add(1); return nil })
+		read := make(chan struct{})
+		go func() { // reading is what runs the pong handler; it ends when watch closes
+			defer close(read)
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		tick := time.NewTicker(pingEach)
+		defer tick.Stop()
+		for end := time.Now().Add(quiet); time.Now().Before(end); {
+			select {
+			case <-tick.C:
+				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
+					return
+				}
+			case <-read:
+				return // watch hung up while only pings came
+			}
+		}
+		state.Store("completed")
+		moved, _ := json.Marshal(map[string]any{"type": events.ExperimentMoved,
+			"data": events.Transition{Seq: 1, From: "running", To: "completed", At: time.Now()}})
+		if conn.WriteJSON(map[string]any{"type": "event", "data": json.RawMessage(moved)}) != nil {
+			return
+		}
+		<-read
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	var out strings.Builder
+	c := newClient(credentials{API: srv.URL, Gateway: srv.URL, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
+	final, err := newView(&out, silence).follow(ctx, c, "e1")
+	if n := connections.Load(); n != 1 || strings.Contains(out.String(), "reconnecting") {
+		t.Fatalf("%d connections for one quiet experiment, want 1:\n%s", n, out.String())
+	}
+	if err != nil {
+		t.Fatalf("follow: %v\n%s", err, out.String())
+	}
+	if final.State != "completed" || pongs.Load() == 0 {
+		t.Fatalf("state %s, %d pongs: want completed, every ping answered", final.State, pongs.Load())
+	}
+}
+
+// Events lost on the way (the gateway says history_unavailable: its event store restarted empty)
+// are said, and what the API keeps is reloaded on the same connection — not skipped in silence.
+func TestFollow_LostEventsAreSaidAndReloaded(t *testing.T) {
+	var connections, reloads atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	upgrader := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/experiments/e1", func(w http.ResponseWriter, _ *http.Request) {
+		state := "running"
+		if reloads.Load() > 1 {
+			state = "completed"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": "e1", "name": "lossy", "state": state, "duration_seconds": 60})
+	})
+	mux.HandleFunc("GET /v1/experiments/e1/transitions", func(w http.ResponseWriter, _ *http.Request) {
+		items := []events.Transition{{Seq: 1, From: "deploying", To: "running", At: time.Now()}}
+		if reloads.Add(1) > 1 { // the reload after the loss finds what the stream missed
+			items = append(items, events.Transition{Seq: 2, From: "running", To: "completed", At: time.Now()})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
+	})
+	mux.HandleFunc("GET /v1/experiments/e1/analysis", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"verdict":"promote"}`))
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if connections.Add(1) > 1 {
+			cancel()
+			return
+		}
+		var sub map[string]string
+		if conn.ReadJSON(&sub) != nil {
+			return
+		}
+		_ = conn.WriteJSON(map[string]any{"type": "error", "code": "history_unavailable", "channel": sub["channel"],
+			"message": "the event history after seq 7 was lost (the event store restarted)"})
+		_, _, _ = conn.ReadMessage() // until watch hangs up
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	var out strings.Builder
+	c := newClient(credentials{API: srv.URL, Gateway: srv.URL, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
+	final, err := newView(&out, time.Minute).follow(ctx, c, "e1")
+	if err != nil {
+		t.Fatalf("follow: %v\n%s", err, out.String())
+	}
+	if n := connections.Load(); n != 1 || reloads.Load() < 2 || !strings.Contains(out.String(), "live events were lost") {
+		t.Fatalf("%d connections, %d transition reads; want 1 connection, a reload, and the loss said:\n%s", n, reloads.Load(), out.String())
+	}
+	if final.State != "completed" || !strings.Contains(out.String(), "completed") {
+		t.Fatalf("state %s, want the completion the reload found:\n%s", final.State, out.String())
 	}
 }

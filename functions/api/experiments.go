@@ -45,8 +45,8 @@ var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 func (c createExperimentRequest) validate() []problem.FieldError {
 	var errs []problem.FieldError
 	add := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
-	if n := len(strings.TrimSpace(c.Name)); n < 1 || len(c.Name) > 100 {
-		add("name", "required, at most 100 characters")
+	if err := experiment.ValidateName(c.Name); err != nil {
+		add("name", err.Error())
 	}
 	if len(c.Description) > 2000 {
 		add("description", "at most 2000 characters")

@@ -201,6 +201,7 @@ func Main(name string, needs Needs, build Builder) {
 		os.Exit(1)
 	}
 	logger := logging.New(os.Stderr, name, cfg.LogLevel)
+	RouteRedisLogs(logger) // process-wide: this is the process's entry point (see RouteRedisLogs)
 	res, err := Open(cfg, logger, needs)
 	if err != nil {
 		logger.Error("cannot start", "err", err)

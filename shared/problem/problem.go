@@ -44,8 +44,8 @@ const MaxBodyBytes = 64 << 10
 // maxDepth bounds JSON nesting: deeply nested bodies cost memory and time to no purpose.
 const maxDepth = 32
 
-// DecodeJSON reads exactly one JSON object into v with unknown fields refused. On failure it has
-// already answered (400, 413 or 415) and returns false.
+// DecodeJSON reads exactly one JSON object into v with unknown fields and duplicate keys refused.
+// On failure it has already answered (400, 413 or 415) and returns false.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		Write(w, http.StatusUnsupportedMediaType, "send the body as application/json")
@@ -68,6 +68,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	if depth(body) > maxDepth {
 		Write(w, http.StatusBadRequest, fmt.Sprintf("the JSON body nests deeper than %d levels", maxDepth))
+		return false
+	}
+	if key := duplicateKey(body); key != "" {
+		Write(w, http.StatusBadRequest, fmt.Sprintf("the JSON body has the key %s twice in one object: send each key once", key),
+			FieldError{Field: key, Message: "appears more than once in its object; send it once"})
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
