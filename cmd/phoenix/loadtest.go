@@ -173,7 +173,7 @@ func (o *loadOptions) validate(cfg config.Config) error {
 type loadConn struct {
 	ws       *websocket.Conn // the connection
 	tenant   int             // index of its tenant
-	next     uint64          // the sequence number it expects next
+	next     uint64          // the sequence number it expects next; 0: the channel's first, any number
 	got      int             // events received in order
 	dup      int             // events with a number already seen
 	gaps     int             // numbers skipped
@@ -462,7 +462,11 @@ func openOne(ctx context.Context, d *websocket.Dialer, gw string, tokenFor func(
 		_ = ws.Close()
 		return nil, fmt.Errorf("connection %d: subscribe answered %+v, %v", i, f, err)
 	}
-	c.next = f.Seq + 1
+	// A channel that never had an event (seq 0) starts its numbering at any number (Redis's
+	// clock, see docs/websocket.md): its first event is expected, whatever it is.
+	if f.Seq > 0 {
+		c.next = f.Seq + 1
+	}
 	return c, nil
 }
 
@@ -513,6 +517,9 @@ func (c *loadConn) read(want int, deadline time.Time, stamp func(frame []byte) (
 			case seq < c.next:
 				c.dup++
 			default:
+				if c.next == 0 {
+					c.next = seq
+				}
 				c.gaps += int(seq - c.next) // #nosec G115 -- seq ≥ next here and counts events of this run
 				c.next = seq + 1
 				sent, ours := stamp(frame)

@@ -374,6 +374,55 @@ func TestTick_FollowUpsSurviveABrokerOutage(t *testing.T) {
 	}
 }
 
+// TestTick_ASilentVariantFailsTheRun is a collector that died mid-run (a lost node, the platform
+// restarted without it, a revoked token): the variant delivers nothing, and once it has been
+// silent for the silence timeout the clock fails the run, naming it — the other variant's
+// deliveries do not keep the run alive.
+func TestTick_ASilentVariantFailsTheRun(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.c = New(Options{Store: f.st, Publisher: f.rec, Sender: f.rec, Now: func() time.Time { return f.now },
+		Timeouts: experiment.Timeouts{Generating: time.Minute, Deploying: time.Minute, Analyzing: time.Minute, Silence: time.Minute}})
+	f.handle(t, f.command(t, events.ExperimentStarted, "start"))
+	f.handle(t, f.ref(t, events.ManifestsGenerated, events.SourceGenerator, "gen"))
+	f.handle(t, f.workloadEvent(t, "w1", "baseline", true))
+	f.handle(t, f.workloadEvent(t, "w2", "candidate", true))
+	f.mustBe(t, experiment.Running, 3)
+	deliver := func(v experiment.Variant, end time.Time) {
+		t.Helper()
+		err := f.st.WithTenant(context.Background(), f.tenant, func(tx *store.Tx) error {
+			_, err := tx.SaveKPIWindow(context.Background(), f.exp, store.KPIWindow{Variant: v, WindowStart: end.Add(-15 * time.Second), WindowEnd: end,
+				CriticalCovered: []string{}, CriticalMissing: []string{}, KPIs: map[string]float64{}})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := f.now
+	for i, at := range []time.Duration{20 * time.Second, 40 * time.Second, 59 * time.Second} {
+		f.now = start.Add(at)
+		deliver(experiment.Baseline, f.now)
+		deliver(experiment.Candidate, f.now.Add(-5*time.Second))
+		f.handle(t, f.tick(t, fmt.Sprint("tick-", i)))
+	}
+	f.mustBe(t, experiment.Running, 3)
+	// From here on only the baseline delivers.
+	for i, at := range []time.Duration{80 * time.Second, 100 * time.Second} {
+		f.now = start.Add(at)
+		deliver(experiment.Baseline, f.now)
+		f.handle(t, f.tick(t, fmt.Sprint("quiet-", i)))
+	}
+	f.mustBe(t, experiment.Running, 3) // the candidate's last window ended 46 s ago
+	f.now = start.Add(115 * time.Second)
+	f.handle(t, f.tick(t, "silent"))
+	f.mustBe(t, experiment.Failed, 4)
+	e, _ := f.state(t)
+	if e.FailureReason == nil || !strings.Contains(*e.FailureReason, "the candidate's collectors delivered nothing since") {
+		t.Fatalf("failure reason %v, want it to name the silent candidate", e.FailureReason)
+	}
+}
+
 func TestTick_StaleDecisionIsNotApplied(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

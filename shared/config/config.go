@@ -58,7 +58,7 @@ type Config struct {
 	DeployTarget       string              // PHOENIX_DEPLOY_TARGET: kubernetes or local, how collectors read the host
 	IngestURL          string              // PHOENIX_INGEST_URL: where rendered collectors send their output (OTLP/HTTP)
 	CollectorImage     string              // PHOENIX_COLLECTOR_IMAGE: the collector image in rendered manifests
-	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits
+	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits, and _SILENCE: a running variant's longest silence
 	KPIWindow          time.Duration       // PHOENIX_KPI_WINDOW: length of a KPI measurement window
 	PriceSeriesMonth   float64             // PHOENIX_PRICE_PER_SERIES_MONTH: cost model, per active series per month
 	PriceMillionPoints float64             // PHOENIX_PRICE_PER_MILLION_DATAPOINTS: cost model, per million datapoints
@@ -179,6 +179,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		{"PHOENIX_TIMEOUT_GENERATING", &c.Timeouts.Generating, def.Generating},
 		{"PHOENIX_TIMEOUT_DEPLOYING", &c.Timeouts.Deploying, def.Deploying},
 		{"PHOENIX_TIMEOUT_ANALYZING", &c.Timeouts.Analyzing, def.Analyzing},
+		// Four windows without a delivery, and at least a minute: a window is stored only
+		// after it ends, so a healthy variant's newest window is up to two windows old.
+		{"PHOENIX_TIMEOUT_SILENCE", &c.Timeouts.Silence, max(4*c.KPIWindow, def.Silence)},
 	} {
 		if *d.dst, err = duration(get(d.name, d.def.String()), time.Second, 24*time.Hour); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))

@@ -11,13 +11,15 @@ import (
 // (docs/websocket.md: gap-free per channel).
 type channelSeq struct {
 	name string // the channel
-	last int64  // the last number applied; starts at the subscribed seq
+	last int64  // the last number applied; starts at the subscribed seq (0: the channel had no event)
 }
 
 // next applies an event's number, or says how it breaks the sequence.
 func (c *channelSeq) next(seq int64) error {
 	switch {
-	case seq == c.last+1:
+	case seq == c.last+1, c.last == 0 && seq > 0:
+		// A channel that had no event when subscribed starts its numbering at any number
+		// (Redis's clock: docs/websocket.md); each later event must follow it.
 		c.last = seq
 		return nil
 	case seq <= c.last:

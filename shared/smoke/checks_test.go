@@ -18,6 +18,7 @@ func TestChannelSeq_RequiresEveryEventOnceInOrder(t *testing.T) {
 	}{
 		{"gap-free from zero", 0, []int64{1, 2, 3}, ""},
 		{"gap-free after a subscribe at 41", 41, []int64{42, 43}, ""},
+		{"a new channel's numbering starts anywhere", 0, []int64{1796602795961223, 1796602795961224}, ""},
 		{"one missing", 0, []int64{1, 3}, "event 2 is missing"},
 		{"several missing", 5, []int64{6, 10}, "events 7–9 are missing"},
 		{"repeated", 0, []int64{1, 2, 2}, "seq 2 arrived after 2"},

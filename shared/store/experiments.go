@@ -256,7 +256,8 @@ type ScheduledExperiment struct {
 
 // ActiveExperiments lists, across tenants, every experiment in a state that time can move.
 func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperiment, error) {
-	rows, err := tx.Query(ctx, `SELECT tenant_id, id, state, state_changed_at, run_started_at, duration_seconds
+	rows, err := tx.Query(ctx, `SELECT tenant_id, id, state, state_changed_at, run_started_at, duration_seconds,
+			baseline_delivered_at, candidate_delivered_at
 		FROM experiments WHERE state IN ('generating', 'deploying', 'running', 'analyzing')
 		ORDER BY state_changed_at LIMIT 10000`)
 	if err != nil {
@@ -267,10 +268,18 @@ func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperim
 	for rows.Next() {
 		var e ScheduledExperiment
 		var secs int
-		if err := rows.Scan(&e.TenantID, &e.ID, &e.Schedule.State, &e.Schedule.StateChangedAt, &e.Schedule.RunStartedAt, &secs); err != nil {
+		var baseline, candidate *time.Time
+		if err := rows.Scan(&e.TenantID, &e.ID, &e.Schedule.State, &e.Schedule.StateChangedAt, &e.Schedule.RunStartedAt, &secs,
+			&baseline, &candidate); err != nil {
 			return nil, fmt.Errorf("list active experiments: %w", err)
 		}
 		e.Schedule.Duration = time.Duration(secs) * time.Second
+		e.Schedule.Delivered = map[experiment.Variant]time.Time{}
+		for v, at := range map[experiment.Variant]*time.Time{experiment.Baseline: baseline, experiment.Candidate: candidate} {
+			if at != nil {
+				e.Schedule.Delivered[v] = *at
+			}
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()

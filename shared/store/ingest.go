@@ -130,6 +130,13 @@ func (tx *Tx) SaveKPIWindow(ctx context.Context, experimentID uuid.UUID, w KPIWi
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
+	// The variant delivered: the clock's liveness check (experiment.Due) reads this.
+	if _, err := tx.Exec(ctx, `UPDATE experiments SET
+			baseline_delivered_at = CASE WHEN $3 = 'baseline' THEN greatest(baseline_delivered_at, $4) ELSE baseline_delivered_at END,
+			candidate_delivered_at = CASE WHEN $3 = 'candidate' THEN greatest(candidate_delivered_at, $4) ELSE candidate_delivered_at END
+		WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID, string(w.Variant), w.WindowEnd); err != nil {
+		return false, fmt.Errorf("record the delivery of %s/%s: %w", experimentID, w.Variant, err)
+	}
 	if !w.Complete || len(w.KPIs) == 0 {
 		return true, nil
 	}
