@@ -78,6 +78,24 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 	return w, nil
 }
 
+// partial says why a window's data is known to be partial, or "" when nothing says so:
+//
+//   - a collector restarted in it: its input across the restart is unknown (the interval that
+//     spans the restart adds nothing), and its output stopped for the restart;
+//   - the ingest store's epoch began after the window did — Redis lost its memory (a restart
+//     without persistence) and took what had arrived before. Only for a variant that delivered
+//     before (delivered): a variant's first window opens the first epoch of a new store as well.
+func partial(t totals, start time.Time, delivered bool) string {
+	switch {
+	case t.restarts > 0:
+		return fmt.Sprintf("a collector restarted during the window (%d restarts): its input across the restart is unknown", t.restarts)
+	case delivered && t.epoch > start.UnixMilli():
+		return "the ingest store (Redis) lost its memory at " + time.UnixMilli(t.epoch).UTC().Format(time.TimeOnly) +
+			" UTC, after the window began: what had arrived before was lost"
+	}
+	return ""
+}
+
 // closeDue closes every window that is over: it stores each in its tenant's transaction (the
 // window and, when complete, its KPI samples), publishes it for the gateway, then forgets it in
 // Redis. It returns how many windows it closed. A replica may die at any step: the window stays
@@ -133,7 +151,9 @@ func (in *Ingest) closeWindow(ctx context.Context, x window) error {
 			return err
 		}
 		w.Variant, w.WindowStart, w.WindowEnd = x.variant, x.start, x.end()
-		w.Complete = run.Complete(x.start, x.end())
+		_, delivered := run.Delivered[x.variant]
+		w.IncompleteReason = partial(t, x.start, delivered)
+		w.Complete = run.Complete(x.start, x.end()) && w.IncompleteReason == ""
 		stored, err = tx.SaveKPIWindow(ctx, x.experiment, w)
 		return err
 	})

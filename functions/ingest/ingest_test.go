@@ -740,3 +740,58 @@ func TestIngest_PartialWindowsAreKeptButNotAnalysed(t *testing.T) {
 		t.Errorf("partial windows reached the analysis: %v", series)
 	}
 }
+
+// TestIngest_AWindowThatLostItsDataWithRedisIsIncomplete is Redis restarted without persistence
+// in the middle of a window: what that window had received is gone, and what comes after opens
+// it anew. Before, it closed complete on a fraction of its data and was analysed; now it closes
+// incomplete, saying why, and the next window is whole again.
+func TestIngest_AWindowThatLostItsDataWithRedisIsIncomplete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{Window: time.Second})
+	tenant, exp := e.experiment("acme", `{}`, experiment.Running)
+	base := e.token(tenant, exp, experiment.Baseline)
+	scrapes := 0
+	send := func() { // a new scrape each time: a repeated request would count once
+		t.Helper()
+		scrapes++
+		if status, _, st, _ := e.post(request{token: base}, processMetrics(exp, "baseline", t0.Add(time.Duration(scrapes)*time.Second), proc{"nginx", 2})); status != http.StatusOK {
+			t.Fatalf("status %d %v", status, st)
+		}
+	}
+	w1 := e.freshWindow(700 * time.Millisecond)
+	send()
+	e.closeAll(w1.Add(time.Second)) // a first whole window: the variant has delivered
+
+	w2 := e.freshWindow(700 * time.Millisecond)
+	send()
+	// Redis loses its memory: every key of this deployment, the pending windows and the epoch
+	// among them.
+	iter := e.rdb.Scan(context.Background(), 0, e.prefix+":*", 1000).Iterator()
+	for iter.Next(context.Background()) {
+		e.rdb.Del(context.Background(), iter.Val())
+	}
+	send() // the same window, opened anew
+	if now := e.redisNow(); !now.Before(w2.Add(time.Second)) {
+		t.Skipf("the machine is too slow to post within one 1 s window (now %s)", now.Sub(w2))
+	}
+	w3 := e.nextWindow()
+	send()
+	e.closeAll(w3.Add(time.Second))
+
+	ws := e.windows(tenant, exp, experiment.Baseline)
+	if len(ws) != 3 {
+		t.Fatalf("%d windows, want 3: %+v", len(ws), ws)
+	}
+	for i, want := range []struct {
+		start    time.Time
+		complete bool
+		reason   string
+	}{{w1, true, ""}, {w2, false, "the ingest store (Redis) lost its memory"}, {w3, true, ""}} {
+		got := ws[i]
+		if !got.WindowStart.Equal(want.start) || got.Complete != want.complete || !strings.Contains(got.IncompleteReason, want.reason) ||
+			(want.reason == "") != (got.IncompleteReason == "") {
+			t.Errorf("window %d: start %s complete %v (%q); want %s complete %v (%q)", i, got.WindowStart, got.Complete, got.IncompleteReason,
+				want.start, want.complete, want.reason)
+		}
+	}
+}

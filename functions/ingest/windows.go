@@ -30,6 +30,7 @@ import (
 //	<prefix>:{E}:V:collector:<i> the last reading of collector i: t (ms), cpu, up, st, acc, ref ("" when absent)
 //	<prefix>:{E}:V:dup:<hash>   a request already counted (a collector's retry of it counts nothing)
 //	<prefix>:pending:<d>        sorted set of deployment d's windows to close: "tenant|E|V|start|length", scored by end
+//	<prefix>:epoch              when this Redis began holding windows (ms); a window's hash keeps the epoch it opened in (ep)
 //	<prefix>:lease:<window>     a replica is closing the window
 //
 // Window keys, and the pending set once no window was opened for that long, expire after keep, so
@@ -62,6 +63,15 @@ if redis.call('ZADD', KEYS[2], 'NX', start + w, ARGV[2] .. '|' .. start .. '|' .
   redis.call('PEXPIRE', KEYS[2], keep)
 end
 local c = wk .. ':c'
+-- The store's epoch: when this Redis began holding windows. Missing means a Redis that lost its
+-- memory (or a new one): it starts now. A window records the epoch it was opened in; one opened
+-- in an epoch that began after the window did lost what arrived before (see closeWindow).
+local ep = redis.call('GET', KEYS[3])
+if not ep then
+  ep = string.format('%d', now)
+  redis.call('SET', KEYS[3], ep)
+end
+redis.call('HSETNX', c, 'ep', ep)
 redis.call('HINCRBY', c, 'req', 1)
 redis.call('HINCRBY', c, 'dp', ARGV[6])
 redis.call('HINCRBY', c, 'bytes', ARGV[7])
@@ -193,7 +203,7 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 		binary.LittleEndian.PutUint64(packed[8*i:], h)
 	}
 	args = append(args, packed)
-	res, err := recordScript.Run(ctx, w.rdb, []string{w.variantKey(experimentID, v), w.pendingKey()}, args...).Int64Slice()
+	res, err := recordScript.Run(ctx, w.rdb, []string{w.variantKey(experimentID, v), w.pendingKey(), w.prefix + ":epoch"}, args...).Int64Slice()
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("record in KPI window: %w", err)
 	}
@@ -289,6 +299,7 @@ type totals struct {
 	receivedT  *float64              // collector-seconds the intervals of received span; nil likewise
 	refused    *int64                // points refused to the collectors' receivers; nil likewise
 	restarts   int                   // collector restarts seen
+	epoch      int64                 // when the store's epoch began (ms): the window's data before it was lost
 }
 
 // read returns a due window's totals.
@@ -327,6 +338,8 @@ func (w *windows) read(ctx context.Context, x window) (totals, error) {
 			t.refused = &n
 		case "rst":
 			t.restarts = int(f)
+		case "ep":
+			t.epoch = int64(f)
 		case "cpu":
 			c := t.cpu[instance]
 			c[0] = f

@@ -85,26 +85,27 @@ func (tx *Tx) RevokeIngestTokens(ctx context.Context, experimentID uuid.UUID, va
 // KPIWindow is one closed measurement window of one variant: the raw counts and the KPIs computed
 // from them.
 type KPIWindow struct {
-	Variant         experiment.Variant `json:"variant"`             // baseline or candidate
-	WindowStart     time.Time          `json:"window_start"`        // inclusive
-	WindowEnd       time.Time          `json:"window_end"`          // exclusive
-	Complete        bool               `json:"complete"`            // the run spanned the whole window; only complete windows feed the analysis
-	Series          int64              `json:"series"`              // distinct series (metric name and every attribute, resource included)
-	Datapoints      int64              `json:"datapoints"`          // datapoints accepted
-	PayloadBytes    int64              `json:"payload_bytes"`       // request bytes as received, of requests carrying pipeline output
-	Requests        int64              `json:"requests"`            // export requests accepted, self-telemetry included
-	Rejected        int64              `json:"rejected_datapoints"` // datapoints refused (identity not matching the token)
-	CriticalCovered []string           `json:"critical_covered"`    // critical process patterns seen in the output
-	CriticalMissing []string           `json:"critical_missing"`    // critical process patterns not seen
-	CollectorCPU    *float64           `json:"collector_cpu"`       // CPU cores the variant's collectors used, nil without self-telemetry
-	CollectorMemory *float64           `json:"collector_memory"`    // resident bytes of the variant's collectors, nil without self-telemetry
-	Collectors      int                `json:"collectors"`          // collectors (by phoenix.collector, else service.instance.id) whose self-telemetry arrived
-	ReceivedPoints  *int64             `json:"received_points"`     // points the variant's collectors' receivers accepted, before any processor; nil without a receiver interval
-	ReceivedSeconds *float64           `json:"received_seconds"`    // collector-seconds the receiver intervals span (received_points over it is the input rate); nil likewise
-	RefusedPoints   *int64             `json:"refused_points"`      // points refused to their receivers; nil without a receiver interval
-	Restarts        int                `json:"restarts"`            // collector restarts seen in the window
-	KPIs            map[string]float64 `json:"kpis"`                // every KPI by name (shared/experiment Metrics)
-	ClosedAt        time.Time          `json:"closed_at"`           // when it was stored
+	Variant          experiment.Variant `json:"variant"`                     // baseline or candidate
+	WindowStart      time.Time          `json:"window_start"`                // inclusive
+	WindowEnd        time.Time          `json:"window_end"`                  // exclusive
+	Complete         bool               `json:"complete"`                    // the run spanned the whole window; only complete windows feed the analysis
+	Series           int64              `json:"series"`                      // distinct series (metric name and every attribute, resource included)
+	Datapoints       int64              `json:"datapoints"`                  // datapoints accepted
+	PayloadBytes     int64              `json:"payload_bytes"`               // request bytes as received, of requests carrying pipeline output
+	Requests         int64              `json:"requests"`                    // export requests accepted, self-telemetry included
+	Rejected         int64              `json:"rejected_datapoints"`         // datapoints refused (identity not matching the token)
+	CriticalCovered  []string           `json:"critical_covered"`            // critical process patterns seen in the output
+	CriticalMissing  []string           `json:"critical_missing"`            // critical process patterns not seen
+	CollectorCPU     *float64           `json:"collector_cpu"`               // CPU cores the variant's collectors used, nil without self-telemetry
+	CollectorMemory  *float64           `json:"collector_memory"`            // resident bytes of the variant's collectors, nil without self-telemetry
+	Collectors       int                `json:"collectors"`                  // collectors (by phoenix.collector, else service.instance.id) whose self-telemetry arrived
+	IncompleteReason string             `json:"incomplete_reason,omitempty"` // why a window the run spanned is incomplete: its data is known to be partial
+	ReceivedPoints   *int64             `json:"received_points"`             // points the variant's collectors' receivers accepted, before any processor; nil without a receiver interval
+	ReceivedSeconds  *float64           `json:"received_seconds"`            // collector-seconds the receiver intervals span (received_points over it is the input rate); nil likewise
+	RefusedPoints    *int64             `json:"refused_points"`              // points refused to their receivers; nil without a receiver interval
+	Restarts         int                `json:"restarts"`                    // collector restarts seen in the window
+	KPIs             map[string]float64 `json:"kpis"`                        // every KPI by name (shared/experiment Metrics)
+	ClosedAt         time.Time          `json:"closed_at"`                   // when it was stored
 }
 
 // SaveKPIWindow stores a closed window and, when it is complete, its KPIs as kpi_samples for the
@@ -119,11 +120,11 @@ func (tx *Tx) SaveKPIWindow(ctx context.Context, experimentID uuid.UUID, w KPIWi
 	covered, missing := nonNil(w.CriticalCovered), nonNil(w.CriticalMissing)
 	tag, err := tx.Exec(ctx, `INSERT INTO kpi_windows (tenant_id, experiment_id, variant, window_start, window_end, complete,
 			series, datapoints, payload_bytes, requests, rejected_datapoints, critical_covered, critical_missing,
-			collector_cpu, collector_memory, collectors, received_points, received_seconds, refused_points, restarts, kpis)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`,
+			collector_cpu, collector_memory, collectors, received_points, received_seconds, refused_points, restarts, kpis, incomplete_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, NULLIF($22, '')) ON CONFLICT DO NOTHING`,
 		tx.tenant, experimentID, w.Variant, w.WindowStart, w.WindowEnd, w.Complete, w.Series, w.Datapoints, w.PayloadBytes,
 		w.Requests, w.Rejected, covered, missing, w.CollectorCPU, w.CollectorMemory, w.Collectors,
-		w.ReceivedPoints, w.ReceivedSeconds, w.RefusedPoints, w.Restarts, kpis)
+		w.ReceivedPoints, w.ReceivedSeconds, w.RefusedPoints, w.Restarts, kpis, w.IncompleteReason)
 	if err != nil {
 		return false, fmt.Errorf("store KPI window %s of %s/%s: %w", w.WindowStart.Format(time.RFC3339), experimentID, w.Variant, err)
 	}
@@ -169,7 +170,7 @@ func (tx *Tx) KPIWindows(ctx context.Context, experimentID uuid.UUID, f KPIFilte
 	}
 	rows, err := tx.Query(ctx, `SELECT variant, window_start, window_end, complete, series, datapoints, payload_bytes,
 			requests, rejected_datapoints, critical_covered, critical_missing, collector_cpu, collector_memory, collectors,
-			received_points, received_seconds, refused_points, restarts, kpis, closed_at
+			received_points, received_seconds, refused_points, restarts, kpis, closed_at, coalesce(incomplete_reason, '')
 		FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2 AND ($3 = '' OR variant = $3)
 		  AND ($4::timestamptz IS NULL OR window_start >= $4) AND ($5::timestamptz IS NULL OR window_end <= $5)
 		ORDER BY window_start, variant LIMIT $6`, tx.tenant, experimentID, string(f.Variant), from, to, f.Limit)
@@ -183,7 +184,7 @@ func (tx *Tx) KPIWindows(ctx context.Context, experimentID uuid.UUID, f KPIFilte
 		var kpis []byte
 		if err := rows.Scan(&w.Variant, &w.WindowStart, &w.WindowEnd, &w.Complete, &w.Series, &w.Datapoints, &w.PayloadBytes,
 			&w.Requests, &w.Rejected, &w.CriticalCovered, &w.CriticalMissing, &w.CollectorCPU, &w.CollectorMemory,
-			&w.Collectors, &w.ReceivedPoints, &w.ReceivedSeconds, &w.RefusedPoints, &w.Restarts, &kpis, &w.ClosedAt); err != nil {
+			&w.Collectors, &w.ReceivedPoints, &w.ReceivedSeconds, &w.RefusedPoints, &w.Restarts, &kpis, &w.ClosedAt, &w.IncompleteReason); err != nil {
 			return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
 		}
 		if err := json.Unmarshal(kpis, &w.KPIs); err != nil {
@@ -207,6 +208,8 @@ type RunSpan struct {
 	Started           *time.Time // when the run started; nil if it never did
 	Ended             *time.Time // when the run ended (the experiment left running); nil while it runs
 	CriticalProcesses []string   // spec.critical_processes
+	// Delivered is, per variant, the end of the newest window stored so far; none: no entry.
+	Delivered map[experiment.Variant]time.Time
 }
 
 // Complete reports whether the run spanned the whole window [start, end).
@@ -222,14 +225,22 @@ func (r RunSpan) Complete(start, end time.Time) bool {
 func (tx *Tx) ExperimentRun(ctx context.Context, experimentID uuid.UUID) (RunSpan, error) {
 	var r RunSpan
 	var critical []byte
-	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]')
-		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical)
+	var baseline, candidate *time.Time
+	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]'),
+			baseline_delivered_at, candidate_delivered_at
+		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical, &baseline, &candidate)
 	r, err = found(r, err, "experiment "+experimentID.String())
 	if err != nil {
 		return RunSpan{}, err
 	}
 	if err := json.Unmarshal(critical, &r.CriticalProcesses); err != nil {
 		return RunSpan{}, fmt.Errorf("critical processes of %s: %w", experimentID, err)
+	}
+	r.Delivered = map[experiment.Variant]time.Time{}
+	for v, at := range map[experiment.Variant]*time.Time{experiment.Baseline: baseline, experiment.Candidate: candidate} {
+		if at != nil {
+			r.Delivered[v] = *at
+		}
 	}
 	return r, nil
 }

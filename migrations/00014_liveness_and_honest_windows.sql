@@ -5,13 +5,20 @@
 -- of letting it run to a verdict measured on nothing. On the experiment row, not read from
 -- kpi_windows, so the clock's cross-tenant read stays on the experiments' scheduling columns.
 
+--
+-- Honest windows: a window whose data is known to be partial is stored incomplete, with the
+-- reason (incomplete_reason), and the analysis leaves it out: a collector restarted in it, or the
+-- ingest store (Redis) lost its memory after it began, taking what had arrived with it.
+
 -- +goose Up
+ALTER TABLE kpi_windows ADD COLUMN incomplete_reason text CHECK (length(incomplete_reason) <= 500);
 ALTER TABLE experiments
     ADD COLUMN baseline_delivered_at  timestamptz,
     ADD COLUMN candidate_delivered_at timestamptz;
 GRANT SELECT (baseline_delivered_at, candidate_delivered_at) ON experiments TO phoenix_platform;
 
 -- +goose Down
+ALTER TABLE kpi_windows DROP COLUMN incomplete_reason;
 REVOKE SELECT (baseline_delivered_at, candidate_delivered_at) ON experiments FROM phoenix_platform;
 ALTER TABLE experiments
     DROP COLUMN candidate_delivered_at,
