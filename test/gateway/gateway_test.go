@@ -1,9 +1,7 @@
 package gateway_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -323,38 +321,8 @@ func TestSIGTERM_StopsAcceptingAndClosesConnectionsOverTheDrainWindow(t *testing
 	cmd := exec.Command(bin)
 	cmd.Env = append(bintest.Env(), "PORT=0", "PHOENIX_DATABASE_URL="+w.db.AppURL, "PHOENIX_REDIS_URL="+redisURL(),
 		"PHOENIX_JWT_KEYS_FILE="+w.keysFile, "PHOENIX_DRAIN_TIMEOUT=6s", "PHOENIX_WS_DRAIN_WINDOW=1s")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	exited := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() {
-		// The runtime logs where it listens; the rest of the log is drained so the process never
-		// blocks on it.
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- strings.Replace(line.Addr, "[::]", "127.0.0.1", 1)
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(waitTimeout):
-		t.Fatal("the gateway did not report its address")
-	}
+	a, exited := bintest.Start(t, cmd, waitTimeout)
+	base := "http://" + a
 	waitFor(t, "readiness", func() bool { return readyz(base) == http.StatusOK })
 
 	const clients = 6

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/ingesttoken"
 	"github.com/phoenixotel/phoenix/shared/store"
+	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -143,32 +143,34 @@ func buildIngest(b *testing.B) string {
 // is ready.
 func startIngest(b *testing.B, bin, dbURL string) (string, int) {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "PHOENIX_DATABASE_URL="+dbURL,
+	cmd.Env = append(os.Environ(), "PORT=0", "PHOENIX_DATABASE_URL="+dbURL,
 		"PHOENIX_REDIS_URL=redis://127.0.0.1:6379/11", "PHOENIX_KPI_WINDOW=15s", "GOGC="+os.Getenv("BENCH_GOGC"))
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	addr, exited := bintest.Start(b, cmd, time.Minute)
+	b.Cleanup(func() { // a graceful stop, waited for: the cleanup before it deletes what it left
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second): // Start's cleanup kills it after this one
+		}
+	})
+	url := "http://" + addr
+	// Listening comes before readiness (the first dependency checks); each poll answers at once,
+	// and the process's exit ends the wait, so only a process that runs but never gets ready is
+	// waited on — up to the benchmark's own timeout.
+	for {
 		if resp, err := http.Get(url + "/readyz"); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return url, cmd.Process.Pid
 			}
 		}
-		time.Sleep(50 * time.Millisecond) // polling readiness, bounded by the deadline
+		select {
+		case err := <-exited:
+			b.Fatalf("the ingest function exited before it was ready: %v", err)
+		case <-time.After(50 * time.Millisecond): // polling readiness
+		}
 	}
-	b.Fatal("the ingest function did not become ready")
-	return "", 0
 }
 
 // processCPU reads a process's CPU time (user and system) from /proc.
