@@ -104,6 +104,18 @@ func matches(m *dto.Metric, want Labels) bool {
 	return n == len(want)
 }
 
+// Snapshot gathers g once and returns a Gatherer that answers with those samples: a test that
+// reads many values reads one scrape, and collectors that work at scrape time (dependency checks
+// that wait on dial timeouts) run once instead of once per value.
+func Snapshot(t testing.TB, g prometheus.Gatherer) prometheus.Gatherer {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
+}
+
 // Registry returns a fresh registry with register's metrics on it, failing the test if they
 // cannot be registered.
 func Registry(t testing.TB, register func(prometheus.Registerer) error) *prometheus.Registry {
