@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +69,9 @@ type platform struct {
 	db     *pgtest.DB        // its database
 	addrs  map[string]string // function → base URL
 	target smoke.Target      // its API and gateway
+	opts   devOptions        // how it runs
+	cmd    *exec.Cmd         // the running phoenix dev
+	exited chan error        // receives its exit
 }
 
 // devOptions choose how phoenix dev runs.
@@ -84,22 +88,31 @@ func startDev(t *testing.T, o devOptions) *platform {
 	start := time.Now()
 	bin := binary(t)
 	built := time.Since(start)
-	dir := t.TempDir()
 	if o.collector == "" {
-		o.collector = filepath.Join(dir, "no-collector-here")
+		o.collector = filepath.Join(t.TempDir(), "no-collector-here")
 	}
-	p := &platform{bin: bin, db: pgtest.New(t), addrs: map[string]string{}}
-	args := []string{"dev", "--collector", o.collector, "--run-dir", filepath.Join(dir, "run"), "--dev-keys", filepath.Join(dir, "keys.pem")}
+	p := &platform{bin: bin, db: pgtest.New(t), opts: o}
+	p.launch(t)
+	t.Logf("phoenix dev ready after %.1f s (the build took %.1f s)", time.Since(start).Seconds(), built.Seconds())
+	return p
+}
+
+// launch runs phoenix dev on p's database, on new free ports, until the test ends or kill.
+func (p *platform) launch(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	p.addrs = map[string]string{}
+	args := []string{"dev", "--collector", p.opts.collector, "--run-dir", filepath.Join(dir, "run"), "--dev-keys", filepath.Join(dir, "keys.pem")}
 	for _, f := range []string{"api", "gateway", "controller", "generator", "analyzer", "ingest", "deployer", "broker"} {
 		args = append(args, "--"+f+"-addr", "127.0.0.1:0")
 	}
-	cmd := exec.Command(bin, args...) // #nosec G204 -- the CLI built above
+	cmd := exec.Command(p.bin, args...) // #nosec G204 -- the CLI built above
 	cmd.Dir = dir
 	// Every suite on this machine logs in from 127.0.0.1 through the same Redis: the per-IP login
 	// limit would count all of them together. The per-account limit stays on (tenants are unique).
 	cmd.Env = append(bintest.Env(), "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
 		"PHOENIX_JWT_KEYS_FILE=", "PHOENIX_RATE_LOGIN_IP=off")
-	cmd.Env = append(cmd.Env, o.env...)
+	cmd.Env = append(cmd.Env, p.opts.env...)
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	stdout, err := cmd.StdoutPipe()
@@ -110,11 +123,12 @@ func startDev(t *testing.T, o devOptions) *platform {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
+	p.cmd, p.exited = cmd, exited
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("phoenix dev logs (last 16 KiB):\n%s", logs.tail(16<<10))
+			t.Logf("phoenix dev (pid %d) logs (last 16 KiB):\n%s", cmd.Process.Pid, logs.tail(16<<10))
 		}
 	})
 	sc := bufio.NewScanner(stdout)
@@ -134,8 +148,17 @@ func startDev(t *testing.T, o devOptions) *platform {
 		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.tail(16<<10))
 	}
 	p.target = smoke.Target{API: p.addrs["api"], Gateway: p.addrs["gateway"]}
-	t.Logf("phoenix dev ready after %.1f s (the build took %.1f s)", time.Since(start).Seconds(), built.Seconds())
-	return p
+}
+
+// kill ends phoenix dev with SIGKILL, as a crash or an OOM kill would: nothing of it shuts
+// down in order. It returns when the process is gone.
+func (p *platform) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := <-p.exited
+	p.exited <- err // for the launch's cleanup
 }
 
 // syncBuffer collects a child's output from its copying goroutine.
