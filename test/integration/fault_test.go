@@ -30,7 +30,7 @@ func TestFault_PlatformKilledMidRunFailsTheRunNamingTheSilentCollectors(t *testi
 	}
 	params := map[string]any{"collection_interval": "2s"}
 	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "killed mid-run", "duration_seconds": 600,
-		"baseline": map[string]any{"template": "process-baseline", "parameters": params},
+		"baseline":  map[string]any{"template": "process-baseline", "parameters": params},
 		"candidate": map[string]any{"template": "process-topk", "parameters": params}}, http.StatusCreated, &exp)
 	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID+"/start", nil, http.StatusAccepted, nil)
 
