@@ -125,28 +125,22 @@ func TestParseParams(t *testing.T) {
 	}
 }
 
-// A quiet experiment sends no frame for longer than the live connection may stay silent, but the
-// gateway keeps pinging: watch must stay on its one connection, answering every ping.
-func TestFollow_PingsKeepAQuietConnection(t *testing.T) {
-	const (
-		silence  = 300 * time.Millisecond // what the test grants watch instead of liveSilence
-		pingEach = 20 * time.Millisecond  // the gateway's ping period, scaled down alike
-		quiet    = 4 * silence            // only pings for this long, then the experiment ends
-	)
-	var (
-		connections, pongs atomic.Int32
-		state              atomic.Value // the experiment's state as the API reports it
-	)
-	state.Store("running")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// fakePlatform serves what watch reads of experiment e1: its state and transitions from the
+// functions given, a promote verdict, and the gateway's /ws, where stream plays one connection
+// after the subscribe frame is read. A second connection is a reconnect, which the tests count
+// as a failure: it cancels ctx so that watch stops retrying. It returns the server's URL and the
+// number of connections made.
+func fakePlatform(t *testing.T, cancel context.CancelFunc, state func() string, transitions func() []events.Transition,
+	stream func(conn *websocket.Conn)) (string, *atomic.Int32) {
+	t.Helper()
+	var connections atomic.Int32
 	upgrader := websocket.Upgrader{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/experiments/e1", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": "e1", "name": "quiet", "state": state.Load(), "duration_seconds": 60})
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": "e1", "name": "e", "state": state(), "duration_seconds": 60})
 	})
 	mux.HandleFunc("GET /v1/experiments/e1/transitions", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte(`{"items":[]}`))
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": transitions()})
 	})
 	mux.HandleFunc("GET /v1/experiments/e1/analysis", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"verdict":"promote"}`))
@@ -161,41 +155,67 @@ func TestFollow_PingsKeepAQuietConnection(t *testing.T) {
 			cancel() // a reconnect: the test has failed already; end watch rather than let it retry
 			return
 		}
-		conn.SetPongHandler(func(string) error { pongs.Add(1); return nil })
-		read := make(chan struct{})
-		go func() { // reading is what runs the pong handler; it ends when watch closes
-			defer close(read)
-			for {
-				if _, _, err := conn.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
-		tick := time.NewTicker(pingEach)
-		defer tick.Stop()
-		for end := time.Now().Add(quiet); time.Now().Before(end); {
-			select {
-			case <-tick.C:
-				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
-					return
-				}
-			case <-read:
-				return // watch hung up while only pings came
-			}
-		}
-		state.Store("completed")
-		moved, _ := json.Marshal(map[string]any{"type": events.ExperimentMoved,
-			"data": events.Transition{Seq: 1, From: "running", To: "completed", At: time.Now()}})
-		if conn.WriteJSON(map[string]any{"type": "event", "data": json.RawMessage(moved)}) != nil {
+		if _, _, err := conn.ReadMessage(); err != nil { // the subscribe frame
 			return
 		}
-		<-read
+		stream(conn)
 	})
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv.URL, &connections
+}
+
+// A quiet experiment sends no frame for longer than the live connection may stay silent, but the
+// gateway keeps pinging: watch must stay on its one connection, answering every ping.
+func TestFollow_PingsKeepAQuietConnection(t *testing.T) {
+	const (
+		silence  = 300 * time.Millisecond // what the test grants watch instead of liveSilence
+		pingEach = 20 * time.Millisecond  // the gateway's ping period, scaled down alike
+		quiet    = 4 * silence            // only pings for this long, then the experiment ends
+	)
+	var (
+		pongs atomic.Int32
+		state atomic.Value // the experiment's state as the API reports it
+	)
+	state.Store("running")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url, connections := fakePlatform(t, cancel, func() string { return state.Load().(string) },
+		func() []events.Transition { return []events.Transition{} },
+		func(conn *websocket.Conn) {
+			conn.SetPongHandler(func(string) error { pongs.Add(1); return nil })
+			read := make(chan struct{})
+			go func() { // reading is what runs the pong handler; it ends when watch closes
+				defer close(read)
+				for {
+					if _, _, err := conn.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}()
+			tick := time.NewTicker(pingEach)
+			defer tick.Stop()
+			for end := time.Now().Add(quiet); time.Now().Before(end); {
+				select {
+				case <-tick.C:
+					if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
+						return
+					}
+				case <-read:
+					return // watch hung up while only pings came
+				}
+			}
+			state.Store("completed")
+			moved, _ := json.Marshal(map[string]any{"type": events.ExperimentMoved,
+				"data": events.Transition{Seq: 1, From: "running", To: "completed", At: time.Now()}})
+			if conn.WriteJSON(map[string]any{"type": "event", "data": json.RawMessage(moved)}) != nil {
+				return
+			}
+			<-read
+		})
 
 	var out strings.Builder
-	c := newClient(credentials{API: srv.URL, Gateway: srv.URL, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
+	c := newClient(credentials{API: url, Gateway: url, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
 	final, err := newView(&out, silence).follow(ctx, c, "e1")
 	if n := connections.Load(); n != 1 || strings.Contains(out.String(), "reconnecting") {
 		t.Fatalf("%d connections for one quiet experiment, want 1:\n%s", n, out.String())
@@ -211,51 +231,31 @@ func TestFollow_PingsKeepAQuietConnection(t *testing.T) {
 // Events lost on the way (the gateway says history_unavailable: its event store restarted empty)
 // are said, and what the API keeps is reloaded on the same connection — not skipped in silence.
 func TestFollow_LostEventsAreSaidAndReloaded(t *testing.T) {
-	var connections, reloads atomic.Int32
+	var reloads atomic.Int32
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	upgrader := websocket.Upgrader{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/experiments/e1", func(w http.ResponseWriter, _ *http.Request) {
-		state := "running"
-		if reloads.Load() > 1 {
-			state = "completed"
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": "e1", "name": "lossy", "state": state, "duration_seconds": 60})
-	})
-	mux.HandleFunc("GET /v1/experiments/e1/transitions", func(w http.ResponseWriter, _ *http.Request) {
-		items := []events.Transition{{Seq: 1, From: "deploying", To: "running", At: time.Now()}}
-		if reloads.Add(1) > 1 { // the reload after the loss finds what the stream missed
-			items = append(items, events.Transition{Seq: 2, From: "running", To: "completed", At: time.Now()})
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
-	})
-	mux.HandleFunc("GET /v1/experiments/e1/analysis", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte(`{"verdict":"promote"}`))
-	})
-	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		if connections.Add(1) > 1 {
-			cancel()
-			return
-		}
-		var sub map[string]string
-		if conn.ReadJSON(&sub) != nil {
-			return
-		}
-		_ = conn.WriteJSON(map[string]any{"type": "error", "code": "history_unavailable", "channel": sub["channel"],
-			"message": "the event history after seq 7 was lost (the event store restarted)"})
-		_, _, _ = conn.ReadMessage() // until watch hangs up
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	url, connections := fakePlatform(t, cancel,
+		func() string {
+			if reloads.Load() > 1 {
+				return "completed"
+			}
+			return "running"
+		},
+		func() []events.Transition {
+			items := []events.Transition{{Seq: 1, From: "deploying", To: "running", At: time.Now()}}
+			if reloads.Add(1) > 1 { // the reload after the loss finds what the stream missed
+				items = append(items, events.Transition{Seq: 2, From: "running", To: "completed", At: time.Now()})
+			}
+			return items
+		},
+		func(conn *websocket.Conn) {
+			_ = conn.WriteJSON(map[string]any{"type": "error", "code": "history_unavailable", "channel": "experiment:e1",
+				"message": "the event history after seq 7 was lost (the event store restarted)"})
+			_, _, _ = conn.ReadMessage() // until watch hangs up
+		})
 
 	var out strings.Builder
-	c := newClient(credentials{API: srv.URL, Gateway: srv.URL, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
+	c := newClient(credentials{API: url, Gateway: url, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
 	final, err := newView(&out, time.Minute).follow(ctx, c, "e1")
 	if err != nil {
 		t.Fatalf("follow: %v\n%s", err, out.String())
