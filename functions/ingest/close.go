@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -82,18 +83,31 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 //
 //   - a collector restarted in it: its input across the restart is unknown (the interval that
 //     spans the restart adds nothing), and its output stopped for the restart;
-//   - the ingest store's epoch began after the window did — Redis lost its memory (a restart
-//     without persistence) and took what had arrived before. Only for a variant that delivered
-//     before (delivered): a variant's first window opens the first epoch of a new store as well.
-func partial(t totals, start time.Time, delivered bool) string {
+//   - the ingest store's epoch began after the window did, and a window of the experiment was
+//     stored before it (lost): Redis lost its memory (a restart without persistence) and took
+//     what had arrived before. Without such a window the epoch is the store's first, which the
+//     experiment's first windows may well begin before.
+func partial(t totals, start time.Time, lost bool) string {
 	switch {
 	case t.restarts > 0:
 		return fmt.Sprintf("a collector restarted during the window (%d restarts): its input across the restart is unknown", t.restarts)
-	case delivered && t.epoch > start.UnixMilli():
+	case lost && t.epoch > start.UnixMilli():
 		return "the ingest store (Redis) lost its memory at " + time.UnixMilli(t.epoch).UTC().Format(time.TimeOnly) +
 			" UTC, after the window began: what had arrived before was lost"
 	}
 	return ""
+}
+
+// incomplete marks variant v's stored window starting at start, if there is one, as incomplete:
+// data for it came after it closed (see windows).
+func (in *Ingest) incomplete(ctx context.Context, tenant, exp uuid.UUID, v experiment.Variant, start time.Time) error {
+	err := in.store.WithTenant(ctx, tenant, func(tx *store.Tx) error {
+		return tx.MarkWindowIncomplete(ctx, exp, v, start, "data for it arrived after it closed, beyond the lateness bound: it lacks that data")
+	})
+	if err != nil {
+		return fmt.Errorf("mark the KPI window %s of %s/%s incomplete: %w", start.Format(time.RFC3339), exp, v, err)
+	}
+	return nil
 }
 
 // closeDue closes every window that is over: it stores each in its tenant's transaction (the
@@ -151,8 +165,13 @@ func (in *Ingest) closeWindow(ctx context.Context, x window) error {
 			return err
 		}
 		w.Variant, w.WindowStart, w.WindowEnd = x.variant, x.start, x.end()
-		_, delivered := run.Delivered[x.variant]
-		w.IncompleteReason = partial(t, x.start, delivered)
+		lost := false
+		if t.epoch > x.start.UnixMilli() { // opened after the store's epoch began: was there one before?
+			if lost, err = tx.StoredBefore(ctx, x.experiment, time.UnixMilli(t.epoch)); err != nil {
+				return err
+			}
+		}
+		w.IncompleteReason = partial(t, x.start, lost)
 		w.Complete = run.Complete(x.start, x.end()) && w.IncompleteReason == ""
 		stored, err = tx.SaveKPIWindow(ctx, x.experiment, w)
 		return err

@@ -56,6 +56,10 @@ type Sender interface {
 // Options configure the function; zero values take the defaults named.
 type Options struct {
 	Window      time.Duration    // KPI window length; default 15 s (config PHOENIX_KPI_WINDOW)
+	// Lateness is how late data may arrive and still count in the window of its own time (the
+	// scrape's); a window closes this long after its end. 0 assigns data by arrival (config
+	// PHOENIX_KPI_LATENESS, by default one window).
+	Lateness time.Duration
 	Prices      Prices           // the cost model (config PHOENIX_PRICE_PER_*)
 	MaxBody     int64            // bytes a request body may have on the wire; default 4 MiB
 	MaxDecoded  int64            // bytes a gzip body may inflate to; default 16 MiB
@@ -126,7 +130,7 @@ type Ingest struct {
 func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 	o = o.withDefaults()
 	in := &Ingest{o: o, store: st, publisher: pub, sender: o.Sender, slots: make(chan struct{}, o.MaxInFlight), metrics: newMetrics(),
-		windows: &windows{rdb: rdb, prefix: o.Prefix, length: o.Window, keep: o.Keep, dedupe: o.Dedupe, deployment: o.Deployment},
+		windows: &windows{rdb: rdb, prefix: o.Prefix, length: o.Window, late: o.Lateness, keep: o.Keep, dedupe: o.Dedupe, deployment: o.Deployment},
 		scopes:  &scopes{store: st, ttl: o.ScopeTTL, max: 10000, now: o.Now, byKey: map[string]*cachedGrant{}}}
 	in.scratch.New = func() any { return newScratch() }
 	in.bufs.New = func() any { return new(bytes.Buffer) }
@@ -136,7 +140,7 @@ func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 // Service is the ingest function as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
 	c := res.Config
-	o := Options{Window: c.KPIWindow, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
+	o := Options{Window: c.KPIWindow, Lateness: c.KPILateness, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
 		Deployment: DeploymentID(c.DatabaseURL)}
 	if c.Sink != "" {
 		sender, err := emit.New(c.Sink)

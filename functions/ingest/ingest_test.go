@@ -795,3 +795,56 @@ func TestIngest_AWindowThatLostItsDataWithRedisIsIncomplete(t *testing.T) {
 		}
 	}
 }
+
+// TestIngest_DataCountsInTheWindowOfItsOwnTime is a collector retrying batches after an outage:
+// with a lateness bound, a batch counts in the window it was scraped in, not the one it arrives
+// in; a batch later than the bound counts nowhere, says so, and the window it belonged to — if
+// it was stored — no longer passes for complete.
+func TestIngest_DataCountsInTheWindowOfItsOwnTime(t *testing.T) {
+	t.Parallel()
+	const late = 3 * time.Second
+	e := newEnv(t, Options{Window: time.Second, Lateness: late})
+	tenant, exp := e.experiment("acme", `{}`, experiment.Running)
+	base := e.token(tenant, exp, experiment.Baseline)
+	post := func(at time.Time, procs ...proc) pmetricotlp.ExportResponse {
+		t.Helper()
+		status, resp, st, _ := e.post(request{token: base}, processMetrics(exp, "baseline", at, procs...))
+		if status != http.StatusOK {
+			t.Fatalf("status %d %v", status, st)
+		}
+		return resp
+	}
+	now := e.redisNow()
+	earlier := now.Add(-1500 * time.Millisecond) // a retried batch: scraped 1.5 s ago, within the bound
+	post(now, proc{"nginx", 1})
+	post(earlier, proc{"nginx", 1}, proc{"redis", 2})
+	resp := post(now.Add(-10*time.Second), proc{"postgres", 3}) // beyond the bound
+	if n := resp.PartialSuccess().RejectedDataPoints(); n != 3 || !strings.Contains(resp.PartialSuccess().ErrorMessage(), "after its KPI window closed") {
+		t.Fatalf("a batch later than the bound: %d rejected, %q; want its 3 datapoints refused, saying why", n, resp.PartialSuccess().ErrorMessage())
+	}
+	e.closeAll(now.Truncate(time.Second).Add(time.Second + late))
+	ws := e.windows(tenant, exp, experiment.Baseline)
+	if len(ws) != 2 {
+		t.Fatalf("%d windows, want 2 (the retried batch's and the current one): %+v", len(ws), ws)
+	}
+	for i, want := range []struct {
+		start      time.Time
+		datapoints int64
+	}{{earlier.Truncate(time.Second), 6}, {now.Truncate(time.Second), 3}} {
+		// (Both began before the run, which started as the test did: not complete for that.)
+		if got := ws[i]; !got.WindowStart.Equal(want.start) || got.Datapoints != want.datapoints || got.IncompleteReason != "" {
+			t.Errorf("window %d: start %s, %d datapoints (%q); want %s, %d, nothing partial", i, got.WindowStart, got.Datapoints, got.IncompleteReason,
+				want.start, want.datapoints)
+		}
+	}
+	// Data for the stored current window, after it closed: not counted, and the window is marked.
+	resp = post(now, proc{"nginx", 1}, proc{"java", 4})
+	if n := resp.PartialSuccess().RejectedDataPoints(); n != 6 {
+		t.Fatalf("data for a closed window: %d rejected, want 6", n)
+	}
+	ws = e.windows(tenant, exp, experiment.Baseline)
+	if got := ws[1]; got.Complete || !strings.Contains(got.IncompleteReason, "arrived after it closed") || got.Datapoints != 3 {
+		t.Fatalf("the closed window after late data: complete %v (%q), %d datapoints; want incomplete, saying why, its count unchanged",
+			got.Complete, got.IncompleteReason, got.Datapoints)
+	}
+}

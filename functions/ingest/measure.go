@@ -105,6 +105,7 @@ type measurement struct {
 	output     bool       // the request carried pipeline output (its bytes count toward payload bytes)
 	readings   []reading  // self-telemetry counters, the latest per collector, by collector
 	memory     []memPoint // self-telemetry memory readings
+	at         int64      // the newest datapoint's own time (ms since the epoch); 0 when none has one
 }
 
 // scratch is reusable working memory for measure, so a request allocates little.
@@ -198,6 +199,9 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 		slices.SortFunc(s.reads, func(a, b reading) int { return strings.Compare(a.instance, b.instance) })
 	}
 	m.readings, m.memory = s.reads, s.mem
+	for _, r := range m.readings {
+		m.at = max(m.at, r.millis)
+	}
 	return m
 }
 
@@ -208,33 +212,35 @@ func (s *scratch) metric(mt pmetric.Metric, rh uint64, m *measurement) {
 	case pmetric.MetricTypeGauge:
 		dps := mt.Gauge().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), dps.At(i).Timestamp(), m)
 		}
 	case pmetric.MetricTypeSum:
 		dps := mt.Sum().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), dps.At(i).Timestamp(), m)
 		}
 	case pmetric.MetricTypeHistogram:
 		dps := mt.Histogram().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), dps.At(i).Timestamp(), m)
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		dps := mt.ExponentialHistogram().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), dps.At(i).Timestamp(), m)
 		}
 	case pmetric.MetricTypeSummary:
 		dps := mt.Summary().DataPoints()
 		for i := range dps.Len() {
-			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), m)
+			s.add(s.hashAttrs(seed, dps.At(i).Attributes()), dps.At(i).Timestamp(), m)
 		}
 	}
 }
 
-func (s *scratch) add(h uint64, m *measurement) {
+// add counts one datapoint of series h, taken at ts.
+func (s *scratch) add(h uint64, ts pcommon.Timestamp, m *measurement) {
 	m.datapoints++
+	m.at = max(m.at, int64(ts/1e6)) // #nosec G115 -- Unix milliseconds fit int64
 	if _, dup := s.seen[h]; !dup {
 		s.seen[h] = struct{}{}
 		s.series = append(s.series, h)

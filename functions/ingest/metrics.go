@@ -35,6 +35,7 @@ const (
 	rejectedUnavailable  = "unavailable"          // 503: busy, or PostgreSQL or Redis did not answer; the collector retries
 	rejectedOther        = "other"                // any other status (none is answered today)
 	foreignResources     = "foreign_resources"    // some datapoints carried another experiment's or variant's identity
+	lateData             = "late"                 // the request's data came after its window closed (beyond the lateness bound)
 )
 
 // rejectedReason names the refusal a status answers.
@@ -83,7 +84,7 @@ func newMetrics() *metrics {
 			Help: "Bytes on the wire of export requests carrying pipeline output, counted into KPI windows, by variant."},
 			[]string{"variant"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRejected,
-			Help: "Export requests refused, by reason: in whole (malformed, unauthenticated, too_slow, not_running, too_large, unsupported_encoding, internal, unavailable) or in part (foreign_resources)."},
+			Help: "Export requests refused, by reason: in whole (malformed, unauthenticated, too_slow, not_running, too_large, unsupported_encoding, internal, unavailable) or in part (foreign_resources), or not counted because it came after its KPI window closed (late)."},
 			[]string{"reason"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricWindowsClosed,
 			Help: "KPI windows closed and stored, by variant and whether the window lay wholly inside the run (complete windows feed the analysis)."},
@@ -100,7 +101,7 @@ func newMetrics() *metrics {
 		m.missing.WithLabelValues(string(v))
 	}
 	for _, r := range []string{rejectedMalformed, rejectedUnauthorized, rejectedTooSlow, rejectedNotRunning, rejectedTooLarge,
-		rejectedUnsupported, rejectedInternal, rejectedUnavailable, rejectedOther, foreignResources} {
+		rejectedUnsupported, rejectedInternal, rejectedUnavailable, rejectedOther, foreignResources, lateData} {
 		m.rejected.WithLabelValues(r)
 	}
 	return m
@@ -138,6 +139,13 @@ func (m *metrics) recorded(v experiment.Variant, ms measurement, wireBytes int64
 	}
 	if ms.rejected > 0 {
 		m.rejected.WithLabelValues(foreignResources).Inc()
+	}
+}
+
+// late counts a request whose data came after its window closed: counted nowhere.
+func (m *metrics) late(v experiment.Variant) {
+	if v.Valid() {
+		m.rejected.WithLabelValues(lateData).Inc()
 	}
 }
 

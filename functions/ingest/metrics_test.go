@@ -139,15 +139,16 @@ func TestMetrics_LabelsStayBounded(t *testing.T) {
 		}
 		return n
 	}
-	// 2 + 2 variants, 10 reasons, 2 × 2 closed, 2 missing: all there before anything happens.
-	if n := series(); n != 20 {
-		t.Fatalf("%d series at start, want 20", n)
+	// 2 + 2 variants, 11 reasons, 2 × 2 closed, 2 missing: all there before anything happens.
+	if n := series(); n != 21 {
+		t.Fatalf("%d series at start, want 21", n)
 	}
 	m.recorded("canary", measurement{datapoints: 5, output: true}, 100)
 	m.stored("", store.KPIWindow{Complete: true, CriticalMissing: []string{"x"}})
 	m.refused(299)
-	if n := series(); n != 20 {
-		t.Fatalf("%d series after odd input, want still 20", n)
+	m.late("canary")
+	if n := series(); n != 21 {
+		t.Fatalf("%d series after odd input, want still 21", n)
 	}
 	if got := promtest.Value(t, reg, MetricRejected, promtest.Labels{"reason": rejectedOther}); got != 1 {
 		t.Errorf("an unexpected status counted %g times as %s", got, rejectedOther)

@@ -60,6 +60,7 @@ type Config struct {
 	CollectorImage     string              // PHOENIX_COLLECTOR_IMAGE: the collector image in rendered manifests
 	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits, and _SILENCE: a running variant's longest silence
 	KPIWindow          time.Duration       // PHOENIX_KPI_WINDOW: length of a KPI measurement window
+	KPILateness        time.Duration       // PHOENIX_KPI_LATENESS: how late data may come and count in the window of its own time; 0: by arrival
 	PriceSeriesMonth   float64             // PHOENIX_PRICE_PER_SERIES_MONTH: cost model, per active series per month
 	PriceMillionPoints float64             // PHOENIX_PRICE_PER_MILLION_DATAPOINTS: cost model, per million datapoints
 }
@@ -156,6 +157,12 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.KPIWindow, err = duration(get("PHOENIX_KPI_WINDOW", "15s"), 5*time.Second, 5*time.Minute)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("PHOENIX_KPI_WINDOW: %w", err))
+	}
+	// One window by default: a collector's retries after a short outage (its exporter backs off
+	// 5 s, then 10 s) still count where they were scraped, and the live view lags one window.
+	c.KPILateness, err = duration(get("PHOENIX_KPI_LATENESS", c.KPIWindow.String()), 0, 5*time.Minute)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_KPI_LATENESS: %w", err))
 	}
 	for _, p := range []struct {
 		name, def string

@@ -148,6 +148,35 @@ func (tx *Tx) SaveKPIWindow(ctx context.Context, experimentID uuid.UUID, w KPIWi
 	return true, tx.AddKPISamples(ctx, experimentID, samples)
 }
 
+// StoredBefore reports whether any window of the experiment was stored before t.
+func (tx *Tx) StoredBefore(ctx context.Context, experimentID uuid.UUID, t time.Time) (bool, error) {
+	var yes bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM kpi_windows WHERE tenant_id = $1 AND experiment_id = $2 AND closed_at < $3)`,
+		tx.tenant, experimentID, t).Scan(&yes); err != nil {
+		return false, fmt.Errorf("read the windows of %s stored before %s: %w", experimentID, t.Format(time.RFC3339), err)
+	}
+	return yes, nil
+}
+
+// MarkWindowIncomplete records that a stored window's data is partial after all: it is no longer
+// complete, it says why (a reason it had stays), and its KPI samples go, so the analysis leaves it
+// out from the next look on. A window that was not stored is left alone.
+func (tx *Tx) MarkWindowIncomplete(ctx context.Context, experimentID uuid.UUID, v experiment.Variant, start time.Time, reason string) error {
+	tag, err := tx.Exec(ctx, `UPDATE kpi_windows SET complete = false, incomplete_reason = coalesce(incomplete_reason, $5)
+		WHERE tenant_id = $1 AND experiment_id = $2 AND variant = $3 AND window_start = $4`, tx.tenant, experimentID, string(v), start, reason)
+	if err != nil {
+		return fmt.Errorf("mark KPI window %s of %s/%s incomplete: %w", start.Format(time.RFC3339), experimentID, v, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM kpi_samples WHERE tenant_id = $1 AND experiment_id = $2 AND variant = $3 AND window_start = $4`,
+		tx.tenant, experimentID, string(v), start); err != nil {
+		return fmt.Errorf("drop the KPI samples of window %s of %s/%s: %w", start.Format(time.RFC3339), experimentID, v, err)
+	}
+	return nil
+}
+
 // KPIFilter selects windows of an experiment; zero values select everything.
 type KPIFilter struct {
 	Variant experiment.Variant // one variant, or both when empty
@@ -208,8 +237,6 @@ type RunSpan struct {
 	Started           *time.Time // when the run started; nil if it never did
 	Ended             *time.Time // when the run ended (the experiment left running); nil while it runs
 	CriticalProcesses []string   // spec.critical_processes
-	// Delivered is, per variant, the end of the newest window stored so far; none: no entry.
-	Delivered map[experiment.Variant]time.Time
 }
 
 // Complete reports whether the run spanned the whole window [start, end).
@@ -225,22 +252,14 @@ func (r RunSpan) Complete(start, end time.Time) bool {
 func (tx *Tx) ExperimentRun(ctx context.Context, experimentID uuid.UUID) (RunSpan, error) {
 	var r RunSpan
 	var critical []byte
-	var baseline, candidate *time.Time
-	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]'),
-			baseline_delivered_at, candidate_delivered_at
-		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical, &baseline, &candidate)
+	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]')
+		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical)
 	r, err = found(r, err, "experiment "+experimentID.String())
 	if err != nil {
 		return RunSpan{}, err
 	}
 	if err := json.Unmarshal(critical, &r.CriticalProcesses); err != nil {
 		return RunSpan{}, fmt.Errorf("critical processes of %s: %w", experimentID, err)
-	}
-	r.Delivered = map[experiment.Variant]time.Time{}
-	for v, at := range map[experiment.Variant]*time.Time{experiment.Baseline: baseline, experiment.Candidate: candidate} {
-		if at != nil {
-			r.Delivered[v] = *at
-		}
 	}
 	return r, nil
 }
