@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,9 +164,14 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 }
 
 // servedRun rebuilds what the analysis read from the KPI windows the API serves: of the windows
-// stored before the analysis (a window open when the run ended closes after it), those complete
-// for both variants, paired by start; the critical processes each variant covered in them; what
-// the collectors received. It also returns each metric's paired values per variant.
+// stored before the analysis read them (a window open when the run ended closes after it), those
+// complete for both variants, paired by start; the critical processes each variant covered in
+// them; what the collectors received. Which windows were stored before the read: per variant, as
+// many complete windows as the report's parity counted, in the order they were stored (phoenix
+// dev's one ingest replica stores them one after another) — the report's time (analysed) is
+// later than its read, so a window stored in between would pass for read. Without parity in the
+// report, the windows stored before analysed. It also returns each metric's paired values per
+// variant.
 func servedRun(t *testing.T, target smoke.Target, token, id string, spec experiment.Spec, planned, duration, window time.Duration,
 	analysed time.Time, rep analyzer.Report) (analyzer.Run, map[string]map[experiment.Variant][]float64) {
 	t.Helper()
@@ -193,8 +199,23 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 		if v == experiment.Candidate {
 			received = &run.Parity.Candidate
 		}
+		read := func(w served) bool { return !w.ClosedAt.After(analysed) }
+		if p := rep.Parity; p != nil {
+			want := map[experiment.Variant]int{experiment.Baseline: p.Baseline.Windows, experiment.Candidate: p.Candidate.Windows}[v]
+			slices.SortStableFunc(page.Items, func(a, b served) int { return a.ClosedAt.Compare(b.ClosedAt) })
+			complete := 0
+			read = func(w served) bool {
+				if complete == want {
+					return false
+				}
+				if w.Complete {
+					complete++
+				}
+				return true
+			}
+		}
 		for _, w := range page.Items {
-			if w.ClosedAt.After(analysed) {
+			if !read(w) {
 				continue
 			}
 			received.Restarts += w.Restarts
@@ -218,6 +239,7 @@ func servedRun(t *testing.T, target smoke.Target, token, id string, spec experim
 			}
 		}
 	}
+	slices.SortFunc(starts, time.Time.Compare) // pairs in window order, as the analysis reads them
 	pairs := map[string]map[experiment.Variant][]float64{}
 	run.Series = map[string]store.PairedSeries{}
 	paired := 0
