@@ -58,9 +58,10 @@ type windows struct {
 // start (ms) and 1 if the request was a retry of one already counted, 2 if it came after its
 // window closed (nothing counted).
 var recordScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local w = tonumber(ARGV[1])
+-- The data's own time when it is within the lateness bound; see windows.
 local at, late = tonumber(ARGV[9]), tonumber(ARGV[10])
 local t = now
 if late > 0 and at > 0 then
