@@ -10,10 +10,10 @@ func TestPartial_SaysWhyAWindowsDataIsPartial(t *testing.T) {
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	ms := start.UnixMilli()
 	tests := []struct {
-		name      string
-		t         totals
-		lost      bool // a window of the experiment was stored before the epoch
-		want      string // substring; "" for a whole window
+		name string
+		t    totals
+		lost bool   // a window of the experiment was stored before the epoch
+		want string // substring; "" for a whole window
 	}{
 		{"a whole window", totals{epoch: ms - 60_000}, true, ""},
 		{"a collector restarted in it", totals{epoch: ms - 60_000, restarts: 1}, true, "a collector restarted during the window (1 restarts)"},

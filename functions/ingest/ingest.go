@@ -55,11 +55,11 @@ type Sender interface {
 
 // Options configure the function; zero values take the defaults named.
 type Options struct {
-	Window      time.Duration    // KPI window length; default 15 s (config PHOENIX_KPI_WINDOW)
+	Window time.Duration // KPI window length; default 15 s (config PHOENIX_KPI_WINDOW)
 	// Lateness is how late data may arrive and still count in the window of its own time (the
 	// scrape's); a window closes this long after its end. 0 assigns data by arrival (config
 	// PHOENIX_KPI_LATENESS, by default one window).
-	Lateness time.Duration
+	Lateness    time.Duration
 	Prices      Prices           // the cost model (config PHOENIX_PRICE_PER_*)
 	MaxBody     int64            // bytes a request body may have on the wire; default 4 MiB
 	MaxDecoded  int64            // bytes a gzip body may inflate to; default 16 MiB
