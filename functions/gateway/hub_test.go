@@ -96,14 +96,22 @@ func TestReplicas_BothDeliverAnEventPublishedOnce(t *testing.T) {
 	expectEvent(t, moved, "tenant", 3, `{"n":3}`)
 }
 
-func TestRedisConnectionLoss_IsRecoveredWithoutGaps(t *testing.T) {
-	p := newProxy(t, redisAddr())
+// cuttable is a gateway whose Redis connection runs through a proxy the test can cut, checking
+// Redis's health every 100 ms, and a client subscribed to one experiment's channel.
+func cuttable(t *testing.T) (p *proxy, e *env, experiment uuid.UUID, channel string, c *websocket.Conn) {
+	t.Helper()
+	p = newProxy(t, redisAddr())
 	viaProxy := connectRedis(t, p.addr())
-	e := newEnv(t, withRedis(viaProxy), withOptions(func(o *Options) { o.RedisHealthInterval = 100 * time.Millisecond }))
-	experiment := e.experiment(e.tenantA)
-	channel := "experiment:" + experiment.String()
-	c := e.dial(t, tokenA)
+	e = newEnv(t, withRedis(viaProxy), withOptions(func(o *Options) { o.RedisHealthInterval = 100 * time.Millisecond }))
+	experiment = e.experiment(e.tenantA)
+	channel = "experiment:" + experiment.String()
+	c = e.dial(t, tokenA)
 	subscribe(t, c, channel)
+	return p, e, experiment, channel, c
+}
+
+func TestRedisConnectionLoss_IsRecoveredWithoutGaps(t *testing.T) {
+	p, e, experiment, channel, c := cuttable(t)
 	e.publish(t, e.tenantA, experiment, `{"n":1}`)
 	expectEvent(t, c, channel, 1, `{"n":1}`)
 
@@ -131,13 +139,7 @@ func TestRedisConnectionLoss_IsRecoveredWithoutGaps(t *testing.T) {
 // history_unavailable as soon as the gateway is back, and then receives what follows — a test
 // connected on another replica, subscribing with the old number, is told likewise.
 func TestRedisMemoryLoss_IsAnnouncedNotSwallowed(t *testing.T) {
-	p := newProxy(t, redisAddr())
-	viaProxy := connectRedis(t, p.addr())
-	e := newEnv(t, withRedis(viaProxy), withOptions(func(o *Options) { o.RedisHealthInterval = 100 * time.Millisecond }))
-	experiment := e.experiment(e.tenantA)
-	channel := "experiment:" + experiment.String()
-	c := e.dial(t, tokenA)
-	subscribe(t, c, channel)
+	p, e, experiment, channel, c := cuttable(t)
 	for i := 1; i <= 30; i++ {
 		e.publish(t, e.tenantA, experiment, fmt.Sprintf(`{"n":%d}`, i))
 		expectEvent(t, c, channel, uint64(i), fmt.Sprintf(`{"n":%d}`, i))

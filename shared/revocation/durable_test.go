@@ -29,6 +29,11 @@ func TestRevoked_StillRefusedAfterRedisLosesItsMemory(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	now := time.Now()
+	otherSubject := func(p auth.Principal, _ uuid.UUID) auth.Principal {
+		p.Subject, p.TokenID = "another-user", "j2"
+		return p
+	}
+	subjectMarker := func(s *Store, p auth.Principal) string { return s.subjectKey(p.Tenant, p.Subject) }
 	tests := []struct {
 		name      string
 		revoke    func(s *Store, p auth.Principal) error
@@ -50,22 +55,14 @@ func TestRevoked_StillRefusedAfterRedisLosesItsMemory(t *testing.T) {
 			func(s *Store, p auth.Principal) error {
 				return s.RevokeSubjectBefore(ctx, p.Tenant, p.Subject, p.IssuedAt.Add(time.Second))
 			},
-			func(p auth.Principal, _ uuid.UUID) auth.Principal {
-				p.Subject, p.TokenID = "another-user", "j2"
-				return p
-			},
-			func(s *Store, p auth.Principal) string { return s.subjectKey(p.Tenant, p.Subject) }},
+			otherSubject, subjectMarker},
 		{"subject valid after, in the caller's transaction (a password change)",
 			func(s *Store, p auth.Principal) error {
 				return w.db.WithTenant(ctx, p.Tenant, func(tx *store.Tx) error {
 					return s.RevokeSubjectBeforeIn(ctx, tx, p.Subject, p.IssuedAt.Add(time.Second))
 				})
 			},
-			func(p auth.Principal, _ uuid.UUID) auth.Principal {
-				p.Subject, p.TokenID = "another-user", "j2"
-				return p
-			},
-			func(s *Store, p auth.Principal) string { return s.subjectKey(p.Tenant, p.Subject) }},
+			otherSubject, subjectMarker},
 		{"tenant valid after",
 			func(s *Store, p auth.Principal) error {
 				return s.RevokeTenantBefore(ctx, p.Tenant, p.IssuedAt.Add(time.Second))
