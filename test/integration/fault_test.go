@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/phoenixotel/phoenix/shared/smoke"
 	"github.com/phoenixotel/phoenix/test/collector"
 )
 
@@ -21,20 +26,59 @@ import (
 func TestFault_PlatformKilledMidRunFailsTheRunNamingTheSilentCollectors(t *testing.T) {
 	t.Parallel()
 	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s", "PHOENIX_TIMEOUT_SILENCE=20s"}})
-	acct := p.user(t, p.tenant(t, "fault"), "ops@fault.example", "operator")
-	token := login(t, p.target, acct)
-	var exp struct {
-		ID            string  `json:"id"`
-		State         string  `json:"state"`
-		FailureReason *string `json:"failure_reason"`
+	acct, _, id := startRun(t, p, "killed")
+
+	p.kill(t)
+	killed := time.Now()
+	p.launch(t)
+	token := login(t, p.target, acct) // a new launch signs with new development keys
+	exp := waitEnded(t, p, token, id)
+	if exp.State != "failed" || exp.FailureReason == nil || !strings.Contains(*exp.FailureReason, "collectors delivered nothing since") {
+		t.Fatalf("after the platform was killed: state %s, reason %v; want failed, naming the silent collectors", exp.State, exp.FailureReason)
 	}
+	t.Logf("failed %.0f s after the kill: %s", time.Since(killed).Seconds(), *exp.FailureReason)
+}
+
+// TestFault_ACollectorKilledMidRunFailsTheRunAtOnce kills the candidate's collector process with
+// SIGKILL while the experiment runs. phoenix dev does not restart collectors (on a cluster the
+// DaemonSet would, and a node lost for good is the silence rule's): the experiment fails at once,
+// naming the variant and with the collector's last log lines.
+func TestFault_ACollectorKilledMidRunFailsTheRunAtOnce(t *testing.T) {
+	t.Parallel()
+	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"}})
+	_, token, id := startRun(t, p, "collector")
+	pid := collectorPID(t, id, "candidate")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	exp := waitEnded(t, p, token, id)
+	if exp.State != "failed" || exp.FailureReason == nil || !strings.Contains(*exp.FailureReason, "the candidate collector exited") {
+		t.Fatalf("after the candidate's collector was killed: state %s, reason %v; want failed, naming it", exp.State, exp.FailureReason)
+	}
+	t.Logf("failed %.1f s after the kill: %.120s", time.Since(killed).Seconds(), *exp.FailureReason)
+}
+
+// experimentView is what the fault tests read of an experiment.
+type experimentView struct {
+	ID            string  `json:"id"`
+	State         string  `json:"state"`
+	FailureReason *string `json:"failure_reason"`
+}
+
+// startRun makes a user in a new tenant, who creates and starts a ten-minute experiment (process
+// baseline against top-k, scraping every 2 s), and waits until it runs and both variants have
+// delivered a window. It returns the user, its access token and the experiment's id.
+func startRun(t *testing.T, p *platform, name string) (smoke.Account, string, string) {
+	t.Helper()
+	acct := p.user(t, p.tenant(t, name), "ops@"+name+".example", "operator")
+	token := login(t, p.target, acct)
+	var exp experimentView
 	params := map[string]any{"collection_interval": "2s"}
-	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "killed mid-run", "duration_seconds": 600,
+	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": name, "duration_seconds": 600,
 		"baseline":  map[string]any{"template": "process-baseline", "parameters": params},
 		"candidate": map[string]any{"template": "process-topk", "parameters": params}}, http.StatusCreated, &exp)
 	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID+"/start", nil, http.StatusAccepted, nil)
-
-	// Running, and both variants delivering.
 	within(t, 2*time.Minute, "the run to start and both variants to deliver a window", func() bool {
 		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID, &exp)
 		if exp.State != "running" {
@@ -51,19 +95,41 @@ func TestFault_PlatformKilledMidRunFailsTheRunNamingTheSilentCollectors(t *testi
 		}
 		return true
 	})
+	return acct, token, exp.ID
+}
 
-	p.kill(t)
-	killed := time.Now()
-	p.launch(t)
-	token = login(t, p.target, acct) // a new launch signs with new development keys
-	within(t, 2*time.Minute, "the experiment to fail", func() bool {
-		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID, &exp)
+// waitEnded waits (two minutes at most) until the experiment no longer runs and returns it.
+func waitEnded(t *testing.T, p *platform, token, id string) experimentView {
+	t.Helper()
+	var exp experimentView
+	within(t, 2*time.Minute, "the experiment to end", func() bool {
+		getJSON(t, p.target, token, "/v1/experiments/"+id, &exp)
 		return exp.State != "running"
 	})
-	if exp.State != "failed" || exp.FailureReason == nil || !strings.Contains(*exp.FailureReason, "collectors delivered nothing since") {
-		t.Fatalf("after the platform was killed: state %s, reason %v; want failed, naming the silent collectors", exp.State, exp.FailureReason)
+	return exp
+}
+
+// collectorPID finds the collector process phoenix dev runs for the experiment's variant: the
+// one whose command line names the configuration it wrote for it (<run dir>/<id>/<variant>.yaml).
+func collectorPID(t *testing.T, id, variant string) int {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("failed %.0f s after the kill: %s", time.Since(killed).Seconds(), *exp.FailureReason)
+	want := string(filepath.Separator) + id + string(filepath.Separator) + variant + ".yaml"
+	for _, f := range procs {
+		raw, err := os.ReadFile(f) // #nosec G304 -- /proc entries, read to find a test's own child
+		if err != nil || !strings.Contains(string(raw), want) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if err == nil {
+			return pid
+		}
+	}
+	t.Fatalf("no process runs the %s collector of %s", variant, id)
+	return 0
 }
 
 // send makes an API request as token with body as JSON, requires status, and decodes the answer
