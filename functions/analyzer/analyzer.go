@@ -179,6 +179,7 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 	var dues int
 	var measured []string
 	var run Run
+	var metrics []string // the criteria's, read and then kept in this order
 	var series map[string]store.PairedSeries
 	err := a.store.ReadTenant(ctx, tenant, func(tx *store.Tx) (err error) {
 		if exp, err = tx.Experiment(ctx, id); err != nil {
@@ -197,7 +198,8 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 			}
 		}
 		run = NewRun(spec, time.Duration(exp.PlannedDurationSeconds)*time.Second, time.Duration(exp.DurationSeconds)*time.Second, a.window)
-		if series, err = tx.PairedMetrics(ctx, id, criteriaMetrics(spec)); err != nil {
+		metrics = criteriaMetrics(spec)
+		if series, err = tx.PairedMetrics(ctx, id, metrics); err != nil {
 			return err
 		}
 		if run.Coverage, err = tx.CoverageGaps(ctx, id); err != nil {
@@ -214,7 +216,7 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 	}
 	run.AA = sameChoice(exp.Baseline, exp.Candidate)
 	run.Series = map[string]store.PairedSeries{}
-	for _, m := range criteriaMetrics(run.Spec) {
+	for _, m := range metrics {
 		s := series[m]
 		s.Metric = m
 		if len(s.Baseline) > 0 || slices.Contains(measured, m) {
