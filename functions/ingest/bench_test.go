@@ -47,6 +47,11 @@ func BenchmarkServeMetrics(b *testing.B) {
 }
 
 func benchScrape(t testing.TB, exp uuid.UUID, host int, at time.Time) []byte {
+	return encode(t, benchMetrics(exp, host, at), false, true)
+}
+
+// benchMetrics is one scrape of 170 processes on host: 2,040 datapoints.
+func benchMetrics(exp uuid.UUID, host int, at time.Time) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	ts := pcommon.NewTimestampFromTime(at)
 	for p := range 170 {
@@ -76,7 +81,7 @@ func benchScrape(t testing.TB, exp uuid.UUID, host int, at time.Time) []byte {
 			}
 		}
 	}
-	return encode(t, md, false, true)
+	return md
 }
 
 // BenchmarkMeasureSelfTelemetry is measure over one export of a collector's own telemetry, in
@@ -91,5 +96,31 @@ func BenchmarkMeasureSelfTelemetry(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		measure(md, t, s)
+	}
+}
+
+// BenchmarkMeasureOutput is measure over one scrape of 170 processes (2,040 datapoints), kept
+// whole (by arrival) and split by the window of each point's own time with scrapes told apart
+// (as ingest runs with a lateness bound):
+//
+//	go test -run '^$' -bench MeasureOutput -benchmem ./functions/ingest
+func BenchmarkMeasureOutput(b *testing.B) {
+	exp := uuid.New()
+	md := benchMetrics(exp, 1, time.Now())
+	for _, c := range []struct {
+		name             string
+		window, interval int64
+	}{{"whole", 0, 0}, {"by-own-time", 15_000, 10_000}} {
+		b.Run(c.name, func(b *testing.B) {
+			t := tgt(exp, "baseline", "postgres")
+			t.window, t.interval = c.window, c.interval
+			s := newScratch()
+			b.ReportAllocs()
+			for b.Loop() {
+				if m := measure(md, t, s); m.datapoints != 2040 {
+					b.Fatalf("%d datapoints", m.datapoints)
+				}
+			}
+		})
 	}
 }

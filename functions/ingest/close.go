@@ -12,6 +12,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
@@ -86,16 +87,36 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 //   - the ingest store's epoch began after the window did, and a window of the experiment was
 //     stored before it (lost): Redis lost its memory (a restart without persistence) and took
 //     what had arrived before. Without such a window the epoch is the store's first, which the
-//     experiment's first windows may well begin before.
-func partial(t totals, start time.Time, lost bool) string {
+//     experiment's first windows may well begin before;
+//   - fewer scrapes arrived than the collection interval promises (see scrapesExpected).
+func partial(t totals, x window, interval time.Duration, lost bool) string {
 	switch {
 	case t.restarts > 0:
 		return fmt.Sprintf("a collector restarted during the window (%d restarts): its input across the restart is unknown", t.restarts)
-	case lost && t.epoch > start.UnixMilli():
+	case lost && t.epoch > x.start.UnixMilli():
 		return "the ingest store (Redis) lost its memory at " + time.UnixMilli(t.epoch).UTC().Format(time.TimeOnly) +
 			" UTC, after the window began: what had arrived before was lost"
 	}
+	if least := scrapesExpected(x.length, interval); t.scrapes > 0 && t.scrapes < least {
+		return fmt.Sprintf("only %d scrapes arrived of the %d or more a %s window holds with a scrape every %s: the rest were lost on the way",
+			t.scrapes, least, x.length, interval)
+	}
 	return ""
+}
+
+// scrapesExpected is the fewest scrapes of a variant's output a window of length holds when
+// nothing is lost: a collector scrapes every interval, so a window holds ⌊length/interval⌋ of
+// its scrapes or one more — one fewer when a scrape's time wavers across the window's edge (the
+// scraper's start is not exact). 0 when that bound says nothing (windows of under three
+// intervals, or an unknown interval). Several collectors' scrapes are counted together (less than
+// half an interval apart is one scrape), so the rule sees a gap in the variant's whole output,
+// not one collector's among many: parity and the collectors' own telemetry see that. A window
+// with no output at all is left to the silence rule: a pipeline may keep nothing.
+func scrapesExpected(length, interval time.Duration) int64 {
+	if interval <= 0 {
+		return 0
+	}
+	return max(0, int64(length/interval)-1)
 }
 
 // incomplete marks variant v's stored window starting at start, if there is one, as incomplete:
@@ -171,7 +192,8 @@ func (in *Ingest) closeWindow(ctx context.Context, x window) error {
 				return err
 			}
 		}
-		w.IncompleteReason = partial(t, x.start, lost)
+		choice := run.Pipelines[x.variant]
+		w.IncompleteReason = partial(t, x, pipeline.ScrapeInterval(choice.Template, choice.Parameters), lost)
 		w.Complete = run.Complete(x.start, x.end()) && w.IncompleteReason == ""
 		stored, err = tx.SaveKPIWindow(ctx, x.experiment, w)
 		return err

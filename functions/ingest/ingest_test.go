@@ -758,7 +758,7 @@ func TestIngest_AWindowThatLostItsDataWithRedisIsIncomplete(t *testing.T) {
 			t.Fatalf("status %d %v", status, st)
 		}
 	}
-	w1 := e.freshWindow(700 * time.Millisecond)
+	w1 := e.nextWindow() // begun after the run did (a window begun before is not complete)
 	send()
 	e.closeAll(w1.Add(time.Second)) // a first whole window: the variant has delivered
 
@@ -846,5 +846,54 @@ func TestIngest_DataCountsInTheWindowOfItsOwnTime(t *testing.T) {
 	if got := ws[1]; got.Complete || !strings.Contains(got.IncompleteReason, "arrived after it closed") || got.Datapoints != 3 {
 		t.Fatalf("the closed window after late data: complete %v (%q), %d datapoints; want incomplete, saying why, its count unchanged",
 			got.Complete, got.IncompleteReason, got.Datapoints)
+	}
+}
+
+// TestIngest_EachScrapeCountsInItsOwnWindow_AndAWindowShortOfScrapesIsIncomplete: one request
+// holding scrapes from two windows (a collector's batch across a window's end, or a retried
+// backlog) counts each scrape in the window of its own time, a retry of it counts nothing, and a
+// window that received fewer scrapes than its collection interval promises says so.
+func TestIngest_EachScrapeCountsInItsOwnWindow_AndAWindowShortOfScrapesIsIncomplete(t *testing.T) {
+	t.Parallel()
+	const window, late = 3 * time.Second, 10 * time.Second
+	e := newEnv(t, Options{Window: window, Lateness: late})
+	tenant, exp := e.experiment("acme", `{}`, experiment.Running)
+	err := e.st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
+		_, err := tx.Exec(context.Background(), `UPDATE experiments SET baseline = '{"template": "process-baseline", "parameters": {"collection_interval": "1s"}}' WHERE id = $1`, exp)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := e.redisNow().Truncate(window).Add(-2 * window)
+	md := pmetric.NewMetrics()
+	// Window A holds three scrapes a second apart; window B only one of its three.
+	for _, at := range []time.Duration{200, 1200, 2200, 3200} {
+		// A scrape's points carry the moment each process was read: a few milliseconds apart.
+		appendProcesses(md, exp, "baseline", base.Add(at*time.Millisecond), proc{"nginx", 1})
+		appendProcesses(md, exp, "baseline", base.Add((at+7)*time.Millisecond), proc{"redis", 2})
+	}
+	tok := e.token(tenant, exp, experiment.Baseline)
+	for range 2 { // the second time a collector's retry of it: nothing more counts
+		if status, resp, st, _ := e.post(request{token: tok}, md); status != http.StatusOK || resp.PartialSuccess().RejectedDataPoints() != 0 {
+			t.Fatalf("status %d %v, %d rejected", status, st, resp.PartialSuccess().RejectedDataPoints())
+		}
+	}
+	e.closeAll(base.Add(2*window + late))
+	ws := e.windows(tenant, exp, experiment.Baseline)
+	if len(ws) != 2 {
+		t.Fatalf("%d windows, want 2: %+v", len(ws), ws)
+	}
+	for i, want := range []struct {
+		start      time.Time
+		datapoints int64
+		reason     string
+	}{{base, 18, ""}, {base.Add(window), 6, "only 1 scrapes arrived of the 2 or more a 3s window holds with a scrape every 1s"}} {
+		got := ws[i]
+		if !got.WindowStart.Equal(want.start) || got.Datapoints != want.datapoints || got.Series != 6 || // both processes' three series in each
+			(want.reason == "") != (got.IncompleteReason == "") || !strings.Contains(got.IncompleteReason, want.reason) {
+			t.Errorf("window %d: start %s, %d datapoints, %d series (%q); want %s, %d, %q", i, got.WindowStart, got.Datapoints, got.Series,
+				got.IncompleteReason, want.start, want.datapoints, want.reason)
+		}
 	}
 }

@@ -45,6 +45,12 @@ type target struct {
 	experiment string     // canonical experiment id, compared with phoenix.experiment.id
 	variant    string     // baseline or candidate, compared with phoenix.variant
 	critical   []critical // the experiment's critical processes
+	// window is the KPI window length in ms by which a request's output is split into parts, each
+	// counted in the window of its own time; 0 keeps a request whole (windows by arrival).
+	window int64
+	// interval is how often the variant's collectors scrape (ms); 0 when unknown (no scrapes are
+	// told apart).
+	interval int64
 }
 
 // critical is one critical-process pattern, compiled to match whole executable names.
@@ -95,10 +101,10 @@ type memPoint struct {
 	bytes    float64 // resident set size
 }
 
-// measurement is what one export request adds to its variant's current window.
+// measurement is what one export request adds to its variant's windows.
 type measurement struct {
 	datapoints int64      // datapoints of the pipeline's output (self-telemetry excluded)
-	series     []uint64   // distinct series of the output in this request, as 64-bit hashes
+	series     []uint64   // distinct series of the output, per part, as 64-bit hashes
 	covered    []string   // critical patterns some output resource's executable name matched
 	rejected   int64      // datapoints refused: their resource does not carry the token's identity
 	reason     string     // why they were refused, for the partial-success message
@@ -106,24 +112,57 @@ type measurement struct {
 	readings   []reading  // self-telemetry counters, the latest per collector, by collector
 	memory     []memPoint // self-telemetry memory readings
 	at         int64      // the newest datapoint's own time (ms since the epoch); 0 when none has one
+	interval   int64      // target.interval: scrapes less than half of it apart are one
+	// parts are the output by the window its own time falls in (target.window), oldest first;
+	// one part when the request is kept whole. Telemetry goes with the newest part.
+	parts []part
 }
+
+// part is the output of one request that belongs to one window.
+type part struct {
+	start      int64    // the window's start (ms); -1 for the part of points without a time of their own
+	at         int64    // its newest datapoint's time (ms); 0 when none has one
+	datapoints int64    // its datapoints
+	series     []uint64 // its distinct series
+	covered    []string // critical patterns its resources matched, sorted
+	// scrapes are the scrapes its datapoints come from, each by the time of the first of its
+	// points seen (ms). The host-metrics process scraper stamps each process as it reads it, so
+	// one scrape's points spread over the milliseconds the scrape takes; points less than half
+	// an interval apart are one scrape (see scrapeOf). Bounded by maxScrapes.
+	scrapes []int64
+	bytes   int64 // its share of the request's bytes, by datapoints (set by windows.record)
+}
+
+// A request's output splits into at most maxParts windows; points of further windows join the
+// newest part (a collector sends seconds of data per request, so two parts are the most seen
+// from a real one). A part keeps at most maxScrapes scrape times.
+const (
+	maxParts   = 8
+	maxScrapes = 1024
+)
 
 // scratch is reusable working memory for measure, so a request allocates little.
 type scratch struct {
-	seen    map[uint64]struct{} // series hashes already counted in this request
-	names   map[string]struct{} // executable names already matched against the critical patterns
-	covered map[string]struct{} // critical patterns matched
-	hs      []uint64            // hashes of one attribute set's attributes, sorted
-	buf     []byte              // what a series hash is computed over
-	abuf    []byte              // what one attribute's hash is computed over
-	series  []uint64            // backing array of measurement.series
-	reads   []reading           // backing array of measurement.readings
-	mem     []memPoint          // backing array of measurement.memory
-	latest  map[string]int      // index in reads of each collector's latest reading in this request
+	window   int64               // target.window of the request being measured
+	interval int64               // target.interval of the request being measured
+	parts    []part              // the parts so far; backing array of measurement.parts
+	cur      int                 // index in parts of the part the last datapoint went to
+	untimed  int                 // index in parts of the points without a time, -1 when none
+	touched  uint16              // the parts the current resource's datapoints went to (bit i: parts[i])
+	seen     map[uint64]struct{} // series hashes (mixed with their part) already counted in this request
+	names    map[string][]string // executable names already matched: the critical patterns they match
+	covered  map[string]struct{} // critical patterns matched
+	hs       []uint64            // hashes of one attribute set's attributes, sorted
+	buf      []byte              // what a series hash is computed over
+	abuf     []byte              // what one attribute's hash is computed over
+	series   []uint64            // backing array of measurement.series
+	reads    []reading           // backing array of measurement.readings
+	mem      []memPoint          // backing array of measurement.memory
+	latest   map[string]int      // index in reads of each collector's latest reading in this request
 }
 
 func newScratch() *scratch {
-	return &scratch{seen: make(map[uint64]struct{}, 4096), names: map[string]struct{}{}, covered: map[string]struct{}{},
+	return &scratch{seen: make(map[uint64]struct{}, 4096), names: map[string][]string{}, covered: map[string]struct{}{},
 		latest: map[string]int{}}
 }
 
@@ -135,6 +174,8 @@ func (s *scratch) reset() {
 	s.series = s.series[:0]
 	s.reads = s.reads[:0]
 	s.mem = s.mem[:0]
+	s.parts = s.parts[:0]
+	s.cur, s.untimed = -1, -1
 }
 
 // measure counts one export request for t. A series is the metric name with every attribute of
@@ -148,7 +189,8 @@ func (s *scratch) reset() {
 // are counted as one) is about n²/2⁶⁵ — 3·10⁻⁸ for a million series in one window.
 func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 	s.reset()
-	var m measurement
+	s.window, s.interval = t.window, t.interval
+	m := measurement{interval: t.interval}
 	var wrongExperiment, wrongVariant int64
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
@@ -169,9 +211,7 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 			continue
 		}
 		m.output = true
-		if exe, ok := res.Get(attrExecutable); ok && len(t.critical) > 0 {
-			s.cover(exe.Str(), t.critical)
-		}
+		s.touched = 0
 		rh := s.hashAttrs(0, res)
 		sms := rm.ScopeMetrics()
 		for j := range sms.Len() {
@@ -179,6 +219,9 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 			for k := range ms.Len() {
 				s.metric(ms.At(k), rh, &m)
 			}
+		}
+		if exe, ok := res.Get(attrExecutable); ok && len(t.critical) > 0 {
+			s.cover(exe.Str(), t.critical)
 		}
 	}
 	m.rejected = wrongExperiment + wrongVariant
@@ -190,11 +233,6 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 	case wrongVariant > 0:
 		m.reason = "some resources carry no phoenix.variant or another variant's than the ingest token's"
 	}
-	m.series = s.series
-	for p := range s.covered {
-		m.covered = append(m.covered, p)
-	}
-	slices.Sort(m.covered)
 	if len(s.reads) > 1 {
 		slices.SortFunc(s.reads, func(a, b reading) int { return strings.Compare(a.instance, b.instance) })
 	}
@@ -202,6 +240,15 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 	for _, r := range m.readings {
 		m.at = max(m.at, r.millis)
 	}
+	m.parts = s.finish(m.at)
+	for _, p := range m.parts {
+		s.series = append(s.series, p.series...)
+	}
+	m.series = s.series
+	for p := range s.covered {
+		m.covered = append(m.covered, p)
+	}
+	slices.Sort(m.covered)
 	return m
 }
 
@@ -237,25 +284,149 @@ func (s *scratch) metric(mt pmetric.Metric, rh uint64, m *measurement) {
 	}
 }
 
-// add counts one datapoint of series h, taken at ts.
+// add counts one datapoint of series h, taken at ts, in the part of its window.
 func (s *scratch) add(h uint64, ts pcommon.Timestamp, m *measurement) {
+	ms := int64(ts / 1e6) // #nosec G115 -- Unix milliseconds fit int64
 	m.datapoints++
-	m.at = max(m.at, int64(ts/1e6)) // #nosec G115 -- Unix milliseconds fit int64
-	if _, dup := s.seen[h]; !dup {
-		s.seen[h] = struct{}{}
-		s.series = append(s.series, h)
+	m.at = max(m.at, ms)
+	i := s.partFor(ms)
+	p := &s.parts[i]
+	s.touched |= 1 << i
+	p.datapoints++
+	p.at = max(p.at, ms)
+	if s.interval > 0 && ms > 0 {
+		p.scrapes = scrapeOf(p.scrapes, ms, s.interval)
+	}
+	key := h
+	if i > 0 { // a series counts once per part: mix the part into its key
+		key ^= uint64(i) * 0x9e3779b97f4a7c15 // #nosec G115 -- i < maxParts+1
+	}
+	if _, dup := s.seen[key]; !dup {
+		s.seen[key] = struct{}{}
+		p.series = append(p.series, h)
 	}
 }
 
-// cover records which critical patterns an executable name matches, once per name per request.
-func (s *scratch) cover(name string, patterns []critical) {
-	if _, done := s.names[name]; done {
-		return
+// scrapeOf adds a point taken at ms to the scrapes (by their first point's time) when it is at
+// least half an interval from all of them: a new scrape. Points of one scrape arrive together,
+// so the last scrape is checked first.
+func scrapeOf(scrapes []int64, ms, interval int64) []int64 {
+	half := interval / 2
+	near := func(at int64) bool { return ms > at-half && ms < at+half }
+	if n := len(scrapes); n > 0 && near(scrapes[n-1]) {
+		return scrapes
 	}
-	s.names[name] = struct{}{}
-	for _, c := range patterns {
-		if _, ok := s.covered[c.pattern]; !ok && c.re.MatchString(name) {
-			s.covered[c.pattern] = struct{}{}
+	if len(scrapes) >= maxScrapes || slices.ContainsFunc(scrapes, near) {
+		return scrapes
+	}
+	return append(scrapes, ms)
+}
+
+// partFor returns the index of the part a datapoint taken at ms (Unix ms, 0 when it has no time)
+// belongs to, adding it when it is new: the part of its window, or the part of points without a
+// time when requests are kept whole, the point has no time, or maxParts are taken.
+func (s *scratch) partFor(ms int64) int {
+	start := int64(-1)
+	if s.window > 0 && ms > 0 {
+		start = ms - ms%s.window
+	}
+	if s.cur >= 0 && s.parts[s.cur].start == start {
+		return s.cur
+	}
+	for i := range s.parts {
+		if s.parts[i].start == start {
+			s.cur = i
+			return i
+		}
+	}
+	if start != -1 && len(s.parts) >= maxParts {
+		return s.partFor(0)
+	}
+	if n := len(s.parts); n < cap(s.parts) { // reuse the slices an earlier request grew
+		old := s.parts[:n+1][n]
+		s.parts = append(s.parts, part{start: start, series: old.series[:0], covered: old.covered[:0], scrapes: old.scrapes[:0]})
+	} else {
+		s.parts = append(s.parts, part{start: start})
+	}
+	s.cur = len(s.parts) - 1
+	if start == -1 {
+		s.untimed = s.cur
+	}
+	return s.cur
+}
+
+// finish merges the part of points without a time into the newest timed part (its series may
+// then repeat there: the window's set counts them once) and orders the parts oldest first. A
+// request with telemetry but no output gets one empty part, at the telemetry's time.
+func (s *scratch) finish(at int64) []part {
+	if len(s.parts) == 0 {
+		if len(s.reads) == 0 && len(s.mem) == 0 {
+			return nil
+		}
+		s.parts = append(s.parts, part{start: -1})
+	}
+	newest := -1
+	for i, p := range s.parts {
+		if p.start != -1 && (newest < 0 || p.start > s.parts[newest].start) {
+			newest = i
+		}
+	}
+	if u := s.untimed; u >= 0 && newest >= 0 {
+		n := &s.parts[newest]
+		n.datapoints += s.parts[u].datapoints
+		n.series = append(n.series, s.parts[u].series...)
+		n.covered = union(n.covered, s.parts[u].covered)
+		n.scrapes = append(n.scrapes, s.parts[u].scrapes...)
+		s.parts = slices.Delete(s.parts, u, u+1)
+	}
+	if len(s.parts) == 1 && s.parts[0].start == -1 {
+		s.parts[0].at = at // kept whole: the window of its newest time
+	}
+	slices.SortFunc(s.parts, func(a, b part) int { return cmpInt(a.start, b.start) })
+	for i := range s.parts {
+		slices.Sort(s.parts[i].covered)
+	}
+	return s.parts
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// union adds to a the members of b it lacks.
+func union(a, b []string) []string {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			a = append(a, x)
+		}
+	}
+	return a
+}
+
+// cover records which critical patterns an executable name matches (matched once per name per
+// request), in the request and in the parts the resource's datapoints went to.
+func (s *scratch) cover(name string, patterns []critical) {
+	matched, done := s.names[name]
+	if !done {
+		for _, c := range patterns {
+			if c.re.MatchString(name) {
+				matched = append(matched, c.pattern)
+			}
+		}
+		s.names[name] = matched
+	}
+	for _, p := range matched {
+		s.covered[p] = struct{}{}
+	}
+	for i := range s.parts {
+		if len(matched) > 0 && s.touched&(1<<i) != 0 {
+			s.parts[i].covered = union(s.parts[i].covered, matched)
 		}
 	}
 }

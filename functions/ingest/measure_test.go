@@ -381,3 +381,79 @@ func TestDeploymentID_NamesTheDatabaseNotTheCredentials(t *testing.T) {
 		t.Errorf("id %q", a)
 	}
 }
+
+// TestMeasure_SplitsARequestByTheWindowOfEachPoint: with a window length, a request's output is
+// cut into parts by the window each datapoint's own time falls in — datapoints, series, critical
+// coverage and scrapes each in their part — and its points without a time join the newest part.
+func TestMeasure_SplitsARequestByTheWindowOfEachPoint(t *testing.T) {
+	start := t0.Truncate(10 * time.Second)
+	type want struct {
+		start      int64 // ms; -1 for a request kept whole
+		datapoints int64
+		series     int
+		covered    []string
+		scrapes    int
+	}
+	tests := []struct {
+		name   string
+		window int64 // ms
+		build  func(md pmetric.Metrics)
+		want   []want
+	}{
+		{"kept whole without a window", 0, func(md pmetric.Metrics) {
+			appendProcesses(md, expA, "baseline", start.Add(9*time.Second), proc{"nginx", 1})
+			appendProcesses(md, expA, "baseline", start.Add(11*time.Second), proc{"postgres", 2})
+		}, []want{{-1, 6, 6, []string{"postgres"}, 2}}},
+		{"two windows, oldest first, coverage where the process was seen", 10_000, func(md pmetric.Metrics) {
+			appendProcesses(md, expA, "baseline", start.Add(11*time.Second), proc{"nginx", 1})
+			appendProcesses(md, expA, "baseline", start.Add(9*time.Second), proc{"nginx", 1}, proc{"postgres", 2})
+		}, []want{{start.UnixMilli(), 6, 6, []string{"postgres"}, 1}, {start.UnixMilli() + 10_000, 3, 3, []string{}, 1}}},
+		{"scrapes: points less than half an interval apart are one", 10_000, func(md pmetric.Metrics) {
+			for _, at := range []time.Duration{100, 140, 2100, 2300, 4100} { // ms, every 2 s
+				appendProcesses(md, expA, "baseline", start.Add(at*time.Millisecond), proc{"nginx", 1})
+			}
+		}, []want{{start.UnixMilli(), 15, 3, []string{}, 3}}},
+		{"points without a time join the newest part", 10_000, func(md pmetric.Metrics) {
+			appendProcesses(md, expA, "baseline", start.Add(time.Second), proc{"nginx", 1})
+			appendProcesses(md, expA, "baseline", start.Add(12*time.Second), proc{"nginx", 1})
+			appendProcesses(md, expA, "baseline", time.Unix(0, 0), proc{"postgres", 2})
+		}, []want{{start.UnixMilli(), 3, 3, []string{}, 1}, {start.UnixMilli() + 10_000, 6, 6, []string{"postgres"}, 1}}},
+		{"at most maxParts windows: the rest join the newest", 1_000, func(md pmetric.Metrics) {
+			for i := range maxParts + 3 {
+				appendProcesses(md, expA, "baseline", start.Add(time.Duration(i)*time.Second), proc{"nginx", 1})
+			}
+		}, func() []want {
+			var ws []want
+			for i := range maxParts - 1 {
+				ws = append(ws, want{start.UnixMilli() + int64(i)*1000, 3, 3, []string{}, 1})
+			}
+			// The joined points' series are listed again (the window's set counts them once).
+			return append(ws, want{start.UnixMilli() + (maxParts-1)*1000, 12, 6, []string{}, 4})
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			md := pmetric.NewMetrics()
+			tt.build(md)
+			tg := tgt(expA, "baseline", "postgres")
+			tg.window, tg.interval = tt.window, 2000
+			m := measure(md, tg, newScratch())
+			if len(m.parts) != len(tt.want) {
+				t.Fatalf("%d parts, want %d: %+v", len(m.parts), len(tt.want), m.parts)
+			}
+			var total int64
+			for i, w := range tt.want {
+				p := m.parts[i]
+				total += p.datapoints
+				if p.start != w.start || p.datapoints != w.datapoints || len(p.series) != w.series ||
+					!slices.Equal(append([]string{}, p.covered...), w.covered) || len(p.scrapes) != w.scrapes {
+					t.Errorf("part %d: start %d, %d datapoints, %d series, covered %q, %d scrapes; want %+v",
+						i, p.start, p.datapoints, len(p.series), p.covered, len(p.scrapes), w)
+				}
+			}
+			if total != m.datapoints {
+				t.Errorf("parts hold %d datapoints of %d", total, m.datapoints)
+			}
+		})
+	}
+}

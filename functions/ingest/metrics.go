@@ -126,18 +126,16 @@ func (m *metrics) refused(status int) {
 	m.rejected.WithLabelValues(rejectedReason(status)).Inc()
 }
 
-// recorded counts what one request added to its variant's window: its datapoints, its bytes
-// when it carried pipeline output (self-telemetry alone adds none, as in the window), and a
-// partial refusal.
-func (m *metrics) recorded(v experiment.Variant, ms measurement, wireBytes int64) {
+// recorded counts what one part of a request added to its variant's window: its datapoints, its
+// share of the request's bytes (none for self-telemetry alone, as in the window), and a partial
+// refusal (foreign: some resources were not the token's).
+func (m *metrics) recorded(v experiment.Variant, datapoints, bytes int64, foreign bool) {
 	if !v.Valid() {
 		return
 	}
-	m.datapoints.WithLabelValues(string(v)).Add(float64(ms.datapoints))
-	if ms.output {
-		m.bytes.WithLabelValues(string(v)).Add(float64(wireBytes))
-	}
-	if ms.rejected > 0 {
+	m.datapoints.WithLabelValues(string(v)).Add(float64(datapoints))
+	m.bytes.WithLabelValues(string(v)).Add(float64(bytes))
+	if foreign {
 		m.rejected.WithLabelValues(foreignResources).Inc()
 	}
 }

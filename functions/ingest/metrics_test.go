@@ -143,7 +143,7 @@ func TestMetrics_LabelsStayBounded(t *testing.T) {
 	if n := series(); n != 21 {
 		t.Fatalf("%d series at start, want 21", n)
 	}
-	m.recorded("canary", measurement{datapoints: 5, output: true}, 100)
+	m.recorded("canary", 5, 100, true)
 	m.stored("", store.KPIWindow{Complete: true, CriticalMissing: []string{"x"}})
 	m.refused(299)
 	m.late("canary")

@@ -100,27 +100,34 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	sc := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(sc)
-	m := measure(req.Metrics(), g.target, sc)
+	t := g.target
+	if in.o.Lateness > 0 {
+		t.window = in.o.Window.Milliseconds()
+	}
+	m := measure(req.Metrics(), t, sc)
 	if m.datapoints > 0 || m.rejected > 0 || len(m.readings) > 0 || len(m.memory) > 0 {
-		start, what, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
+		parts, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
 		if err != nil {
 			in.unavailable(w, r, enc, "cannot record the data right now", err)
 			return
 		}
-		switch what {
-		case counted:
-			in.metrics.recorded(g.variant, m, int64(raw.Len()))
-		case tooLate:
-			// Its window closed before it came: counted nowhere, and said — as a partial
-			// success, which collectors do not retry — and the window it belonged to, if it was
-			// stored, no longer passes for complete.
-			in.metrics.late(g.variant)
-			m.rejected += m.datapoints
-			m.reason = fmt.Sprintf("the data (taken at %s) arrived after its KPI window closed, more than %s after its own time: it is not counted, and its window is marked incomplete",
-				time.UnixMilli(m.at).UTC().Format(time.RFC3339), in.o.Lateness)
-			if err := in.incomplete(ctx, g.tenant, g.scope.ExperimentID, g.variant, start); err != nil {
-				in.unavailable(w, r, enc, "cannot record the data right now", err)
-				return
+		foreign := m.rejected > 0
+		for i, p := range parts {
+			switch p.outcome {
+			case counted:
+				in.metrics.recorded(g.variant, p.datapoints, p.bytes, foreign && i == len(parts)-1)
+			case tooLate:
+				// Its window closed before it came: counted nowhere, and said — as a partial
+				// success, which collectors do not retry — and the window it belonged to, if it
+				// was stored, no longer passes for complete.
+				in.metrics.late(g.variant)
+				m.rejected += p.datapoints
+				m.reason = fmt.Sprintf("data (taken at %s) arrived after its KPI window closed, more than %s after its own time: it is not counted, and its window is marked incomplete",
+					time.UnixMilli(p.at).UTC().Format(time.RFC3339), in.o.Lateness)
+				if err := in.incomplete(ctx, g.tenant, g.scope.ExperimentID, g.variant, p.window); err != nil {
+					in.unavailable(w, r, enc, "cannot record the data right now", err)
+					return
+				}
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/ingesttoken"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
@@ -125,5 +126,6 @@ func (s *scopes) lookup(ctx context.Context, tenant uuid.UUID, sum []byte, now t
 		return grant{}, fmt.Errorf("read ingest token: %w", err)
 	}
 	return grant{tenant: tenant, scope: sc, variant: sc.Variant, expires: now.Add(s.ttl),
-		target: target{experiment: sc.ExperimentID.String(), variant: string(sc.Variant), critical: compileCritical(sc.CriticalProcesses)}}, nil
+		target: target{experiment: sc.ExperimentID.String(), variant: string(sc.Variant), critical: compileCritical(sc.CriticalProcesses),
+			interval: pipeline.ScrapeInterval(sc.Pipeline.Template, sc.Pipeline.Parameters).Milliseconds()}}, nil
 }

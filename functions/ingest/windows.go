@@ -16,18 +16,21 @@ import (
 )
 
 // windows keeps the open KPI windows in Redis, where every replica adds to them and any replica
-// closes them. A request's contribution is applied by one Lua script, atomically: either all of
-// it counts or none. The window it counts in is chosen inside the script, against Redis's own
-// clock, whichever replica wrote and whatever its clock says:
+// closes them. A request's output is cut into parts by the window its datapoints' own times fall
+// in (measure); each part is applied by one Lua script, atomically: either all of it counts or
+// none. The window a part counts in is chosen inside the script, against Redis's own clock,
+// whichever replica wrote and whatever its clock says:
 //
-//   - with a lateness bound (late > 0), by the data's own time — the newest datapoint's, the
-//     scrape's — when that is within late of Redis's clock: a batch a collector retries after an
-//     outage counts in the window it was scraped in, not the one it arrived in (measured before:
-//     −34% and +34% in two adjacent windows after a PostgreSQL restart). Data older than that
-//     arrives after its window closed: it is not counted, and the request says so. A window
-//     closes late after its end, when nothing more can come for it. Data stamped ahead of Redis's
-//     clock by more than late (a collector's clock off) counts by arrival;
-//   - without one (late 0), by arrival: a window closes as soon as Redis's clock passes its end.
+//   - with a lateness bound (late > 0), by the data's own time — the scrape's — when that is
+//     within late of Redis's clock: a batch a collector retries after an outage counts in the
+//     window it was scraped in, not the one it arrived in (measured before: −34% and +34% in two
+//     adjacent windows after a PostgreSQL restart), and a batch holding scrapes from both sides of
+//     a window's end counts each scrape in its own window. Data older than that arrives after its
+//     window closed: it is not counted, and the request says so. A window closes late after its
+//     end, when nothing more can come for it. Data stamped ahead of Redis's clock by more than late
+//     (a collector's clock off) counts by arrival;
+//   - without one (late 0), by arrival: requests are kept whole, and a window closes as soon as
+//     Redis's clock passes its end.
 //
 // Keys, for an experiment E and variant V (the hash tag keeps an experiment's keys together):
 //
@@ -35,6 +38,7 @@ import (
 //	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; rcv, rcvt, rfs, rst (collectors'
 //	                            input, the seconds it spans, and restarts); cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector i
 //	<prefix>:{E}:V:<start>:v    set of critical patterns covered
+//	<prefix>:{E}:V:<start>:t    sorted set of the scrapes its output came from, by their first point's time (ms)
 //	<prefix>:{E}:V:collector:<i> the last reading of collector i: t (ms), cpu, up, st, acc, ref ("" when absent)
 //	<prefix>:{E}:V:dup:<hash>   a request already counted (a collector's retry of it counts nothing)
 //	<prefix>:pending:<d>        sorted set of deployment d's windows to close: "tenant|E|V|start|length", scored by end
@@ -154,6 +158,22 @@ for _ = 1, n do
   redis.call('HINCRBY', c, 'memn:' .. ARGV[i], 1)
   i = i + 2
 end
+-- Scrapes, by their first point's time (ms): one less than half an interval from a scrape
+-- already held is that scrape (its points came in two requests).
+n = tonumber(ARGV[i])
+local half = tonumber(ARGV[i + 1])
+i = i + 2
+if n > 0 then
+  local sc = wk .. ':t'
+  for _ = 1, n do
+    local at = tonumber(ARGV[i])
+    if redis.call('ZCOUNT', sc, '(' .. (at - half), '(' .. (at + half)) == 0 then
+      redis.call('ZADD', sc, at, ARGV[i])
+    end
+    i = i + 1
+  end
+  redis.call('PEXPIRE', sc, keep)
+end
 -- The series hashes come as one string of 8-byte members (one argument instead of thousands).
 local blob = ARGV[i]
 if blob ~= nil and #blob >= 8 then
@@ -189,10 +209,7 @@ func (w *windows) pendingKey() string {
 	return w.prefix + ":pending:" + w.deployment
 }
 
-// record adds m (from a request of size bytes, identified by request for retries; 0 means never
-// deduplicate) to the variant's window for its time (see windows) and returns the window's start
-// and what became of the request.
-// outcome is what became of a recorded request.
+// outcome is what became of a recorded part of a request.
 type outcome int64
 
 const (
@@ -201,22 +218,68 @@ const (
 	tooLate                 // its window had closed: nothing added (see windows)
 )
 
-func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v experiment.Variant, m measurement, bytes int64, request uint64) (time.Time, outcome, error) {
+// recorded is what became of one part of a request: the window it belongs to and its outcome.
+type recorded struct {
+	part
+	window time.Time // the start of the window it counted in, or would have
+	outcome
+}
+
+// record adds m (from a request of size bytes, identified by request for retries; 0 means never
+// deduplicate) to the variant's windows, each part to the window of its own time (see windows),
+// and says what became of each part. The parts share the request's bytes by their datapoints;
+// the telemetry and the refused count go with the newest part. Each part is recorded on its own
+// (a request rarely has two): a replica that fails between two leaves the rest to the
+// collector's retry, which counts only what was not counted yet.
+func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v experiment.Variant, m measurement, bytes int64, request uint64) ([]recorded, error) {
+	interval := m.interval
 	if !m.output {
 		bytes = 0
 	}
-	dup := ""
-	if request != 0 {
-		dup = strconv.FormatUint(request, 16)
+	parts := m.parts
+	if len(parts) == 0 { // made by hand, not by measure: the request whole
+		parts = []part{{start: -1, at: m.at, datapoints: m.datapoints, series: m.series, covered: m.covered}}
 	}
-	args := make([]any, 0, 13+len(m.covered)+7*len(m.readings)+2*len(m.memory))
+	out := make([]recorded, 0, len(parts))
+	left := bytes
+	for i, p := range parts {
+		newest := i == len(parts)-1
+		p.bytes = left
+		if !newest && m.datapoints > 0 {
+			p.bytes = bytes * p.datapoints / m.datapoints
+		}
+		left -= p.bytes
+		dup := ""
+		if request != 0 {
+			dup = strconv.FormatUint(request, 16)
+			if len(parts) > 1 {
+				dup += ":" + strconv.FormatInt(p.start, 10)
+			}
+		}
+		start, what, err := w.recordPart(ctx, tenant, experimentID, v, m, p, newest, dup, interval)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, recorded{part: p, window: start, outcome: what})
+	}
+	return out, nil
+}
+
+// recordPart runs the record script for one part (with m's telemetry and refused count when it
+// is the newest).
+func (w *windows) recordPart(ctx context.Context, tenant, experimentID uuid.UUID, v experiment.Variant, m measurement, p part, newest bool, dup string, interval int64) (time.Time, outcome, error) {
+	rejected, readings, memory := int64(0), []reading(nil), []memPoint(nil)
+	if newest {
+		rejected, readings, memory = m.rejected, m.readings, m.memory
+	}
+	args := make([]any, 0, 16+len(p.covered)+7*len(readings)+2*len(memory)+len(p.scrapes))
 	args = append(args, w.length.Milliseconds(), tenant.String()+"|"+experimentID.String()+"|"+string(v),
-		w.keep.Milliseconds(), dup, w.dedupe.Milliseconds(), m.datapoints, bytes, m.rejected, m.at, w.late.Milliseconds(), len(m.covered))
-	for _, c := range m.covered {
+		w.keep.Milliseconds(), dup, w.dedupe.Milliseconds(), p.datapoints, p.bytes, rejected, p.at, w.late.Milliseconds(), len(p.covered))
+	for _, c := range p.covered {
 		args = append(args, c)
 	}
-	args = append(args, len(m.readings))
-	for _, r := range m.readings {
+	args = append(args, len(readings))
+	for _, r := range readings {
 		started := ""
 		if r.has&hasUptime != 0 && r.started > 0 {
 			started = strconv.FormatInt(r.started, 10)
@@ -224,13 +287,17 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 		args = append(args, r.instance, r.millis, counterArg(r, hasCPU, r.cpu), counterArg(r, hasUptime, r.uptime), started,
 			counterArg(r, hasAccepted, r.accepted), counterArg(r, hasRefused, r.refused))
 	}
-	args = append(args, len(m.memory))
-	for _, p := range m.memory {
-		args = append(args, p.instance, strconv.FormatFloat(p.bytes, 'g', -1, 64))
+	args = append(args, len(memory))
+	for _, mp := range memory {
+		args = append(args, mp.instance, strconv.FormatFloat(mp.bytes, 'g', -1, 64))
+	}
+	args = append(args, len(p.scrapes), interval/2)
+	for _, ts := range p.scrapes {
+		args = append(args, ts)
 	}
 	// One argument holding every hash, cut into 8-byte members by the script.
-	packed := make([]byte, 8*len(m.series))
-	for i, h := range m.series {
+	packed := make([]byte, 8*len(p.series))
+	for i, h := range p.series {
 		binary.LittleEndian.PutUint64(packed[8*i:], h)
 	}
 	args = append(args, packed)
@@ -319,6 +386,7 @@ func (w *windows) lease(ctx context.Context, x window, d time.Duration) (bool, e
 // totals are a window's raw counts as Redis holds them.
 type totals struct {
 	series     int64                 // distinct series
+	scrapes    int64                 // distinct scrape times of the output
 	datapoints int64                 // output datapoints
 	bytes      int64                 // bytes of requests carrying output
 	requests   int64                 // requests, self-telemetry included
@@ -338,12 +406,13 @@ func (w *windows) read(ctx context.Context, x window) (totals, error) {
 	base := w.variantKey(x.experiment, x.variant) + ":" + strconv.FormatInt(x.start.UnixMilli(), 10)
 	pipe := w.rdb.Pipeline()
 	card := pipe.SCard(ctx, base+":s")
+	scrapes := pipe.ZCard(ctx, base+":t")
 	counters := pipe.HGetAll(ctx, base+":c")
 	covered := pipe.SMembers(ctx, base+":v")
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return totals{}, fmt.Errorf("read KPI window: %w", err)
 	}
-	t := totals{series: card.Val(), covered: covered.Val(), cpu: map[string][2]float64{}, memory: map[string][2]float64{}}
+	t := totals{series: card.Val(), scrapes: scrapes.Val(), covered: covered.Val(), cpu: map[string][2]float64{}, memory: map[string][2]float64{}}
 	for k, v := range counters.Val() {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
@@ -396,7 +465,7 @@ func (w *windows) read(ctx context.Context, x window) (totals, error) {
 func (w *windows) done(ctx context.Context, x window) error {
 	base := w.variantKey(x.experiment, x.variant) + ":" + strconv.FormatInt(x.start.UnixMilli(), 10)
 	pipe := w.rdb.TxPipeline()
-	pipe.Del(ctx, base+":s", base+":c", base+":v")
+	pipe.Del(ctx, base+":s", base+":c", base+":v", base+":t")
 	pipe.ZRem(ctx, w.pendingKey(), x.member)
 	pipe.Del(ctx, w.prefix+":lease:"+x.member)
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -36,11 +36,11 @@ func recordReadings(t *testing.T, w *windows, exp uuid.UUID, rs ...reading) []ti
 	t.Helper()
 	starts := make([]time.Time, 0, len(rs))
 	for _, r := range rs {
-		start, _, err := w.record(context.Background(), uuid.Nil, exp, experiment.Baseline, measurement{readings: []reading{r}}, 0, 0)
-		if err != nil {
-			t.Fatal(err)
+		parts, err := w.record(context.Background(), uuid.Nil, exp, experiment.Baseline, measurement{readings: []reading{r}}, 0, 0)
+		if err != nil || len(parts) != 1 {
+			t.Fatal(parts, err)
 		}
-		starts = append(starts, start)
+		starts = append(starts, parts[0].window)
 	}
 	return starts
 }

@@ -6,7 +6,9 @@
 //
 // Local restarts nothing silently: a collector that exits on its own fails the experiment with
 // its last log lines as the reason. Collectors are torn down when the experiment ends or is
-// cancelled, and die with the process that runs them.
+// cancelled, and die with the process that runs them; a Local that starts finds every run that
+// was measuring when its predecessor died (Reconcile) and fails it, rather than leave it running
+// with nothing measuring.
 package deployer
 
 import (
@@ -336,6 +338,36 @@ func (l *Local) report(c *collector) {
 		return
 	}
 	l.send(e)
+}
+
+// LostOnRestart is the reason Reconcile gives a run whose collectors died with an earlier process.
+const LostOnRestart = "phoenix dev restarted while this run was measuring: its collectors ran in the earlier " +
+	"process and ended with it, so the windows since then are missing; runs are not resumed — start a new experiment"
+
+// Reconcile fails every running experiment: a Local that starts runs no collector yet, so a run
+// still marked running was measured by collectors of an earlier process (phoenix dev killed or
+// crashed), which ended with it. One Local serves a database (phoenix dev); on a cluster the
+// DaemonSets outlive the deployer and the silence rule covers collectors that stop delivering.
+// The failures are sent in the background, retried while the broker comes up.
+func (l *Local) Reconcile(ctx context.Context) error {
+	var orphans []store.ScheduledExperiment
+	err := l.store.Platform(ctx, func(tx *store.PlatformTx) error {
+		active, err := tx.ActiveExperiments(ctx)
+		for _, e := range active {
+			if e.Schedule.State == experiment.Running {
+				orphans = append(orphans, e)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("find runs left by an earlier process: %w", err)
+	}
+	for _, e := range orphans {
+		l.o.Logger.Warn("a run lost its collectors when phoenix dev restarted; failing it", "experiment", e.ID)
+		l.wg.Go(func() { l.fail(e.TenantID, e.ID, experiment.Baseline, LostOnRestart) })
+	}
+	return nil
 }
 
 // fail reports a collector failure; the controller fails the experiment with reason.

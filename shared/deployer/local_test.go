@@ -254,6 +254,44 @@ func TestLocal_AMissingBinaryFailsTheExperimentWithWhatToDo(t *testing.T) {
 	}
 }
 
+// TestLocal_ReconcileFailsRunsLeftByAnEarlierProcess: a Local that starts fails the runs still
+// marked running (their collectors died with the process that ran them) and leaves an experiment
+// that is still deploying, whose request the broker may yet deliver, to its own course.
+func TestLocal_ReconcileFailsRunsLeftByAnEarlierProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t, nil, experiment.Deploying)
+	deploying := pgtest.Experiment(t, f.st, f.tenant)
+	err := f.st.WithTenant(ctx, f.tenant, func(tx *store.Tx) error {
+		if _, err := tx.Move(ctx, f.exp, experiment.Deploying, experiment.Running, "cause-running", "test", "test"); err != nil {
+			return err
+		}
+		for i, to := range []experiment.State{experiment.Generating, experiment.Deploying} {
+			if _, err := tx.Move(ctx, deploying, []experiment.State{experiment.Pending, experiment.Generating}[i], to, "cause-"+string(to)+"-2", "test", "test"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.local.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.local.Close(ctx); err != nil { // waits until the failures are sent
+		t.Fatal(err)
+	}
+	if len(f.sent) != 1 {
+		t.Fatalf("sent %d events, want one failure for the running experiment only", len(f.sent))
+	}
+	var failure events.WorkloadFailure
+	if e := f.sent.next(t); e.Type() != events.WorkloadFailed || e.DataAs(&failure) != nil ||
+		failure.ExperimentID != f.exp || failure.Reason != LostOnRestart {
+		t.Fatalf("%s %s", e.Type(), e.Data())
+	}
+}
+
 func TestTail_KeepsTheLastLinesInOrder(t *testing.T) {
 	cases := []struct {
 		in   []string

@@ -62,7 +62,13 @@ func LocalService(collector, dir string) bootstrap.Builder {
 		if err != nil {
 			return function.Service{}, err
 		}
-		return function.Service{Name: "deployer", Events: l, Stop: l.Close}, nil
+		start := func(ctx context.Context) error {
+			if err := res.Start(ctx); err != nil {
+				return err
+			}
+			return l.Reconcile(ctx)
+		}
+		return function.Service{Name: "deployer", Events: l, Start: start, Stop: l.Close}, nil
 	}
 }
 

@@ -80,6 +80,31 @@ func Templates() []Template {
 	}
 }
 
+// ScrapeInterval is how often a collector rendered from template with the stored parameters raw
+// scrapes its host: the collection_interval given, else the template's default; 0 when the
+// template is unknown or the value is not a duration (the API validates both at create).
+func ScrapeInterval(template string, raw map[string]any) time.Duration {
+	t, ok := Lookup(template)
+	if !ok {
+		return 0
+	}
+	for _, p := range t.Params {
+		if p.Name != interval.Name {
+			continue
+		}
+		v, given := Params(raw)[p.Name]
+		if !given {
+			v = p.Default
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0
+		}
+		return d
+	}
+	return 0
+}
+
 // Lookup finds a template by name.
 func Lookup(name string) (Template, bool) {
 	for _, t := range Templates() {

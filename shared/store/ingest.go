@@ -25,6 +25,7 @@ type IngestScope struct {
 	CriticalProcesses []string           // the experiment's spec.critical_processes (RE2, matched whole)
 	RunStartedAt      *time.Time         // when the run started, if it has
 	Duration          time.Duration      // how long the run lasts
+	Pipeline          PipelineChoice     // the variant's pipeline
 }
 
 // CreateIngestToken stores the SHA-256 of a new ingest token for one variant of an experiment.
@@ -54,11 +55,12 @@ func (tx *Tx) IngestScope(ctx context.Context, sha256 []byte) (IngestScope, erro
 	var seconds int
 	err := tx.QueryRow(ctx, `SELECT t.id, t.experiment_id, t.variant, t.expires_at,
 			t.revoked_at IS NOT NULL OR n.status <> 'active' OR t.created_at < n.tokens_valid_after,
-			e.state, coalesce(e.spec->'critical_processes', '[]'), e.run_started_at, e.duration_seconds
+			e.state, coalesce(e.spec->'critical_processes', '[]'), e.run_started_at, e.duration_seconds,
+			CASE t.variant WHEN 'baseline' THEN e.baseline ELSE e.candidate END
 		FROM ingest_tokens t JOIN experiments e ON e.tenant_id = t.tenant_id AND e.id = t.experiment_id
 		JOIN tenants n ON n.id = t.tenant_id
 		WHERE t.tenant_id = $1 AND t.token_sha256 = $2`, tx.tenant, sha256).
-		Scan(&s.TokenID, &s.ExperimentID, &s.Variant, &s.ExpiresAt, &s.Revoked, &s.State, &critical, &s.RunStartedAt, &seconds)
+		Scan(&s.TokenID, &s.ExperimentID, &s.Variant, &s.ExpiresAt, &s.Revoked, &s.State, &critical, &s.RunStartedAt, &seconds, &s.Pipeline)
 	s, err = found(s, err, "ingest token")
 	if err != nil {
 		return IngestScope{}, err
@@ -237,6 +239,8 @@ type RunSpan struct {
 	Started           *time.Time // when the run started; nil if it never did
 	Ended             *time.Time // when the run ended (the experiment left running); nil while it runs
 	CriticalProcesses []string   // spec.critical_processes
+	// Pipelines are the variants' pipeline choices (how often each scrapes its hosts).
+	Pipelines map[experiment.Variant]PipelineChoice
 }
 
 // Complete reports whether the run spanned the whole window [start, end).
@@ -247,13 +251,15 @@ func (r RunSpan) Complete(start, end time.Time) bool {
 	return r.Ended == nil || !end.After(*r.Ended)
 }
 
-// ExperimentRun reads an experiment's run span and critical processes; ErrNotFound if the tenant
-// has no such experiment.
+// ExperimentRun reads an experiment's run span, critical processes and pipelines; ErrNotFound if
+// the tenant has no such experiment.
 func (tx *Tx) ExperimentRun(ctx context.Context, experimentID uuid.UUID) (RunSpan, error) {
 	var r RunSpan
 	var critical []byte
-	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]')
-		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical)
+	var baseline, candidate PipelineChoice
+	err := tx.QueryRow(ctx, `SELECT run_started_at, run_ended_at, coalesce(spec->'critical_processes', '[]'), baseline, candidate
+		FROM experiments WHERE tenant_id = $1 AND id = $2`, tx.tenant, experimentID).Scan(&r.Started, &r.Ended, &critical, &baseline, &candidate)
+	r.Pipelines = map[experiment.Variant]PipelineChoice{experiment.Baseline: baseline, experiment.Candidate: candidate}
 	r, err = found(r, err, "experiment "+experimentID.String())
 	if err != nil {
 		return RunSpan{}, err

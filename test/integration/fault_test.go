@@ -13,30 +13,55 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenixotel/phoenix/shared/deployer"
 	"github.com/phoenixotel/phoenix/shared/smoke"
 	"github.com/phoenixotel/phoenix/test/collector"
 )
 
-// TestFault_PlatformKilledMidRunFailsTheRunNamingTheSilentCollectors kills phoenix dev with
-// SIGKILL while an experiment runs — its collectors die with it — and starts it again on the
-// same database. Before, the experiment stayed running with nothing measuring and at its end
-// completed with a normal-looking verdict on a fraction of its windows. Now the clock fails it
-// once a variant has been silent for PHOENIX_TIMEOUT_SILENCE, and the experiment says which
-// variant and since when.
-func TestFault_PlatformKilledMidRunFailsTheRunNamingTheSilentCollectors(t *testing.T) {
+// TestFault_PlatformKilledMidRunFailsTheRunWhenItComesBack kills phoenix dev with SIGKILL while
+// an experiment runs — its collectors die with it — and starts it again on the same database.
+// Before, the experiment stayed running with nothing measuring and at its end completed with a
+// normal-looking verdict on a fraction of its windows. Now the new process reconciles at start:
+// the run fails at once, saying its collectors were lost with the earlier process.
+func TestFault_PlatformKilledMidRunFailsTheRunWhenItComesBack(t *testing.T) {
 	t.Parallel()
-	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s", "PHOENIX_TIMEOUT_SILENCE=20s"}})
+	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"}})
 	acct, _, id := startRun(t, p, "killed")
 
 	p.kill(t)
-	killed := time.Now()
 	p.launch(t)
+	relaunched := time.Now()
 	token := login(t, p.target, acct) // a new launch signs with new development keys
 	exp := waitEnded(t, p, token, id)
-	if exp.State != "failed" || exp.FailureReason == nil || !strings.Contains(*exp.FailureReason, "collectors delivered nothing since") {
-		t.Fatalf("after the platform was killed: state %s, reason %v; want failed, naming the silent collectors", exp.State, exp.FailureReason)
+	if exp.State != "failed" || exp.FailureReason == nil || !strings.Contains(*exp.FailureReason, deployer.LostOnRestart) {
+		t.Fatalf("after the platform was killed: state %s, reason %v; want failed, saying the collectors were lost", exp.State, exp.FailureReason)
 	}
-	t.Logf("failed %.0f s after the kill: %s", time.Since(killed).Seconds(), *exp.FailureReason)
+	t.Logf("failed %.1f s after the relaunch: %s", time.Since(relaunched).Seconds(), *exp.FailureReason)
+}
+
+// TestFault_ACollectorThatStopsDeliveringFailsTheRun freezes the candidate's collector (SIGSTOP:
+// the process lives, nothing arrives — as a hung collector, a lost node or a cut network would
+// look) while the experiment runs. The clock fails the run once the variant has been silent for
+// PHOENIX_TIMEOUT_SILENCE, naming the variant and since when.
+func TestFault_ACollectorThatStopsDeliveringFailsTheRun(t *testing.T) {
+	t.Parallel()
+	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s", "PHOENIX_TIMEOUT_SILENCE=20s"}})
+	_, token, id := startRun(t, p, "frozen")
+	pid := collectorPID(t, id, "candidate")
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) // let teardown's SIGTERM reach it
+	frozen := time.Now()
+	exp := waitEnded(t, p, token, id)
+	if exp.State != "failed" || exp.FailureReason == nil ||
+		!strings.Contains(*exp.FailureReason, "candidate's collectors delivered nothing since") {
+		t.Fatalf("after the candidate's collector froze: state %s, reason %v; want failed, naming the silent candidate", exp.State, exp.FailureReason)
+	}
+	if waited := time.Since(frozen); waited < 20*time.Second {
+		t.Fatalf("failed %s after the freeze, before the 20 s of silence the rule allows", waited)
+	}
+	t.Logf("failed %.0f s after the freeze: %s", time.Since(frozen).Seconds(), *exp.FailureReason)
 }
 
 // TestFault_ACollectorKilledMidRunFailsTheRunAtOnce kills the candidate's collector process with
