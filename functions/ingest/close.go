@@ -88,6 +88,8 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 //     stored before it (lost): Redis lost its memory (a restart without persistence) and took
 //     what had arrived before. Without such a window the epoch is the store's first, which the
 //     experiment's first windows may well begin before;
+//   - data for it came too late (beyond the lateness bound) while it waited to be stored — the
+//     database was away — and was refused (a stored window is marked by incomplete instead);
 //   - fewer scrapes arrived than the collection interval promises (see scrapesExpected).
 func partial(t totals, x window, interval time.Duration, lost bool) string {
 	switch {
@@ -96,6 +98,8 @@ func partial(t totals, x window, interval time.Duration, lost bool) string {
 	case lost && t.epoch > x.start.UnixMilli():
 		return "the ingest store (Redis) lost its memory at " + time.UnixMilli(t.epoch).UTC().Format(time.TimeOnly) +
 			" UTC, after the window began: what had arrived before was lost"
+	case t.late > 0:
+		return fmt.Sprintf("%d datapoints for it arrived after the lateness bound, before it could be stored: it lacks them", t.late)
 	}
 	if least := scrapesExpected(x.length, interval); t.scrapes > 0 && t.scrapes < least {
 		return fmt.Sprintf("only %d scrapes arrived of the %d or more a %s window holds with a scrape every %s: the rest were lost on the way",

@@ -26,6 +26,7 @@ func TestPartial_SaysWhyAWindowsDataIsPartial(t *testing.T) {
 		{"scrapes were lost", totals{scrapes: 5}, 2 * time.Second, false, "only 5 scrapes arrived of the 6 or more a 15s window holds with a scrape every 2s"},
 		{"one scrape of three lost: within the edge's leeway", totals{scrapes: 2}, 5 * time.Second, false, ""},
 		{"two of three lost", totals{scrapes: 1}, 5 * time.Second, false, "only 1 scrapes arrived of the 2"},
+		{"data refused as too late while it waited", totals{late: 12, scrapes: 7}, 2 * time.Second, false, "12 datapoints for it arrived after the lateness bound"},
 		{"no output at all: the silence rule's", totals{scrapes: 0}, 2 * time.Second, false, ""},
 		{"an interval the window cannot judge", totals{scrapes: 1}, 10 * time.Second, false, ""},
 	}

@@ -897,3 +897,44 @@ func TestIngest_EachScrapeCountsInItsOwnWindow_AndAWindowShortOfScrapesIsIncompl
 		}
 	}
 }
+
+// TestIngest_DataTooLateForAWindowNotYetStoredMarksIt: when a window cannot be stored in time
+// (the database is away), data for it may pass the lateness bound while it still waits in Redis.
+// That data is refused as too late, and the window, once stored, says it lacks it.
+func TestIngest_DataTooLateForAWindowNotYetStoredMarksIt(t *testing.T) {
+	t.Parallel()
+	const late = time.Second
+	e := newEnv(t, Options{Window: time.Second, Lateness: late})
+	tenant, exp := e.experiment("acme", `{}`, experiment.Running)
+	tok := e.token(tenant, exp, experiment.Baseline)
+	at := e.redisNow().Add(-200 * time.Millisecond)
+	post := func(procs ...proc) int64 {
+		t.Helper()
+		status, resp, st, _ := e.post(request{token: tok}, processMetrics(exp, "baseline", at, procs...))
+		if status != http.StatusOK {
+			t.Fatalf("status %d %v", status, st)
+		}
+		return resp.PartialSuccess().RejectedDataPoints()
+	}
+	if n := post(proc{"nginx", 1}); n != 0 {
+		t.Fatalf("%d datapoints refused in time", n)
+	}
+	// Nobody closes the window (as while the database is away) until the bound has passed.
+	for e.redisNow().Before(at.Add(late + 50*time.Millisecond)) {
+		time.Sleep(20 * time.Millisecond) // waiting for Redis's clock to pass the bound
+	}
+	if n := post(proc{"postgres", 2}); n != 3 {
+		t.Fatalf("%d datapoints refused, want the 3 beyond the bound", n)
+	}
+	e.closeAll(at.Truncate(time.Second).Add(time.Second + late))
+	ws := e.windows(tenant, exp, experiment.Baseline)
+	if len(ws) != 1 {
+		t.Fatalf("%d windows, want 1", len(ws))
+	}
+	got := ws[0]
+	if !got.WindowStart.Equal(at.Truncate(time.Second)) || got.Complete || got.Datapoints != 3 ||
+		!strings.Contains(got.IncompleteReason, "3 datapoints for it arrived after the lateness bound, before it could be stored") {
+		t.Fatalf("window %s: complete %v, %d datapoints (%q); want %s incomplete with its 3 datapoints, saying what it lacks",
+			got.WindowStart, got.Complete, got.Datapoints, got.IncompleteReason, at.Truncate(time.Second))
+	}
+}

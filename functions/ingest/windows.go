@@ -36,7 +36,8 @@ import (
 //
 //	<prefix>:{E}:V:<start>:s    set of series hashes (8 bytes each) of the window starting at <start> (ms)
 //	<prefix>:{E}:V:<start>:c    hash of counters: req, dp, bytes, rej; rcv, rcvt, rfs, rst (collectors'
-//	                            input, the seconds it spans, and restarts); cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector i
+//	                            input, the seconds it spans, and restarts); late (datapoints refused as too late);
+//	                            ep (epoch); cpu:<i>, cput:<i>, mem:<i>, memn:<i> per collector i
 //	<prefix>:{E}:V:<start>:v    set of critical patterns covered
 //	<prefix>:{E}:V:<start>:t    sorted set of the scrapes its output came from, by their first point's time (ms)
 //	<prefix>:{E}:V:collector:<i> the last reading of collector i: t (ms), cpu, up, st, acc, ref ("" when absent)
@@ -70,7 +71,13 @@ local at, late = tonumber(ARGV[9]), tonumber(ARGV[10])
 local t = now
 if late > 0 and at > 0 then
   if at < now - late then
-    return {at - (at % w), 2}
+    -- Too late. A window not yet stored (closing waits for the database) learns it lacks this.
+    local ls = at - (at % w)
+    local lc = KEYS[1] .. ':' .. ls .. ':c'
+    if redis.call('EXISTS', lc) == 1 then
+      redis.call('HINCRBY', lc, 'late', ARGV[6])
+    end
+    return {ls, 2}
   end
   if at <= now + late then
     t = at
@@ -398,6 +405,7 @@ type totals struct {
 	receivedT  *float64              // collector-seconds the intervals of received span; nil likewise
 	refused    *int64                // points refused to the collectors' receivers; nil likewise
 	restarts   int                   // collector restarts seen
+	late       int64                 // datapoints for it refused as too late while it waited to be stored
 	epoch      int64                 // when the store's epoch began (ms): the window's data before it was lost
 }
 
@@ -438,6 +446,8 @@ func (w *windows) read(ctx context.Context, x window) (totals, error) {
 			t.refused = &n
 		case "rst":
 			t.restarts = int(f)
+		case "late":
+			t.late = int64(f)
 		case "ep":
 			t.epoch = int64(f)
 		case "cpu":

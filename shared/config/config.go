@@ -186,13 +186,18 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		{"PHOENIX_TIMEOUT_GENERATING", &c.Timeouts.Generating, def.Generating},
 		{"PHOENIX_TIMEOUT_DEPLOYING", &c.Timeouts.Deploying, def.Deploying},
 		{"PHOENIX_TIMEOUT_ANALYZING", &c.Timeouts.Analyzing, def.Analyzing},
-		// Four windows without a delivery, and at least a minute: a window is stored only
-		// after it ends, so a healthy variant's newest window is up to two windows old.
-		{"PHOENIX_TIMEOUT_SILENCE", &c.Timeouts.Silence, max(4*c.KPIWindow, def.Silence)},
+		// Four windows without a delivery beyond the lateness bound, and at least a minute: a
+		// window is stored only once the lateness bound after its end has passed, so a healthy
+		// variant's newest stored window is up to two windows and that bound old.
+		{"PHOENIX_TIMEOUT_SILENCE", &c.Timeouts.Silence, max(4*c.KPIWindow+c.KPILateness, def.Silence)},
 	} {
 		if *d.dst, err = duration(get(d.name, d.def.String()), time.Second, 24*time.Hour); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
 		}
+	}
+	if least := 2*c.KPIWindow + c.KPILateness; c.Timeouts.Silence < least {
+		errs = append(errs, fmt.Errorf("PHOENIX_TIMEOUT_SILENCE: %s would fail healthy runs: a variant's newest stored window is up to "+
+			"two windows and the lateness bound old; want at least %s", c.Timeouts.Silence, least))
 	}
 	if c.Features.AutoPromote, err = strconv.ParseBool(get("PHOENIX_FEATURE_AUTO_PROMOTE", "false")); err != nil {
 		errs = append(errs, errors.New("PHOENIX_FEATURE_AUTO_PROMOTE: want true or false"))

@@ -86,3 +86,28 @@ func TestLoad_FeatureFlagsAndInternalRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestLoad_SilenceAllowsForTheLatenessBound: a variant's newest stored window is up to two
+// windows and the lateness bound old, so the silence default grows with the bound and a silence
+// shorter than that — which would fail healthy runs — is refused.
+func TestLoad_SilenceAllowsForTheLatenessBound(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		silence time.Duration // 0 when refused
+	}{
+		{map[string]string{}, time.Minute + 15*time.Second}, // 4 × 15 s + 15 s
+		{map[string]string{"PHOENIX_KPI_WINDOW": "6s", "PHOENIX_KPI_LATENESS": "60s"}, 84 * time.Second},
+		{map[string]string{"PHOENIX_KPI_WINDOW": "6s"}, time.Minute},
+		{map[string]string{"PHOENIX_KPI_WINDOW": "6s", "PHOENIX_TIMEOUT_SILENCE": "18s"}, 18 * time.Second},
+		{map[string]string{"PHOENIX_KPI_WINDOW": "6s", "PHOENIX_TIMEOUT_SILENCE": "17s"}, 0},
+	}
+	for _, tt := range tests {
+		c, err := Load(env(tt.env))
+		switch {
+		case tt.silence == 0 && (err == nil || !strings.Contains(err.Error(), "PHOENIX_TIMEOUT_SILENCE")):
+			t.Errorf("%v: error %v, want one naming PHOENIX_TIMEOUT_SILENCE", tt.env, err)
+		case tt.silence != 0 && (err != nil || c.Timeouts.Silence != tt.silence):
+			t.Errorf("%v: silence %v (%v), want %s", tt.env, c.Timeouts.Silence, err, tt.silence)
+		}
+	}
+}

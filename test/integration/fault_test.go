@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/deployer"
 	"github.com/phoenixotel/phoenix/shared/smoke"
 	"github.com/phoenixotel/phoenix/test/collector"
+	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
 // TestFault_PlatformKilledMidRunFailsTheRunWhenItComesBack kills phoenix dev with SIGKILL while
@@ -199,4 +201,91 @@ func within(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(time.Second) // polling the API, bounded by the deadline
 	}
+}
+
+// TestFault_PostgresRestartedMidRunKeepsEveryWindowHonest runs phoenix dev on a PostgreSQL
+// cluster of the test's own and stops it for two windows while an experiment runs. Before,
+// windows were by arrival: a collector's retried batch landed in the next window (−34% and +34%
+// in two adjacent windows, both complete). Now each datapoint counts in the window it was
+// scraped in: every window of the run is stored, the ones inside the outage complete and as
+// full as those before it, and the run goes on.
+func TestFault_PostgresRestartedMidRunKeepsEveryWindowHonest(t *testing.T) {
+	t.Parallel()
+	const window = 6 * time.Second
+	pg := pgtest.StartCluster(t)
+	p := startDev(t, devOptions{collector: collector.Binary(t), db: pgtest.NewOn(t, pg.AdminURL),
+		// Retries after the outage come up to ~30 s after their scrape (the exporter backs off).
+		env: []string{"PHOENIX_KPI_WINDOW=" + window.String(), "PHOENIX_KPI_LATENESS=60s"}})
+	_, token, id := startRun(t, p, "pgrestart")
+
+	pg.Stop(t)
+	down := time.Now()
+	time.Sleep(2 * window) // the outage itself: what the platform and collectors do meanwhile is under test
+	pg.Start(t)
+	up := time.Now()
+	t.Logf("PostgreSQL was down for %.1f s", up.Sub(down).Seconds())
+
+	// Every window up to one after the outage, once stored (the lateness bound after its end).
+	var byVariant map[string][]kpiWindow
+	within(t, 3*time.Minute, "the windows across the outage to be stored", func() bool {
+		byVariant = map[string][]kpiWindow{}
+		for _, v := range []string{"baseline", "candidate"} {
+			var page struct {
+				Items []kpiWindow `json:"items"`
+			}
+			getJSON(t, p.target, token, "/v1/experiments/"+id+"/kpis?variant="+v+"&limit=500", &page)
+			byVariant[v] = page.Items
+			if n := len(page.Items); n == 0 || page.Items[n-1].WindowStart.Before(up.Add(window)) {
+				return false
+			}
+		}
+		return true
+	})
+	var exp experimentView
+	getJSON(t, p.target, token, "/v1/experiments/"+id, &exp)
+	if exp.State != "running" {
+		t.Fatalf("after the outage the experiment is %s (%v), want still running", exp.State, exp.FailureReason)
+	}
+	for v, ws := range byVariant {
+		var before []float64 // datapoints of the complete windows before the outage
+		inside := 0
+		for i, w := range ws {
+			if i > 0 && !w.WindowStart.Equal(ws[i-1].WindowStart.Add(window)) {
+				t.Errorf("%s: no window between %s and %s", v, ws[i-1].WindowStart, w.WindowStart)
+			}
+			if !w.Complete && w.IncompleteReason == "" && i > 0 {
+				t.Errorf("%s: window %s is incomplete without a reason", v, w.WindowStart)
+			}
+			switch {
+			case w.Complete && w.WindowEnd.Before(down):
+				before = append(before, float64(w.Datapoints))
+			case !w.WindowStart.Before(down) && !w.WindowEnd.After(up):
+				inside++
+				if !w.Complete {
+					t.Errorf("%s: window %s inside the outage is incomplete: %s", v, w.WindowStart, w.IncompleteReason)
+				}
+			}
+		}
+		if inside == 0 || len(before) == 0 {
+			t.Fatalf("%s: %d windows inside the outage, %d complete before it; want some of each: %+v", v, inside, len(before), ws)
+		}
+		slices.Sort(before)
+		typical := before[len(before)/2]
+		for _, w := range ws {
+			if w.Complete && w.WindowStart.After(down.Add(-window)) && (float64(w.Datapoints) < typical/2 || float64(w.Datapoints) > typical*3/2) {
+				t.Errorf("%s: window %s holds %d datapoints, against %.0f in a window before the outage: data in the wrong window", v,
+					w.WindowStart, w.Datapoints, typical)
+			}
+		}
+		t.Logf("%s: %d windows, %d inside the outage, %.0f datapoints in a typical window before it", v, len(ws), inside, typical)
+	}
+}
+
+// kpiWindow is what the fault tests read of a stored KPI window.
+type kpiWindow struct {
+	WindowStart      time.Time `json:"window_start"`
+	WindowEnd        time.Time `json:"window_end"`
+	Complete         bool      `json:"complete"`
+	IncompleteReason string    `json:"incomplete_reason"`
+	Datapoints       int64     `json:"datapoints"`
 }

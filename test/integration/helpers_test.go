@@ -78,6 +78,7 @@ type platform struct {
 type devOptions struct {
 	collector string   // the collector binary; empty: a path that does not exist (no collectors can run)
 	env       []string // extra environment, e.g. PHOENIX_KPI_WINDOW=6s
+	db        *pgtest.DB // the database; nil: a fresh one on the machine's server
 }
 
 var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)/?\s`)
@@ -91,7 +92,10 @@ func startDev(t *testing.T, o devOptions) *platform {
 	if o.collector == "" {
 		o.collector = filepath.Join(t.TempDir(), "no-collector-here")
 	}
-	p := &platform{bin: bin, db: pgtest.New(t), opts: o}
+	if o.db == nil {
+		o.db = pgtest.New(t)
+	}
+	p := &platform{bin: bin, db: o.db, opts: o}
 	p.launch(t)
 	t.Logf("phoenix dev ready after %.1f s (the build took %.1f s)", time.Since(start).Seconds(), built.Seconds())
 	return p

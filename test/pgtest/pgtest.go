@@ -31,13 +31,20 @@ type DB struct {
 	AppURL   string // connects as phoenix_app, the runtime role
 }
 
-// New creates an empty database and drops it when the test ends.
+// New creates an empty database on the machine's server and drops it when the test ends.
 func New(t testing.TB) *DB {
 	t.Helper()
 	admin := os.Getenv("PHOENIX_TEST_ADMIN_URL")
 	if admin == "" {
 		admin = DefaultAdminURL
 	}
+	return NewOn(t, admin)
+}
+
+// NewOn creates an empty database on the server admin reaches (as a superuser) and drops it
+// when the test ends.
+func NewOn(t testing.TB, admin string) *DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
