@@ -76,8 +76,8 @@ type platform struct {
 
 // devOptions choose how phoenix dev runs.
 type devOptions struct {
-	collector string   // the collector binary; empty: a path that does not exist (no collectors can run)
-	env       []string // extra environment, e.g. PHOENIX_KPI_WINDOW=6s
+	collector string     // the collector binary; empty: a path that does not exist (no collectors can run)
+	env       []string   // extra environment, e.g. PHOENIX_KPI_WINDOW=6s
 	db        *pgtest.DB // the database; nil: a fresh one on the machine's server
 }
 
