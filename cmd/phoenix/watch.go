@@ -22,6 +22,7 @@ import (
 	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 func watchCmd() *cobra.Command {
@@ -359,7 +360,7 @@ func (v *view) look(l events.Look) {
 	if l.Misses > 0 {
 		fmt.Fprintf(v.out, "          critical processes lost in %d windows\n", l.Misses)
 	}
-	if l.Verdict != analysis.Continue {
+	if l.Verdict != experiment.VerdictContinue {
 		when := "the run ends"
 		if l.Early {
 			when = "the run ends early"

@@ -47,7 +47,7 @@ func TestPrintVerdict_ShowsEachMetricWhyAndTheRecommendation(t *testing.T) {
 			t.Errorf("verdict table lacks %q:\n%s", want, got)
 		}
 	}
-	if rep.Verdict != analysis.Promote {
+	if rep.Verdict != experiment.VerdictPromote {
 		t.Errorf("verdict %s: %s", rep.Verdict, rep.Reason)
 	}
 }
@@ -57,12 +57,12 @@ func TestView_PrintsEachLookOnceWithItsIntervals(t *testing.T) {
 	var out strings.Builder
 	v := &view{out: &out}
 	est, lo, hi := -0.807, -0.811, -0.803
-	l := events.Look{Kind: "live", Windows: 9, Verdict: analysis.Continue, Spent: 0.12,
+	l := events.Look{Kind: "live", Windows: 9, Verdict: experiment.VerdictContinue, Spent: 0.12,
 		Metrics: []events.LookMetric{{Metric: "bytes_per_second", Outcome: analysis.Improved, Estimate: &est, Low: &lo, High: &hi},
 			{Metric: "collector_cpu", Critical: true, Outcome: analysis.Undecided}}}
 	v.look(l)
 	v.look(l) // a replay: printed once
-	l.Windows, l.Verdict, l.Early, l.Reason = 10, analysis.Promote, true, "improved: bytes_per_second"
+	l.Windows, l.Verdict, l.Early, l.Reason = 10, experiment.VerdictPromote, true, "improved: bytes_per_second"
 	v.look(l)
 	got := out.String()
 	if strings.Count(got, "live look, 9 paired windows") != 1 || !strings.Contains(got, "bytes/s −80.7% [−81.1%, −80.3%] better") ||

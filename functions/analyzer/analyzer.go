@@ -252,9 +252,9 @@ func (a *Analyzer) conclude(ctx context.Context, tx *store.Tx, e event.Event, te
 	if err != nil {
 		return event.Event{}, err
 	}
-	result := events.AnalysisResult{ExperimentID: exp.ID, ResultID: rec.ID, Verdict: analysis.Verdict(rec.Verdict),
+	result := events.AnalysisResult{ExperimentID: exp.ID, ResultID: rec.ID, Verdict: experiment.Verdict(rec.Verdict),
 		Early: rep.Early, Reason: truncate(rep.Reason, 4000)}
-	if result.Verdict == analysis.Continue {
+	if result.Verdict == experiment.VerdictContinue {
 		run := time.Duration(exp.DurationSeconds) * time.Second
 		var spec experiment.Spec
 		_ = json.Unmarshal(exp.Spec, &spec) // decoded without error by decide

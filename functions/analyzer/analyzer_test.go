@@ -98,7 +98,7 @@ func TestHandle_DueLookStoresReportAndRepliesOnce(t *testing.T) {
 	if err := events.Decode(*reply, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != analysis.Promote || res.ExperimentID != exp || res.Early || res.Reason == "" {
+	if res.Verdict != experiment.VerdictPromote || res.ExperimentID != exp || res.Early || res.Reason == "" {
 		t.Fatalf("result %+v", res)
 	}
 	again, err := a.Handle(ctx, req)
@@ -118,7 +118,7 @@ func TestHandle_DueLookStoresReportAndRepliesOnce(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(rep.Metrics) != 1 || rep.Metrics[0].Pairs != 12 || rep.Look.Kind != analysis.Planned || rep.Verdict != analysis.Promote {
+		if len(rep.Metrics) != 1 || rep.Metrics[0].Pairs != 12 || rep.Look.Kind != analysis.Planned || rep.Verdict != experiment.VerdictPromote {
 			t.Errorf("report %+v", rep)
 		}
 		if len(looks) != 1 || looks[0].Kind != "planned" || looks[0].Windows != 12 || looks[0].Verdict != "promote" {
@@ -129,7 +129,7 @@ func TestHandle_DueLookStoresReportAndRepliesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := pub.looks(t); len(l) != 1 || l[0].Verdict != analysis.Promote || l[0].Metrics[0].Estimate == nil || *l[0].Metrics[0].Estimate > -0.6 {
+	if l := pub.looks(t); len(l) != 1 || l[0].Verdict != experiment.VerdictPromote || l[0].Metrics[0].Estimate == nil || *l[0].Metrics[0].Estimate > -0.6 {
 		t.Errorf("streamed %+v", l)
 	}
 	// Another tenant cannot ask for this experiment's analysis.
@@ -188,7 +188,7 @@ func TestHandle_LiveLooksStreamAndEndTheRunEarly(t *testing.T) {
 		}
 	}
 	looks := pub.looks(t)
-	if len(looks) != 1 || looks[0].Kind != "live" || looks[0].Windows != 8 || looks[0].Verdict != analysis.Continue || looks[0].Pending != analysis.Promote {
+	if len(looks) != 1 || looks[0].Kind != "live" || looks[0].Windows != 8 || looks[0].Verdict != experiment.VerdictContinue || looks[0].Pending != experiment.VerdictPromote {
 		t.Fatalf("looks %+v", looks)
 	}
 
@@ -204,7 +204,7 @@ func TestHandle_LiveLooksStreamAndEndTheRunEarly(t *testing.T) {
 	if err := events.Decode(*reply, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != analysis.Reject || !res.Early || res.ExperimentID != dear {
+	if res.Verdict != experiment.VerdictReject || !res.Early || res.ExperimentID != dear {
 		t.Fatalf("result %+v", res)
 	}
 
@@ -227,8 +227,8 @@ func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
 	for i, c := range []struct {
 		name    string
 		spec    string
-		verdict analysis.Verdict
-	}{{"room to grow", `{"analysis":{"max_duration_seconds":900}}`, analysis.Continue}, {"no room", `{}`, analysis.Inconclusive}} {
+		verdict experiment.Verdict
+	}{{"room to grow", `{"analysis":{"max_duration_seconds":900}}`, experiment.VerdictContinue}, {"no room", `{}`, experiment.VerdictInconclusive}} {
 		var exp store.Experiment
 		err := st.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
 			// 75 s of 15 s windows: the four stored are what the run should deliver (five, less an edge).
@@ -276,14 +276,14 @@ func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
 				return err
 			})
 			want := 0
-			if c.verdict == analysis.Continue {
+			if c.verdict == experiment.VerdictContinue {
 				want = extension(rep.WindowsNeeded-4, 15*time.Second, 825*time.Second)
 			}
 			kind := analysis.Planned
 			if k == 1 {
 				kind = analysis.Extension
 			}
-			if res.Verdict != c.verdict || res.ExtendSeconds != want || rep.Look.Kind != kind || (c.verdict == analysis.Continue && rep.WindowsNeeded <= 4) {
+			if res.Verdict != c.verdict || res.ExtendSeconds != want || rep.Look.Kind != kind || (c.verdict == experiment.VerdictContinue && rep.WindowsNeeded <= 4) {
 				t.Errorf("%s, look %d: verdict %s (%s look), extend %d s needing %d windows; want %s, %d s", c.name, k, res.Verdict,
 					rep.Look.Kind, res.ExtendSeconds, rep.WindowsNeeded, c.verdict, want)
 			}
@@ -375,7 +375,7 @@ func BenchmarkAnalyzer1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if rep.Verdict != analysis.Promote || len(rep.Metrics) != 6 || rep.Metrics[0].Pairs != windows {
+		if rep.Verdict != experiment.VerdictPromote || len(rep.Metrics) != 6 || rep.Metrics[0].Pairs != windows {
 			b.Fatalf("verdict %s over %d metrics: %s", rep.Verdict, len(rep.Metrics), rep.Reason)
 		}
 	}

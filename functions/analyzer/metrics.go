@@ -99,8 +99,8 @@ func (m *metrics) stored(rep Report) {
 }
 
 // verdicts and outcomes are the label values analysis.Decide can produce.
-func verdicts() []analysis.Verdict {
-	return []analysis.Verdict{analysis.Promote, analysis.Reject, analysis.Inconclusive, analysis.Continue, analysis.Invalid}
+func verdicts() []experiment.Verdict {
+	return []experiment.Verdict{experiment.VerdictPromote, experiment.VerdictReject, experiment.VerdictInconclusive, experiment.VerdictContinue, experiment.VerdictInvalid}
 }
 
 func outcomes() []analysis.Outcome {

@@ -36,12 +36,12 @@ func TestMetrics_CountStoredAnalysesOnce(t *testing.T) {
 		name    string
 		windows int     // windows stored
 		ratio   float64 // candidate / baseline
-		verdict analysis.Verdict
+		verdict experiment.Verdict
 		outcome analysis.Outcome
 	}{
-		{"cheaper candidate", 12, 0.3, analysis.Promote, analysis.Improved},
-		{"dearer candidate", 12, 2, analysis.Reject, analysis.Regressed},
-		{"two windows each", 2, 0.3, analysis.Inconclusive, analysis.Undecided},
+		{"cheaper candidate", 12, 0.3, experiment.VerdictPromote, analysis.Improved},
+		{"dearer candidate", 12, 2, experiment.VerdictReject, analysis.Regressed},
+		{"two windows each", 2, 0.3, experiment.VerdictInconclusive, analysis.Undecided},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,44 +45,44 @@ func TestLook_VerdictFollowsTheCriteriaAndTheRules(t *testing.T) {
 		series   map[string]store.PairedSeries
 		coverage []analysis.CoverageWindow
 		parity   func(*analysis.ParityInput)
-		want     analysis.Verdict
+		want     experiment.Verdict
 		criteria string
 		outcomes map[string]analysis.Outcome
 		reason   string // a part of the reason
 	}{
 		{"a cheaper candidate", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, nil, nil,
-			analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "series −60"},
+			experiment.VerdictPromote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "series −60"},
 		{"cheaper but a critical process lost in one window", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))},
-			lost, nil, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "mysqld missing from the candidate's output in 1 windows: 04:00:15 (mysqld)"},
+			lost, nil, experiment.VerdictReject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "mysqld missing from the candidate's output in 1 windows: 04:00:15 (mysqld)"},
 		{"a lost window within the spec's tolerance", experiment.Spec{Analysis: &experiment.AnalysisSettings{CriticalMissTolerance: 1}},
 			map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, lost, nil,
-			analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "improved"},
+			experiment.VerdictPromote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "improved"},
 		{"the same pipeline: better nowhere", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, base)}, nil, nil,
-			analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere"},
+			experiment.VerdictReject, "defaults", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere"},
 		{"two windows: nothing to decide on", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base[:2], base[:2])}, nil, nil,
-			analysis.Inconclusive, "defaults", map[string]analysis.Outcome{"series": analysis.Undecided}, "only 2 paired windows"},
+			experiment.VerdictInconclusive, "defaults", map[string]analysis.Outcome{"series": analysis.Undecided}, "only 2 paired windows"},
 		{"collector CPU too noisy to vouch for", experiment.Spec{}, map[string]store.PairedSeries{
 			"series":        paired(base, analysistest.Times(base, 0.4)),
 			"collector_cpu": paired(noisy(n, 0.5, 0.2, 1), noisy(n, 0.5, 0.2, 2)),
-		}, nil, nil, analysis.Inconclusive, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Undecided}, "not yet shown within the 5% tolerance"},
+		}, nil, nil, experiment.VerdictInconclusive, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Undecided}, "not yet shown within the 5% tolerance"},
 		{"collector CPU steady: the guardrail holds", experiment.Spec{}, map[string]store.PairedSeries{
 			"series":        paired(base, analysistest.Times(base, 0.4)),
 			"collector_cpu": paired(cpu, analysistest.Times(cpu, 1.0)),
-		}, nil, nil, analysis.Promote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.NoChange}, "guardrails hold"},
+		}, nil, nil, experiment.VerdictPromote, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.NoChange}, "guardrails hold"},
 		{"a hungrier collector breaks the guardrail", experiment.Spec{}, map[string]store.PairedSeries{
 			"series":        paired(base, analysistest.Times(base, 0.4)),
 			"collector_cpu": paired(cpu, analysistest.Times(cpu, 1.5)),
-		}, nil, nil, analysis.Reject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Regressed}, "guardrail is broken"},
+		}, nil, nil, experiment.VerdictReject, "defaults", map[string]analysis.Outcome{"series": analysis.Improved, "collector_cpu": analysis.Regressed}, "guardrail is broken"},
 		{"the spec's threshold not met", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series", MinImprovement: 0.8}}},
 			map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4)), "bytes_per_second": paired(analysistest.Wave(n, 10), analysistest.Wave(n, 20))}, nil, nil,
-			analysis.Reject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere: series −60"},
+			experiment.VerdictReject, "spec", map[string]analysis.Outcome{"series": analysis.NoChange}, "better nowhere: series −60"},
 		{"a spec criterion without data", experiment.Spec{SuccessCriteria: []experiment.Criterion{{Metric: "series"}, {Metric: "collector_memory", Critical: true}}},
 			map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, nil, nil,
-			analysis.Inconclusive, "spec", map[string]analysis.Outcome{"series": analysis.Improved, "collector_memory": analysis.Undecided}, "collector_memory"},
+			experiment.VerdictInconclusive, "spec", map[string]analysis.Outcome{"series": analysis.Improved, "collector_memory": analysis.Undecided}, "collector_memory"},
 		{"unequal inputs", experiment.Spec{}, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.4))}, nil,
 			func(p *analysis.ParityInput) {
 				p.Baseline.Reported, p.Candidate.Reported, p.Baseline.Accepted, p.Candidate.Accepted = n, n, 12000, 9000
-			}, analysis.Invalid, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "accepted −25% the baseline's points a window"},
+			}, experiment.VerdictInvalid, "defaults", map[string]analysis.Outcome{"series": analysis.Improved}, "accepted −25% the baseline's points a window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,8 +128,8 @@ func TestLook_ContinuesWhileTheRunMayBeExtended(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		max  int
-		want analysis.Verdict
-	}{{"room", 3600, analysis.Continue}, {"no room", 0, analysis.Inconclusive}} {
+		want experiment.Verdict
+	}{{"room", 3600, experiment.VerdictContinue}, {"no room", 0, experiment.VerdictInconclusive}} {
 		spec := experiment.Spec{Analysis: &experiment.AnalysisSettings{MaxDurationSeconds: c.max}}
 		rep, err := Look(planned(spec, n, series), analysis.Planned, 1, nil)
 		if err != nil {
@@ -160,18 +160,18 @@ func TestLook_LiveLooksStopEarlyAsTheSpecAllows(t *testing.T) {
 		}
 		return rep
 	}
-	if rep := live(experiment.Spec{}, cheaper); rep.Stop || rep.Verdict != analysis.Continue || rep.Pending != analysis.Promote {
+	if rep := live(experiment.Spec{}, cheaper); rep.Stop || rep.Verdict != experiment.VerdictContinue || rep.Pending != experiment.VerdictPromote {
 		t.Errorf("a win before the 5-minute minimum run: stop %v, %s pending %s", rep.Stop, rep.Verdict, rep.Pending)
 	}
 	quick := experiment.Spec{Analysis: &experiment.AnalysisSettings{EarlyStop: &experiment.EarlyStop{MinRunSeconds: 120}}}
-	if rep := live(quick, cheaper); !rep.Stop || !rep.Early || rep.Verdict != analysis.Promote {
+	if rep := live(quick, cheaper); !rep.Stop || !rep.Early || rep.Verdict != experiment.VerdictPromote {
 		t.Errorf("a win after a 2-minute minimum run: stop %v early %v, %s: %s", rep.Stop, rep.Early, rep.Verdict, rep.Reason)
 	}
-	if rep := live(experiment.Spec{}, dearer); !rep.Stop || !rep.Early || rep.Verdict != analysis.Reject {
+	if rep := live(experiment.Spec{}, dearer); !rep.Stop || !rep.Early || rep.Verdict != experiment.VerdictReject {
 		t.Errorf("a regression: stop %v early %v, %s", rep.Stop, rep.Early, rep.Verdict)
 	}
 	off := experiment.Spec{Analysis: &experiment.AnalysisSettings{EarlyStop: &experiment.EarlyStop{Regressions: new(false)}}}
-	if rep := live(off, dearer); rep.Stop || rep.Pending != analysis.Reject {
+	if rep := live(off, dearer); rep.Stop || rep.Pending != experiment.VerdictReject {
 		t.Errorf("a regression with early stopping off: stop %v, pending %s", rep.Stop, rep.Pending)
 	}
 }
@@ -187,7 +187,7 @@ func TestLook_CalibratesAnAARun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Calibration == nil || !rep.Calibration.Holds || rep.Verdict == analysis.Promote {
+	if rep.Calibration == nil || !rep.Calibration.Holds || rep.Verdict == experiment.VerdictPromote {
 		t.Fatalf("A/A without a difference: %+v, verdict %s", rep.Calibration, rep.Verdict)
 	}
 	off := planned(experiment.Spec{}, n, map[string]store.PairedSeries{"series": paired(base, analysistest.Times(base, 0.9))})

@@ -11,7 +11,6 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 
-	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
@@ -55,7 +54,7 @@ func (a *API) command(t experiment.Trigger, eventType string) http.HandlerFunc {
 			problem.Write(w, http.StatusConflict, err.Error())
 			return
 		}
-		if t == experiment.Promote && exp.Verdict != nil && analysis.Verdict(*exp.Verdict) == analysis.Invalid {
+		if t == experiment.Promote && exp.Verdict != nil && experiment.Verdict(*exp.Verdict) == experiment.VerdictInvalid {
 			problem.Write(w, http.StatusConflict, "the comparison is invalid: the two collectors did not receive the same input "+
 				"(GET /v1/experiments/"+id.String()+"/analysis says why); run the experiment again instead of promoting")
 			return

@@ -82,8 +82,8 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 			add(field+".template", err.Error())
 		}
 	}
-	if c.DurationSeconds < 60 || c.DurationSeconds > 604800 {
-		add("duration_seconds", "between 60 (one minute) and 604800 (one week)")
+	if c.DurationSeconds < 60 || c.DurationSeconds > experiment.MaxRunSeconds {
+		add("duration_seconds", fmt.Sprintf("between 60 (one minute) and %d (one week)", experiment.MaxRunSeconds))
 	}
 	if len(c.Spec) > 0 {
 		if _, fes := decodeSpec(c.Spec); len(fes) > 0 {

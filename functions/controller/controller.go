@@ -19,7 +19,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/delivery"
 	"github.com/phoenixotel/phoenix/shared/emit"
@@ -153,7 +152,7 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 		if err := decode(e, &res, func() uuid.UUID { return res.ExperimentID }); err != nil {
 			return nil, err
 		}
-		if res.Verdict == analysis.Continue {
+		if res.Verdict == experiment.VerdictContinue {
 			// The collectors still run (teardown comes with completion): the run goes on for
 			// the extension, then the clock asks for another analysis.
 			return c.apply(ctx, e, tenant, res.ExperimentID, experiment.MoreDataNeeded,
@@ -180,7 +179,7 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 				if err := tx.SetVerdict(ctx, res.ExperimentID, string(res.Verdict)); err != nil {
 					return err
 				}
-				if !c.autoPromote || res.Verdict != analysis.Promote {
+				if !c.autoPromote || res.Verdict != experiment.VerdictPromote {
 					return nil
 				}
 				// The promote command a user would send, in the outbox of this transaction: it

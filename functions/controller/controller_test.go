@@ -14,7 +14,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
-	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
@@ -508,7 +507,7 @@ func TestEarly_CompletesARunningExperiment(t *testing.T) {
 	f := setup(t)
 	f.toRunning(t)
 	early, _ := events.New("early", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
-		events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: analysis.Reject, Early: true, Reason: "worse: series +60%"})
+		events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: experiment.VerdictReject, Early: true, Reason: "worse: series +60%"})
 	if got := replyType(f.handle(t, early)); got != events.TeardownRequested {
 		t.Fatalf("an early end replied %q, want the teardown", got)
 	}
@@ -526,7 +525,7 @@ func TestEarly_CompletesARunningExperiment(t *testing.T) {
 	g.handle(t, g.tick(t, "tick-1"))
 	g.mustBe(t, experiment.Analyzing, 4)
 	late, _ := events.New("late", events.AnalysisCompleted, events.SourceAnalyzer, g.tenant, g.exp,
-		events.AnalysisResult{ExperimentID: g.exp, ResultID: uuid.New(), Verdict: analysis.Promote, Early: true})
+		events.AnalysisResult{ExperimentID: g.exp, ResultID: uuid.New(), Verdict: experiment.VerdictPromote, Early: true})
 	if got := replyType(g.handle(t, late)); got != "" {
 		t.Fatalf("an early end after the run replied %q", got)
 	}
@@ -589,7 +588,7 @@ func TestAutoPromote_FollowsAPromoteVerdictOnlyWhenSwitchedOn(t *testing.T) {
 			f.now = f.now.Add(11 * time.Minute)
 			f.handle(t, f.tick(t, "tick-1")) // sends the analysis request
 			done, _ := events.New("done", events.AnalysisCompleted, events.SourceAnalyzer, f.tenant, f.exp,
-				events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: analysis.Verdict(c.verdict)})
+				events.AnalysisResult{ExperimentID: f.exp, ResultID: uuid.New(), Verdict: experiment.Verdict(c.verdict)})
 			f.handle(t, done)
 			f.mustBe(t, experiment.Completed, 5)
 			f.handle(t, f.tick(t, "tick-2")) // drains the outbox

@@ -68,30 +68,6 @@ const (
 	Undecided Outcome = "undecided" // the windows so far cannot tell
 )
 
-// Verdict is the overall decision about the candidate.
-type Verdict string
-
-// Verdicts of Decide.
-const (
-	Promote      Verdict = "promote"      // the candidate is better and harms no guardrail
-	Reject       Verdict = "reject"       // the candidate is worse somewhere, loses a critical process, or is better nowhere
-	Inconclusive Verdict = "inconclusive" // the data cannot decide, and the run cannot gather more
-	Continue     Verdict = "continue"     // the data cannot decide yet; the run goes on
-	Invalid      Verdict = "invalid"      // the two collectors did not see the same input: no comparison is possible
-)
-
-// Final reports whether v ends an experiment (every verdict but Continue).
-func (v Verdict) Final() bool { return v != Continue }
-
-// Valid reports whether v is one of the verdicts.
-func (v Verdict) Valid() bool {
-	switch v {
-	case Promote, Reject, Inconclusive, Continue, Invalid:
-		return true
-	}
-	return false
-}
-
 // Defaults of Decide's settings.
 const (
 	DefaultAlpha          = 0.05 // chance that any look's interval misses, over the whole run

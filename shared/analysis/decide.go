@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 // LookReport says which look a decision was and what of the error budget the run has spent.
@@ -23,19 +25,19 @@ type LookReport struct {
 
 // Decision is one look's result.
 type Decision struct {
-	Verdict       Verdict          `json:"verdict"`                  // promote, reject, inconclusive, continue or invalid
-	Reason        string           `json:"reason"`                   // why, in plain words
-	Stop          bool             `json:"stop"`                     // the run ends now with Verdict
-	Early         bool             `json:"early"`                    // …before its planned end
-	Pending       Verdict          `json:"pending,omitempty"`        // a live look's verdict that early stopping does not (yet) allow to end the run
-	WindowsNeeded int              `json:"windows_needed,omitempty"` // for continue and inconclusive: paired windows that would likely decide
-	Look          LookReport       `json:"look"`                     // which look, and the budget
-	Settings      Settings         `json:"settings"`                 // the options used
-	Metrics       []MetricDecision `json:"metrics"`                  // per metric, in input order
-	Coverage      Coverage         `json:"coverage"`                 // the critical-coverage rule
-	Parity        *Parity          `json:"parity,omitempty"`         // the input-parity check, when measured
-	Delivery      *Delivery        `json:"delivery,omitempty"`       // windows delivered against the run's duration, at due looks
-	Trace         []Step           `json:"trace"`                    // the overall rules, in order
+	Verdict       experiment.Verdict `json:"verdict"`                  // promote, reject, inconclusive, continue or invalid
+	Reason        string             `json:"reason"`                   // why, in plain words
+	Stop          bool               `json:"stop"`                     // the run ends now with Verdict
+	Early         bool               `json:"early"`                    // …before its planned end
+	Pending       experiment.Verdict `json:"pending,omitempty"`        // a live look's verdict that early stopping does not (yet) allow to end the run
+	WindowsNeeded int                `json:"windows_needed,omitempty"` // for continue and inconclusive: paired windows that would likely decide
+	Look          LookReport         `json:"look"`                     // which look, and the budget
+	Settings      Settings           `json:"settings"`                 // the options used
+	Metrics       []MetricDecision   `json:"metrics"`                  // per metric, in input order
+	Coverage      Coverage           `json:"coverage"`                 // the critical-coverage rule
+	Parity        *Parity            `json:"parity,omitempty"`         // the input-parity check, when measured
+	Delivery      *Delivery          `json:"delivery,omitempty"`       // windows delivered against the run's duration, at due looks
+	Trace         []Step             `json:"trace"`                    // the overall rules, in order
 }
 
 // Decide takes one look at a run and decides what it shows. It is pure: the same input gives the
@@ -154,10 +156,10 @@ func (d *Decision) short(kind string) string {
 	was := string(d.Verdict)
 	if kind == "" {
 		was = "undecided"
-	} else if d.Verdict == Reject {
+	} else if d.Verdict == experiment.VerdictReject {
 		was = "better nowhere"
 	}
-	d.Verdict, d.Reason = Inconclusive, fmt.Sprintf("too few windows to decide on: %s; on those it was %s (%s)", dl.Detail, was, d.Reason)
+	d.Verdict, d.Reason = experiment.VerdictInconclusive, fmt.Sprintf("too few windows to decide on: %s; on those it was %s (%s)", dl.Detail, was, d.Reason)
 	d.WindowsNeeded = 0
 	return "short"
 }
@@ -172,7 +174,7 @@ func (d *Decision) apply(in Input) string {
 	if p := d.Parity; p != nil {
 		if !p.Holds {
 			add("input parity", Fail, strings.Join(p.Problems, "; "))
-			d.Verdict, d.Reason = Invalid, "the two collectors did not receive the same input: "+strings.Join(p.Problems, "; ")
+			d.Verdict, d.Reason = experiment.VerdictInvalid, "the two collectors did not receive the same input: "+strings.Join(p.Problems, "; ")
 			return "invalid"
 		}
 		add("input parity", Pass, "both collectors received the same input: compared "+strings.Join(p.Checked, ", "))
@@ -185,7 +187,7 @@ func (d *Decision) apply(in Input) string {
 	if c := d.Coverage; c.Broken {
 		detail := missDetail(c)
 		add("critical coverage", Fail, detail)
-		d.Verdict, d.Reason = Reject, "the candidate lost critical processes: "+detail
+		d.Verdict, d.Reason = experiment.VerdictReject, "the candidate lost critical processes: "+detail
 		return "reject"
 	} else if len(c.Misses) > 0 {
 		add("critical coverage", Warn, missDetail(c)+fmt.Sprintf(", within the tolerance of %d", c.Tolerance))
@@ -194,7 +196,7 @@ func (d *Decision) apply(in Input) string {
 	}
 	if len(d.Metrics) == 0 {
 		add("metrics", Fail, "no metrics to decide on")
-		d.Verdict, d.Reason = Inconclusive, "no metrics to decide on"
+		d.Verdict, d.Reason = experiment.VerdictInconclusive, "no metrics to decide on"
 		return ""
 	}
 	var regressedGuard, regressedGoal, improved, openGuard, openGoal, goals []string
@@ -218,12 +220,12 @@ func (d *Decision) apply(in Input) string {
 	}
 	if len(regressedGuard) > 0 {
 		add("guardrails", Fail, "broken: "+d.summaries(regressedGuard))
-		d.Verdict, d.Reason = Reject, "a guardrail is broken: "+d.briefs(regressedGuard)
+		d.Verdict, d.Reason = experiment.VerdictReject, "a guardrail is broken: "+d.briefs(regressedGuard)
 		return "reject"
 	}
 	if len(regressedGoal) > 0 {
 		add("goals", Fail, "worse: "+d.summaries(regressedGoal))
-		d.Verdict, d.Reason = Reject, "worse: "+d.briefs(regressedGoal)
+		d.Verdict, d.Reason = experiment.VerdictReject, "worse: "+d.briefs(regressedGoal)
 		return "reject"
 	}
 	switch {
@@ -234,7 +236,7 @@ func (d *Decision) apply(in Input) string {
 	}
 	if len(improved) > 0 && len(openGuard) == 0 {
 		add("goals", Pass, "improved: "+d.summaries(improved))
-		d.Verdict, d.Reason = Promote, "improved: "+d.briefs(improved)
+		d.Verdict, d.Reason = experiment.VerdictPromote, "improved: "+d.briefs(improved)
 		if g := critical(d.Metrics); len(g) > 0 {
 			d.Reason += "; guardrails hold: " + d.briefs(g)
 		}
@@ -242,7 +244,7 @@ func (d *Decision) apply(in Input) string {
 	}
 	if len(goals) > 0 && len(improved) == 0 && len(openGoal) == 0 {
 		add("goals", Fail, "no goal changed by as much as matters: "+d.summaries(goals))
-		d.Verdict, d.Reason = Reject, "better nowhere: "+d.briefs(goals)
+		d.Verdict, d.Reason = experiment.VerdictReject, "better nowhere: "+d.briefs(goals)
 		return "win"
 	}
 	blocking := openGuard
@@ -262,7 +264,7 @@ func (d *Decision) apply(in Input) string {
 		detail += fmt.Sprintf("; about %d paired windows would likely decide", need)
 	}
 	add("enough data", Fail, detail)
-	d.Verdict, d.Reason, d.WindowsNeeded = Inconclusive, detail, need
+	d.Verdict, d.Reason, d.WindowsNeeded = experiment.VerdictInconclusive, detail, need
 	return ""
 }
 
@@ -284,8 +286,8 @@ func (d *Decision) conclude(in Input, kind string) {
 		add(Fail, "too few windows delivered to decide, and more time would not bring back the lost ones: the run ends")
 		return
 	case in.due():
-		if d.Verdict == Inconclusive && in.Extendable {
-			d.Verdict = Continue
+		if d.Verdict == experiment.VerdictInconclusive && in.Extendable {
+			d.Verdict = experiment.VerdictContinue
 			add(Info, fmt.Sprintf("undecided at %d paired windows, and the run may be extended: it goes on", in.Windows))
 			return
 		}
@@ -310,7 +312,7 @@ func (d *Decision) conclude(in Input, kind string) {
 		add(Info, fmt.Sprintf("%s, but %s: the run goes on", d.Verdict, why))
 		d.Reason = fmt.Sprintf("%s if it ended now (%s), but %s", d.Verdict, d.Reason, why)
 	}
-	d.Verdict = Continue
+	d.Verdict = experiment.VerdictContinue
 }
 
 // briefs lists the named metrics with their change and interval, for a verdict's reason; the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/analysis/analysistest"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 func TestCheckCoverage_CountsWindowsLosingWhatTheBaselineHad(t *testing.T) {
@@ -87,24 +88,24 @@ func TestDecide_Rules(t *testing.T) {
 		name    string
 		in      Input
 		opt     Options
-		verdict Verdict
+		verdict experiment.Verdict
 		rule    string // the trace step that decided, with its result
 	}{
-		{"a goal improved, the guardrail holds", planned(cheaper, series("cpu", true, cpu, analysistest.Times(cpu, 1))), Options{}, Promote, "goals pass"},
-		{"a guardrail broken", planned(cheaper, series("cpu", true, cpu, analysistest.Times(cpu, 1.3))), Options{}, Reject, "guardrails fail"},
-		{"a goal worse", planned(series("series", false, base, analysistest.Times(base, 1.3))), Options{}, Reject, "goals fail"},
-		{"nothing changed", planned(series("series", false, base, analysistest.Times(base, 1))), Options{}, Reject, "goals fail"},
-		{"no metrics", planned(), Options{}, Inconclusive, "metrics fail"},
+		{"a goal improved, the guardrail holds", planned(cheaper, series("cpu", true, cpu, analysistest.Times(cpu, 1))), Options{}, experiment.VerdictPromote, "goals pass"},
+		{"a guardrail broken", planned(cheaper, series("cpu", true, cpu, analysistest.Times(cpu, 1.3))), Options{}, experiment.VerdictReject, "guardrails fail"},
+		{"a goal worse", planned(series("series", false, base, analysistest.Times(base, 1.3))), Options{}, experiment.VerdictReject, "goals fail"},
+		{"nothing changed", planned(series("series", false, base, analysistest.Times(base, 1))), Options{}, experiment.VerdictReject, "goals fail"},
+		{"no metrics", planned(), Options{}, experiment.VerdictInconclusive, "metrics fail"},
 		{"a lost critical process", func() Input {
 			in := planned(cheaper)
 			in.Coverage = []CoverageWindow{{Baseline: []string{"nginx"}}}
 			return in
-		}(), Options{}, Reject, "critical coverage fail"},
+		}(), Options{}, experiment.VerdictReject, "critical coverage fail"},
 		{"unequal inputs", func() Input {
 			in := planned(cheaper)
 			in.Parity = &ParityInput{Baseline: Received{Windows: n, Reported: n, Accepted: 1000}, Candidate: Received{Windows: n, Reported: n, Accepted: 700}}
 			return in
-		}(), Options{}, Invalid, "input parity fail"},
+		}(), Options{}, experiment.VerdictInvalid, "input parity fail"},
 	}
 	for _, c := range cases {
 		d, err := Decide(c.in, c.opt)
@@ -139,15 +140,15 @@ func TestDecide_ShortOfWindows(t *testing.T) {
 	cases := []struct {
 		name     string
 		in       Input
-		verdict  Verdict
+		verdict  experiment.Verdict
 		stop     bool
 		delivery string // the delivery trace step's result; "" when not measured
 	}{
-		{"12 of 48 windows: a saving is not promoted, and the run ends", look(Planned, 47, cheaper), Inconclusive, true, Fail},
-		{"12 of 48 windows: a regression still rejects", look(Planned, 47, dearer), Reject, true, Fail},
-		{"12 of 20 windows: enough", look(Planned, 19, cheaper), Promote, true, Pass},
-		{"not measured", look(Planned, 0, cheaper), Promote, true, ""},
-		{"a live look is not checked", look(Live, 47, cheaper), Continue, false, ""},
+		{"12 of 48 windows: a saving is not promoted, and the run ends", look(Planned, 47, cheaper), experiment.VerdictInconclusive, true, Fail},
+		{"12 of 48 windows: a regression still rejects", look(Planned, 47, dearer), experiment.VerdictReject, true, Fail},
+		{"12 of 20 windows: enough", look(Planned, 19, cheaper), experiment.VerdictPromote, true, Pass},
+		{"not measured", look(Planned, 0, cheaper), experiment.VerdictPromote, true, ""},
+		{"a live look is not checked", look(Live, 47, cheaper), experiment.VerdictContinue, false, ""},
 	}
 	for _, c := range cases {
 		d, err := Decide(c.in, Options{})
@@ -166,7 +167,7 @@ func TestDecide_ShortOfWindows(t *testing.T) {
 		if got != c.delivery || (c.delivery == "") != (d.Delivery == nil) {
 			t.Errorf("%s: delivery step %q (%+v), want %q", c.name, got, d.Delivery, c.delivery)
 		}
-		if c.delivery == Fail && c.verdict == Inconclusive && !strings.Contains(d.Reason, "12 complete windows of the 47") {
+		if c.delivery == Fail && c.verdict == experiment.VerdictInconclusive && !strings.Contains(d.Reason, "12 complete windows of the 47") {
 			t.Errorf("%s: reason %q does not say how little arrived", c.name, d.Reason)
 		}
 	}
@@ -216,15 +217,15 @@ func TestDecide_EarlyStop(t *testing.T) {
 		name     string
 		in       Input
 		stop     EarlyStop
-		verdict  Verdict
-		pending  Verdict
+		verdict  experiment.Verdict
+		pending  experiment.Verdict
 		stopping bool
 	}{
-		{"a win, wins allowed from 10 windows", win, EarlyStop{Wins: true, MinWindows: 10}, Promote, "", true},
-		{"a win before the minimum run", win, EarlyStop{Wins: true, MinWindows: 40}, Continue, Promote, false},
-		{"a win, wins not allowed", win, EarlyStop{Regressions: true}, Continue, Promote, false},
-		{"a regression", loss, EarlyStop{Regressions: true}, Reject, "", true},
-		{"a regression, not allowed", loss, EarlyStop{Wins: true}, Continue, Reject, false},
+		{"a win, wins allowed from 10 windows", win, EarlyStop{Wins: true, MinWindows: 10}, experiment.VerdictPromote, "", true},
+		{"a win before the minimum run", win, EarlyStop{Wins: true, MinWindows: 40}, experiment.VerdictContinue, experiment.VerdictPromote, false},
+		{"a win, wins not allowed", win, EarlyStop{Regressions: true}, experiment.VerdictContinue, experiment.VerdictPromote, false},
+		{"a regression", loss, EarlyStop{Regressions: true}, experiment.VerdictReject, "", true},
+		{"a regression, not allowed", loss, EarlyStop{Wins: true}, experiment.VerdictContinue, experiment.VerdictReject, false},
 	}
 	for _, c := range cases {
 		d, err := Decide(c.in, Options{EarlyStop: c.stop})
@@ -275,7 +276,7 @@ func TestDecide_ToleranceFloorWidensASmallGuardrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Metrics[1].Outcome != Undecided || d.Verdict != Inconclusive {
+	if d.Metrics[1].Outcome != Undecided || d.Verdict != experiment.VerdictInconclusive {
 		t.Fatalf("without a floor: %s, %s", d.Metrics[1].Outcome, d.Reason)
 	}
 	in.Series[1].ToleranceFloor = 0.01
@@ -283,7 +284,7 @@ func TestDecide_ToleranceFloorWidensASmallGuardrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := d.Metrics[1]
-	if m.Outcome != NoChange || d.Verdict != Promote || !strings.Contains(stepDetails(m.Trace), "widens the 5% tolerance to 14") {
+	if m.Outcome != NoChange || d.Verdict != experiment.VerdictPromote || !strings.Contains(stepDetails(m.Trace), "widens the 5% tolerance to 14") {
 		t.Fatalf("with a floor of 0.01: %s (%s), %s; %+v", m.Outcome, m.Reason, d.Verdict, m.Trace)
 	}
 }

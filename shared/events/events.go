@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 // Event types, reverse-DNS with a version suffix. docs/events.md lists who emits and consumes each.
@@ -75,9 +76,9 @@ func (r ExperimentRef) Validate() error {
 
 // AnalysisResult is the payload of AnalysisCompleted.
 type AnalysisResult struct {
-	ExperimentID uuid.UUID        `json:"experiment_id"`
-	ResultID     uuid.UUID        `json:"result_id"` // row of analysis_results holding the full report
-	Verdict      analysis.Verdict `json:"verdict"`   // promote, reject, inconclusive, invalid, or continue (run longer, then ask again)
+	ExperimentID uuid.UUID          `json:"experiment_id"`
+	ResultID     uuid.UUID          `json:"result_id"` // row of analysis_results holding the full report
+	Verdict      experiment.Verdict `json:"verdict"`   // promote, reject, inconclusive, invalid, or continue (run longer, then ask again)
 	// ExtendSeconds is, for continue, how much longer the run should gather data.
 	ExtendSeconds int `json:"extend_seconds,omitempty"`
 	// Early is set when a live look found the answer clear before the run's end: the run ends now.
@@ -92,9 +93,9 @@ func (r AnalysisResult) Validate() error {
 	switch {
 	case r.ExperimentID == uuid.Nil || r.ResultID == uuid.Nil:
 		return errors.New("experiment_id and result_id are required")
-	case r.Verdict == analysis.Continue && (r.ExtendSeconds <= 0 || r.ExtendSeconds > 604800):
-		return errors.New("continue needs extend_seconds between 1 and 604800")
-	case r.Verdict == analysis.Continue && r.Early:
+	case r.Verdict == experiment.VerdictContinue && (r.ExtendSeconds <= 0 || r.ExtendSeconds > experiment.MaxRunSeconds):
+		return fmt.Errorf("continue needs extend_seconds between 1 and %d", experiment.MaxRunSeconds)
+	case r.Verdict == experiment.VerdictContinue && r.Early:
 		return errors.New("an early end needs a final verdict, not continue")
 	case !r.Verdict.Valid():
 		return fmt.Errorf("verdict %q is not promote, reject, inconclusive, invalid or continue", r.Verdict)
@@ -106,17 +107,17 @@ func (r AnalysisResult) Validate() error {
 
 // Look is the payload of AnalysisLook: where every metric stands at one look.
 type Look struct {
-	ExperimentID uuid.UUID        `json:"experiment_id"`
-	Kind         string           `json:"kind"`              // live, planned or extension
-	Windows      int              `json:"windows"`           // paired windows at the look
-	WindowEnd    time.Time        `json:"window_end"`        // end of the newest window looked at
-	Verdict      analysis.Verdict `json:"verdict"`           // continue while the run goes on, else how it ended
-	Pending      analysis.Verdict `json:"pending,omitempty"` // the verdict a live look reached that may not end the run yet
-	Early        bool             `json:"early,omitempty"`   // the look ended the run before its end
-	Reason       string           `json:"reason"`            // why, in plain words
-	Spent        float64          `json:"budget_spent"`      // share of alpha the run's looks have spent
-	Misses       int              `json:"critical_misses"`   // windows in which the candidate lost a critical process
-	Metrics      []LookMetric     `json:"metrics"`           // per metric
+	ExperimentID uuid.UUID          `json:"experiment_id"`
+	Kind         string             `json:"kind"`              // live, planned or extension
+	Windows      int                `json:"windows"`           // paired windows at the look
+	WindowEnd    time.Time          `json:"window_end"`        // end of the newest window looked at
+	Verdict      experiment.Verdict `json:"verdict"`           // continue while the run goes on, else how it ended
+	Pending      experiment.Verdict `json:"pending,omitempty"` // the verdict a live look reached that may not end the run yet
+	Early        bool               `json:"early,omitempty"`   // the look ended the run before its end
+	Reason       string             `json:"reason"`            // why, in plain words
+	Spent        float64            `json:"budget_spent"`      // share of alpha the run's looks have spent
+	Misses       int                `json:"critical_misses"`   // windows in which the candidate lost a critical process
+	Metrics      []LookMetric       `json:"metrics"`           // per metric
 }
 
 // LookMetric is one metric at a look. Changes are relative to the baseline: −0.2 is 20% less.

@@ -226,10 +226,10 @@ func (s Spec) Validate() []FieldError {
 			add("analysis.power", "a power between 0.5 and 0.99")
 		}
 		if a.MaxDurationSeconds != 0 && (a.MaxDurationSeconds < 60 || a.MaxDurationSeconds > MaxRunSeconds) {
-			add("analysis.max_duration_seconds", "0 (no extension) or between 60 and 604800 seconds, at least the duration")
+			add("analysis.max_duration_seconds", "0 (no extension) or between 60 and %d seconds, at least the duration", MaxRunSeconds)
 		}
 		if e := a.EarlyStop; e != nil && (e.MinRunSeconds < 0 || e.MinRunSeconds > MaxRunSeconds) {
-			add("analysis.early_stop.min_run_seconds", "0 (the default, 5 minutes) or up to 604800 seconds")
+			add("analysis.early_stop.min_run_seconds", "0 (the default, 5 minutes) or up to %d seconds", MaxRunSeconds)
 		}
 		if a.CriticalMissTolerance < 0 || a.CriticalMissTolerance > 100 {
 			add("analysis.critical_miss_tolerance", "a number of windows between 0 and 100")

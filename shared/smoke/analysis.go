@@ -42,8 +42,9 @@ type kpiWindow struct {
 	KPIs        map[string]float64 `json:"kpis"`         // every KPI by name
 }
 
+// validVerdict reports whether v is a verdict that ends an experiment.
 func validVerdict(v string) bool {
-	return v == "promote" || v == "reject" || v == "inconclusive" || v == "invalid"
+	return experiment.Verdict(v).Valid() && experiment.Verdict(v).Final()
 }
 
 // Analysis checks stored analyses as Credentials.Primary: an experiment that has not run has none

@@ -85,7 +85,7 @@ func TestStatisticalAnalysis_RoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again.Verdict != analysis.Verdict(stored.Verdict) || len(again.Metrics) != len(stored.Report.Metrics) || again.Look.Windows != look.Windows {
+		if again.Verdict != experiment.Verdict(stored.Verdict) || len(again.Metrics) != len(stored.Report.Metrics) || again.Look.Windows != look.Windows {
 			t.Fatalf("recomputed %s over %d metrics at %d windows, stored %s over %d at %d (%s)", again.Verdict, len(again.Metrics), again.Look.Windows,
 				stored.Verdict, len(stored.Report.Metrics), look.Windows, stored.Report.Reason)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 // Mode is how a simulated run looks at its data.
@@ -104,14 +105,14 @@ func Run(s Scenario, cache *analysis.Cache) (Result, error) {
 			return Result{}, fmt.Errorf("scenario %q: %w", s.Name, err)
 		}
 		switch out.verdict {
-		case analysis.Promote:
+		case experiment.VerdictPromote:
 			res.Promoted++
-		case analysis.Reject:
+		case experiment.VerdictReject:
 			res.Rejected++
 			if out.futile {
 				res.Futile++
 			}
-		case analysis.Invalid:
+		case experiment.VerdictInvalid:
 			res.Invalid++
 		default:
 			res.Inconclusive++
@@ -130,7 +131,7 @@ func Run(s Scenario, cache *analysis.Cache) (Result, error) {
 
 // outcome is how one run ended.
 type outcome struct {
-	verdict analysis.Verdict
+	verdict experiment.Verdict
 	futile  bool // rejected as better nowhere
 	early   bool
 	windows int // paired windows at the end
@@ -183,8 +184,8 @@ func runOne(s Scenario, rng *rand.Rand, cache *analysis.Cache) (outcome, error) 
 		out.looks++
 		if d.Stop || s.Mode != ContinueLoop {
 			v := d.Verdict
-			if v == analysis.Continue {
-				v = analysis.Inconclusive
+			if v == experiment.VerdictContinue {
+				v = experiment.VerdictInconclusive
 			}
 			return outcome{verdict: v, futile: futile(d), windows: data.paired(t), looks: out.looks}, nil
 		}
@@ -192,12 +193,12 @@ func runOne(s Scenario, rng *rand.Rand, cache *analysis.Cache) (outcome, error) 
 		more := max(1, d.WindowsNeeded-data.paired(t))
 		due = min(maxW, t+more)
 	}
-	return outcome{verdict: analysis.Inconclusive, windows: data.paired(maxW), looks: out.looks}, nil
+	return outcome{verdict: experiment.VerdictInconclusive, windows: data.paired(maxW), looks: out.looks}, nil
 }
 
 // futile reports whether a decision rejected the candidate as better nowhere.
 func futile(d analysis.Decision) bool {
-	return d.Verdict == analysis.Reject && strings.HasPrefix(d.Reason, "better nowhere")
+	return d.Verdict == experiment.VerdictReject && strings.HasPrefix(d.Reason, "better nowhere")
 }
 
 // run is one simulated run's windows.
