@@ -191,12 +191,7 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 		if measured, err = tx.MeasuredMetrics(ctx, id); err != nil {
 			return err
 		}
-		var spec experiment.Spec
-		if len(exp.Spec) > 0 {
-			if err := json.Unmarshal(exp.Spec, &spec); err != nil {
-				return fmt.Errorf("read the spec of %s: %w", exp.ID, err)
-			}
-		}
+		spec := exp.Spec
 		run = NewRun(spec, time.Duration(exp.PlannedDurationSeconds)*time.Second, time.Duration(exp.DurationSeconds)*time.Second, a.window)
 		metrics = criteriaMetrics(spec)
 		if series, err = tx.PairedMetrics(ctx, id, metrics); err != nil {
@@ -256,9 +251,7 @@ func (a *Analyzer) conclude(ctx context.Context, tx *store.Tx, e event.Event, te
 		Early: rep.Early, Reason: truncate(rep.Reason, 4000)}
 	if result.Verdict == experiment.VerdictContinue {
 		run := time.Duration(exp.DurationSeconds) * time.Second
-		var spec experiment.Spec
-		_ = json.Unmarshal(exp.Spec, &spec) // decoded without error by decide
-		result.ExtendSeconds = extension(rep.WindowsNeeded-rep.Look.Windows, a.window, spec.MaxDuration(run)-run)
+		result.ExtendSeconds = extension(rep.WindowsNeeded-rep.Look.Windows, a.window, exp.Spec.MaxDuration(run)-run)
 	}
 	return events.Reply(e, consumer, events.AnalysisCompleted, events.SourceAnalyzer, tenant, exp.ID, result)
 }

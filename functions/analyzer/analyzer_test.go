@@ -234,7 +234,7 @@ func TestHandle_AsksToContinueWhileTheRunMayBeExtended(t *testing.T) {
 			// 75 s of 15 s windows: the four stored are what the run should deliver (five, less an edge).
 			exp, err = tx.CreateExperiment(ctx, store.NewExperiment{Name: c.name, DurationSeconds: 75, CreatedBy: "t",
 				Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-topk"},
-				Spec: []byte(c.spec)})
+				Spec: pgtest.Spec(t, c.spec)})
 			return err
 		})
 		if err != nil {

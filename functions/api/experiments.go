@@ -41,8 +41,9 @@ type createExperimentRequest struct {
 
 var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
-// validate returns one message per invalid field.
-func (c createExperimentRequest) validate() []problem.FieldError {
+// validate decodes the spec (empty: the zero spec) and returns it with one message per invalid
+// field.
+func (c createExperimentRequest) validate() (experiment.Spec, []problem.FieldError) {
 	var errs []problem.FieldError
 	add := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
 	if err := experiment.ValidateName(c.Name); err != nil {
@@ -51,7 +52,12 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 	if len(c.Description) > 2000 {
 		add("description", "at most 2000 characters")
 	}
-	spec, _ := decodeSpec(c.Spec)
+	var spec experiment.Spec
+	if len(c.Spec) > 0 {
+		var fes []problem.FieldError
+		spec, fes = decodeSpec(c.Spec)
+		errs = append(errs, fes...)
+	}
 	if c.AA && c.Candidate.Template != "" && !sameJSON(c.Candidate, c.Baseline) {
 		add("candidate", "leave it out with aa: an A/A run uses the baseline's pipeline as the candidate")
 	}
@@ -85,12 +91,7 @@ func (c createExperimentRequest) validate() []problem.FieldError {
 	if c.DurationSeconds < 60 || c.DurationSeconds > experiment.MaxRunSeconds {
 		add("duration_seconds", fmt.Sprintf("between 60 (one minute) and %d (one week)", experiment.MaxRunSeconds))
 	}
-	if len(c.Spec) > 0 {
-		if _, fes := decodeSpec(c.Spec); len(fes) > 0 {
-			errs = append(errs, fes...)
-		}
-	}
-	return errs
+	return spec, errs
 }
 
 // decodeSpec reads an experiment spec strictly (unknown fields refused) and validates it; field
@@ -128,26 +129,17 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	if req.AA && req.Candidate.Template == "" {
 		req.Candidate = req.Baseline
 	}
-	if errs := req.validate(); len(errs) > 0 {
+	spec, errs := req.validate()
+	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the experiment is invalid; see errors", errs...)
-		return
-	}
-	// Stored normalized: the decoded spec, re-encoded, so readers see one shape.
-	spec, _ := decodeSpec(req.Spec)
-	if len(req.Spec) == 0 {
-		spec = experiment.Spec{}
-	}
-	normalized, err := json.Marshal(spec)
-	if err != nil {
-		problem.Write(w, http.StatusBadRequest, "the spec cannot be encoded")
 		return
 	}
 	p := principalFrom(r.Context())
 	var e store.Experiment
-	err = a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
+	err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
 		e, err = tx.CreateExperiment(r.Context(), store.NewExperiment{
 			Name: strings.TrimSpace(req.Name), Description: req.Description,
-			Baseline: req.Baseline, Candidate: req.Candidate, Spec: normalized,
+			Baseline: req.Baseline, Candidate: req.Candidate, Spec: spec,
 			DurationSeconds: req.DurationSeconds, CreatedBy: p.Subject,
 		})
 		return err

@@ -10,7 +10,6 @@ package generator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,8 +112,7 @@ func (g *Generator) Handle(ctx context.Context, e event.Event) (*event.Event, er
 // render renders and stores both variants. It returns what the user must fix ("" when nothing),
 // or an error when storing failed (retried).
 func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, exp store.Experiment) (string, error) {
-	var spec experiment.Spec
-	_ = json.Unmarshal(exp.Spec, &spec) // validated by the API when stored
+	spec := exp.Spec
 	var problems []string
 	for _, v := range []struct {
 		variant experiment.Variant

@@ -23,7 +23,7 @@ func setup(t *testing.T, baseline, candidate store.PipelineChoice) (*Generator, 
 	var e store.Experiment
 	err := st.WithTenant(context.Background(), tenant, func(tx *store.Tx) (err error) {
 		e, err = tx.CreateExperiment(context.Background(), store.NewExperiment{Name: "x", DurationSeconds: 600, CreatedBy: "t",
-			Baseline: baseline, Candidate: candidate, Spec: []byte(`{"critical_processes":["postgres"],"targets":{"namespace":"obs"}}`)})
+			Baseline: baseline, Candidate: candidate, Spec: pgtest.Spec(t, `{"critical_processes":["postgres"],"targets":{"namespace":"obs"}}`)})
 		return err
 	})
 	if err != nil {

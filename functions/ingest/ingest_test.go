@@ -69,7 +69,7 @@ func (e *env) experiment(tenantName string, spec string, to experiment.State) (u
 	err := e.st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
 		x, err := tx.CreateExperiment(context.Background(), store.NewExperiment{Name: "x", DurationSeconds: 600, CreatedBy: "t",
 			Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-minimal"},
-			Spec: []byte(spec)})
+			Spec: pgtest.Spec(e.t, spec)})
 		if err != nil {
 			return err
 		}

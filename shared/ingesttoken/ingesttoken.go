@@ -17,7 +17,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,9 +91,7 @@ func Issue(ctx context.Context, st *store.Store, tenant, experimentID uuid.UUID,
 			return err
 		}
 		// A run the analysis may extend (continue) can last up to the spec's maximum.
-		var spec experiment.Spec
-		_ = json.Unmarshal(exp.Spec, &spec) // validated by the API when stored
-		expires := Lifetime(time.Now(), spec.MaxDuration(time.Duration(exp.DurationSeconds)*time.Second), deploying)
+		expires := Lifetime(time.Now(), exp.Spec.MaxDuration(time.Duration(exp.DurationSeconds)*time.Second), deploying)
 		_, err = tx.CreateIngestToken(ctx, experimentID, variant, sum, expires)
 		return err
 	})

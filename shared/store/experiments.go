@@ -25,7 +25,7 @@ type NewExperiment struct {
 	Description     string          // free text
 	Baseline        PipelineChoice  // the pipeline running today
 	Candidate       PipelineChoice  // the cheaper pipeline under test
-	Spec            json.RawMessage // targets, critical processes, criteria: a JSON object
+	Spec            experiment.Spec // targets, critical processes, criteria (validated by the caller)
 	DurationSeconds int             // how long both variants run before analysis
 	CreatedBy       string          // subject of the caller's token
 }
@@ -39,7 +39,7 @@ type Experiment struct {
 	State           experiment.State `json:"state"`
 	Baseline        PipelineChoice   `json:"baseline"`
 	Candidate       PipelineChoice   `json:"candidate"`
-	Spec            json.RawMessage  `json:"spec"`
+	Spec            experiment.Spec  `json:"spec"` // decoded once, here: every reader gets the typed spec
 	DurationSeconds int              `json:"duration_seconds"`
 	// PlannedDurationSeconds is the duration the experiment was created with; DurationSeconds
 	// grows when the analysis extends the run.
@@ -73,14 +73,10 @@ func scanExperiment(row pgx.Row) (Experiment, error) {
 
 // CreateExperiment stores a new experiment in state pending.
 func (tx *Tx) CreateExperiment(ctx context.Context, n NewExperiment) (Experiment, error) {
-	spec := n.Spec
-	if len(spec) == 0 {
-		spec = json.RawMessage(`{}`)
-	}
 	e, err := scanExperiment(tx.QueryRow(ctx, `INSERT INTO experiments
 		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, planned_duration_seconds, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING `+experimentColumns,
-		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, spec, n.DurationSeconds, n.CreatedBy))
+		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, n.Spec, n.DurationSeconds, n.CreatedBy))
 	if err != nil {
 		return Experiment{}, fmt.Errorf("create experiment %q: %w", n.Name, err)
 	}

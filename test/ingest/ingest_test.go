@@ -220,7 +220,7 @@ func TestCollectors_KPIWindowsMatchAnIndependentCountAndTheAnalyzerReadsThem(t *
 // runningExperiment creates an experiment of tenant and moves it to running.
 func runningExperiment(t testing.TB, st *store.Store, tenant uuid.UUID, critical []string) uuid.UUID {
 	t.Helper()
-	spec, _ := json.Marshal(experiment.Spec{CriticalProcesses: critical})
+	spec := experiment.Spec{CriticalProcesses: critical}
 	var id uuid.UUID
 	err := st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
 		e, err := tx.CreateExperiment(context.Background(), store.NewExperiment{Name: "e2e", DurationSeconds: 600, CreatedBy: "test",

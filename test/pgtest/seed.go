@@ -2,10 +2,13 @@ package pgtest
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
@@ -21,6 +24,18 @@ func Tenant(t testing.TB, st *store.Store, name string) uuid.UUID {
 		t.Fatal(err)
 	}
 	return tn.ID
+}
+
+// Spec decodes an experiment spec written as JSON, refusing unknown fields as the API does.
+func Spec(t testing.TB, raw string) experiment.Spec {
+	t.Helper()
+	var s experiment.Spec
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("pgtest: spec %s: %v", raw, err)
+	}
+	return s
 }
 
 // Experiment creates a pending experiment in tenant and returns its id.
