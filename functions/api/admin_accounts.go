@@ -32,8 +32,8 @@ type credentials struct {
 // checkPermissions accepts only permissions a tenant admin holds: a service account can never be
 // given more than its creator could do, nor platform permissions.
 func (a *API) checkPermissions(caller auth.Principal, perms []string) *problem.FieldError {
-	admin := a.rolePermissions("admin")
-	have := a.effective(caller)
+	admin := a.roles.Grants("admin")
+	have := a.roles.Effective(caller)
 	if len(perms) == 0 || len(perms) > 50 {
 		return &problem.FieldError{Field: "permissions", Message: "give 1 to 50 permissions such as experiment:read"}
 	}
@@ -236,7 +236,7 @@ func (a *API) changeAccount(w http.ResponseWriter, r *http.Request, id uuid.UUID
 		if err != nil {
 			return err
 		}
-		if !a.within(p, setOf(target.Permissions)) {
+		if !a.roles.Within(p, setOf(target.Permissions)) {
 			return errBeyondCaller
 		}
 		if result, err = change(ctx, tx); err != nil {

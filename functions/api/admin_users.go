@@ -59,7 +59,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if fe := checkTenantRole(req.Role); fe != nil {
 		errs = append(errs, *fe)
-	} else if !a.within(principalFrom(r.Context()), a.rolePermissions(req.Role)) {
+	} else if !a.roles.Within(principalFrom(r.Context()), a.roles.Grants(req.Role)) {
 		errs = append(errs, problem.FieldError{Field: "role", Message: "you cannot give a role with permissions you do not hold"})
 	}
 	if len(errs) > 0 {
@@ -159,7 +159,7 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "the role is invalid", *fe)
 		return
 	}
-	if !a.within(principalFrom(r.Context()), a.rolePermissions(req.Role)) {
+	if !a.roles.Within(principalFrom(r.Context()), a.roles.Grants(req.Role)) {
 		problem.Write(w, http.StatusForbidden, "you cannot give a role with permissions you do not hold")
 		return
 	}
@@ -204,7 +204,7 @@ func (a *API) manageable(ctx context.Context, tx *store.Tx, id uuid.UUID) error 
 	if u.Role == "platform-admin" {
 		return errPlatformAdmin
 	}
-	if !a.within(principalFrom(ctx), a.rolePermissions(u.Role)) {
+	if !a.roles.Within(principalFrom(ctx), a.roles.Grants(u.Role)) {
 		return errBeyondCallerUser
 	}
 	return nil

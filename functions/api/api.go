@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -71,15 +70,12 @@ type Options struct {
 
 // API serves the HTTP endpoints.
 type API struct {
-	o         Options                         // dependencies and settings
-	kdf       chan struct{}                   // bounds concurrent argon2id work: each costs Password.Memory
-	rbac      atomic.Pointer[map[string]rbac] // role -> permissions, loaded from the catalog at start
-	dummyOnce sync.Once                       // computes dummyHash on first use, not at start
-	dummyHash string                          // verified against when a login names no real user
+	o         Options       // dependencies and settings
+	kdf       chan struct{} // bounds concurrent argon2id work: each costs Password.Memory
+	roles     auth.Roles    // the RBAC catalog, loaded at start, and the permission check
+	dummyOnce sync.Once     // computes dummyHash on first use, not at start
+	dummyHash string        // verified against when a login names no real user
 }
-
-// rbac is the set of permissions ("resource:action") one role grants.
-type rbac map[string]bool
 
 // New wires the API. The RBAC catalog is loaded by LoadRoles; until then everything is denied.
 func New(o Options) *API {
@@ -136,15 +132,7 @@ func (a *API) LoadRoles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := make(map[string]rbac, len(cat))
-	for role, perms := range cat {
-		set := rbac{}
-		for _, p := range perms {
-			set[p.String()] = true
-		}
-		m[role] = set
-	}
-	a.rbac.Store(&m)
+	a.roles.Set(cat)
 	return nil
 }
 
@@ -261,72 +249,13 @@ func (a *API) require(resource, action string, next http.HandlerFunc) http.Handl
 	perm := resource + ":" + action
 	return a.authenticated(func(w http.ResponseWriter, r *http.Request) {
 		p := principalFrom(r.Context())
-		if !a.allowed(p, perm) {
+		if !a.roles.Allows(p, perm) {
 			a.audit(r, p.Tenant, p, "authz.denied", "denied", "warning", "lacks "+perm, nil)
 			problem.Write(w, http.StatusForbidden, fmt.Sprintf("you are not allowed to %s (needs %s)", action, perm))
 			return
 		}
 		next(w, r)
 	})
-}
-
-func (a *API) allowed(p auth.Principal, perm string) bool {
-	if p.SubjectType == auth.SubjectServiceAccount {
-		for _, have := range p.Permissions {
-			if have == perm {
-				return true
-			}
-		}
-		return false
-	}
-	m := a.rbac.Load()
-	if m == nil {
-		return false
-	}
-	for _, role := range p.Roles {
-		if (*m)[role][perm] {
-			return true
-		}
-	}
-	return false
-}
-
-// effective is every permission p holds: its own for a service account, its roles' for a user.
-func (a *API) effective(p auth.Principal) map[string]bool {
-	out := map[string]bool{}
-	if p.SubjectType == auth.SubjectServiceAccount {
-		for _, perm := range p.Permissions {
-			out[perm] = true
-		}
-		return out
-	}
-	for _, role := range p.Roles {
-		for perm := range a.rolePermissions(role) {
-			out[perm] = true
-		}
-	}
-	return out
-}
-
-// within reports whether every permission in want is one the caller holds: nobody hands out, or
-// takes over, more than they could do themselves.
-func (a *API) within(p auth.Principal, want map[string]bool) bool {
-	have := a.effective(p)
-	for perm := range want {
-		if !have[perm] {
-			return false
-		}
-	}
-	return true
-}
-
-// rolePermissions is what a role grants, sorted; nil for an unknown role.
-func (a *API) rolePermissions(role string) map[string]bool {
-	m := a.rbac.Load()
-	if m == nil {
-		return nil
-	}
-	return (*m)[role]
 }
 
 // errBusy means the request waited too long for its turn at the password hash.

@@ -355,7 +355,7 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 		resp.Permissions = append(resp.Permissions, p.Permissions...)
 	} else {
 		for _, role := range p.Roles {
-			for perm := range a.rolePermissions(role) {
+			for perm := range a.roles.Grants(role) {
 				resp.Permissions = append(resp.Permissions, perm)
 			}
 		}

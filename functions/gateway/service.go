@@ -35,9 +35,9 @@ func Needs() bootstrap.Needs { return bootstrap.Needs{Store: true, Redis: true, 
 // tokenAuthenticator adapts the shared access-token verifier, so the gateway accepts exactly the
 // tokens the API accepts, with the same permissions.
 type tokenAuthenticator struct {
-	verifier   *auth.Verifier                             // verifies signature, claims and revocation
-	revocation auth.Revocation                            // re-checked periodically for open connections
-	roles      atomic.Pointer[map[string]map[string]bool] // role -> permissions, from the catalog
+	verifier   *auth.Verifier  // verifies signature, claims and revocation
+	revocation auth.Revocation // re-checked periodically for open connections
+	roles      auth.Roles      // the role catalog and the permission check, as the API's
 }
 
 // Authenticate verifies token and says whether it may read experiments.
@@ -50,7 +50,7 @@ func (a *tokenAuthenticator) Authenticate(ctx context.Context, token string) (Id
 		return Identity{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	id := Identity{Tenant: p.Tenant, Subject: p.Subject, ExpiresAt: p.ExpiresAt,
-		ReadExperiments: a.may(p, readPermission), Credential: p.TokenID}
+		ReadExperiments: a.roles.Allows(p, readPermission), Credential: p.TokenID}
 	if a.revocation != nil {
 		// The revocation markers alone: the signature and claims do not change. The check keeps
 		// only what revocation reads, not the roles and permissions, for every open connection.
@@ -60,42 +60,13 @@ func (a *tokenAuthenticator) Authenticate(ctx context.Context, token string) (Id
 	return id, nil
 }
 
-// may reports whether p holds perm: directly (service accounts) or through a role (users).
-func (a *tokenAuthenticator) may(p auth.Principal, perm string) bool {
-	if p.SubjectType == auth.SubjectServiceAccount {
-		for _, have := range p.Permissions {
-			if have == perm {
-				return true
-			}
-		}
-		return false
-	}
-	roles := a.roles.Load()
-	if roles == nil {
-		return false
-	}
-	for _, r := range p.Roles {
-		if (*roles)[r][perm] {
-			return true
-		}
-	}
-	return false
-}
-
 // loadRoles reads the role catalog, as the API does.
 func (a *tokenAuthenticator) loadRoles(ctx context.Context, st *store.Store) error {
 	cat, err := st.RolePermissions(ctx)
 	if err != nil {
 		return err
 	}
-	m := make(map[string]map[string]bool, len(cat))
-	for role, perms := range cat {
-		m[role] = make(map[string]bool, len(perms))
-		for _, p := range perms {
-			m[role][p.String()] = true
-		}
-	}
-	a.roles.Store(&m)
+	a.roles.Set(cat)
 	return nil
 }
 

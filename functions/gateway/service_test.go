@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/config"
 )
 
@@ -68,29 +67,6 @@ func TestConfig_DefaultsAndBadGatewaySettings(t *testing.T) {
 	for name := range bad {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
-		}
-	}
-}
-
-func TestTokenAuthenticator_Permissions(t *testing.T) {
-	a := &tokenAuthenticator{}
-	roles := map[string]map[string]bool{"viewer": {readPermission: true}, "platform-admin": {"tenant:manage": true}}
-	a.roles.Store(&roles)
-	tests := []struct {
-		name string
-		p    auth.Principal
-		want bool
-	}{
-		{"viewer", auth.Principal{SubjectType: auth.SubjectUser, Roles: []string{"viewer"}}, true},
-		{"platform admin", auth.Principal{SubjectType: auth.SubjectUser, Roles: []string{"platform-admin"}}, false},
-		{"unknown role", auth.Principal{SubjectType: auth.SubjectUser, Roles: []string{"ghost"}}, false},
-		{"service account with the permission", auth.Principal{SubjectType: auth.SubjectServiceAccount, Permissions: []string{readPermission}}, true},
-		{"service account without it", auth.Principal{SubjectType: auth.SubjectServiceAccount, Permissions: []string{"experiment:create"}}, false},
-		{"service account naming a role", auth.Principal{SubjectType: auth.SubjectServiceAccount, Roles: []string{"viewer"}}, false},
-	}
-	for _, tt := range tests {
-		if got := a.may(tt.p, readPermission); got != tt.want {
-			t.Errorf("%s: may read = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
