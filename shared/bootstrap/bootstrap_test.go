@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func open(t *testing.T, url string, logs *bytes.Buffer) *bootstrap.Resources {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := bootstrap.Open(cfg, logging.New(logs, "test", "info"), bootstrap.Needs{Store: true})
+	res, err := bootstrap.Open(cfg, logging.New(logs, "test", slog.LevelInfo), bootstrap.Needs{Store: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestStart_KeepsTryingAnUnreachableDatabase(t *testing.T) {
 
 func TestOpen_KeysAreRequiredWhenNeeded(t *testing.T) {
 	cfg, _ := config.Load(func(string) (string, bool) { return "", false })
-	_, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", "info"), bootstrap.Needs{Keys: true})
+	_, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", slog.LevelInfo), bootstrap.Needs{Keys: true})
 	if err == nil || !strings.Contains(err.Error(), "PHOENIX_JWT_KEYS_FILE") || !strings.Contains(err.Error(), "PHOENIX_JWT_KEYS ") {
 		t.Fatalf("got %v, want a message naming PHOENIX_JWT_KEYS_FILE", err)
 	}
@@ -85,7 +86,7 @@ func TestOpen_KeysFromTheEnvironment(t *testing.T) {
 		}
 		return "", false
 	})
-	res, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", "info"), bootstrap.Needs{Keys: true})
+	res, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", slog.LevelInfo), bootstrap.Needs{Keys: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestOpen_KeysFromTheEnvironment(t *testing.T) {
 		t.Fatalf("active key %v, want %s", active.ID, key.ID)
 	}
 	cfg.JWTKeys = "not pem"
-	if _, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", "info"), bootstrap.Needs{Keys: true}); err == nil ||
+	if _, err := bootstrap.Open(cfg, logging.New(&bytes.Buffer{}, "t", slog.LevelInfo), bootstrap.Needs{Keys: true}); err == nil ||
 		!strings.Contains(err.Error(), "PHOENIX_JWT_KEYS") {
 		t.Fatalf("bad PEM in PHOENIX_JWT_KEYS: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -35,7 +36,7 @@ func openBoth(t *testing.T, dbURL, redisURL string) *bootstrap.Resources {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := bootstrap.Open(cfg, logging.New(io.Discard, "test", "info"), bootstrap.Needs{Store: true, Redis: true})
+	res, err := bootstrap.Open(cfg, logging.New(io.Discard, "test", slog.LevelInfo), bootstrap.Needs{Store: true, Redis: true})
 	if err != nil {
 		t.Fatal(err)
 	}

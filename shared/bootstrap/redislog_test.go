@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -38,7 +39,7 @@ func (l *lockedBuffer) String() string {
 // process's logger, not as text on stderr. Not parallel: the logger is the library's global.
 func TestRouteRedisLogs_LibraryLinesBecomeWarnRecords(t *testing.T) {
 	var logs lockedBuffer
-	bootstrap.RouteRedisLogs(logging.New(&logs, "api", "info"))
+	bootstrap.RouteRedisLogs(logging.New(&logs, "api", slog.LevelInfo))
 	t.Cleanup(redislogging.Enable) // the library's own default again, for whatever runs next
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")

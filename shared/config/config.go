@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"strconv"
@@ -35,7 +36,7 @@ type Config struct {
 	DatabaseURL        string              // PHOENIX_DATABASE_URL: the runtime role phoenix_app
 	MigrateDatabaseURL string              // PHOENIX_MIGRATE_DATABASE_URL: the schema owner, for migrations
 	RedisURL           string              // PHOENIX_REDIS_URL
-	LogLevel           string              // PHOENIX_LOG_LEVEL: debug, info, warn or error
+	LogLevel           slog.Level          // PHOENIX_LOG_LEVEL: debug, info, warn or error (slog's names, any case)
 	JWTKeysFile        string              // PHOENIX_JWT_KEYS_FILE: PEM with Ed25519 keys (first private key signs)
 	JWTKeys            string              // PHOENIX_JWT_KEYS: the same PEM in the environment, when no file is given
 	JWTIssuer          string              // PHOENIX_JWT_ISSUER: the iss claim issued and required
@@ -79,7 +80,6 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		DatabaseURL:        get("PHOENIX_DATABASE_URL", DefaultDatabaseURL),
 		MigrateDatabaseURL: get("PHOENIX_MIGRATE_DATABASE_URL", DefaultMigrateDatabaseURL),
 		RedisURL:           get("PHOENIX_REDIS_URL", DefaultRedisURL),
-		LogLevel:           strings.ToLower(get("PHOENIX_LOG_LEVEL", "info")),
 		JWTKeysFile:        get("PHOENIX_JWT_KEYS_FILE", ""),
 		JWTKeys:            get("PHOENIX_JWT_KEYS", ""),
 		JWTIssuer:          get("PHOENIX_JWT_ISSUER", DefaultJWTIssuer),
@@ -101,10 +101,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if _, err := redis.ParseURL(c.RedisURL); err != nil {
 		errs = append(errs, errors.New("PHOENIX_REDIS_URL: want redis://[user:password@]host:port/db, e.g. "+DefaultRedisURL))
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("PHOENIX_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	if level := get("PHOENIX_LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(level)) != nil {
+		errs = append(errs, fmt.Errorf("PHOENIX_LOG_LEVEL=%q: want debug, info, warn or error", level))
 	}
 	c.JWTLeeway, err = duration(get("PHOENIX_JWT_LEEWAY", "30s"), 0, 5*time.Minute)
 	if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func TestLoad_DefaultsWorkOnThisMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Port != 8080 || c.DatabaseURL != DefaultDatabaseURL || c.MigrateDatabaseURL != DefaultMigrateDatabaseURL ||
-		c.RedisURL != DefaultRedisURL || c.JWTLeeway != 30*time.Second || c.LogLevel != "info" ||
+		c.RedisURL != DefaultRedisURL || c.JWTLeeway != 30*time.Second || c.LogLevel != slog.LevelInfo ||
 		c.AccessTokenTTL != 10*time.Minute || c.RateLoginAccount.Rate != 10 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -56,7 +57,7 @@ func TestLoad_Overrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr() != ":9090" || len(c.AllowedOrigins) != 2 || c.LogLevel != "debug" {
+	if c.Addr() != ":9090" || len(c.AllowedOrigins) != 2 || c.LogLevel != slog.LevelDebug {
 		t.Fatalf("%+v", c)
 	}
 }

@@ -7,26 +7,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 )
 
 type ctxKey struct{}
 
-// New returns a JSON logger for service writing to w at level ("debug", "info", "warn", "error";
-// anything else means info).
-func New(w io.Writer, service, level string) *slog.Logger {
-	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		l = slog.LevelDebug
-	case "warn":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", service)
+// New returns a JSON logger for service writing to w at level (config reads it with
+// slog.Level.UnmarshalText).
+func New(w io.Writer, service string, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", service)
 }
 
 // WithContext returns ctx carrying logger.

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
 )
 
 func TestFromContext_CarriesAttributes(t *testing.T) {
 	var buf bytes.Buffer
-	ctx := WithContext(context.Background(), New(&buf, "api", "info"))
+	ctx := WithContext(context.Background(), New(&buf, "api", slog.LevelInfo))
 	ctx = With(ctx, "request_id", "r-1", "tenant", "t-1")
 	FromContext(ctx).Info("hello")
 	FromContext(ctx).Debug("hidden at info level")

@@ -10,13 +10,14 @@ import (
 
 func TestPrintf_WritesOneStructuredRecordAtItsLevel(t *testing.T) {
 	tests := []struct {
-		name, level string     // the logger's configured level
-		at          slog.Level // the adapter's level
-		want        bool       // a record is written
+		name  string
+		level slog.Level // the logger's configured level
+		at    slog.Level // the adapter's level
+		want  bool       // a record is written
 	}{
-		{"warn passes an info logger", "info", slog.LevelWarn, true},
-		{"warn passes a warn logger", "warn", slog.LevelWarn, true},
-		{"warn is held back by an error logger", "error", slog.LevelWarn, false},
+		{"warn passes an info logger", slog.LevelInfo, slog.LevelWarn, true},
+		{"warn passes a warn logger", slog.LevelWarn, slog.LevelWarn, true},
+		{"warn is held back by an error logger", slog.LevelError, slog.LevelWarn, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

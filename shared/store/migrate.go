@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -161,7 +162,7 @@ func EnsureDatabase(ctx context.Context, url string) (bool, error) {
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created concurrently
+		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.DuplicateDatabase { // created concurrently
 			return false, nil
 		}
 		return false, fmt.Errorf("create database %q: %w", name, err)

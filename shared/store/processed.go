@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -24,7 +25,7 @@ func (tx *Tx) ClaimEvent(ctx context.Context, consumer, source, id, typ string) 
 	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (tenant_id, consumer, source, event_id, event_type, outcome)
 		VALUES ($1, $2, $3, $4, $5, 'applied') ON CONFLICT DO NOTHING`, tx.tenant, consumer, source, id, typ)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
 		return false, Processed{}, fmt.Errorf("tenant %s: %w", tx.tenant, ErrUnknownTenant)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -183,7 +184,7 @@ var (
 // isUniqueViolation tells whether err is PostgreSQL's unique_violation.
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation
 }
 
 // redactErr keeps a password in a malformed URL out of the error text.
@@ -206,7 +207,7 @@ func IsInvalidInput(err error) bool {
 // tenant, that does not exist).
 func IsForeignKey(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation
 }
 
 // found finishes a read of one row: pgx.ErrNoRows becomes ErrNotFound, any other error is wrapped

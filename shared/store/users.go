@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -39,7 +40,7 @@ func (tx *Tx) CreateUser(ctx context.Context, email, role, passwordHash string) 
 	switch {
 	case isUniqueViolation(err):
 		return User{}, fmt.Errorf("user %q: %w", email, ErrConflict)
-	case errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == "users_role_fkey":
+	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation && pgErr.ConstraintName == "users_role_fkey":
 		return User{}, fmt.Errorf("role %q does not exist (tenant roles: viewer, operator, admin; platform operators: platform-admin)", role)
 	case err != nil:
 		return User{}, fmt.Errorf("create user %q: %w", email, err)

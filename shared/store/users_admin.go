@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -71,7 +72,7 @@ func (tx *Tx) SetUserRole(ctx context.Context, id uuid.UUID, role string) (User,
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return User{}, at, fmt.Errorf("user %s: %w", id, ErrNotFound)
-	case errors.As(err, &pgErr) && pgErr.Code == "23503":
+	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation:
 		return User{}, at, fmt.Errorf("role %q: %w", role, ErrInvalid)
 	case err != nil:
 		return User{}, at, fmt.Errorf("change role of %s: %w", id, err)
