@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 )
 
 // client is one WebSocket connection. Its reader goroutine reads and answers frames and owns
@@ -61,7 +62,7 @@ type client struct {
 	// a slice, since a map per idle connection costs more than scanning MaxSubscriptions entries.
 	subs []held
 	// bucket limits the client's frame rate. Owned like subs.
-	bucket tokenBucket
+	bucket *rate.Limiter
 }
 
 // held is one channel a client holds.
@@ -83,7 +84,7 @@ func newClient(id uint64, identity Identity, conn *websocket.Conn, h *hub) *clie
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
-		bucket:     newTokenBucket(h.opts.MessageRate),
+		bucket:     newLimiter(h.opts.MessageRate),
 	}
 	c.queue.init(h.opts.SendQueue)
 	c.out = sender{conn: conn.NetConn(), timeout: h.opts.WriteTimeout, pool: &h.batches}
@@ -263,7 +264,7 @@ func (c *client) handleAside(typ int, data []byte) {
 // handle answers one client frame. Mistakes get an error frame and leave the connection open.
 // ctx ends when the connection closes.
 func (c *client) handle(ctx context.Context, typ int, data []byte) {
-	if !c.bucket.allow(time.Now()) {
+	if !c.bucket.Allow() {
 		c.hub.metrics.dropped.WithLabelValues(droppedRateLimited).Inc()
 		c.deliver(queued{data: errorFrame(codeRateLimited, "too many frames; this one was ignored")})
 		return

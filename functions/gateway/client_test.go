@@ -325,7 +325,25 @@ func TestMessageRate_RefusesFramesOverTheLimit(t *testing.T) {
 	}
 }
 
-func TestTokenBucket(t *testing.T) {
+func TestRetryAfter_SaysWhenTheNextEventIsAdmittedAtLeastASecond(t *testing.T) {
+	now := time.Unix(1000, 0)
+	slow, fast := newLimiter(0.25), newLimiter(10)
+	slow.AllowN(now, 1)
+	for range 10 {
+		fast.AllowN(now, 1)
+	}
+	if got := retryAfter(slow, now); got != 4*time.Second {
+		t.Errorf("one every 4 s, just taken: retry after %s, want 4s", got)
+	}
+	if got := retryAfter(fast, now); got != time.Second {
+		t.Errorf("ten a second, burst taken: retry after %s, want the 1 s floor", got)
+	}
+	if !slow.AllowN(now.Add(4*time.Second), 1) {
+		t.Error("asking when reserved a token")
+	}
+}
+
+func TestLimiter(t *testing.T) {
 	start := time.Unix(1000, 0)
 	tests := []struct {
 		name  string
@@ -341,9 +359,9 @@ func TestTokenBucket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newTokenBucket(tt.rate)
+			b := newLimiter(tt.rate)
 			for i, d := range tt.steps {
-				if got := b.allow(start.Add(d)); got != tt.want[i] {
+				if got := b.AllowN(start.Add(d), 1); got != tt.want[i] {
 					t.Fatalf("attempt %d at +%v: %v, want %v", i, d, got, tt.want[i])
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
 )
@@ -30,7 +31,7 @@ type Gateway struct {
 	// origins decides which browser origins may connect.
 	origins originPolicy
 	// connects limits the rate of handshakes.
-	connects sharedBucket
+	connects *rate.Limiter
 	// upgrader performs the handshake once serveWS has admitted it.
 	upgrader websocket.Upgrader
 	// ids numbers connections for logs.
@@ -54,7 +55,7 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{
 		opts:     opts,
 		origins:  newOriginPolicy(opts.AllowedOrigins),
-		connects: sharedBucket{b: newTokenBucket(opts.ConnectRate)},
+		connects: newLimiter(opts.ConnectRate),
 		mux:      http.NewServeMux(),
 	}
 	g.hub = newHub(&g.opts, m)
@@ -110,8 +111,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		refuse(refusedOrigin, http.StatusForbidden, "origin not allowed", 0)
 		return
 	}
-	if ok, wait := g.connects.allow(time.Now()); !ok {
-		refuse(refusedRate, http.StatusServiceUnavailable, "too many new connections, retry shortly", wait)
+	if now := time.Now(); !g.connects.AllowN(now, 1) {
+		refuse(refusedRate, http.StatusServiceUnavailable, "too many new connections, retry shortly", retryAfter(g.connects, now))
 		return
 	}
 	token, err := bearerToken(r)

@@ -1,69 +1,29 @@
 package gateway
 
 import (
-	"sync"
+	"math"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// tokenBucket admits up to rate events per second with bursts of up to burst, refilling
-// continuously. The zero value admits nothing; a negative rate admits everything. It is not
-// safe for concurrent use: a connection's bucket belongs to its reader goroutine.
-type tokenBucket struct {
-	// rate is the refill per second.
-	rate float64
-	// burst is the bucket's capacity.
-	burst float64
-	// tokens is what the bucket held at last.
-	tokens float64
-	// last is when tokens was computed.
-	last time.Time
+// newLimiter admits r events per second with bursts of one second's worth (at least one),
+// refilling continuously; a negative r admits everything. It is x/time/rate's token bucket, safe
+// for concurrent use: one per connection (its frame rate) and one per replica (handshakes).
+func newLimiter(r float64) *rate.Limiter {
+	if r < 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(r), int(math.Ceil(max(r, 1))))
 }
 
-// newTokenBucket returns a full bucket admitting rate per second with a burst of one second's
-// worth (at least one).
-func newTokenBucket(rate float64) tokenBucket {
-	burst := max(rate, 1)
-	return tokenBucket{rate: rate, burst: burst, tokens: burst}
-}
-
-// allow takes one token at now, if there is one.
-func (b *tokenBucket) allow(now time.Time) bool {
-	if b.rate < 0 {
-		return true
-	}
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// retryAfter is how long until the next token, at least a second (for Retry-After).
-func (b *tokenBucket) retryAfter() time.Duration {
-	if b.rate <= 0 {
+// retryAfter is how long until lim admits one more event after now, at least a second (for
+// Retry-After). It reserves nothing.
+func retryAfter(lim *rate.Limiter, now time.Time) time.Duration {
+	res := lim.ReserveN(now, 1)
+	defer res.CancelAt(now)
+	if !res.OK() {
 		return time.Second
 	}
-	return max(time.Second, time.Duration((1-b.tokens)/b.rate*float64(time.Second)))
-}
-
-// sharedBucket is a tokenBucket for many goroutines: the replica's handshake rate.
-type sharedBucket struct {
-	// mu guards b.
-	mu sync.Mutex
-	// b is the bucket.
-	b tokenBucket
-}
-
-// allow takes one token at now, or says how long to wait.
-func (s *sharedBucket) allow(now time.Time) (bool, time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.allow(now) {
-		return true, 0
-	}
-	return false, s.b.retryAfter()
+	return max(time.Second, res.DelayFrom(now))
 }
