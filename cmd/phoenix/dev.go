@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/functions/api"
@@ -178,19 +179,15 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		return err
 	}
 	defer shared.Close()
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		errs    []error
-		bound   = make([]string, len(all))
-		ready   = make(chan struct{}, len(all))
-		started = make(chan error, len(all))
-	)
+	// One group: the first function that fails stops the others, and runDev returns its error.
+	g, gctx := errgroup.WithContext(ctx)
+	bound := make([]string, len(all))
+	ready := make(chan struct{}, len(all))
 	for i, d := range all {
 		res := *shared
 		res.Logger = logging.New(logs, d.name, cfg.LogLevel)
-		wg.Go(func() {
-			err := bootstrap.Run(ctx, &res, d.build, function.Options{
+		g.Go(func() error {
+			err := bootstrap.Run(gctx, &res, d.build, function.Options{
 				Addr: d.addr,
 				Listening: func(a net.Addr) {
 					bound[i] = a.String()
@@ -202,38 +199,22 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 				Started: func() { ready <- struct{}{} },
 			})
 			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
-				mu.Unlock()
-				started <- err
-				cancel()
+				return fmt.Errorf("%s: %w", d.name, err)
 			}
+			return nil
 		})
 	}
 	for range all {
 		select {
 		case <-ready:
-		case err := <-started:
-			wg.Wait()
-			return errors.Join(append(errs, err)...)
+		case <-gctx.Done(): // a function failed to start, or the caller stopped
+			return errors.Join(g.Wait(), stopBroker(cancel, local))
+		case err := <-local.failed:
+			cancel()
+			return errors.Join(fmt.Errorf("local broker: %w", err), g.Wait())
 		}
 	}
-	select {
-	case err := <-local.failed:
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("local broker: %w", err)
-	default:
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FUNCTION\tLISTENS ON\tROLE")
-	for i, d := range all {
-		fmt.Fprintf(tw, "%s\thttp://%s\t%s\n", d.name, bound[i], d.role)
-	}
-	fmt.Fprintf(tw, "broker\t%s\tKnative-semantics broker: %d triggers, clock %q\n", local.url, local.triggers, o.tick)
-	_ = tw.Flush()
-	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nPhoenix is running; press Ctrl-C to stop.\n",
-		cfg.JWTKeysFile, bound[0], auth.JWKSPath)
+	printPlatform(out, all, bound, local, o.tick, cfg.JWTKeysFile)
 	if o.ready != nil {
 		urls := map[string]string{"broker": local.url}
 		for i, d := range all {
@@ -241,15 +222,33 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		}
 		o.ready(urls)
 	}
-	wg.Wait()
-	if err := <-local.done; err != nil {
-		errs = append(errs, fmt.Errorf("local broker: %w", err))
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := errors.Join(g.Wait(), stopBroker(cancel, local)); err != nil {
+		return err
 	}
 	fmt.Fprintln(out, "stopped")
 	return nil
+}
+
+// stopBroker stops the local broker (cancelling the platform's context) and returns how it ended.
+func stopBroker(cancel context.CancelFunc, local *localBroker) error {
+	cancel()
+	if err := <-local.done; err != nil {
+		return fmt.Errorf("local broker: %w", err)
+	}
+	return nil
+}
+
+// printPlatform prints where each function listens and what it does, the broker, and the keys.
+func printPlatform(out io.Writer, all []deployable, bound []string, local *localBroker, tick, keys string) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tLISTENS ON\tROLE")
+	for i, d := range all {
+		fmt.Fprintf(tw, "%s\thttp://%s\t%s\n", d.name, bound[i], d.role)
+	}
+	fmt.Fprintf(tw, "broker\t%s\tKnative-semantics broker: %d triggers, clock %q\n", local.url, local.triggers, tick)
+	_ = tw.Flush()
+	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nPhoenix is running; press Ctrl-C to stop.\n",
+		keys, bound[0], auth.JWKSPath)
 }
 
 // localBroker is the broker `phoenix dev` runs in place of Knative's.
