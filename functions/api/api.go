@@ -192,7 +192,7 @@ func (a *API) Routes() http.Handler {
 		mux.HandleFunc("POST /internal/dead-letters", a.deadLetter)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, http.StatusNotFound, "no such endpoint: see the README for the API")
+		problem.Write(w, http.StatusNotFound, "no such endpoint: see docs/api.md for the API")
 	})
 	return mux
 }

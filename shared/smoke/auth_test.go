@@ -13,7 +13,7 @@ import (
 )
 
 // fakeAuth is a test double of the API's authentication endpoints (the real ones are exercised by
-// test/integration against phoenix dev): it behaves as the README says, except for the one fault
+// test/integration against phoenix dev): it behaves as docs/auth.md and docs/api.md say, except for the one fault
 // it is told to have, so each test proves that the auth scenario notices that fault.
 type fakeAuth struct {
 	fault    string               // the misbehaviour to show; empty: none

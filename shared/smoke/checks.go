@@ -69,7 +69,7 @@ func (l *transitionLog) state() experiment.State {
 }
 
 // hidden judges an answer to another tenant's request for a resource: only 404 keeps the
-// resource's existence secret (README: a resource of another tenant answers 404).
+// resource's existence secret (docs/auth.md: a resource of another tenant answers 404).
 func hidden(r reply) error {
 	switch {
 	case r.Status == http.StatusNotFound:
