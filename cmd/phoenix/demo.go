@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/loadsim"
 	"github.com/phoenixotel/phoenix/shared/config"
-	"github.com/phoenixotel/phoenix/shared/loadsim"
 	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/store"
 )

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/broker"
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/functions/api"
 	"github.com/phoenixotel/phoenix/functions/controller"
@@ -24,7 +25,6 @@ import (
 	"github.com/phoenixotel/phoenix/functions/ingest"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
-	"github.com/phoenixotel/phoenix/shared/broker"
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/deployer"
 	"github.com/phoenixotel/phoenix/shared/function"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/shared/password"
-	"github.com/phoenixotel/phoenix/shared/smoke"
 )
 
 // integrationOptions are the flags of `phoenix test integration`.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 )
 
 // integrationFlags returns valid options for a run against api, with the primary account only.

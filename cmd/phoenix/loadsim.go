@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/phoenixotel/phoenix/shared/loadsim"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/loadsim"
 )
 
 // loadsimOptions are the flags of `phoenix loadsim`.

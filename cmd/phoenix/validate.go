@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/phoenixotel/phoenix/shared/validate"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/validate"
 )
 
 func validateCmd() *cobra.Command {

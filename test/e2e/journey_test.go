@@ -18,8 +18,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/loadsim"
 	"github.com/phoenixotel/phoenix/shared/events"
-	"github.com/phoenixotel/phoenix/shared/loadsim"
 	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/test/bintest"
 )
 

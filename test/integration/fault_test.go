@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/shared/deployer"
-	"github.com/phoenixotel/phoenix/shared/smoke"
 	"github.com/phoenixotel/phoenix/test/collector"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )

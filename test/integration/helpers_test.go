@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )

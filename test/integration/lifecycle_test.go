@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/test/collector"
 )
 

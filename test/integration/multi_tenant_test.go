@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 )
 
 // tenancySteps are the tenancy scenario's checks, in order.

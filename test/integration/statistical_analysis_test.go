@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/functions/analyzer"
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/experiment"
-	"github.com/phoenixotel/phoenix/shared/smoke"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/collector"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenixotel/phoenix/shared/smoke"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 )
 
 // websocketSteps are the websocket scenario's checks, in order.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenixotel/phoenix/shared/validate"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/validate"
 )
 
 func TestWiring_IsWhole(t *testing.T) {

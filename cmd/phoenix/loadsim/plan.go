@@ -7,6 +7,9 @@
 // as process.executable.name): names vary as they do on a real host. Critical processes never
 // churn. The plan is pure (seeded randomness, no I/O); Supervisor runs it and Work is what each
 // child does.
+//
+// Only the CLI (phoenix loadsim, phoenix demo) and the end-to-end suite import it; no
+// deployable may.
 package loadsim
 
 import (

@@ -110,7 +110,7 @@ func TestLoad_MalformedFileFailsTheLoad(t *testing.T) {
 
 // The repository's own wiring must stay loadable by the dev broker: this is what `phoenix dev` runs.
 func TestLoad_RepositoryTriggers(t *testing.T) {
-	cfg, err := Load(os.DirFS("../../triggers"))
+	cfg, err := Load(os.DirFS("../../../triggers"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,9 @@
 // It must stay a development tool: events live in memory only, so whatever is queued or in
 // flight when the process stops is gone, and it knows nothing about Kubernetes beyond the
 // manifests — mapping a Service reference to a URL is the caller's job (Options.Resolve).
+//
+// Only the CLI (phoenix dev) and its checks (cmd/phoenix/validate) import it: on a cluster
+// Knative Eventing is the broker, so no deployable may.
 package broker
 
 import (

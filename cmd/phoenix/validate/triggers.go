@@ -10,7 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/phoenixotel/phoenix/shared/broker"
+	"github.com/phoenixotel/phoenix/cmd/phoenix/broker"
 	"github.com/phoenixotel/phoenix/shared/events"
 )
 

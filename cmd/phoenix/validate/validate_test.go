@@ -16,7 +16,7 @@ import (
 // repo is the repository this test runs in.
 func repo(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // scratch copies what the checks read into a temporary root the test may break.

@@ -26,4 +26,7 @@
 // The lifecycle scenario with ExpectComplete is the full round trip; it needs a platform where
 // collectors run (a cluster, or `phoenix dev --collector`). Without collectors, Phoenix fails the
 // experiment while deploying, and the lifecycle scenario fails with that reason.
+//
+// Only the CLI (phoenix test integration) and the integration suites import it; no deployable
+// may.
 package smoke
