@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // AuditRecord is a stored audit entry.
@@ -44,15 +46,14 @@ func (tx *Tx) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditRecord, er
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
-	defer rows.Close()
-	out := []AuditRecord{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditRecord, error) {
 		var r AuditRecord
-		if err := rows.Scan(&r.ID, &r.OccurredAt, &r.ActorType, &r.ActorID, &r.Action, &r.Outcome, &r.Severity,
-			&r.Reason, &r.SourceIP, &r.UserAgent, &r.RequestID, &r.Details); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		out = append(out, r)
+		err := row.Scan(&r.ID, &r.OccurredAt, &r.ActorType, &r.ActorID, &r.Action, &r.Outcome, &r.Severity,
+			&r.Reason, &r.SourceIP, &r.UserAgent, &r.RequestID, &r.Details)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -127,16 +127,11 @@ func (tx *Tx) Experiments(ctx context.Context, f ExperimentFilter) ([]Experiment
 	if err != nil {
 		return nil, fmt.Errorf("list experiments: %w", err)
 	}
-	defer rows.Close()
-	out := []Experiment{}
-	for rows.Next() {
-		e, err := scanExperiment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list experiments: %w", err)
-		}
-		out = append(out, e)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Experiment, error) { return scanExperiment(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list experiments: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Transition is one recorded move of an experiment between states.
@@ -190,16 +185,15 @@ func (tx *Tx) Transitions(ctx context.Context, id uuid.UUID) ([]Transition, erro
 	if err != nil {
 		return nil, fmt.Errorf("list transitions of %s: %w", id, err)
 	}
-	defer rows.Close()
-	out := []Transition{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Transition, error) {
 		var t Transition
-		if err := rows.Scan(&t.Seq, &t.From, &t.To, &t.CauseID, &t.CauseSource, &t.Reason, &t.At); err != nil {
-			return nil, fmt.Errorf("list transitions of %s: %w", id, err)
-		}
-		out = append(out, t)
+		err := r.Scan(&t.Seq, &t.From, &t.To, &t.CauseID, &t.CauseSource, &t.Reason, &t.At)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list transitions of %s: %w", id, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetVerdict records the analysis verdict of an experiment.
@@ -259,15 +253,13 @@ func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperim
 	if err != nil {
 		return nil, fmt.Errorf("list active experiments: %w", err)
 	}
-	defer rows.Close()
-	var out []ScheduledExperiment
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ScheduledExperiment, error) {
 		var e ScheduledExperiment
 		var secs int
 		var baseline, candidate *time.Time
-		if err := rows.Scan(&e.TenantID, &e.ID, &e.Schedule.State, &e.Schedule.StateChangedAt, &e.Schedule.RunStartedAt, &secs,
+		if err := r.Scan(&e.TenantID, &e.ID, &e.Schedule.State, &e.Schedule.StateChangedAt, &e.Schedule.RunStartedAt, &secs,
 			&baseline, &candidate); err != nil {
-			return nil, fmt.Errorf("list active experiments: %w", err)
+			return e, err
 		}
 		e.Schedule.Duration = time.Duration(secs) * time.Second
 		e.Schedule.Delivered = map[experiment.Variant]time.Time{}
@@ -276,9 +268,12 @@ func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperim
 				e.Schedule.Delivered[v] = *at
 			}
 		}
-		out = append(out, e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list active experiments: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeadLetter is an event the broker gave up delivering.
@@ -315,16 +310,15 @@ func (tx *Tx) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) 
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
-	defer rows.Close()
-	out := []DeadLetter{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
 		var d DeadLetter
-		if err := rows.Scan(&d.ID, &d.ReceivedAt, &d.EventID, &d.EventType, &d.EventSource, &d.ErrorDest, &d.ErrorCode, &d.ErrorData, &d.Event); err != nil {
-			return nil, fmt.Errorf("list dead letters: %w", err)
-		}
-		out = append(out, d)
+		err := r.Scan(&d.ID, &d.ReceivedAt, &d.EventID, &d.EventType, &d.EventSource, &d.ErrorDest, &d.ErrorCode, &d.ErrorData, &d.Event)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LockExperiment reads an experiment and locks its row until the transaction ends: concurrent

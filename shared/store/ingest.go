@@ -208,22 +208,29 @@ func (tx *Tx) KPIWindows(ctx context.Context, experimentID uuid.UUID, f KPIFilte
 	if err != nil {
 		return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
 	}
-	defer rows.Close()
-	out := []KPIWindow{}
-	for rows.Next() {
+	// A window whose KPIs do not decode is reported as such, not as a failed read.
+	var decodeErr error
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KPIWindow, error) {
 		var w KPIWindow
 		var kpis []byte
-		if err := rows.Scan(&w.Variant, &w.WindowStart, &w.WindowEnd, &w.Complete, &w.Series, &w.Datapoints, &w.PayloadBytes,
+		if err := r.Scan(&w.Variant, &w.WindowStart, &w.WindowEnd, &w.Complete, &w.Series, &w.Datapoints, &w.PayloadBytes,
 			&w.Requests, &w.Rejected, &w.CriticalCovered, &w.CriticalMissing, &w.CollectorCPU, &w.CollectorMemory,
 			&w.Collectors, &w.ReceivedPoints, &w.ReceivedSeconds, &w.RefusedPoints, &w.Restarts, &kpis, &w.ClosedAt, &w.IncompleteReason); err != nil {
-			return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
+			return w, err
 		}
 		if err := json.Unmarshal(kpis, &w.KPIs); err != nil {
-			return nil, fmt.Errorf("KPIs of a window of %s: %w", experimentID, err)
+			decodeErr = fmt.Errorf("KPIs of a window of %s: %w", experimentID, err)
+			return w, decodeErr
 		}
-		out = append(out, w)
+		return w, nil
+	})
+	if decodeErr != nil {
+		return nil, decodeErr
 	}
-	return out, rows.Err()
+	if err != nil {
+		return nil, fmt.Errorf("read KPI windows of %s: %w", experimentID, err)
+	}
+	return out, nil
 }
 
 // nonNil turns a nil list into an empty one, which the column's NOT NULL accepts.

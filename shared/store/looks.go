@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Look is one stored look of the analyzer at an experiment.
@@ -39,16 +40,15 @@ func (tx *Tx) Looks(ctx context.Context, experimentID uuid.UUID) ([]Look, error)
 	if err != nil {
 		return nil, fmt.Errorf("read looks of %s: %w", experimentID, err)
 	}
-	defer rows.Close()
-	out := []Look{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Look, error) {
 		var l Look
-		if err := rows.Scan(&l.Kind, &l.Windows, &l.Verdict, &l.Look, &l.CreatedAt); err != nil {
-			return nil, fmt.Errorf("read looks of %s: %w", experimentID, err)
-		}
-		out = append(out, l)
+		err := r.Scan(&l.Kind, &l.Windows, &l.Verdict, &l.Look, &l.CreatedAt)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read looks of %s: %w", experimentID, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DueLooks counts the due looks (planned and extension) taken of an experiment.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
@@ -26,18 +28,16 @@ func (tx *PlatformTx) ExperimentCensus(ctx context.Context) ([]StateCensus, erro
 	if err != nil {
 		return nil, fmt.Errorf("count experiments by state: %w", err)
 	}
-	defer rows.Close()
-	var out []StateCensus
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StateCensus, error) {
 		var c StateCensus
 		var secs float64
-		if err := rows.Scan(&c.State, &c.Count, &secs); err != nil {
-			return nil, fmt.Errorf("count experiments by state: %w", err)
+		if err := r.Scan(&c.State, &c.Count, &secs); err != nil {
+			return c, err
 		}
 		c.Oldest = time.Duration(max(secs, 0) * float64(time.Second))
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return c, nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("count experiments by state: %w", err)
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/phoenixotel/phoenix/shared/analysis"
 )
@@ -105,18 +106,19 @@ func (tx *Tx) CoverageGaps(ctx context.Context, experimentID uuid.UUID) ([]analy
 	if err != nil {
 		return nil, fmt.Errorf("read coverage of %s: %w", experimentID, err)
 	}
-	defer rows.Close()
-	out := []analysis.CoverageWindow{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (analysis.CoverageWindow, error) {
 		var w analysis.CoverageWindow
 		var start time.Time
-		if err := rows.Scan(&start, &w.Baseline, &w.Candidate); err != nil {
-			return nil, fmt.Errorf("read coverage of %s: %w", experimentID, err)
+		if err := r.Scan(&start, &w.Baseline, &w.Candidate); err != nil {
+			return w, err
 		}
 		w.Start = start.UTC()
-		out = append(out, w)
+		return w, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read coverage of %s: %w", experimentID, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // InputParity reads what each variant's collectors received, for the input-parity check: per
