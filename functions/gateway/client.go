@@ -148,7 +148,7 @@ func afterFunc(slot **time.Timer, d time.Duration, f func()) {
 // run is the reader goroutine: it reads until the connection ends, then releases the client's
 // subscriptions, waits for the writer and leaves the hub.
 func (c *client) run() {
-	defer c.hub.remove(c)
+	defer c.hub.conns.remove(c)
 	c.readLoop()
 	close(c.readerDone)
 	c.close(0, "", disconnectLost)

@@ -61,10 +61,10 @@ func New(opts Options) (*Gateway, error) {
 	g.hub = newHub(&g.opts, m)
 	g.hub.broker = newRedisBroker(opts.Redis, realtime.RevocationChannel(opts.ChannelPrefix), redisHandlers{
 		message:      g.hub.dispatch,
-		control:      g.hub.notice,
+		control:      g.hub.sweeper.notice,
 		resubscribed: g.hub.resubscribed,
 	}, opts.RedisHealthInterval, m, opts.Logger)
-	go g.hub.sweepLoop()
+	go g.hub.sweeper.loop()
 	g.upgrader = websocket.Upgrader{
 		HandshakeTimeout: opts.WriteTimeout,
 		ReadBufferSize:   readBufferSize,
@@ -138,7 +138,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		refuse(refusedForbidden, http.StatusForbidden, "the token may not read experiments", 0)
 		return
 	}
-	if err := g.hub.reserve(id); err != nil {
+	if err := g.hub.conns.reserve(id); err != nil {
 		switch {
 		case errors.Is(err, errTenantLimit):
 			refuse(refusedTenantLimit, http.StatusTooManyRequests, err.Error(), 5*time.Second)
@@ -155,12 +155,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	conn, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade has answered the request.
-		g.hub.release(id)
+		g.hub.conns.release(id)
 		log.Info("gateway: upgrade failed", "error", err)
 		return
 	}
 	c := newClient(g.ids.Add(1), id, conn, g.hub)
-	if err := g.hub.add(c); err != nil {
+	if err := g.hub.conns.add(c); err != nil {
 		// Shutdown began during the upgrade.
 		c.refuse(websocket.CloseGoingAway, "server shutting down", disconnectShutdown)
 		return

@@ -475,15 +475,7 @@ func hasLabels(m *dto.Metric, values []string) bool {
 }
 
 // serverClients returns the gateway's connected clients.
-func (e *env) serverClients() []*client {
-	e.gw.hub.connMu.Lock()
-	defer e.gw.hub.connMu.Unlock()
-	cs := make([]*client, 0, len(e.gw.hub.clients))
-	for c := range e.gw.hub.clients {
-		cs = append(cs, c)
-	}
-	return cs
-}
+func (e *env) serverClients() []*client { return e.gw.hub.conns.list(uuid.Nil) }
 
 // smallReadBufferDial dials with a shrunken kernel receive buffer, for a client that should stop
 // accepting data after a few kilobytes.

@@ -8,34 +8,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
 )
 
-// Errors of hub.reserve: 503 for the first two, 429 for the caps of one tenant or user.
-var (
-	errTooManyConnections = errors.New("too many connections on this replica")
-	errShuttingDown       = errors.New("shutting down")
-	errTenantLimit        = errors.New("too many connections of this tenant")
-	errUserLimit          = errors.New("too many connections of this user")
-	errClientGone         = errors.New("client closed")
-)
+// errClientGone: the client closed while it was being subscribed.
+var errClientGone = errors.New("client closed")
 
 // replayBatch is how many events one history read returns while catching up.
 const replayBatch = 256
-
-// revocationWorkers bounds the revocation checks in flight at once during a sweep.
-const revocationWorkers = 8
-
-// userKey identifies a subject within its tenant, for the per-user cap.
-type userKey struct {
-	// tenant is the subject's tenant.
-	tenant uuid.UUID
-	// subject is the user or service account id.
-	subject string
-}
 
 // subscription is one channel this replica is subscribed to, and the clients that hold it.
 type subscription struct {
@@ -70,8 +52,8 @@ type subscription struct {
 	known bool
 }
 
-// hub owns the connected clients and their channel subscriptions and dispatches events to them.
-// Subscriptions are refcounted, so the process subscribes to a channel once however many clients
+// hub owns the channel subscriptions of the connected clients (conns) and dispatches events to
+// them in order; the sweeper closes revoked ones. Subscriptions are refcounted, so the process subscribes to a channel once however many clients
 // want it, and an event is encoded once per channel however many clients receive it.
 type hub struct {
 	// opts are the gateway's resolved options.
@@ -91,20 +73,10 @@ type hub struct {
 	// batches lends the writers their batch buffers (*[]byte).
 	batches sync.Pool
 
-	// connMu guards clients, tenants, users, reserved and closing.
-	connMu sync.Mutex
-	// clients are the connected clients.
-	clients map[*client]struct{}
-	// tenants counts connections and reservations per tenant.
-	tenants map[uuid.UUID]int
-	// users counts connections and reservations per subject.
-	users map[userKey]int
-	// reserved counts handshakes that passed the caps but are not added yet.
-	reserved int
-	// closing is set by shutdown; no client is added after it.
-	closing bool
-	// running counts added clients until both their goroutines have ended.
-	running sync.WaitGroup
+	// conns counts and holds the connected clients within the caps.
+	conns *conns
+	// sweeper closes the connections whose credentials were revoked.
+	sweeper *sweeper
 
 	// cmdMu serializes refcount changes together with the broker calls they cause, so the broker
 	// sees subscribe and unsubscribe of a channel in the order the refcounts changed.
@@ -114,106 +86,27 @@ type hub struct {
 	// subs are the live subscriptions by Redis channel. Written with both cmdMu and subMu held,
 	// so either is enough to read it.
 	subs map[string]*subscription
-
-	// notices carries tenants named by revocation notices to the sweeper.
-	notices chan uuid.UUID
-	// stop ends the sweeper.
-	stop chan struct{}
-	// stopOnce makes stopping idempotent.
-	stopOnce sync.Once
-	// sweeperDone is closed when the sweeper has returned.
-	sweeperDone chan struct{}
 }
 
 // newHub returns a hub without a broker; the caller sets it and starts the sweeper, since the
 // broker's constructor needs the hub's handlers.
 func newHub(opts *Options, m *metrics) *hub {
+	cs := newConns(opts, m)
 	return &hub{
+		conns:       cs,
+		sweeper:     newSweeper(cs, opts.RecheckInterval, opts.Logger),
 		opts:        opts,
 		history:     realtime.NewHistory(opts.Redis, opts.ChannelPrefix),
 		experiments: newExperimentCache(opts.Experiments),
 		metrics:     m,
 		log:         opts.Logger,
 		epoch:       time.Now(),
-		clients:     make(map[*client]struct{}),
-		tenants:     make(map[uuid.UUID]int),
-		users:       make(map[userKey]int),
 		subs:        make(map[string]*subscription),
-		notices:     make(chan uuid.UUID, 64),
-		stop:        make(chan struct{}),
-		sweeperDone: make(chan struct{}),
 	}
 }
 
 // now is the current offset from epoch, for queued.at.
 func (h *hub) now() int64 { return int64(time.Since(h.epoch)) }
-
-// reserve claims a connection slot for id's handshake about to upgrade, within the replica's,
-// the tenant's and the user's caps.
-func (h *hub) reserve(id Identity) error {
-	h.connMu.Lock()
-	defer h.connMu.Unlock()
-	user := userKey{id.Tenant, id.Subject}
-	switch {
-	case h.closing:
-		return errShuttingDown
-	case len(h.clients)+h.reserved >= h.opts.MaxConnections:
-		return errTooManyConnections
-	case h.tenants[id.Tenant] >= h.opts.MaxConnectionsPerTenant:
-		return errTenantLimit
-	case h.users[user] >= h.opts.MaxConnectionsPerUser:
-		return errUserLimit
-	}
-	h.reserved++
-	h.tenants[id.Tenant]++
-	h.users[user]++
-	return nil
-}
-
-// release gives back the slot of a handshake that did not upgrade.
-func (h *hub) release(id Identity) {
-	h.connMu.Lock()
-	defer h.connMu.Unlock()
-	h.reserved--
-	h.unreserve(userKey{id.Tenant, id.Subject})
-}
-
-// unreserve drops user from the per-tenant and per-user counts. connMu must be held.
-func (h *hub) unreserve(user userKey) {
-	if h.tenants[user.tenant]--; h.tenants[user.tenant] <= 0 {
-		delete(h.tenants, user.tenant)
-	}
-	if h.users[user]--; h.users[user] <= 0 {
-		delete(h.users, user)
-	}
-}
-
-// add turns a reserved slot into a connected client. It fails if shutdown began since the
-// reservation, and then gives the slot back.
-func (h *hub) add(c *client) error {
-	h.connMu.Lock()
-	defer h.connMu.Unlock()
-	h.reserved--
-	if h.closing {
-		h.unreserve(c.owner)
-		return errShuttingDown
-	}
-	h.clients[c] = struct{}{}
-	h.running.Add(1)
-	h.metrics.connections.Inc()
-	return nil
-}
-
-// remove forgets a client whose goroutines have both ended.
-func (h *hub) remove(c *client) {
-	h.metrics.connections.Dec()
-	h.metrics.disconnects.WithLabelValues(c.reason).Inc()
-	h.connMu.Lock()
-	delete(h.clients, c)
-	h.unreserve(c.owner)
-	h.connMu.Unlock()
-	h.running.Done()
-}
 
 // subscribe makes c a holder of ch under its client-side name, subscribing Redis if c is the
 // first. Once the subscription is confirmed c is acknowledged with the channel's latest number,
@@ -501,131 +394,12 @@ func (h *hub) broadcast(s *subscription, e realtime.Event, at int64) {
 	}
 }
 
-// notice handles a revocation notice (a tenant id) from Redis: that tenant's connections are
-// re-checked now. It never blocks the receive goroutine; a notice that does not fit waits for the
-// periodic sweep.
-func (h *hub) notice(payload string) {
-	tenant, err := uuid.Parse(payload)
-	if err != nil {
-		h.log.Warn("gateway: ignored a revocation notice that is not a tenant id")
-		return
-	}
-	select {
-	case h.notices <- tenant:
-	default:
-	}
-}
-
-// sweepLoop re-checks credentials for revocation: all of them every RecheckInterval, a tenant's
-// when a notice names it.
-func (h *hub) sweepLoop() {
-	defer close(h.sweeperDone)
-	t := time.NewTicker(h.opts.RecheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-			h.sweep(uuid.Nil)
-		case tenant := <-h.notices:
-			h.sweep(tenant)
-		}
-	}
-}
-
-// sweep asks, once per credential, whether the credentials of tenant's connections (every
-// tenant's for uuid.Nil) were revoked, and closes those that were with 4003. A check that fails
-// keeps its connections until the next sweep.
-func (h *hub) sweep(tenant uuid.UUID) {
-	type group struct {
-		id      *Identity
-		clients []*client
-	}
-	groups := map[string]*group{}
-	var solo []*group
-	h.connMu.Lock()
-	for c := range h.clients {
-		id := c.identity.Load()
-		if id.Revoked == nil || (tenant != uuid.Nil && id.Tenant != tenant) {
-			continue
-		}
-		if id.Credential == "" {
-			solo = append(solo, &group{id: id, clients: []*client{c}})
-			continue
-		}
-		g := groups[id.Credential]
-		if g == nil {
-			g = &group{id: id}
-			groups[id.Credential] = g
-		}
-		g.clients = append(g.clients, c)
-	}
-	h.connMu.Unlock()
-
-	work := make(chan *group)
-	var failed, revoked int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range revocationWorkers {
-		wg.Go(func() {
-			for g := range work {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				yes, err := g.id.Revoked(ctx)
-				cancel()
-				mu.Lock()
-				if err != nil {
-					failed++
-				} else if yes {
-					revoked += len(g.clients)
-				}
-				mu.Unlock()
-				if err != nil || !yes {
-					continue
-				}
-				for _, c := range g.clients {
-					// A client that re-authenticated since holds another credential.
-					if c.identity.Load().Credential == g.id.Credential {
-						c.close(CloseTokenRevoked, "token revoked", disconnectRevoked)
-					}
-				}
-			}
-		})
-	}
-	for _, g := range groups {
-		work <- g
-	}
-	for _, g := range solo {
-		work <- g
-	}
-	close(work)
-	wg.Wait()
-	if failed > 0 {
-		h.log.Warn("gateway: revocation checks failed; connections kept until the next check", "failed", failed)
-	}
-	if revoked > 0 {
-		h.log.Info("gateway: closed connections of revoked credentials", "connections", revoked)
-	}
-}
-
-// stopSweeper ends the sweeper and waits for it.
-func (h *hub) stopSweeper() {
-	h.stopOnce.Do(func() { close(h.stop) })
-	<-h.sweeperDone
-}
-
 // shutdown stops accepting clients, then closes every client with 1001, spread evenly over the
 // drain window (at most half of the time ctx leaves), and waits until their goroutines have
 // ended or ctx is done, when it drops the remaining connections. Then it closes the broker.
 func (h *hub) shutdown(ctx context.Context) error {
-	h.connMu.Lock()
-	h.closing = true
-	clients := make([]*client, 0, len(h.clients))
-	for c := range h.clients {
-		clients = append(clients, c)
-	}
-	h.connMu.Unlock()
-	h.stopSweeper()
+	clients := h.conns.close()
+	h.sweeper.stop()
 
 	window := h.opts.DrainWindow
 	if deadline, ok := ctx.Deadline(); ok {
@@ -652,7 +426,7 @@ func (h *hub) shutdown(ctx context.Context) error {
 	}
 	finished := make(chan struct{})
 	go func() {
-		h.running.Wait()
+		h.conns.running.Wait()
 		close(finished)
 	}()
 	var err error
