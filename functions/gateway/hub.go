@@ -53,8 +53,9 @@ type subscription struct {
 }
 
 // hub owns the channel subscriptions of the connected clients (conns) and dispatches events to
-// them in order; the sweeper closes revoked ones. Subscriptions are refcounted, so the process subscribes to a channel once however many clients
-// want it, and an event is encoded once per channel however many clients receive it.
+// them in order; the sweeper closes revoked ones. Subscriptions are refcounted, so the process
+// subscribes to a channel once however many clients want it, and an event is encoded once per
+// channel however many clients receive it.
 type hub struct {
 	// opts are the gateway's resolved options.
 	opts *Options
