@@ -2,17 +2,13 @@
 // into collector configurations and Kubernetes manifests (shared/pipeline), stores them, and
 // replies that they are ready — or that they cannot be, with the reason, which fails the
 // experiment. It is idempotent like every function: a redelivered request answers the same.
-//
-// Applying and removing the manifests on a cluster (deploy and teardown requests) is not built
-// yet: those requests are refused as unprocessable (422, not retried) and reach the dead-letter
-// sink; the deploying timeout then fails the experiment with a clear reason.
+// Applying and removing the manifests is the deployer's (functions/deployer).
 package generator
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -71,9 +67,6 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 func (g *Generator) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
 	switch e.Type() {
 	case events.ManifestsRequested:
-	case events.DeployRequested, events.TeardownRequested:
-		return nil, &function.Error{Status: http.StatusUnprocessableEntity,
-			Err: fmt.Errorf("applying manifests to a cluster is not built yet; cannot handle %s for %s", e.Type(), e.Subject())}
 	default:
 		return nil, function.Invalid(fmt.Errorf("the generator does not consume %q", e.Type()))
 	}

@@ -120,13 +120,15 @@ func TestManifestsRequested_BadParametersFailWithTheReason(t *testing.T) {
 	}
 }
 
-func TestHandle_RefusesWhatItCannotDoYet(t *testing.T) {
+// TestHandle_RefusesWhatIsNotItsOwn: deploy and teardown are the deployer's, anything else no
+// one's: refused as invalid (400, not retried).
+func TestHandle_RefusesWhatIsNotItsOwn(t *testing.T) {
 	t.Parallel()
 	exp := uuid.New()
 	g := New(nil, Options{})
 	for typ, want := range map[string]int{
-		events.DeployRequested:   http.StatusUnprocessableEntity,
-		events.TeardownRequested: http.StatusUnprocessableEntity,
+		events.DeployRequested:   http.StatusBadRequest,
+		events.TeardownRequested: http.StatusBadRequest,
 		"io.phoenix.other.v1":    http.StatusBadRequest,
 	} {
 		e, _ := events.New("id", typ, events.SourceController, uuid.New(), exp, events.ExperimentRef{ExperimentID: exp})
