@@ -3,9 +3,10 @@
 // transition row and the processed-event record commit in one transaction with compare-and-set
 // on the current state, so duplicate and concurrent deliveries have exactly one effect. After the
 // commit the transition is published to Redis for the gateway (best effort, repeated on
-// redelivery) and the follow-up command goes back to the broker as the reply, recorded with the
-// outcome so a redelivery answers the same. Time moves experiments only on PingSource ticks, whose
-// follow-ups go through an outbox table drained on every tick.
+// redelivery). Follow-up commands take one path, whatever moved the experiment (an event or a
+// clock tick): written to the outbox in the move's transaction, sent to the broker right after
+// the commit, and sent again by every tick until the broker has taken them — a broker outage
+// delays follow-ups but loses none, and a redelivered cause adds none.
 package controller
 
 import (
@@ -51,7 +52,7 @@ type Sender interface {
 type Controller struct {
 	store     *store.Store        // experiments, transitions, processed events
 	publisher Publisher           // Redis pub/sub for the gateway
-	sender    Sender              // the broker, for follow-ups of ticks
+	sender    Sender              // the broker: the outbox's follow-ups
 	timeouts  experiment.Timeouts // how long each waiting phase may last
 	now       func() time.Time    // the clock; ticks compare deadlines with it
 	metrics   *metrics            // transitions committed
@@ -128,75 +129,82 @@ func (c *Controller) Handle(ctx context.Context, e event.Event) (*event.Event, e
 		if cmd.Reason != "" {
 			reason += ": " + cmd.Reason
 		}
-		return c.apply(ctx, e, tenant, cmd.ExperimentID, t, reason, nil)
+		return c.apply(ctx, step{cause: e, tenant: tenant, id: cmd.ExperimentID, trigger: t, reason: reason})
 	case events.ManifestsGenerated:
 		var ref events.ExperimentRef
 		if err := decode(e, &ref, func() uuid.UUID { return ref.ExperimentID }); err != nil {
 			return nil, err
 		}
-		return c.apply(ctx, e, tenant, ref.ExperimentID, experiment.ManifestsGenerated, "manifests generated", nil)
+		return c.apply(ctx, step{cause: e, tenant: tenant, id: ref.ExperimentID, trigger: experiment.ManifestsGenerated,
+			reason: "manifests generated"})
 	case events.ManifestsFailed:
 		var f events.Failure
 		if err := decode(e, &f, func() uuid.UUID { return f.ExperimentID }); err != nil {
 			return nil, err
 		}
-		return c.apply(ctx, e, tenant, f.ExperimentID, experiment.Fail, "manifests could not be generated: "+f.Reason, nil)
+		return c.apply(ctx, step{cause: e, tenant: tenant, id: f.ExperimentID, trigger: experiment.Fail,
+			reason: "manifests could not be generated: " + f.Reason})
 	case events.WorkloadFailed:
 		var f events.WorkloadFailure
 		if err := decode(e, &f, func() uuid.UUID { return f.ExperimentID }); err != nil {
 			return nil, err
 		}
-		return c.apply(ctx, e, tenant, f.ExperimentID, experiment.Fail, f.Variant+" collector failed: "+f.Reason, nil)
+		return c.apply(ctx, step{cause: e, tenant: tenant, id: f.ExperimentID, trigger: experiment.Fail,
+			reason: f.Variant + " collector failed: " + f.Reason})
 	case events.AnalysisCompleted:
 		var res events.AnalysisResult
 		if err := decode(e, &res, func() uuid.UUID { return res.ExperimentID }); err != nil {
 			return nil, err
 		}
-		if res.Verdict == experiment.VerdictContinue {
-			// The collectors still run (teardown comes with completion): the run goes on for
-			// the extension, then the clock asks for another analysis.
-			return c.apply(ctx, e, tenant, res.ExperimentID, experiment.MoreDataNeeded,
-				fmt.Sprintf("the analysis needs more data: run extended by %s", time.Duration(res.ExtendSeconds)*time.Second),
-				func(ctx context.Context, tx *store.Tx) error {
-					exp, err := tx.Experiment(ctx, res.ExperimentID)
-					if err != nil {
-						return err
-					}
-					return tx.ExtendRun(ctx, res.ExperimentID, min(exp.DurationSeconds+res.ExtendSeconds, experiment.MaxRunSeconds))
-				})
-		}
-		trigger, reason := experiment.AnalysisCompleted, "verdict: "+string(res.Verdict)
-		if res.Early {
-			// A live look found the answer clear while the run goes on. If the run has ended
-			// meanwhile (analyzing), the move does not apply and the due look decides.
-			trigger, reason = experiment.ConcludedEarly, "ended early, verdict: "+string(res.Verdict)
-		}
-		if res.Reason != "" {
-			reason += " — " + res.Reason
-		}
-		return c.apply(ctx, e, tenant, res.ExperimentID, trigger, reason,
-			func(ctx context.Context, tx *store.Tx) error {
-				if err := tx.SetVerdict(ctx, res.ExperimentID, string(res.Verdict)); err != nil {
-					return err
-				}
-				if !c.autoPromote || res.Verdict != experiment.VerdictPromote {
-					return nil
-				}
-				// The promote command a user would send, in the outbox of this transaction: it
-				// reaches the broker with the next drain and moves the experiment like any other.
-				cmd, err := events.Reply(e, consumer, events.ExperimentPromote, events.SourceController, tenant, res.ExperimentID,
-					events.Command{ExperimentID: res.ExperimentID, RequestedBy: "phoenix-controller", Reason: "auto-promote: the analysis recommends the candidate"})
-				if err != nil {
-					return err
-				}
-				raw, err := cmd.MarshalJSON()
-				if err != nil {
-					return err
-				}
-				return tx.Enqueue(ctx, raw)
-			})
+		return c.apply(ctx, c.analysed(e, tenant, res))
 	}
 	return nil, function.Invalid(fmt.Errorf("the controller does not consume %q", e.Type()))
+}
+
+// analysed is the step an analysis result asks for: more run time for continue (the collectors
+// still run; the clock asks for another analysis after the extension), else completion with the
+// verdict — early when a live look found the answer clear while the run goes on (if the run has
+// ended meanwhile, the move does not apply and the due look decides).
+func (c *Controller) analysed(e event.Event, tenant uuid.UUID, res events.AnalysisResult) step {
+	if res.Verdict == experiment.VerdictContinue {
+		return step{cause: e, tenant: tenant, id: res.ExperimentID, trigger: experiment.MoreDataNeeded,
+			reason: fmt.Sprintf("the analysis needs more data: run extended by %s", time.Duration(res.ExtendSeconds)*time.Second),
+			extra: func(ctx context.Context, tx *store.Tx) error {
+				exp, err := tx.Experiment(ctx, res.ExperimentID)
+				if err != nil {
+					return err
+				}
+				return tx.ExtendRun(ctx, res.ExperimentID, min(exp.DurationSeconds+res.ExtendSeconds, experiment.MaxRunSeconds))
+			}}
+	}
+	trigger, reason := experiment.AnalysisCompleted, "verdict: "+string(res.Verdict)
+	if res.Early {
+		trigger, reason = experiment.ConcludedEarly, "ended early, verdict: "+string(res.Verdict)
+	}
+	if res.Reason != "" {
+		reason += " — " + res.Reason
+	}
+	return step{cause: e, tenant: tenant, id: res.ExperimentID, trigger: trigger, reason: reason,
+		extra: func(ctx context.Context, tx *store.Tx) error {
+			if err := tx.SetVerdict(ctx, res.ExperimentID, string(res.Verdict)); err != nil {
+				return err
+			}
+			if !c.autoPromote || res.Verdict != experiment.VerdictPromote {
+				return nil
+			}
+			// The promote command a user would send, in the outbox of this transaction: it
+			// leaves with the follow-ups and moves the experiment like any other command.
+			cmd, err := events.Reply(e, consumer, events.ExperimentPromote, events.SourceController, tenant, res.ExperimentID,
+				events.Command{ExperimentID: res.ExperimentID, RequestedBy: "phoenix-controller", Reason: "auto-promote: the analysis recommends the candidate"})
+			if err != nil {
+				return err
+			}
+			raw, err := cmd.MarshalJSON()
+			if err != nil {
+				return err
+			}
+			return tx.Enqueue(ctx, raw)
+		}}
 }
 
 // decode reads the payload into v and checks that the event's subject is the experiment the
@@ -208,26 +216,43 @@ func decode(e event.Event, v events.Validator, id func() uuid.UUID) error {
 	return nil
 }
 
-// apply runs one trigger for one experiment exactly once and then says what must be said: the
-// reply (the next command, for the broker), the transition (for the gateway).
-func (c *Controller) apply(ctx context.Context, e event.Event, tenant, id uuid.UUID, t experiment.Trigger, reason string,
-	extra func(context.Context, *store.Tx) error) (*event.Event, error) {
-	res, err := c.once(ctx, tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-		return c.move(ctx, tx, e, tenant, id, t, reason, extra)
+// step is one move an event or a tick asks for.
+type step struct {
+	cause   event.Event        // what asks for it: its id makes the move exactly-once
+	tenant  uuid.UUID          // whose experiment
+	id      uuid.UUID          // the experiment
+	trigger experiment.Trigger // what happened, for the transition table
+	reason  string             // recorded with the transition
+	// extra writes more in the move's transaction (the verdict, an extension); nil for nothing.
+	extra func(context.Context, *store.Tx) error
+}
+
+// apply runs one step exactly once and then says what must be said: the transition (for the
+// gateway) and the follow-up (from the outbox, for the broker).
+func (c *Controller) apply(ctx context.Context, s step) (*event.Event, error) {
+	res, err := c.once(ctx, s.tenant, s.cause, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+		return c.move(ctx, tx, s)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.announce(ctx, tenant, id, res); err != nil {
-		return nil, err
+	c.announce(ctx, s.tenant, s.id, res)
+	c.send(ctx)
+	return nil, nil
+}
+
+// send drains the outbox now, so a follow-up does not wait for the next tick. Failing is not
+// this delivery's failure: the move is committed and its follow-up kept; the next tick sends it.
+func (c *Controller) send(ctx context.Context) {
+	if err := c.drain(ctx); err != nil {
+		logging.FromContext(ctx).Warn("follow-ups not sent yet; the next tick sends them", "err", err)
 	}
-	return res.Reply, nil
 }
 
 // move is the transaction body: load the experiment inside the tenant (RLS), consult the table,
 // compare-and-set, record the transition, and build the follow-ups.
-func (c *Controller) move(ctx context.Context, tx *store.Tx, cause event.Event, tenant, id uuid.UUID, t experiment.Trigger,
-	reason string, extra func(context.Context, *store.Tx) error) (delivery.Result, error) {
+func (c *Controller) move(ctx context.Context, tx *store.Tx, s step) (delivery.Result, error) {
+	cause, tenant, id, t, reason := s.cause, s.tenant, s.id, s.trigger, s.reason
 	exp, err := tx.LockExperiment(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return delivery.Result{}, function.Invalid(fmt.Errorf("tenant has no experiment %s", id))
@@ -253,8 +278,8 @@ func (c *Controller) move(ctx context.Context, tx *store.Tx, cause event.Event, 
 	if err != nil {
 		return delivery.Result{}, err
 	}
-	if extra != nil {
-		if err := extra(ctx, tx); err != nil {
+	if s.extra != nil {
+		if err := s.extra(ctx, tx); err != nil {
 			return delivery.Result{}, err
 		}
 	}
@@ -271,7 +296,13 @@ func (c *Controller) move(ctx context.Context, tx *store.Tx, cause event.Event, 
 		if err != nil {
 			return delivery.Result{}, err
 		}
-		res.Reply = &r
+		raw, err := r.MarshalJSON()
+		if err != nil {
+			return delivery.Result{}, fmt.Errorf("encode follow-up: %w", err)
+		}
+		if err := tx.Enqueue(ctx, raw); err != nil {
+			return delivery.Result{}, err
+		}
 	}
 	return res, nil
 }
@@ -296,17 +327,16 @@ func followUp(s experiment.State) string {
 // logged and the delivery still succeeds. Pub/sub is at-most-once anyway; clients that miss a
 // transition read it back from GET /v1/experiments/{id}/transitions, and a redelivery of the cause
 // publishes it again.
-func (c *Controller) announce(ctx context.Context, tenant, id uuid.UUID, res delivery.Result) error {
+func (c *Controller) announce(ctx context.Context, tenant, id uuid.UUID, res delivery.Result) {
 	for _, m := range res.Publish {
 		payload, err := m.MarshalJSON()
-		if err != nil {
-			return fmt.Errorf("encode transition: %w", err)
+		if err == nil {
+			err = c.publisher.Publish(ctx, tenant, id, payload)
 		}
-		if err := c.publisher.Publish(ctx, tenant, id, payload); err != nil {
+		if err != nil {
 			logging.FromContext(ctx).Error("publish transition for the gateway", "experiment", id, "err", err)
 		}
 	}
-	return nil
 }
 
 // workloadChanged handles ApiServerSource updates of collector workloads: it records the
@@ -320,7 +350,6 @@ func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event
 	if err != nil {
 		return nil, function.Invalid(err)
 	}
-	var reply *event.Event
 	res, err := c.once(ctx, st.Tenant, e, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		// Locked: both variants reporting ready at once are counted one after the other.
 		exp, err := tx.LockExperiment(ctx, st.Experiment)
@@ -338,23 +367,20 @@ func (c *Controller) workloadChanged(ctx context.Context, e event.Event) (*event
 		if !both || exp.State != experiment.Deploying {
 			return delivery.Result{Outcome: delivery.Applied}, nil
 		}
-		return c.move(ctx, tx, e, st.Tenant, st.Experiment, experiment.WorkloadsReady, "both variants' collectors are ready", nil)
+		return c.move(ctx, tx, step{cause: e, tenant: st.Tenant, id: st.Experiment, trigger: experiment.WorkloadsReady,
+			reason: "both variants' collectors are ready"})
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.announce(ctx, st.Tenant, st.Experiment, res); err != nil {
-		return nil, err
-	}
-	reply = res.Reply
-	return reply, nil
+	c.announce(ctx, st.Tenant, st.Experiment, res)
+	c.send(ctx)
+	return nil, nil
 }
 
 // tick handles a PingSource tick: it finds, across tenants, the experiments whose run or phase
-// is over and moves each in its own tenant transaction, exactly once per tick and experiment. The
-// follow-ups (analysis, teardown) are written to the outbox in the move's transaction and sent
-// after it; every tick first sends whatever an earlier one could not, so a broker outage delays
-// follow-ups but loses none.
+// is over and moves each in its own tenant transaction, exactly once per tick and experiment.
+// Every tick first sends whatever the outbox still holds, then the follow-ups of its own moves.
 func (c *Controller) tick(ctx context.Context, e event.Event) error {
 	log := logging.FromContext(ctx)
 	if err := c.drain(ctx); err != nil {
@@ -378,15 +404,7 @@ func (c *Controller) tick(ctx context.Context, e event.Event) error {
 		per := e.Clone()
 		per.SetID(e.ID() + "/" + a.ID.String())
 		res, err := c.once(ctx, a.TenantID, per, func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
-			res, err := c.move(ctx, tx, per, a.TenantID, a.ID, t, reason, nil)
-			if err != nil || res.Reply == nil {
-				return res, err
-			}
-			raw, err := res.Reply.MarshalJSON()
-			if err != nil {
-				return res, fmt.Errorf("encode follow-up: %w", err)
-			}
-			return res, tx.Enqueue(ctx, raw)
+			return c.move(ctx, tx, step{cause: per, tenant: a.TenantID, id: a.ID, trigger: t, reason: reason})
 		})
 		var fe *function.Error
 		switch {
@@ -396,7 +414,7 @@ func (c *Controller) tick(ctx context.Context, e event.Event) error {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("experiment %s: %w", a.ID, err))
 		default:
-			_ = c.announce(ctx, a.TenantID, a.ID, res)
+			c.announce(ctx, a.TenantID, a.ID, res)
 		}
 	}
 	if err := c.drain(ctx); err != nil {

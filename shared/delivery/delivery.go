@@ -1,7 +1,7 @@
 // Package delivery gives CloudEvent consumers exactly-once effects under Knative's at-least-once
 // delivery. It owns the protocol: claim the event id in the tenant's transaction, apply, record the
-// outcome together with everything the consumer must say afterwards (its reply, the events it
-// publishes to the gateway and sends to the broker) in the same transaction. A redelivery does not
+// outcome together with everything the consumer must say afterwards (its reply to the broker, the
+// events it publishes to the gateway) in the same transaction. A redelivery does not
 // apply again; it returns the recorded result, so the consumer repeats exactly what it said —
 // which also finishes the job when publishing or sending failed the first time (an outbox).
 // It does not decide what an event means — that is the consumer's apply function.
@@ -33,7 +33,6 @@ type Result struct {
 	Outcome string        `json:"outcome"`           // Applied or Ignored
 	Reply   *event.Event  `json:"reply,omitempty"`   // the HTTP reply to the broker
 	Publish []event.Event `json:"publish,omitempty"` // events for the gateway (Redis)
-	Send    []event.Event `json:"send,omitempty"`    // further events for the broker
 }
 
 // Apply handles one event inside its tenant's transaction. Returning an error wrapped with

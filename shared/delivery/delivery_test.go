@@ -79,13 +79,13 @@ func TestOnce_AppliesOnceAndReplaysTheOutcome(t *testing.T) {
 	follow.SetSource("test")
 	e2 := e.Clone()
 	e2.SetID("ev-2")
-	withSend := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
+	withFollowUps := func(ctx context.Context, tx *store.Tx) (delivery.Result, error) {
 		calls++
-		return delivery.Result{Outcome: delivery.Applied, Send: []event.Event{follow}, Reply: &follow}, nil
+		return delivery.Result{Outcome: delivery.Applied, Publish: []event.Event{follow}, Reply: &follow}, nil
 	}
 	for range 2 {
-		res, err := delivery.Once(ctx, st, "test", tenant, e2, withSend)
-		if err != nil || len(res.Send) != 1 || res.Send[0].ID() != "follow-1" || res.Reply == nil || res.Outcome != delivery.Applied {
+		res, err := delivery.Once(ctx, st, "test", tenant, e2, withFollowUps)
+		if err != nil || len(res.Publish) != 1 || res.Publish[0].ID() != "follow-1" || res.Reply == nil || res.Reply.ID() != "follow-1" || res.Outcome != delivery.Applied {
 			t.Fatalf("result %+v, %v", res, err)
 		}
 	}
