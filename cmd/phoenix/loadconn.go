@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // loadConn is one connection of the test and what its reader saw.
@@ -121,27 +123,30 @@ func openOne(ctx context.Context, d *websocket.Dialer, gw string, tokenFor func(
 	}
 	c := &loadConn{ws: ws, tenant: tenant}
 	_ = ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","channel":"tenant"}`)); err != nil {
+	if err := ws.WriteJSON(wsproto.ClientFrame{Type: wsproto.Subscribe, Channel: wsproto.ChannelTenant}); err != nil {
 		_ = ws.Close()
 		return nil, fmt.Errorf("connection %d: subscribe: %w", i, err)
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var f struct {
-		Type string `json:"type"`
-		Seq  uint64 `json:"seq"`
-		Code string `json:"code"`
-	}
-	if err := ws.ReadJSON(&f); err != nil || f.Type != "subscribed" {
+	var f wsproto.ServerFrame
+	if err := ws.ReadJSON(&f); err != nil || f.Type != wsproto.Subscribed {
 		_ = ws.Close()
 		return nil, fmt.Errorf("connection %d: subscribe answered %+v, %v", i, f, err)
 	}
 	// A channel that never had an event (seq 0) starts its numbering at any number (Redis's
 	// clock, see docs/websocket.md): its first event is expected, whatever it is.
-	if f.Seq > 0 {
-		c.next = f.Seq + 1
+	if n := f.Number(); n > 0 {
+		c.next = n + 1
 	}
 	return c, nil
 }
+
+// How the gateway's error and event frames begin (it writes "type" first), for scanning frames
+// without decoding them.
+const (
+	errorFramePrefix = `{"type":"` + wsproto.Error + `"`
+	eventFramePrefix = `{"type":"` + wsproto.Event + `"`
+)
 
 // read receives events until the connection is closed, calling done once it has want of the
 // events stamp recognises (stamp gives the time each was caused). Frames are read into one reused
@@ -175,11 +180,11 @@ func (c *loadConn) read(want int, deadline time.Time, stamp func(frame []byte) (
 		}
 		frame := buf.Bytes()
 		switch {
-		case bytes.HasPrefix(frame, []byte(`{"type":"error"`)):
+		case bytes.HasPrefix(frame, []byte(errorFramePrefix)):
 			if c.errFrame == "" {
 				c.errFrame = string(frame)
 			}
-		case !bytes.HasPrefix(frame, []byte(`{"type":"event"`)):
+		case !bytes.HasPrefix(frame, []byte(eventFramePrefix)):
 		default:
 			seq, okSeq := numberAfter(frame, `"seq":`) // the gateway's, which precedes the event's data
 			switch {

@@ -23,6 +23,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 func watchCmd() *cobra.Command {
@@ -166,7 +167,7 @@ func (v *view) stream(ctx context.Context, c *client) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	if err := conn.WriteJSON(map[string]string{"type": "subscribe", "channel": "experiment:" + v.exp.ID}); err != nil {
+	if err := conn.WriteJSON(wsproto.ClientFrame{Type: wsproto.Subscribe, Channel: wsproto.ChannelExperimentPrefix + v.exp.ID}); err != nil {
 		return err
 	}
 	// Subscribed first, then what happened before (or while disconnected) from the API: nothing
@@ -185,18 +186,13 @@ func (v *view) stream(ctx context.Context, c *client) error {
 	})
 	for {
 		alive()
-		var f struct {
-			Type    string          `json:"type"`
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Data    json.RawMessage `json:"data"`
-		}
+		var f wsproto.ServerFrame
 		if err := conn.ReadJSON(&f); err != nil {
 			return err
 		}
 		switch f.Type {
-		case "error":
-			if f.Code != "history_unavailable" {
+		case wsproto.Error:
+			if f.Code != wsproto.CodeHistoryUnavailable {
 				return fmt.Errorf("gateway: %s: %s", f.Code, f.Message)
 			}
 			// Events were lost on the way (the event store restarted, or the history no longer
@@ -206,7 +202,7 @@ func (v *view) stream(ctx context.Context, c *client) error {
 			if err := v.catchUp(ctx, c); err != nil || ended(v.exp.State) {
 				return err
 			}
-		case "event":
+		case wsproto.Event:
 			var e struct {
 				Type string          `json:"type"`
 				Data json.RawMessage `json:"data"`

@@ -43,14 +43,6 @@ type Identity struct {
 	Revoked func(ctx context.Context) (bool, error)
 }
 
-// Close codes of the protocol (docs/websocket.md). Clients refresh their token and reconnect on
-// 4001, log in again on 4003, and reconnect with "since" on 4008 and 1001.
-const (
-	CloseTokenExpired = 4001
-	CloseTokenRevoked = 4003
-	CloseSlowReader   = 4008
-)
-
 // ErrUnavailable, wrapped by an Authenticator's error, means the credential could not be checked
 // (a dependency is down): the handshake gets 503 instead of 401.
 var ErrUnavailable = errors.New("cannot check credentials now")

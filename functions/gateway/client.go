@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
+
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // client is one WebSocket connection. Its reader goroutine reads and answers frames and owns
@@ -133,7 +135,7 @@ func (c *client) arm() {
 	}
 	if at := c.identity.Load().ExpiresAt; !at.IsZero() {
 		afterFunc(&c.expiry, time.Until(at), func() {
-			c.close(CloseTokenExpired, "token expired", disconnectExpired)
+			c.close(wsproto.CloseTokenExpired, "token expired", disconnectExpired)
 		})
 	}
 }
@@ -195,7 +197,7 @@ func (c *client) deliver(f queued) {
 	if ok {
 		return
 	}
-	if c.close(CloseSlowReader, "slow reader", disconnectSlowReader) {
+	if c.close(wsproto.CloseSlowReader, "slow reader", disconnectSlowReader) {
 		c.log().Warn("gateway: disconnecting a slow reader", "queued", c.opts.SendQueue)
 	}
 }
@@ -266,29 +268,29 @@ func (c *client) handleAside(typ int, data []byte) {
 func (c *client) handle(ctx context.Context, typ int, data []byte) {
 	if !c.bucket.Allow() {
 		c.hub.metrics.dropped.WithLabelValues(droppedRateLimited).Inc()
-		c.deliver(queued{data: errorFrame(codeRateLimited, "too many frames; this one was ignored")})
+		c.deliver(queued{data: errorFrame(wsproto.CodeRateLimited, "too many frames; this one was ignored")})
 		return
 	}
 	if typ != websocket.TextMessage {
-		c.deliver(queued{data: errorFrame(codeBadRequest, "frames must be JSON text")})
+		c.deliver(queued{data: errorFrame(wsproto.CodeBadRequest, "frames must be JSON text")})
 		return
 	}
-	var m inbound
+	var m wsproto.ClientFrame
 	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
-		c.deliver(queued{data: errorFrame(codeBadRequest, `frame must be a JSON object with a "type" (and "since" a non-negative integer)`)})
+		c.deliver(queued{data: errorFrame(wsproto.CodeBadRequest, `frame must be a JSON object with a "type" (and "since" a non-negative integer)`)})
 		return
 	}
 	switch m.Type {
-	case typePing:
+	case wsproto.Ping:
 		c.deliver(queued{data: pongFrame})
-	case typeSubscribe:
+	case wsproto.Subscribe:
 		c.subscribe(ctx, m.Channel, m.Since)
-	case typeUnsubscribe:
+	case wsproto.Unsubscribe:
 		c.unsubscribe(m.Channel)
-	case typeAuth:
+	case wsproto.Auth:
 		c.reauthenticate(ctx, m.Token)
 	default:
-		c.deliver(queued{data: errorFrame(codeUnknownType, "unknown frame type "+quote(m.Type))})
+		c.deliver(queued{data: errorFrame(wsproto.CodeUnknownType, "unknown frame type "+quote(m.Type))})
 	}
 }
 
@@ -298,15 +300,15 @@ func (c *client) subscribe(ctx context.Context, name string, since *uint64) {
 	id := c.identity.Load()
 	canonical, ch, err := parseChannel(id.Tenant, name)
 	if err != nil {
-		c.deliver(queued{data: errorFrame(codeInvalidChannel, err.Error())})
+		c.deliver(queued{data: errorFrame(wsproto.CodeInvalidChannel, err.Error())})
 		return
 	}
 	if c.holding(canonical) >= 0 {
-		c.deliver(queued{data: channelErrorFrame(codeAlreadySubscribed, canonical, "already subscribed; unsubscribe first to subscribe with since")})
+		c.deliver(queued{data: channelErrorFrame(wsproto.CodeAlreadySubscribed, canonical, "already subscribed; unsubscribe first to subscribe with since")})
 		return
 	}
 	if len(c.subs) >= c.opts.MaxSubscriptions {
-		c.deliver(queued{data: channelErrorFrame(codeTooManySubscriptions, canonical, "subscription limit reached")})
+		c.deliver(queued{data: channelErrorFrame(wsproto.CodeTooManySubscriptions, canonical, "subscription limit reached")})
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.SubscribeTimeout)
@@ -315,11 +317,11 @@ func (c *client) subscribe(ctx context.Context, name string, since *uint64) {
 		exists, err := c.hub.experiments.ExperimentExists(ctx, id.Tenant, ch.Experiment)
 		if err != nil {
 			c.log().Warn("gateway: look up experiment", "experiment", ch.Experiment, "error", err)
-			c.deliver(queued{data: channelErrorFrame(codeUnavailable, canonical, "could not subscribe, try again")})
+			c.deliver(queued{data: channelErrorFrame(wsproto.CodeUnavailable, canonical, "could not subscribe, try again")})
 			return
 		}
 		if !exists {
-			c.deliver(queued{data: channelErrorFrame(codeNotFound, canonical, "no such experiment in your tenant")})
+			c.deliver(queued{data: channelErrorFrame(wsproto.CodeNotFound, canonical, "no such experiment in your tenant")})
 			return
 		}
 	}
@@ -328,7 +330,7 @@ func (c *client) subscribe(ctx context.Context, name string, since *uint64) {
 			return // nobody to tell
 		}
 		c.log().Warn("gateway: subscribe", "channel", canonical, "error", err)
-		c.deliver(queued{data: channelErrorFrame(codeUnavailable, canonical, "could not subscribe, try again")})
+		c.deliver(queued{data: channelErrorFrame(wsproto.CodeUnavailable, canonical, "could not subscribe, try again")})
 		return
 	}
 	c.subs = append(c.subs, held{name: canonical, redisName: ch.Name(c.opts.ChannelPrefix)})
@@ -359,7 +361,7 @@ func (c *client) closing() bool {
 func (c *client) unsubscribe(name string) {
 	canonical, _, err := parseChannel(c.owner.tenant, name)
 	if err != nil {
-		c.deliver(queued{data: errorFrame(codeInvalidChannel, err.Error())})
+		c.deliver(queued{data: errorFrame(wsproto.CodeInvalidChannel, err.Error())})
 		return
 	}
 	if i := c.holding(canonical); i >= 0 {
@@ -378,17 +380,17 @@ func (c *client) reauthenticate(ctx context.Context, token string) {
 	id, err := authenticate(ctx, c.hub.opts.Authenticator, token)
 	switch {
 	case errors.Is(err, ErrUnavailable):
-		c.deliver(queued{data: errorFrame(codeUnavailable, "could not check the token, try again")})
+		c.deliver(queued{data: errorFrame(wsproto.CodeUnavailable, "could not check the token, try again")})
 		return
 	case err != nil:
 		c.log().Info("gateway: in-band authentication refused", "error", err)
-		c.deliver(queued{data: errorFrame(codeUnauthorized, "token not accepted; the connection keeps its current one")})
+		c.deliver(queued{data: errorFrame(wsproto.CodeUnauthorized, "token not accepted; the connection keeps its current one")})
 		return
 	case id.Tenant != c.owner.tenant || id.Subject != c.owner.subject:
-		c.deliver(queued{data: errorFrame(codeForbidden, "the token is for another tenant or subject")})
+		c.deliver(queued{data: errorFrame(wsproto.CodeForbidden, "the token is for another tenant or subject")})
 		return
 	case !id.ReadExperiments:
-		c.deliver(queued{data: errorFrame(codeForbidden, "the token may not read experiments")})
+		c.deliver(queued{data: errorFrame(wsproto.CodeForbidden, "the token may not read experiments")})
 		return
 	}
 	c.identity.Store(&id)

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 func TestSubscribe_TenantReceivesPublishedEventsInOrderWithoutGaps(t *testing.T) {
@@ -75,7 +76,7 @@ func TestSubscribe_RefusesExperimentsTheCallerCannotRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			channel := "experiment:" + tt.experiment.String()
 			send(t, tt.c, `{"type":"subscribe","channel":"`+channel+`"}`)
-			expectError(t, tt.c, codeNotFound, channel)
+			expectError(t, tt.c, wsproto.CodeNotFound, channel)
 		})
 	}
 	// A's own experiment works, and B received nothing of it in the meantime.
@@ -83,7 +84,7 @@ func TestSubscribe_RefusesExperimentsTheCallerCannotRead(t *testing.T) {
 	e.publish(t, e.tenantA, experimentOfA, `{"from":"a"}`)
 	expectEvent(t, a, "experiment:"+experimentOfA.String(), 1, `{"from":"a"}`)
 	send(t, b, `{"type":"ping"}`)
-	expect(t, b, typePong, "")
+	expect(t, b, wsproto.Pong, "")
 }
 
 func TestSubscribe_UnavailableExperimentLookupIsReported(t *testing.T) {
@@ -94,7 +95,7 @@ func TestSubscribe_UnavailableExperimentLookupIsReported(t *testing.T) {
 	e.experiments.mu.Unlock()
 	channel := "experiment:" + uuid.NewString()
 	send(t, c, `{"type":"subscribe","channel":"`+channel+`"}`)
-	expectError(t, c, codeUnavailable, channel)
+	expectError(t, c, wsproto.CodeUnavailable, channel)
 }
 
 func TestIsolation_TenantChannelNeverCarriesOtherTenantsEvents(t *testing.T) {
@@ -208,7 +209,7 @@ func TestSince_SaysSoWhenTheHistoryNoLongerReachesBack(t *testing.T) {
 			}
 			c := e.dial(t, tokenA)
 			send(t, c, fmt.Sprintf(`{"type":"subscribe","channel":"tenant","since":%d}`, tt.since))
-			expectError(t, c, codeHistoryUnavailable, "tenant")
+			expectError(t, c, wsproto.CodeHistoryUnavailable, "tenant")
 			if seq := subscribed(t, c, "tenant"); seq != latest {
 				t.Fatalf("subscribed seq %d, want the latest %d", seq, latest)
 			}
@@ -223,11 +224,11 @@ func TestSubscribe_TwiceIsRefusedAndDeliversOnce(t *testing.T) {
 	c := e.dial(t, tokenA)
 	subscribe(t, c, "tenant")
 	send(t, c, `{"type":"subscribe","channel":"tenant"}`)
-	expectError(t, c, codeAlreadySubscribed, "tenant")
+	expectError(t, c, wsproto.CodeAlreadySubscribed, "tenant")
 	e.publish(t, e.tenantA, uuid.New(), `{"n":1}`)
 	expectEvent(t, c, "tenant", 1, `{"n":1}`)
 	send(t, c, `{"type":"ping"}`)
-	expect(t, c, typePong, "")
+	expect(t, c, wsproto.Pong, "")
 }
 
 func TestUnsubscribe_StopsDelivery(t *testing.T) {
@@ -241,7 +242,7 @@ func TestUnsubscribe_StopsDelivery(t *testing.T) {
 	expectEvent(t, c, "experiment:"+experiment.String(), 1, `{"n":1}`)
 
 	send(t, c, `{"type":"unsubscribe","channel":"tenant"}`)
-	expect(t, c, typeUnsubscribed, "tenant")
+	expect(t, c, wsproto.Unsubscribed, "tenant")
 	// The tenant copy is published before the experiment copy, so a tenant event still
 	// delivered would arrive first.
 	e.publish(t, e.tenantA, experiment, `{"n":2}`)
@@ -255,7 +256,7 @@ func TestUnsubscribe_NotSubscribedIsAcknowledged(t *testing.T) {
 	e := newEnv(t)
 	c := e.dial(t, tokenA)
 	send(t, c, `{"type":"unsubscribe","channel":"tenant"}`)
-	expect(t, c, typeUnsubscribed, "tenant")
+	expect(t, c, wsproto.Unsubscribed, "tenant")
 }
 
 func TestPing_AnswersPong(t *testing.T) {
@@ -263,7 +264,7 @@ func TestPing_AnswersPong(t *testing.T) {
 	c := e.dial(t, tokenA)
 	for range 3 {
 		send(t, c, `{"type":"ping"}`)
-		expect(t, c, typePong, "")
+		expect(t, c, wsproto.Pong, "")
 	}
 }
 
@@ -276,21 +277,21 @@ func TestBadFrames_GetErrorFrameAndConnectionKeepsWorking(t *testing.T) {
 		frame    string
 		wantCode string
 	}{
-		{"not JSON", websocket.TextMessage, `{"type":`, codeBadRequest},
-		{"JSON but not an object", websocket.TextMessage, `["subscribe"]`, codeBadRequest},
-		{"no type", websocket.TextMessage, `{"channel":"tenant"}`, codeBadRequest},
-		{"negative since", websocket.TextMessage, `{"type":"subscribe","channel":"tenant","since":-1}`, codeBadRequest},
-		{"fractional since", websocket.TextMessage, `{"type":"subscribe","channel":"tenant","since":1.5}`, codeBadRequest},
-		{"binary frame", websocket.BinaryMessage, `{"type":"ping"}`, codeBadRequest},
-		{"unknown type", websocket.TextMessage, `{"type":"publish","channel":"tenant"}`, codeUnknownType},
-		{"unknown channel", websocket.TextMessage, `{"type":"subscribe","channel":"tenants"}`, codeInvalidChannel},
-		{"no channel", websocket.TextMessage, `{"type":"subscribe"}`, codeInvalidChannel},
-		{"experiment without ID", websocket.TextMessage, `{"type":"subscribe","channel":"experiment:"}`, codeInvalidChannel},
-		{"experiment with bad UUID", websocket.TextMessage, `{"type":"subscribe","channel":"experiment:not-a-uuid"}`, codeInvalidChannel},
-		{"experiment with unhyphenated UUID", websocket.TextMessage, `{"type":"subscribe","channel":"experiment:` + strings.ReplaceAll(uuid.NewString(), "-", "") + `"}`, codeInvalidChannel},
-		{"other tenant's raw channel", websocket.TextMessage, `{"type":"subscribe","channel":"tenant:` + e.tenantB.String() + `"}`, codeInvalidChannel},
-		{"raw Redis channel name", websocket.TextMessage, `{"type":"subscribe","channel":"` + realtime.TenantChannel(e.prefix, e.tenantB) + `"}`, codeInvalidChannel},
-		{"unsubscribe bad channel", websocket.TextMessage, `{"type":"unsubscribe","channel":"*"}`, codeInvalidChannel},
+		{"not JSON", websocket.TextMessage, `{"type":`, wsproto.CodeBadRequest},
+		{"JSON but not an object", websocket.TextMessage, `["subscribe"]`, wsproto.CodeBadRequest},
+		{"no type", websocket.TextMessage, `{"channel":"tenant"}`, wsproto.CodeBadRequest},
+		{"negative since", websocket.TextMessage, `{"type":"subscribe","channel":"tenant","since":-1}`, wsproto.CodeBadRequest},
+		{"fractional since", websocket.TextMessage, `{"type":"subscribe","channel":"tenant","since":1.5}`, wsproto.CodeBadRequest},
+		{"binary frame", websocket.BinaryMessage, `{"type":"ping"}`, wsproto.CodeBadRequest},
+		{"unknown type", websocket.TextMessage, `{"type":"publish","channel":"tenant"}`, wsproto.CodeUnknownType},
+		{"unknown channel", websocket.TextMessage, `{"type":"subscribe","channel":"tenants"}`, wsproto.CodeInvalidChannel},
+		{"no channel", websocket.TextMessage, `{"type":"subscribe"}`, wsproto.CodeInvalidChannel},
+		{"experiment without ID", websocket.TextMessage, `{"type":"subscribe","channel":"experiment:"}`, wsproto.CodeInvalidChannel},
+		{"experiment with bad UUID", websocket.TextMessage, `{"type":"subscribe","channel":"experiment:not-a-uuid"}`, wsproto.CodeInvalidChannel},
+		{"experiment with unhyphenated UUID", websocket.TextMessage, `{"type":"subscribe","channel":"experiment:` + strings.ReplaceAll(uuid.NewString(), "-", "") + `"}`, wsproto.CodeInvalidChannel},
+		{"other tenant's raw channel", websocket.TextMessage, `{"type":"subscribe","channel":"tenant:` + e.tenantB.String() + `"}`, wsproto.CodeInvalidChannel},
+		{"raw Redis channel name", websocket.TextMessage, `{"type":"subscribe","channel":"` + realtime.TenantChannel(e.prefix, e.tenantB) + `"}`, wsproto.CodeInvalidChannel},
+		{"unsubscribe bad channel", websocket.TextMessage, `{"type":"unsubscribe","channel":"*"}`, wsproto.CodeInvalidChannel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,11 +300,11 @@ func TestBadFrames_GetErrorFrameAndConnectionKeepsWorking(t *testing.T) {
 				t.Fatalf("send: %v", err)
 			}
 			f := recv(t, c)
-			if f.Type != typeError || f.Code != tt.wantCode || f.Message == "" {
+			if f.Type != wsproto.Error || f.Code != tt.wantCode || f.Message == "" {
 				t.Fatalf("frame %+v, want an error with code %q and a message", f, tt.wantCode)
 			}
 			send(t, c, `{"type":"ping"}`)
-			expect(t, c, typePong, "")
+			expect(t, c, wsproto.Pong, "")
 		})
 	}
 	subscribe(t, c, "tenant")
@@ -316,10 +317,10 @@ func TestMessageRate_RefusesFramesOverTheLimit(t *testing.T) {
 	c := e.dial(t, tokenA) // one ping used
 	for range 4 {
 		send(t, c, `{"type":"ping"}`)
-		expect(t, c, typePong, "")
+		expect(t, c, wsproto.Pong, "")
 	}
 	send(t, c, `{"type":"ping"}`)
-	expectError(t, c, codeRateLimited, "")
+	expectError(t, c, wsproto.CodeRateLimited, "")
 	if got := metric(t, e.reg, "phoenix_gateway_dropped_total", droppedRateLimited); got != 1 {
 		t.Fatalf("dropped{rate_limited} = %v, want 1", got)
 	}
@@ -376,9 +377,9 @@ func TestSubscribe_LimitGetsErrorFrame(t *testing.T) {
 	subscribe(t, c, "experiment:"+e.experiment(e.tenantA).String())
 	third := "experiment:" + e.experiment(e.tenantA).String()
 	send(t, c, `{"type":"subscribe","channel":"`+third+`"}`)
-	expectError(t, c, codeTooManySubscriptions, third)
+	expectError(t, c, wsproto.CodeTooManySubscriptions, third)
 	send(t, c, `{"type":"unsubscribe","channel":"tenant"}`)
-	expect(t, c, typeUnsubscribed, "tenant")
+	expect(t, c, wsproto.Unsubscribed, "tenant")
 	subscribe(t, c, third)
 }
 
@@ -494,10 +495,10 @@ func TestSlowReader_IsDisconnectedWithoutBlockingOthers(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("slow reader was not disconnected")
 	}
-	if server.closeCode != CloseSlowReader {
-		t.Fatalf("server close code %d, want %d", server.closeCode, CloseSlowReader)
+	if server.closeCode != wsproto.CloseSlowReader {
+		t.Fatalf("server close code %d, want %d", server.closeCode, wsproto.CloseSlowReader)
 	}
-	expectClose(t, slow, CloseSlowReader)
+	expectClose(t, slow, wsproto.CloseSlowReader)
 	waitFor(t, "the disconnect to be counted", func() bool {
 		return metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectSlowReader) == 1
 	})
@@ -516,7 +517,7 @@ func TestMetrics_CountMessagesAndFanOut(t *testing.T) {
 	// The writer counts a frame after writing it; the next pong proves the event's count has
 	// happened.
 	send(t, c, `{"type":"ping"}`)
-	expect(t, c, typePong, "")
+	expect(t, c, wsproto.Pong, "")
 	checks := []struct {
 		name string
 		want float64

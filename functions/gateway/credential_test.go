@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // shortLife is how long the expiring tokens of these tests live: long enough for the env to be
@@ -18,7 +20,7 @@ func TestCredential_ExpiryClosesTheConnection(t *testing.T) {
 	e := newEnv(t, withTokens(tokenTable{"short": {Tenant: uuid.New(), Subject: "s", ReadExperiments: true,
 		ExpiresAt: time.Now().Add(shortLife)}}))
 	c := e.dial(t, "short")
-	expectClose(t, c, CloseTokenExpired)
+	expectClose(t, c, wsproto.CloseTokenExpired)
 	waitFor(t, "the disconnect to be counted", func() bool {
 		return metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectExpired) == 1
 	})
@@ -40,17 +42,17 @@ func TestCredential_InBandAuthenticationExtendsExpiry(t *testing.T) {
 		token string
 		code  string
 	}{
-		{"nope", codeUnauthorized},
-		{"other", codeForbidden},
-		{"foreign", codeForbidden},
-		{"readless", codeForbidden},
+		{"nope", wsproto.CodeUnauthorized},
+		{"other", wsproto.CodeForbidden},
+		{"foreign", wsproto.CodeForbidden},
+		{"readless", wsproto.CodeForbidden},
 	}
 	for _, tt := range tests {
 		send(t, c, `{"type":"auth","token":"`+tt.token+`"}`)
 		expectError(t, c, tt.code, "")
 	}
 	send(t, c, `{"type":"auth","token":"fresh"}`)
-	f := expect(t, c, typeAuthenticated, "")
+	f := expect(t, c, wsproto.Authenticated, "")
 	if f.ExpiresAt != later.UTC().Format(time.RFC3339) {
 		t.Fatalf("authenticated expires_at %q, want %s", f.ExpiresAt, later.UTC().Format(time.RFC3339))
 	}
@@ -58,7 +60,7 @@ func TestCredential_InBandAuthenticationExtendsExpiry(t *testing.T) {
 	deadline := short.Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		send(t, c, `{"type":"ping"}`)
-		expect(t, c, typePong, "")
+		expect(t, c, wsproto.Pong, "")
 	}
 }
 
@@ -91,10 +93,10 @@ func TestCredential_RevocationClosesTheConnection(t *testing.T) {
 	}
 	failing.Store(false)
 	send(t, c, `{"type":"ping"}`)
-	expect(t, c, typePong, "") // still connected after the failed checks
+	expect(t, c, wsproto.Pong, "") // still connected after the failed checks
 	revoked.Store(true)
-	expectClose(t, c, CloseTokenRevoked)
-	expectClose(t, twin, CloseTokenRevoked)
+	expectClose(t, c, wsproto.CloseTokenRevoked)
+	expectClose(t, twin, wsproto.CloseTokenRevoked)
 }
 
 func TestCredential_RevocationNoticeClosesAtOnce(t *testing.T) {
@@ -112,12 +114,12 @@ func TestCredential_RevocationNoticeClosesAtOnce(t *testing.T) {
 	if err := e.pub.PublishRevocation(context.Background(), tenant); err != nil {
 		t.Fatal(err)
 	}
-	expectClose(t, c, CloseTokenRevoked)
+	expectClose(t, c, wsproto.CloseTokenRevoked)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("closed %v after the notice, want within 2 s", took)
 	}
 	send(t, other, `{"type":"ping"}`)
-	expect(t, other, typePong, "")
+	expect(t, other, wsproto.Pong, "")
 	if got := metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectRevoked); got != 1 {
 		waitFor(t, "the disconnect to be counted", func() bool {
 			return metric(t, e.reg, "phoenix_gateway_disconnects_total", disconnectRevoked) == 1

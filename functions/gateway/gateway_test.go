@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 func TestHandshake_RefusesMissingOrInvalidToken(t *testing.T) {
@@ -67,7 +69,7 @@ func TestHandshake_AcceptsTokenInSubprotocol(t *testing.T) {
 			}
 		}
 		send(t, c, `{"type":"ping"}`)
-		expect(t, c, typePong, "")
+		expect(t, c, wsproto.Pong, "")
 	}
 }
 

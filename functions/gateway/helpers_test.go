@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // Fixed tokens of the test Authenticator.
@@ -291,7 +292,7 @@ func (e *env) dial(t *testing.T, token string) *websocket.Conn {
 		t.Fatalf("dial: %v (response %v)", err, status(resp))
 	}
 	send(t, c, `{"type":"ping"}`)
-	expect(t, c, typePong, "")
+	expect(t, c, wsproto.Pong, "")
 	return c
 }
 
@@ -304,15 +305,7 @@ func status(resp *http.Response) any {
 }
 
 // frame is any server frame as a client sees it.
-type frame struct {
-	Type      string          `json:"type"`
-	Channel   string          `json:"channel"`
-	Seq       *uint64         `json:"seq"`
-	ExpiresAt string          `json:"expires_at"`
-	Code      string          `json:"code"`
-	Message   string          `json:"message"`
-	Data      json.RawMessage `json:"data"`
-}
+type frame = wsproto.ServerFrame
 
 // send writes a text frame.
 func send(t *testing.T, c *websocket.Conn, text string) {
@@ -354,7 +347,7 @@ func expect(t *testing.T, c *websocket.Conn, typ, channel string) frame {
 // expectError reads the next frame and checks that it is an error with code about channel.
 func expectError(t *testing.T, c *websocket.Conn, code, channel string) frame {
 	t.Helper()
-	f := expect(t, c, typeError, channel)
+	f := expect(t, c, wsproto.Error, channel)
 	if f.Code != code || f.Message == "" {
 		t.Fatalf("error frame %+v, want code %q and a message", f, code)
 	}
@@ -378,7 +371,7 @@ func subscribeSince(t *testing.T, c *websocket.Conn, channel string, since uint6
 // subscribed reads the acknowledgement of channel and returns its seq.
 func subscribed(t *testing.T, c *websocket.Conn, channel string) uint64 {
 	t.Helper()
-	f := expect(t, c, typeSubscribed, channel)
+	f := expect(t, c, wsproto.Subscribed, channel)
 	if f.Seq == nil {
 		t.Fatalf("subscribed frame without seq: %+v", f)
 	}
@@ -388,7 +381,7 @@ func subscribed(t *testing.T, c *websocket.Conn, channel string) uint64 {
 // expectEvent reads the next frame and checks that it is payload on channel with seq.
 func expectEvent(t *testing.T, c *websocket.Conn, channel string, seq uint64, payload string) {
 	t.Helper()
-	f := expect(t, c, typeEvent, channel)
+	f := expect(t, c, wsproto.Event, channel)
 	if f.Seq == nil || *f.Seq != seq || string(f.Data) != payload {
 		t.Fatalf("event seq %v data %s, want seq %d data %s", f.Seq, f.Data, seq, payload)
 	}

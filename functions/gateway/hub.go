@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // errClientGone: the client closed while it was being subscribed.
@@ -190,7 +191,7 @@ func (h *hub) join(ctx context.Context, c *client, s *subscription, since *uint6
 	events, latest, err := h.history.After(ctx, s.ch, *since, replayBatch)
 	if errors.Is(err, realtime.ErrHistoryGap) {
 		h.metrics.dropped.WithLabelValues(droppedHistoryGap).Inc()
-		c.deliver(queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+		c.deliver(queued{data: channelErrorFrame(wsproto.CodeHistoryUnavailable, s.name, fmt.Sprintf(
 			"the events after seq %d are no longer available; reload the state, then apply the events after the subscribed seq", *since))})
 		return h.join(ctx, c, s, nil)
 	}
@@ -222,7 +223,7 @@ func (h *hub) join(ctx context.Context, c *client, s *subscription, since *uint6
 			// Trimmed while c was catching up: what it lacks is gone; it goes on live.
 			h.metrics.dropped.WithLabelValues(droppedHistoryGap).Inc()
 			s.mu.Lock()
-			c.deliver(queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+			c.deliver(queued{data: channelErrorFrame(wsproto.CodeHistoryUnavailable, s.name, fmt.Sprintf(
 				"the events after seq %d are no longer available; reload the state, then apply the events after seq %d", next, s.lastSeq))})
 			s.holders[c] = s.lastSeq
 			s.mu.Unlock()
@@ -326,7 +327,7 @@ func (h *hub) resubscribed(redisName string) {
 		// on a quiet channel may be long in coming.
 		h.metrics.dropped.WithLabelValues(droppedHistoryGap).Inc()
 		h.log.Warn("gateway: the channel's numbering restarted; events may be lost", "channel", redisName, "after", s.lastSeq)
-		frame := queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+		frame := queued{data: channelErrorFrame(wsproto.CodeHistoryUnavailable, s.name, fmt.Sprintf(
 			"the event history after seq %d was lost (the event store restarted); reload the state, then apply the events that follow", s.lastSeq))}
 		for c := range s.holders {
 			c.deliver(frame)
@@ -357,7 +358,7 @@ func (h *hub) catchUp(s *subscription, upto uint64) {
 		if err != nil {
 			h.log.Warn("gateway: events lost", "channel", s.redisName, "after", s.lastSeq, "upto", upto, "error", err)
 			h.metrics.dropped.WithLabelValues(droppedHistoryGap).Add(float64(upto - s.lastSeq))
-			frame := queued{data: channelErrorFrame(codeHistoryUnavailable, s.name, fmt.Sprintf(
+			frame := queued{data: channelErrorFrame(wsproto.CodeHistoryUnavailable, s.name, fmt.Sprintf(
 				"the events after seq %d up to %d were lost; reload the state, then apply the events after seq %d", s.lastSeq, upto, upto))}
 			for c := range s.holders {
 				c.deliver(frame)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 func TestHub_SharesOneRedisSubscriptionPerChannel(t *testing.T) {
@@ -34,12 +35,12 @@ func TestHub_SharesOneRedisSubscriptionPerChannel(t *testing.T) {
 
 	// The first unsubscribe keeps the shared subscription for the second.
 	send(t, first, `{"type":"unsubscribe","channel":"tenant"}`)
-	expect(t, first, typeUnsubscribed, "tenant")
+	expect(t, first, wsproto.Unsubscribed, "tenant")
 	e.publish(t, e.tenantA, uuid.New(), `{"n":1}`)
 	expectEvent(t, second, "tenant", 1, `{"n":1}`)
 
 	send(t, second, `{"type":"unsubscribe","channel":"tenant"}`)
-	expect(t, second, typeUnsubscribed, "tenant")
+	expect(t, second, wsproto.Unsubscribed, "tenant")
 	e.gw.hub.subMu.RLock()
 	left := len(e.gw.hub.subs)
 	e.gw.hub.subMu.RUnlock()
@@ -150,14 +151,14 @@ func TestRedisMemoryLoss_IsAnnouncedNotSwallowed(t *testing.T) {
 	deleteKeys(e.rdb, e.prefix) // Redis restarted empty
 	p.setCut(false)
 	waitFor(t, "readiness to return", func() bool { return e.gw.Ready(context.Background()) == nil })
-	f := expectError(t, c, codeHistoryUnavailable, channel)
+	f := expectError(t, c, wsproto.CodeHistoryUnavailable, channel)
 	t.Log(f.Message)
 
 	// The publisher's next event (not numbered by the test) starts the new numbering.
 	if err := e.pub.Publish(context.Background(), e.tenantA, experiment, []byte(`{"after":true}`)); err != nil {
 		t.Fatal(err)
 	}
-	ev := expect(t, c, typeEvent, channel)
+	ev := expect(t, c, wsproto.Event, channel)
 	if ev.Seq == nil || *ev.Seq <= 30 || string(ev.Data) != `{"after":true}` {
 		t.Fatalf("after the loss got event %v %s, want the new event above every old number", ev.Seq, ev.Data)
 	}
@@ -165,7 +166,7 @@ func TestRedisMemoryLoss_IsAnnouncedNotSwallowed(t *testing.T) {
 	// numbering's events as if they followed it.
 	other := e.dial(t, tokenA)
 	send(t, other, fmt.Sprintf(`{"type":"subscribe","channel":%q,"since":30}`, channel))
-	expectError(t, other, codeHistoryUnavailable, channel)
+	expectError(t, other, wsproto.CodeHistoryUnavailable, channel)
 	if seq := subscribed(t, other, channel); seq != *ev.Seq {
 		t.Fatalf("subscribed at %d, want the new latest %d", seq, *ev.Seq)
 	}
@@ -211,7 +212,7 @@ func TestDispatch_ToldHoldersWhenTheHistoryLostEvents(t *testing.T) {
 	subscribe(t, c, "tenant")
 	// Seq 7 arrives after 0, but the channel's history has nothing: 1..6 are gone.
 	e.gw.hub.dispatch(realtime.TenantChannel(e.prefix, e.tenantA), `7 {"n":7}`)
-	f := expectError(t, c, codeHistoryUnavailable, "tenant")
+	f := expectError(t, c, wsproto.CodeHistoryUnavailable, "tenant")
 	t.Log(f.Message)
 	expectEvent(t, c, "tenant", 7, `{"n":7}`)
 	if got := metric(t, e.reg, "phoenix_gateway_dropped_total", droppedHistoryGap); got != 6 {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 func TestParseChannel(t *testing.T) {
@@ -79,8 +80,8 @@ func TestFrames(t *testing.T) {
 		{"subscribed", subscribedFrame("tenant", 7), `{"type":"subscribed","channel":"tenant","seq":7}`},
 		{"unsubscribed", unsubscribedFrame("tenant"), `{"type":"unsubscribed","channel":"tenant"}`},
 		{"pong", pongFrame, `{"type":"pong"}`},
-		{"error", errorFrame(codeBadRequest, "bad"), `{"type":"error","code":"bad_request","message":"bad"}`},
-		{"channel error", channelErrorFrame(codeNotFound, "experiment:x", "no"), `{"type":"error","channel":"experiment:x","code":"not_found","message":"no"}`},
+		{"error", errorFrame(wsproto.CodeBadRequest, "bad"), `{"type":"error","code":"bad_request","message":"bad"}`},
+		{"channel error", channelErrorFrame(wsproto.CodeNotFound, "experiment:x", "no"), `{"type":"error","channel":"experiment:x","code":"not_found","message":"no"}`},
 		{"authenticated", authenticatedFrame(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), `{"type":"authenticated","expires_at":"2030-01-02T03:04:05Z"}`},
 		{"authenticated without expiry", authenticatedFrame(time.Time{}), `{"type":"authenticated"}`},
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // revocationWorkers bounds the revocation checks in flight at once during a sweep.
@@ -117,7 +119,7 @@ func (h *sweeper) sweep(tenant uuid.UUID) {
 				for _, c := range g.clients {
 					// A client that re-authenticated since holds another credential.
 					if c.identity.Load().Credential == g.id.Credential {
-						c.close(CloseTokenRevoked, "token revoked", disconnectRevoked)
+						c.close(wsproto.CloseTokenRevoked, "token revoked", disconnectRevoked)
 					}
 				}
 			}

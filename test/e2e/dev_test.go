@@ -29,6 +29,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
@@ -259,8 +260,8 @@ func TestDev_RunsThePlatformEndToEnd(t *testing.T) {
 	for {
 		if _, _, err := conn.ReadMessage(); err != nil {
 			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != gateway.CloseTokenRevoked {
-				t.Fatalf("after logout the socket ended with %v, want close %d", err, gateway.CloseTokenRevoked)
+			if !errors.As(err, &ce) || ce.Code != wsproto.CloseTokenRevoked {
+				t.Fatalf("after logout the socket ended with %v, want close %d", err, wsproto.CloseTokenRevoked)
 			}
 			break
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/functions/gateway"
 	"github.com/phoenixotel/phoenix/shared/auth"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 	"github.com/phoenixotel/phoenix/test/bintest"
 )
 
@@ -151,8 +152,8 @@ func TestRevocation_ClosesLiveSocketsWithinTwoSeconds(t *testing.T) {
 			if err := tt.revoke(context.Background(), tenant, p); err != nil {
 				t.Fatal(err)
 			}
-			if code := expectClose(t, c, 3*time.Second); code != gateway.CloseTokenRevoked {
-				t.Fatalf("close code %d, want %d", code, gateway.CloseTokenRevoked)
+			if code := expectClose(t, c, 3*time.Second); code != wsproto.CloseTokenRevoked {
+				t.Fatalf("close code %d, want %d", code, wsproto.CloseTokenRevoked)
 			}
 			if took := time.Since(start); took > 2*time.Second {
 				t.Fatalf("closed %v after the revocation, want within 2 s", took)

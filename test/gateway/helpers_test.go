@@ -29,6 +29,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -234,15 +235,8 @@ func handshake(url string, header http.Header) (*websocket.Conn, int, error) {
 	return c, status, err
 }
 
-// frame is any server frame.
-type frame struct {
-	Type    string          `json:"type"`
-	Channel string          `json:"channel"`
-	Seq     *uint64         `json:"seq"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-}
+// frame is any server frame as a client sees it.
+type frame = wsproto.ServerFrame
 
 // send writes a text frame.
 func send(t *testing.T, c *websocket.Conn, text string) {

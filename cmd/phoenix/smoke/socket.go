@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // socketURL turns the gateway's address — its base URL or its WebSocket URL — into the URL of
@@ -40,16 +41,11 @@ func socketURL(gateway string) (string, error) {
 	return u.String(), nil
 }
 
-// frame is one message of the gateway's protocol (docs/websocket.md), in either direction's
-// fields.
-type frame struct {
-	Type    string          `json:"type"`    // subscribed, event, error, pong, …
-	Channel string          `json:"channel"` // the channel it concerns
-	Seq     int64           `json:"seq"`     // events: the channel's sequence number; subscribed: the latest
-	Code    string          `json:"code"`    // errors: not_found, invalid_channel, …
-	Message string          `json:"message"` // errors: in words
-	Data    json.RawMessage `json:"data"`    // events: the CloudEvent, structured JSON
-}
+// frame is one server frame of the gateway's protocol (shared/wsproto, docs/websocket.md).
+type frame struct{ wsproto.ServerFrame }
+
+// seq is the frame's sequence number (events: the event's; subscribed: the channel's latest).
+func (f frame) seq() int64 { return int64(f.Number()) } // #nosec G115 -- sequence numbers stay far below 2⁶³
 
 // cloudEvent is the part of an event's CloudEvent the scenarios read.
 type cloudEvent struct {
@@ -70,7 +66,7 @@ type movedEvent struct {
 func (f frame) event() (cloudEvent, error) {
 	var e cloudEvent
 	if err := json.Unmarshal(f.Data, &e); err != nil || e.ID == "" || e.Type == "" {
-		return e, fmt.Errorf("channel %s seq %d: the event is not a CloudEvent with an id and a type: %s", f.Channel, f.Seq, truncate(string(f.Data)))
+		return e, fmt.Errorf("channel %s seq %d: the event is not a CloudEvent with an id and a type: %s", f.Channel, f.seq(), truncate(string(f.Data)))
 	}
 	return e, nil
 }
@@ -206,7 +202,7 @@ func (r *refusal) Error() string {
 // channel's latest sequence number from the subscribed answer, or a *refusal. Frames of other
 // channels that arrive meanwhile are kept for next.
 func (s *socket) subscribe(channel string, since *int64, deadline time.Time) (int64, error) {
-	msg := map[string]any{"type": "subscribe", "channel": channel}
+	msg := map[string]any{"type": wsproto.Subscribe, "channel": channel}
 	if since != nil {
 		msg["since"] = *since
 	}
@@ -219,9 +215,9 @@ func (s *socket) subscribe(channel string, since *int64, deadline time.Time) (in
 			return 0, fmt.Errorf("waiting for the answer to subscribe %s: %w", channel, err)
 		}
 		switch {
-		case f.Type == "subscribed" && f.Channel == channel:
-			return f.Seq, nil
-		case f.Type == "error" && (f.Channel == channel || f.Channel == ""):
+		case f.Type == wsproto.Subscribed && f.Channel == channel:
+			return f.seq(), nil
+		case f.Type == wsproto.Error && (f.Channel == channel || f.Channel == ""):
 			return 0, &refusal{Code: f.Code, Message: f.Message}
 		default:
 			s.queue = append(s.queue, f)

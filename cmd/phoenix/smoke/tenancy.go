@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // Tenancy checks tenant isolation through the API and the gateway. Credentials.Primary (tenant A)
@@ -201,7 +202,7 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 		if err != nil {
 			return "", fmt.Errorf("tenant B's tenant channel never carried B's own transition (%d other events): %w", seen, err)
 		}
-		if fr.Type != "event" {
+		if fr.Type != wsproto.Event {
 			continue
 		}
 		ev, err := fr.event()

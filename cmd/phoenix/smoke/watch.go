@@ -8,6 +8,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // tenantChannel is the gateway's channel of every event of the caller's tenant.
@@ -111,8 +112,8 @@ func (w *watcher) until(ctx context.Context, deadline time.Time, done func(exper
 // transitions; an error frame about a held channel fails.
 func (w *watcher) apply(f frame) error {
 	switch f.Type {
-	case "event":
-	case "error":
+	case wsproto.Event:
+	case wsproto.Error:
 		return fmt.Errorf("the gateway sent an error on %q: %s (%s)", f.Channel, f.Code, f.Message)
 	default:
 		return nil // pong, unsubscribed, authenticated: nothing to apply
@@ -121,7 +122,7 @@ func (w *watcher) apply(f frame) error {
 	if !ok {
 		return fmt.Errorf("an event arrived on %q, which was never subscribed", f.Channel)
 	}
-	if err := ch.next(f.Seq); err != nil {
+	if err := ch.next(f.seq()); err != nil {
 		return err
 	}
 	e, err := f.event()

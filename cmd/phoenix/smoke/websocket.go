@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
 // WebSocket checks the gateway's contract (docs/websocket.md) as Credentials.Primary: a handshake
@@ -138,7 +139,7 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 		if err := sameTransitions(w.log.items, stored); err != nil {
 			return "", err
 		}
-		if err := sock.send(map[string]string{"type": "ping"}); err != nil {
+		if err := sock.send(wsproto.ClientFrame{Type: wsproto.Ping}); err != nil {
 			return "", err
 		}
 		for {
@@ -146,7 +147,7 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 			if err != nil {
 				return "", fmt.Errorf("no pong after the replay: %w", err)
 			}
-			if f.Type == "pong" {
+			if f.Type == wsproto.Pong {
 				break
 			}
 			if err := w.apply(f); err != nil {
