@@ -11,17 +11,13 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
-
-// commandRequest is the optional body of an experiment command.
-type commandRequest struct {
-	Reason string `json:"reason"`
-}
 
 // command serves POST /v1/experiments/{id}/<verb>: it checks that the command applies to the
 // experiment's current state (409 otherwise), sends the command event to the broker and answers
@@ -32,7 +28,7 @@ func (a *API) command(t experiment.Trigger, eventType string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		var req commandRequest
+		var req apiclient.Command
 		if r.ContentLength != 0 && !problem.DecodeJSON(w, r, &req) {
 			return
 		}

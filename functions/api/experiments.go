@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/pipeline"
@@ -26,24 +27,11 @@ import (
 
 func logFrom(r *http.Request) *slog.Logger { return logging.FromContext(r.Context()) }
 
-// createExperimentRequest is the body of POST /v1/experiments.
-type createExperimentRequest struct {
-	Name            string               `json:"name"`
-	Description     string               `json:"description"`
-	Baseline        store.PipelineChoice `json:"baseline"`
-	Candidate       store.PipelineChoice `json:"candidate"`
-	DurationSeconds int                  `json:"duration_seconds"`
-	Spec            json.RawMessage      `json:"spec"`
-	// AA runs the baseline's pipeline as the candidate too: an A/A run, whose report says whether
-	// the platform's false-alarm rate holds.
-	AA bool `json:"aa"`
-}
-
 var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
-// validate decodes the spec (empty: the zero spec) and returns it with one message per invalid
+// validateExperiment decodes the spec (empty: the zero spec) and returns it with one message per invalid
 // field.
-func (c createExperimentRequest) validate() (experiment.Spec, []problem.FieldError) {
+func validateExperiment(c apiclient.NewExperiment) (experiment.Spec, []problem.FieldError) {
 	var errs []problem.FieldError
 	add := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
 	if err := experiment.ValidateName(c.Name); err != nil {
@@ -122,14 +110,14 @@ func sameJSON(a, b any) bool {
 }
 
 func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
-	var req createExperimentRequest
+	var req apiclient.NewExperiment
 	if !problem.DecodeJSON(w, r, &req) {
 		return
 	}
 	if req.AA && req.Candidate.Template == "" {
 		req.Candidate = req.Baseline
 	}
-	spec, errs := req.validate()
+	spec, errs := validateExperiment(req)
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the experiment is invalid; see errors", errs...)
 		return
@@ -150,12 +138,6 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/experiments/"+e.ID.String())
 	writeJSON(w, http.StatusCreated, e)
-}
-
-// experimentList is one page of experiments; Next is the cursor for the following page.
-type experimentList struct {
-	Items []store.Experiment `json:"items"`
-	Next  string             `json:"next,omitempty"`
 }
 
 func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
@@ -197,7 +179,7 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 		storeError(w, r, err, "experiments")
 		return
 	}
-	page := experimentList{Items: items}
+	page := apiclient.ExperimentPage{Items: items}
 	if len(items) == f.Limit {
 		last := items[len(items)-1]
 		page.Next = formatCursor(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/store"
@@ -114,6 +115,6 @@ func (a *API) clientCredentials(w http.ResponseWriter, r *http.Request) {
 	}
 	a.audit(r, tenant, actor, "auth.token", "success", "info", "", map[string]any{"secret": secretID})
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
+	writeJSON(w, http.StatusOK, apiclient.Tokens{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int(time.Until(claims.ExpiresAt.Time).Round(time.Second).Seconds())})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/problem"
@@ -17,24 +18,10 @@ import (
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
-// tokenResponse is what login, refresh and the client-credentials grant answer.
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-}
-
 // invalidCredentials is the one answer to every failed login, whatever failed, so that a caller
 // learns nothing about which tenants and users exist.
 func invalidCredentials(w http.ResponseWriter) {
 	problem.Write(w, http.StatusUnauthorized, "invalid tenant, email or password")
-}
-
-type loginRequest struct {
-	Tenant   string `json:"tenant"`
-	Email    string `json:"email"`
-	Password string `json:"password"`
 }
 
 // verifyDummy spends the same argon2id work as a real verification, so that an unknown tenant or
@@ -65,7 +52,7 @@ func (a *API) verifyPassword(ctx context.Context, pw, hash string) error {
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
-	var req loginRequest
+	var req apiclient.Login
 	if !problem.DecodeJSON(w, r, &req) {
 		return
 	}
@@ -168,7 +155,7 @@ func (a *API) issueUserTokens(w http.ResponseWriter, r *http.Request, tenant uui
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
+	writeJSON(w, http.StatusOK, apiclient.Tokens{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int(time.Until(claims.ExpiresAt.Time).Round(time.Second).Seconds()), RefreshToken: refresh})
 }
 
