@@ -1,17 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/phoenixotel/phoenix/shared/apiclient"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 // credentials are what `phoenix login` keeps in the user's config directory (mode 0600).
@@ -69,59 +70,29 @@ func (c credentials) save() error {
 	return os.Rename(tmp, path)
 }
 
-// client calls the Phoenix API with a user's tokens, refreshing them when they expire.
+// client calls the Phoenix API (shared/apiclient) with a user's tokens, refreshing them when
+// they expire.
 type client struct {
-	http  *http.Client // bounded by a timeout: a CLI must not hang
-	creds credentials  // current tokens
-	save  bool         // persist refreshed tokens (false for in-memory sessions such as phoenix demo)
-}
-
-// apiError is a problem+json answer of the API.
-type apiError struct {
-	Status int    // HTTP status
-	Title  string // the problem's title
-	Detail string // what to fix
-	Fields []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} // per-field problems
-}
-
-func (e *apiError) Error() string {
-	msg := fmt.Sprintf("the API answered %d", e.Status)
-	if e.Title != "" {
-		msg += " " + e.Title
-	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	for _, f := range e.Fields {
-		msg += fmt.Sprintf("\n  %s: %s", f.Field, f.Message)
-	}
-	return msg
+	api   *apiclient.Client // the API, with token as its bearer
+	creds credentials       // current tokens
+	save  bool              // persist refreshed tokens (false for in-memory sessions such as phoenix demo)
 }
 
 func newClient(c credentials, persist bool) *client {
-	return &client{http: &http.Client{Timeout: 30 * time.Second}, creds: c, save: persist}
+	cl := &client{creds: c, save: persist}
+	cl.api = &apiclient.Client{Base: c.API, HTTP: &http.Client{Timeout: 30 * time.Second}, Token: cl.token}
+	return cl
 }
 
 // login exchanges a password for tokens.
 func login(ctx context.Context, api, tenant, email, password string) (credentials, error) {
-	c := newClient(credentials{API: strings.TrimSuffix(api, "/")}, false)
-	var tok tokenAnswer
-	err := c.do(ctx, http.MethodPost, "/v1/auth/login", map[string]string{"tenant": tenant, "email": email, "password": password}, &tok, false)
+	base := strings.TrimSuffix(api, "/")
+	tok, err := (&apiclient.Client{Base: base}).LogIn(ctx, apiclient.Login{Tenant: tenant, Email: email, Password: password})
 	if err != nil {
 		return credentials{}, err
 	}
-	return credentials{API: c.creds.API, Tenant: tenant, Email: email, AccessToken: tok.AccessToken,
+	return credentials{API: base, Tenant: tenant, Email: email, AccessToken: tok.AccessToken,
 		RefreshToken: tok.RefreshToken, ExpiresAt: time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)}, nil
-}
-
-// tokenAnswer is the API's token response.
-type tokenAnswer struct {
-	AccessToken  string `json:"access_token"`  // bearer token
-	ExpiresIn    int    `json:"expires_in"`    // seconds
-	RefreshToken string `json:"refresh_token"` // rotated
 }
 
 // token returns a valid access token, refreshing it first when it is about to expire.
@@ -132,8 +103,8 @@ func (c *client) token(ctx context.Context) (string, error) {
 	if c.creds.RefreshToken == "" {
 		return "", errors.New("the session expired: run `phoenix login` again")
 	}
-	var tok tokenAnswer
-	if err := c.do(ctx, http.MethodPost, "/v1/auth/refresh", map[string]string{"refresh_token": c.creds.RefreshToken}, &tok, false); err != nil {
+	tok, err := (&apiclient.Client{Base: c.creds.API, HTTP: c.api.HTTP}).Refresh(ctx, c.creds.RefreshToken)
+	if err != nil {
 		return "", fmt.Errorf("refresh the session (run `phoenix login` again): %w", err)
 	}
 	c.creds.AccessToken, c.creds.RefreshToken = tok.AccessToken, tok.RefreshToken
@@ -146,61 +117,13 @@ func (c *client) token(ctx context.Context) (string, error) {
 	return c.creds.AccessToken, nil
 }
 
-// call is do with authentication.
-func (c *client) call(ctx context.Context, method, path string, body, out any) error {
-	return c.do(ctx, method, path, body, out, true)
+// specJSON encodes a spec for apiclient.NewExperiment (it holds only JSON-safe values).
+func specJSON(s experiment.Spec) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
-func (c *client) do(ctx context.Context, method, path string, body, out any, authenticated bool) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.creds.API+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if authenticated {
-		tok, err := c.token(ctx)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach the API at %s: %w", c.creds.API, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read the API's answer: %w", err)
-	}
-	if res.StatusCode >= 300 {
-		e := &apiError{Status: res.StatusCode}
-		var p struct {
-			Title  string          `json:"title"`
-			Detail string          `json:"detail"`
-			Errors json.RawMessage `json:"errors"`
-		}
-		if json.Unmarshal(raw, &p) == nil {
-			e.Title, e.Detail = p.Title, p.Detail
-			_ = json.Unmarshal(p.Errors, &e.Fields)
-		}
-		return e
-	}
-	if out == nil || len(raw) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decode the API's answer to %s %s: %w", method, path, err)
-	}
-	return nil
+// call sends one authenticated request and decodes the answer into out (when not nil).
+func (c *client) call(ctx context.Context, method, path string, body, out any) error {
+	return c.api.Call(ctx, method, path, body, out)
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenixotel/phoenix/cmd/phoenix/loadsim"
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/config"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/password"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -135,27 +137,27 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 	if maxDuration <= 0 {
 		maxDuration = 2 * o.duration
 	}
-	req := newExperiment{
+	req := apiclient.NewExperiment{
 		Name:            fmt.Sprintf("demo %s vs %s", o.baseline, o.candidate),
 		Description:     "phoenix demo: a real experiment over this host's processes",
-		Baseline:        pipelineChoice{Template: o.baseline, Parameters: scrape},
-		Candidate:       pipelineChoice{Template: o.candidate, Parameters: scrape},
+		Baseline:        store.PipelineChoice{Template: o.baseline, Parameters: scrape},
+		Candidate:       store.PipelineChoice{Template: o.candidate, Parameters: scrape},
 		DurationSeconds: int(o.duration / time.Second),
-		Spec: map[string]any{"critical_processes": loadsim.CriticalNames(),
-			"analysis": map[string]any{"max_duration_seconds": int(max(maxDuration, o.duration) / time.Second)}},
+		Spec: specJSON(experiment.Spec{CriticalProcesses: loadsim.CriticalNames(),
+			Analysis: &experiment.AnalysisSettings{MaxDurationSeconds: int(max(maxDuration, o.duration) / time.Second)}}),
 	}
 	if o.aa {
-		req.Name, req.Candidate, req.AA = fmt.Sprintf("demo A/A %s", o.baseline), pipelineChoice{}, true
+		req.Name, req.Candidate, req.AA = fmt.Sprintf("demo A/A %s", o.baseline), store.PipelineChoice{}, true
 	}
-	var e experimentView
+	var e store.Experiment
 	err = c.call(ctx, http.MethodPost, "/v1/experiments", req, &e)
 	if err != nil {
 		return fmt.Errorf("create the experiment: %w", err)
 	}
-	if err := c.call(ctx, http.MethodPost, "/v1/experiments/"+e.ID+"/start", map[string]string{"reason": "phoenix demo"}, nil); err != nil {
+	if _, err := c.api.Act(ctx, e.ID.String(), "start", "phoenix demo"); err != nil {
 		return fmt.Errorf("start the experiment: %w", err)
 	}
-	final, err := follow(ctx, c, e.ID, out)
+	final, err := follow(ctx, c, e.ID.String(), out)
 	stopSim()
 	if err != nil {
 		return err

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/phoenixotel/phoenix/shared/apiclient"
+	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 func loginCmd() *cobra.Command {
@@ -65,45 +69,10 @@ func session() (*client, error) {
 	return newClient(c, true), nil
 }
 
-// experimentView is the part of an experiment the CLI shows.
-type experimentView struct {
-	ID              string  `json:"id"`
-	Name            string  `json:"name"`
-	State           string  `json:"state"`
-	DurationSeconds int     `json:"duration_seconds"`
-	Verdict         *string `json:"verdict"`
-	FailureReason   *string `json:"failure_reason"`
-	Baseline        struct {
-		Template string `json:"template"`
-	} `json:"baseline"`
-	Candidate struct {
-		Template string `json:"template"`
-	} `json:"candidate"`
-	RunStartedAt *time.Time `json:"run_started_at"`
-	CreatedAt    time.Time  `json:"created_at"`
-}
-
-// newExperiment is the request of `phoenix experiment create`.
-type newExperiment struct {
-	Name            string         `json:"name"`
-	Description     string         `json:"description,omitempty"`
-	Baseline        pipelineChoice `json:"baseline"`
-	Candidate       pipelineChoice `json:"candidate"`
-	DurationSeconds int            `json:"duration_seconds"`
-	Spec            map[string]any `json:"spec,omitempty"`
-	AA              bool           `json:"aa,omitempty"` // the candidate is the baseline's pipeline (the API fills it in)
-}
-
-// pipelineChoice names a template and its parameters.
-type pipelineChoice struct {
-	Template   string         `json:"template"`
-	Parameters map[string]any `json:"parameters,omitempty"`
-}
-
 func experimentCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "experiment", Aliases: []string{"exp"}, Short: "Create, run and follow experiments through the API (after phoenix login)"}
 	var (
-		n        newExperiment
+		n        apiclient.NewExperiment
 		duration time.Duration
 		critical []string
 		params   []string
@@ -125,12 +94,12 @@ func experimentCmd() *cobra.Command {
 				if cmd.Flags().Changed("candidate") || len(params) > 0 {
 					return inputError{errors.New("--aa runs the baseline against itself: leave out --candidate and --param")}
 				}
-				n.Candidate = pipelineChoice{}
+				n.Candidate = store.PipelineChoice{}
 			}
 			if len(critical) > 0 {
-				n.Spec = map[string]any{"critical_processes": critical}
+				n.Spec = specJSON(experiment.Spec{CriticalProcesses: critical})
 			}
-			var e experimentView
+			var e store.Experiment
 			if err := c.call(cmd.Context(), http.MethodPost, "/v1/experiments", n, &e); err != nil {
 				return err
 			}
@@ -163,7 +132,7 @@ func experimentCmd() *cobra.Command {
 				q.Set("state", state)
 			}
 			var page struct {
-				Items []experimentView `json:"items"`
+				Items []store.Experiment `json:"items"`
 			}
 			if err := c.call(cmd.Context(), http.MethodGet, "/v1/experiments?"+q.Encode(), nil, &page); err != nil {
 				return err

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -15,10 +14,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phoenixotel/phoenix/functions/gateway"
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/config"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/realtime"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 // loadEventType is the CloudEvent type of the events the load test publishes itself. They go to
@@ -107,18 +108,17 @@ func apiEvents(ctx context.Context, api *client, keys *auth.KeySet, cfg config.C
 	return &eventSource{
 		tenants: []uuid.UUID{who.Tenant}, verb: "creating and stopping", from: "stop request",
 		cause: func(ctx context.Context, n int) error {
-			var e experimentView
-			create := newExperiment{Name: "loadtest-" + strconv.Itoa(n), Description: "phoenix test load",
-				Baseline: pipelineChoice{Template: "process-baseline"}, Candidate: pipelineChoice{Template: "process-topk"},
+			var e store.Experiment
+			create := apiclient.NewExperiment{Name: "loadtest-" + strconv.Itoa(n), Description: "phoenix test load",
+				Baseline: store.PipelineChoice{Template: "process-baseline"}, Candidate: store.PipelineChoice{Template: "process-topk"},
 				DurationSeconds: 60}
 			if err := api.call(ctx, http.MethodPost, "/v1/experiments", create, &e); err != nil {
 				return fmt.Errorf("create experiment: %w", err)
 			}
 			mu.Lock()
-			stopped[e.ID] = time.Now() // before the request: the event may arrive before its answer
+			stopped[e.ID.String()] = time.Now() // before the request: the event may arrive before its answer
 			mu.Unlock()
-			if err := api.call(ctx, http.MethodPost, "/v1/experiments/"+url.PathEscape(e.ID)+"/stop",
-				map[string]string{"reason": "phoenix test load"}, nil); err != nil {
+			if _, err := api.api.Act(ctx, e.ID.String(), "stop", "phoenix test load"); err != nil {
 				return fmt.Errorf("stop experiment %s: %w", e.ID, err)
 			}
 			return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
@@ -49,12 +50,8 @@ func watchCmd() *cobra.Command {
 }
 
 // ended says whether an experiment in state s will not move on by itself.
-func ended(s string) bool {
-	switch s {
-	case "completed", "failed", "cancelled", "promoted", "rolled_back":
-		return true
-	}
-	return false
+func ended(s experiment.State) bool {
+	return s == experiment.Completed || s.Terminal()
 }
 
 // liveSilence is how long the live connection may stay silent (no frame, no ping) before watch
@@ -69,7 +66,7 @@ const pongWait = time.Second
 type view struct {
 	out      io.Writer                         // the terminal
 	silence  time.Duration                     // how long the live connection may stay silent before it counts as lost; 0 means liveSilence
-	exp      experimentView                    // as last read
+	exp      store.Experiment                  // as last read
 	lastSeq  int64                             // last transition printed
 	runStart time.Time                         // when running began (zero before)
 	windows  map[time.Time]map[string]kpiFrame // window start → variant → KPIs, until both are printed
@@ -90,7 +87,7 @@ type kpiFrame struct {
 
 // follow shows an experiment until it ends (see view.follow), with the live connection's
 // silence bounded by the gateway's ping period.
-func follow(ctx context.Context, c *client, id string, out io.Writer) (experimentView, error) {
+func follow(ctx context.Context, c *client, id string, out io.Writer) (store.Experiment, error) {
 	return newView(out, liveSilence).follow(ctx, c, id)
 }
 
@@ -102,7 +99,7 @@ func newView(out io.Writer, silence time.Duration) *view {
 
 // follow shows an experiment until it ends, over the gateway's WebSocket, reconnecting (and
 // reading back what it missed from the API) when the connection drops.
-func (v *view) follow(ctx context.Context, c *client, id string) (experimentView, error) {
+func (v *view) follow(ctx context.Context, c *client, id string) (store.Experiment, error) {
 	out := v.out
 	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(id), nil, &v.exp); err != nil {
 		return v.exp, err
@@ -167,7 +164,7 @@ func (v *view) stream(ctx context.Context, c *client) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	if err := conn.WriteJSON(wsproto.ClientFrame{Type: wsproto.Subscribe, Channel: wsproto.ChannelExperimentPrefix + v.exp.ID}); err != nil {
+	if err := conn.WriteJSON(wsproto.ClientFrame{Type: wsproto.Subscribe, Channel: wsproto.ExperimentChannel(v.exp.ID)}); err != nil {
 		return err
 	}
 	// Subscribed first, then what happened before (or while disconnected) from the API: nothing
@@ -217,7 +214,7 @@ func (v *view) stream(ctx context.Context, c *client) error {
 					v.transition(tr)
 					if tr.From == "analyzing" && tr.To == "running" {
 						// Extended: the run keeps its start and lasts longer.
-						if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(v.exp.ID), nil, &v.exp); err != nil {
+						if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(v.exp.ID.String()), nil, &v.exp); err != nil {
 							return err
 						}
 					}
@@ -256,7 +253,7 @@ func (v *view) catchUp(ctx context.Context, c *client) error {
 	var page struct {
 		Items []events.Transition `json:"items"`
 	}
-	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(v.exp.ID)+"/transitions", nil, &page); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v1/experiments/"+url.PathEscape(v.exp.ID.String())+"/transitions", nil, &page); err != nil {
 		return err
 	}
 	for _, tr := range page.Items {
@@ -270,7 +267,7 @@ func (v *view) transition(tr events.Transition) {
 		return
 	}
 	v.lastSeq = tr.Seq
-	v.exp.State = tr.To
+	v.exp.State = experiment.State(tr.To)
 	line := fmt.Sprintf("%s  %s → %s", tr.At.Local().Format(time.TimeOnly), tr.From, tr.To)
 	if tr.Reason != "" {
 		line += "  (" + tr.Reason + ")"

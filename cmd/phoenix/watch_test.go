@@ -75,7 +75,7 @@ func TestView_PrintsAWindowOnceBothVariantsReported(t *testing.T) {
 	var out strings.Builder
 	start := time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 	v := &view{out: &out, windows: map[time.Time]map[string]kpiFrame{}, printed: map[time.Time]bool{},
-		exp: experimentView{DurationSeconds: 60}}
+		exp: store.Experiment{DurationSeconds: 60}}
 	v.transition(events.Transition{Seq: 1, From: "deploying", To: "running", At: start})
 	v.transition(events.Transition{Seq: 1, From: "deploying", To: "running", At: start}) // a replay: printed once
 	w := func(variant string, series float64, covered int) kpiFrame {
@@ -125,7 +125,10 @@ func TestParseParams(t *testing.T) {
 	}
 }
 
-// fakePlatform serves what watch reads of experiment e1: its state and transitions from the
+// watchedID is the experiment the fake platform serves.
+const watchedID = "7c1e5a30-2f4b-4d8e-9a61-0b3c5d7e9f10"
+
+// fakePlatform serves what watch reads of experiment watchedID: its state and transitions from the
 // functions given, a promote verdict, and the gateway's /ws, where stream plays one connection
 // after the subscribe frame is read. A second connection is a reconnect, which the tests count
 // as a failure: it cancels ctx so that watch stops retrying. It returns the server's URL and the
@@ -136,13 +139,13 @@ func fakePlatform(t *testing.T, cancel context.CancelFunc, state func() string, 
 	var connections atomic.Int32
 	upgrader := websocket.Upgrader{}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/experiments/e1", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": "e1", "name": "e", "state": state(), "duration_seconds": 60})
+	mux.HandleFunc("GET /v1/experiments/"+watchedID, func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": watchedID, "name": "e", "state": state(), "duration_seconds": 60})
 	})
-	mux.HandleFunc("GET /v1/experiments/e1/transitions", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /v1/experiments/"+watchedID+"/transitions", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"items": transitions()})
 	})
-	mux.HandleFunc("GET /v1/experiments/e1/analysis", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /v1/experiments/"+watchedID+"/analysis", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"verdict":"promote"}`))
 	})
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +219,7 @@ func TestFollow_PingsKeepAQuietConnection(t *testing.T) {
 
 	var out strings.Builder
 	c := newClient(credentials{API: url, Gateway: url, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
-	final, err := newView(&out, silence).follow(ctx, c, "e1")
+	final, err := newView(&out, silence).follow(ctx, c, watchedID)
 	if n := connections.Load(); n != 1 || strings.Contains(out.String(), "reconnecting") {
 		t.Fatalf("%d connections for one quiet experiment, want 1:\n%s", n, out.String())
 	}
@@ -249,14 +252,14 @@ func TestFollow_LostEventsAreSaidAndReloaded(t *testing.T) {
 			return items
 		},
 		func(conn *websocket.Conn) {
-			_ = conn.WriteJSON(map[string]any{"type": "error", "code": "history_unavailable", "channel": "experiment:e1",
+			_ = conn.WriteJSON(map[string]any{"type": "error", "code": "history_unavailable", "channel": "experiment:" + watchedID,
 				"message": "the event history after seq 7 was lost (the event store restarted)"})
 			_, _, _ = conn.ReadMessage() // until watch hangs up
 		})
 
 	var out strings.Builder
 	c := newClient(credentials{API: url, Gateway: url, AccessToken: "t", ExpiresAt: time.Now().Add(time.Hour)}, false)
-	final, err := newView(&out, time.Minute).follow(ctx, c, "e1")
+	final, err := newView(&out, time.Minute).follow(ctx, c, watchedID)
 	if err != nil {
 		t.Fatalf("follow: %v\n%s", err, out.String())
 	}
