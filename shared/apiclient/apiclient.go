@@ -55,13 +55,17 @@ func (r Reply) IsProblem() bool {
 	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json")
 }
 
-// String names the request and its answer, with the problem's detail (or title) when there is one.
+// Detail is the problem document's detail (or title), or empty.
+func (r Reply) Detail() string {
+	p, _ := r.Problem()
+	return cmpOr(p.Detail, p.Title)
+}
+
+// String names the request and its answer, with the problem's detail when there is one.
 func (r Reply) String() string {
 	s := fmt.Sprintf("%s %s answered %d", r.Method, r.Path, r.Status)
-	if p, ok := r.Problem(); ok {
-		if d := cmpOr(p.Detail, p.Title); d != "" {
-			s += " (" + d + ")"
-		}
+	if d := r.Detail(); d != "" {
+		s += " (" + d + ")"
 	}
 	return s
 }

@@ -75,10 +75,10 @@ func analysisChecks(ctx context.Context, r *recorder, a *api, acct Account, o Op
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusNotFound); err != nil {
+		if err := rep.Want(http.StatusNotFound); err != nil {
 			return "", fmt.Errorf("a pending experiment's analysis: %w", err)
 		}
-		return "404: " + rep.detail(), nil
+		return "404: " + rep.Detail(), nil
 	}) {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 )
 
 // Auth checks the authentication flows as Credentials.Primary: a wrong password and a missing
@@ -34,18 +36,18 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		if rep.Status == http.StatusOK {
 			return "", fmt.Errorf("%s: the API issued tokens for a wrong password", rep)
 		}
-		if err := rep.want(http.StatusUnauthorized); err != nil {
+		if err := rep.Want(http.StatusUnauthorized); err != nil {
 			return "", err
 		}
-		if !rep.isProblem() {
+		if !rep.IsProblem() {
 			return "", fmt.Errorf("%s with Content-Type %q, want application/problem+json", rep, rep.Header.Get("Content-Type"))
 		}
-		return "401 problem+json: " + rep.detail(), nil
+		return "401 problem+json: " + rep.Detail(), nil
 	}) {
 		return
 	}
 
-	var first tokens
+	var first apiclient.Tokens
 	if !r.step("login issues an access and a refresh token", func() (string, error) {
 		tok, rep, err := a.login(ctx, acct)
 		if err != nil {
@@ -55,19 +57,19 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 			return "", fmt.Errorf("the token answer has Cache-Control %q, want no-store: caches must not keep tokens", cc)
 		}
 		first = tok
-		return fmt.Sprintf("%s access token for %d s and a refresh token", tok.Type, tok.ExpiresIn), nil
+		return fmt.Sprintf("%s access token for %d s and a refresh token", tok.TokenType, tok.ExpiresIn), nil
 	}) {
 		return
 	}
 
 	if !r.step("a request without a valid token is refused", func() (string, error) {
 		var errs []error
-		for _, tok := range []string{"", "not-a-token", first.Access + "x"} {
+		for _, tok := range []string{"", "not-a-token", first.AccessToken + "x"} {
 			rep, err := a.do(ctx, http.MethodGet, "/v1/auth/me", tok, nil)
 			if err != nil {
 				return "", err
 			}
-			if err := rep.want(http.StatusUnauthorized); err != nil {
+			if err := rep.Want(http.StatusUnauthorized); err != nil {
 				errs = append(errs, fmt.Errorf("token %q: %w", shorten(tok), err))
 			} else if h := rep.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
 				errs = append(errs, fmt.Errorf("token %q: 401 without a WWW-Authenticate: Bearer challenge (got %q)", shorten(tok), h))
@@ -82,7 +84,7 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 	}
 
 	if !r.step("/v1/auth/me names the caller", func() (string, error) {
-		me, err := whoAmI(ctx, a, first.Access)
+		me, err := whoAmI(ctx, a, first.AccessToken)
 		if err != nil {
 			return "", err
 		}
@@ -104,25 +106,25 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		return
 	}
 
-	var second tokens
+	var second apiclient.Tokens
 	if !r.step("refresh rotates both tokens", func() (string, error) {
-		rep, err := a.refresh(ctx, first.Refresh)
+		rep, err := a.refresh(ctx, first.RefreshToken)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusOK); err != nil {
+		if err := rep.Want(http.StatusOK); err != nil {
 			return "", err
 		}
-		if err := rep.decode(&second); err != nil {
+		if err := rep.Decode(&second); err != nil {
 			return "", err
 		}
-		if err := second.validate(true); err != nil {
+		if err := validTokens(second, true); err != nil {
 			return "", fmt.Errorf("the refresh answer: %w", err)
 		}
-		if second.Refresh == first.Refresh || second.Access == first.Access {
+		if second.RefreshToken == first.RefreshToken || second.AccessToken == first.AccessToken {
 			return "", errors.New("the refresh answered the same tokens again: refresh tokens must rotate on every use")
 		}
-		if _, err := whoAmI(ctx, a, second.Access); err != nil {
+		if _, err := whoAmI(ctx, a, second.AccessToken); err != nil {
 			return "", fmt.Errorf("the refreshed access token: %w", err)
 		}
 		return "a new access token and a new refresh token; the new access token works", nil
@@ -131,31 +133,31 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 	}
 
 	if !r.step("a rotated refresh token presented again is refused", func() (string, error) {
-		rep, err := a.refresh(ctx, first.Refresh)
+		rep, err := a.refresh(ctx, first.RefreshToken)
 		if err != nil {
 			return "", err
 		}
 		if rep.Status == http.StatusOK {
 			return "", fmt.Errorf("%s: a refresh token was exchanged twice, so a stolen copy stays usable", rep)
 		}
-		if err := rep.want(http.StatusUnauthorized); err != nil {
+		if err := rep.Want(http.StatusUnauthorized); err != nil {
 			return "", err
 		}
-		return "401: " + rep.detail(), nil
+		return "401: " + rep.Detail(), nil
 	}) {
 		return
 	}
 
 	if !r.step("the reuse ended the whole session", func() (string, error) {
 		var errs []error
-		rep, err := a.refresh(ctx, second.Refresh)
+		rep, err := a.refresh(ctx, second.RefreshToken)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusUnauthorized); err != nil {
+		if err := rep.Want(http.StatusUnauthorized); err != nil {
 			errs = append(errs, fmt.Errorf("the session's newest refresh token: %w", err))
 		}
-		for name, tok := range map[string]string{"the session's newest access token": second.Access, "the session's first access token": first.Access} {
+		for name, tok := range map[string]string{"the session's newest access token": second.AccessToken, "the session's first access token": first.AccessToken} {
 			if err := refused(ctx, a, tok); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			}
@@ -173,21 +175,21 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		if err != nil {
 			return "", err
 		}
-		rep, err := a.do(ctx, http.MethodPost, "/v1/auth/logout", tok.Access, nil)
+		rep, err := a.do(ctx, http.MethodPost, "/v1/auth/logout", tok.AccessToken, nil)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusNoContent); err != nil {
+		if err := rep.Want(http.StatusNoContent); err != nil {
 			return "", err
 		}
-		if err := refused(ctx, a, tok.Access); err != nil {
+		if err := refused(ctx, a, tok.AccessToken); err != nil {
 			return "", fmt.Errorf("the logged-out access token: %w", err)
 		}
-		rep, err = a.refresh(ctx, tok.Refresh)
+		rep, err = a.refresh(ctx, tok.RefreshToken)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusUnauthorized); err != nil {
+		if err := rep.Want(http.StatusUnauthorized); err != nil {
 			return "", fmt.Errorf("the logged-out session's refresh token: %w", err)
 		}
 		return "204; afterwards its access token and its refresh token are refused", nil
@@ -228,10 +230,10 @@ func serviceAccount(ctx context.Context, r *recorder, a *api, acct Account, o Op
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusCreated); err != nil {
+		if err := rep.Want(http.StatusCreated); err != nil {
 			return "", err
 		}
-		if err := rep.decode(&created); err != nil {
+		if err := rep.Decode(&created); err != nil {
 			return "", err
 		}
 		r.undo("cleanup: disable service account "+name, func(ctx context.Context) (string, error) {
@@ -242,14 +244,14 @@ func serviceAccount(ctx context.Context, r *recorder, a *api, acct Account, o Op
 			if err != nil {
 				return "", err
 			}
-			return "disabled", rep.want(http.StatusOK)
+			return "disabled", rep.Want(http.StatusOK)
 		})
 		body := map[string]string{"grant_type": "client_credentials", "client_id": created.ClientID, "client_secret": created.ClientSecret + "x"}
 		rep, err = a.patient(ctx, http.MethodPost, "/v1/auth/token", body)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusUnauthorized); err != nil {
+		if err := rep.Want(http.StatusUnauthorized); err != nil {
 			return "", fmt.Errorf("a wrong client secret: %w", err)
 		}
 		body["client_secret"] = created.ClientSecret
@@ -257,24 +259,24 @@ func serviceAccount(ctx context.Context, r *recorder, a *api, acct Account, o Op
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusOK); err != nil {
+		if err := rep.Want(http.StatusOK); err != nil {
 			return "", err
 		}
-		var tok tokens
-		if err := rep.decode(&tok); err != nil {
+		var tok apiclient.Tokens
+		if err := rep.Decode(&tok); err != nil {
 			return "", err
 		}
-		if err := tok.validate(false); err != nil {
+		if err := validTokens(tok, false); err != nil {
 			return "", fmt.Errorf("the grant's answer: %w", err)
 		}
-		me, err := whoAmI(ctx, a, tok.Access)
+		me, err := whoAmI(ctx, a, tok.AccessToken)
 		if err != nil {
 			return "", err
 		}
 		if me.SubjectType != "service_account" || !slices.Equal(me.Permissions, []string{"experiment:read"}) {
 			return "", fmt.Errorf("/v1/auth/me with the grant's token answered a %q holding %v, want a service_account holding [experiment:read]", me.SubjectType, me.Permissions)
 		}
-		saToken = tok.Access
+		saToken = tok.AccessToken
 		return fmt.Sprintf("%s (%s): a wrong secret is refused, the right one gives a token holding exactly [experiment:read]", name, created.Account.ID), nil
 	}) {
 		return
@@ -284,7 +286,7 @@ func serviceAccount(ctx context.Context, r *recorder, a *api, acct Account, o Op
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusOK); err != nil {
+		if err := rep.Want(http.StatusOK); err != nil {
 			return "", err
 		}
 		disabled = true
@@ -302,10 +304,10 @@ func whoAmI(ctx context.Context, a *api, token string) (whoami, error) {
 	if err != nil {
 		return me, err
 	}
-	if err := rep.want(http.StatusOK); err != nil {
+	if err := rep.Want(http.StatusOK); err != nil {
 		return me, err
 	}
-	return me, rep.decode(&me)
+	return me, rep.Decode(&me)
 }
 
 // refused requires /v1/auth/me to refuse token with 401.
@@ -317,7 +319,7 @@ func refused(ctx context.Context, a *api, token string) error {
 	if rep.Status == http.StatusOK {
 		return fmt.Errorf("%s: the token is still accepted", rep)
 	}
-	return rep.want(http.StatusUnauthorized)
+	return rep.Want(http.StatusUnauthorized)
 }
 
 // shorten shows at most the start of a token in a message.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
@@ -70,7 +71,7 @@ func (l *transitionLog) state() experiment.State {
 
 // hidden judges an answer to another tenant's request for a resource: only 404 keeps the
 // resource's existence secret (docs/auth.md: a resource of another tenant answers 404).
-func hidden(r reply) error {
+func hidden(r apiclient.Reply) error {
 	switch {
 	case r.Status == http.StatusNotFound:
 		return nil

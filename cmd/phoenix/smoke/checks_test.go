@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
@@ -100,7 +101,7 @@ func TestHidden_OnlyA404KeepsAnotherTenantsResourceSecret(t *testing.T) {
 		{http.StatusForbidden, "permission check answered before the tenant check"},
 		{http.StatusInternalServerError, "want 404"},
 	} {
-		err := hidden(reply{Method: "GET", Path: "/v1/experiments/x", Status: tc.status})
+		err := hidden(apiclient.Reply{Method: "GET", Path: "/v1/experiments/x", Status: tc.status})
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%d: error %v, want %q", tc.status, err, tc.want)
 		}
@@ -131,12 +132,12 @@ func TestSocketURL_AcceptsBaseAndWebSocketURLs(t *testing.T) {
 }
 
 func TestReply_NamesTheRequestAndTheProblem(t *testing.T) {
-	r := reply{Method: "GET", Path: "/v1/experiments/x", Status: 409, Header: http.Header{"Content-Type": {"application/problem+json"}},
+	r := apiclient.Reply{Method: "GET", Path: "/v1/experiments/x", Status: 409, Header: http.Header{"Content-Type": {"application/problem+json"}},
 		Body: []byte(`{"title":"Conflict","detail":"cannot start an experiment that is running"}`)}
-	if got := r.want(202).Error(); got != "GET /v1/experiments/x answered 409 (cannot start an experiment that is running), want 202" {
+	if got := r.Want(202).Error(); got != "GET /v1/experiments/x answered 409 (cannot start an experiment that is running), want 202" {
 		t.Fatalf("message %q", got)
 	}
-	if r.want(409, 202) != nil || !r.isProblem() {
+	if r.Want(409, 202) != nil || !r.IsProblem() {
 		t.Fatal("409 is among the wanted codes and the answer is a problem")
 	}
 }

@@ -1,23 +1,22 @@
 package smoke
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 )
 
-// api calls the Phoenix API and returns its answers as they are, for the steps to judge.
+// api calls the Phoenix API (shared/apiclient) and returns its answers as they are, for the steps
+// to judge.
 type api struct {
-	base string       // the API's base URL, without a trailing slash
-	hc   *http.Client // bounded by a timeout: a smoke test must not hang
+	c *apiclient.Client // bounded by a timeout: a smoke test must not hang
 }
 
 func newAPI(t Target) *api {
@@ -25,97 +24,12 @@ func newAPI(t Target) *api {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &api{base: strings.TrimSuffix(t.API, "/"), hc: hc}
-}
-
-// reply is one answer of the API.
-type reply struct {
-	Method string      // the request's method
-	Path   string      // the request's path and query
-	Status int         // the HTTP status
-	Header http.Header // the answer's headers
-	Body   []byte      // the answer's body (at most 16 MiB)
-}
-
-// String names the request and its answer, with the problem's detail when there is one.
-func (r reply) String() string {
-	s := fmt.Sprintf("%s %s answered %d", r.Method, r.Path, r.Status)
-	if d := r.detail(); d != "" {
-		s += " (" + d + ")"
-	}
-	return s
-}
-
-// detail is the problem document's detail (or title), or empty.
-func (r reply) detail() string {
-	var p struct {
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-	}
-	if r.Status < 300 || json.Unmarshal(r.Body, &p) != nil {
-		return ""
-	}
-	if p.Detail != "" {
-		return p.Detail
-	}
-	return p.Title
-}
-
-// want returns nil when the status is one of codes, else an error naming what came back.
-func (r reply) want(codes ...int) error {
-	if slices.Contains(codes, r.Status) {
-		return nil
-	}
-	want := make([]string, len(codes))
-	for i, c := range codes {
-		want[i] = strconv.Itoa(c)
-	}
-	return fmt.Errorf("%s, want %s", r, strings.Join(want, " or "))
-}
-
-// decode reads the JSON body into v.
-func (r reply) decode(v any) error {
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		return fmt.Errorf("%s %s: the answer is not the expected JSON: %w", r.Method, r.Path, err)
-	}
-	return nil
-}
-
-// isProblem reports whether the answer is an RFC 9457 problem document.
-func (r reply) isProblem() bool {
-	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json")
+	return &api{c: &apiclient.Client{Base: t.API, HTTP: hc}}
 }
 
 // do sends one request, with token as the bearer when it is not empty.
-func (a *api) do(ctx context.Context, method, path, token string, body any) (reply, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return reply{}, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := a.hc.Do(req)
-	if err != nil {
-		return reply{}, fmt.Errorf("reach the API at %s: %w", a.base, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
-	}
-	return reply{Method: method, Path: path, Status: res.StatusCode, Header: res.Header, Body: raw}, nil
+func (a *api) do(ctx context.Context, method, path, token string, body any) (apiclient.Reply, error) {
+	return a.c.Do(ctx, method, path, body, token)
 }
 
 // maxRateWait bounds how long a login waits for the API's rate limit (Retry-After) in all.
@@ -124,7 +38,7 @@ const maxRateWait = 70 * time.Second
 // patient sends a request whose rate limit a smoke run may meet (login, refresh), waiting out a
 // 429 as its Retry-After asks, up to maxRateWait in all: the limits are per client IP and per
 // account, and a smoke run logs in several times within a minute.
-func (a *api) patient(ctx context.Context, method, path string, body any) (reply, error) {
+func (a *api) patient(ctx context.Context, method, path string, body any) (apiclient.Reply, error) {
 	var waited time.Duration
 	for {
 		r, err := a.do(ctx, method, path, "", body)
@@ -145,27 +59,19 @@ func (a *api) patient(ctx context.Context, method, path string, body any) (reply
 	}
 }
 
-// tokens are the API's answer to a login or refresh.
-type tokens struct {
-	Access    string `json:"access_token"`  // bearer token
-	Type      string `json:"token_type"`    // Bearer
-	ExpiresIn int    `json:"expires_in"`    // seconds
-	Refresh   string `json:"refresh_token"` // rotated on every use
-}
-
-// validate reports what a token answer lacks.
-func (t tokens) validate(withRefresh bool) error {
+// validTokens reports what a token answer lacks.
+func validTokens(t apiclient.Tokens, withRefresh bool) error {
 	var errs []string
-	if strings.Count(t.Access, ".") != 2 {
+	if strings.Count(t.AccessToken, ".") != 2 {
 		errs = append(errs, "access_token is not a JWT")
 	}
-	if t.Type != "Bearer" {
-		errs = append(errs, fmt.Sprintf("token_type is %q, want Bearer", t.Type))
+	if t.TokenType != "Bearer" {
+		errs = append(errs, fmt.Sprintf("token_type is %q, want Bearer", t.TokenType))
 	}
 	if t.ExpiresIn <= 0 {
 		errs = append(errs, fmt.Sprintf("expires_in is %d, want a positive number of seconds", t.ExpiresIn))
 	}
-	if withRefresh && t.Refresh == "" {
+	if withRefresh && t.RefreshToken == "" {
 		errs = append(errs, "refresh_token is missing")
 	}
 	if len(errs) > 0 {
@@ -175,24 +81,24 @@ func (t tokens) validate(withRefresh bool) error {
 }
 
 // login exchanges the account's password for tokens, and returns the answer as it came.
-func (a *api) login(ctx context.Context, acct Account) (tokens, reply, error) {
+func (a *api) login(ctx context.Context, acct Account) (apiclient.Tokens, apiclient.Reply, error) {
 	r, err := a.patient(ctx, http.MethodPost, "/v1/auth/login",
 		map[string]string{"tenant": acct.Tenant, "email": acct.Email, "password": acct.Password})
 	if err != nil {
-		return tokens{}, r, err
+		return apiclient.Tokens{}, r, err
 	}
-	if err := r.want(http.StatusOK); err != nil {
-		return tokens{}, r, fmt.Errorf("log in as %s of tenant %s: %w", acct.Email, acct.Tenant, err)
+	if err := r.Want(http.StatusOK); err != nil {
+		return apiclient.Tokens{}, r, fmt.Errorf("log in as %s of tenant %s: %w", acct.Email, acct.Tenant, err)
 	}
-	var t tokens
-	if err := r.decode(&t); err != nil {
-		return tokens{}, r, err
+	var t apiclient.Tokens
+	if err := r.Decode(&t); err != nil {
+		return apiclient.Tokens{}, r, err
 	}
-	return t, r, t.validate(true)
+	return t, r, validTokens(t, true)
 }
 
 // refresh exchanges a refresh token and returns the answer as it came.
-func (a *api) refresh(ctx context.Context, refreshToken string) (reply, error) {
+func (a *api) refresh(ctx context.Context, refreshToken string) (apiclient.Reply, error) {
 	return a.patient(ctx, http.MethodPost, "/v1/auth/refresh", map[string]string{"refresh_token": refreshToken})
 }
 
@@ -222,11 +128,11 @@ func (w whoami) missing(want ...string) []string {
 
 // session is a logged-in account that refreshes its tokens when they are about to expire.
 type session struct {
-	api     *api      // where it is logged in
-	acct    Account   // who
-	tok     tokens    // current tokens
-	expires time.Time // of the access token
-	me      whoami    // the caller as /me described it at login
+	api     *api             // where it is logged in
+	acct    Account          // who
+	tok     apiclient.Tokens // current tokens
+	expires time.Time        // of the access token
+	me      whoami           // the caller as /me described it at login
 }
 
 // open logs acct in and reads who it is.
@@ -240,10 +146,10 @@ func open(ctx context.Context, a *api, acct Account) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.want(http.StatusOK); err != nil {
+	if err := r.Want(http.StatusOK); err != nil {
 		return nil, err
 	}
-	if err := r.decode(&s.me); err != nil {
+	if err := r.Decode(&s.me); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -255,28 +161,28 @@ func (s *session) String() string { return s.acct.Email + " (tenant " + s.acct.T
 // token returns a valid access token, refreshing first when it expires within a minute.
 func (s *session) token(ctx context.Context) (string, error) {
 	if time.Until(s.expires) > time.Minute {
-		return s.tok.Access, nil
+		return s.tok.AccessToken, nil
 	}
-	r, err := s.api.refresh(ctx, s.tok.Refresh)
+	r, err := s.api.refresh(ctx, s.tok.RefreshToken)
 	if err != nil {
 		return "", err
 	}
-	if err := r.want(http.StatusOK); err != nil {
+	if err := r.Want(http.StatusOK); err != nil {
 		return "", fmt.Errorf("refresh the session of %s: %w", s, err)
 	}
-	var t tokens
-	if err := r.decode(&t); err != nil {
+	var t apiclient.Tokens
+	if err := r.Decode(&t); err != nil {
 		return "", err
 	}
 	s.tok, s.expires = t, time.Now().Add(time.Duration(t.ExpiresIn)*time.Second)
-	return t.Access, nil
+	return t.AccessToken, nil
 }
 
 // do calls the API as this session.
-func (s *session) do(ctx context.Context, method, path string, body any) (reply, error) {
+func (s *session) do(ctx context.Context, method, path string, body any) (apiclient.Reply, error) {
 	tok, err := s.token(ctx)
 	if err != nil {
-		return reply{}, err
+		return apiclient.Reply{}, err
 	}
 	return s.api.do(ctx, method, path, tok, body)
 }
@@ -287,8 +193,8 @@ func (s *session) get(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	if err := r.want(http.StatusOK); err != nil {
+	if err := r.Want(http.StatusOK); err != nil {
 		return err
 	}
-	return r.decode(out)
+	return r.Decode(out)
 }

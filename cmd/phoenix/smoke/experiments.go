@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
@@ -55,11 +56,11 @@ func create(ctx context.Context, s *session, name string, o Options) (experiment
 	if err != nil {
 		return experimentView{}, err
 	}
-	if err := r.want(http.StatusCreated); err != nil {
+	if err := r.Want(http.StatusCreated); err != nil {
 		return experimentView{}, fmt.Errorf("create an experiment as %s: %w", s, err)
 	}
 	var e experimentView
-	if err := r.decode(&e); err != nil {
+	if err := r.Decode(&e); err != nil {
 		return e, err
 	}
 	if e.ID == "" || e.State != experiment.Pending || e.Name != name {
@@ -85,7 +86,7 @@ func history(ctx context.Context, s *session, id string) ([]transitionView, erro
 }
 
 // command sends start, stop, promote or rollback and returns the answer as it came.
-func command(ctx context.Context, s *session, id, verb string) (reply, error) {
+func command(ctx context.Context, s *session, id, verb string) (apiclient.Reply, error) {
 	return s.do(ctx, http.MethodPost, "/v1/experiments/"+id+"/"+verb, map[string]string{"reason": "phoenix test integration"})
 }
 
@@ -130,9 +131,9 @@ func stopUnlessEnded(s *session, id string) func(context.Context) (string, error
 			return "", err
 		}
 		if r.Status == http.StatusConflict { // it ended between the read and the command
-			return fmt.Sprintf("experiment %s ended on its own (%s)", id, r.detail()), nil
+			return fmt.Sprintf("experiment %s ended on its own (%s)", id, r.Detail()), nil
 		}
-		if err := r.want(http.StatusAccepted); err != nil {
+		if err := r.Want(http.StatusAccepted); err != nil {
 			return "", fmt.Errorf("stop experiment %s: %w", id, err)
 		}
 		was := e.State

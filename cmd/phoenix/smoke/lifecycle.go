@@ -86,7 +86,7 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusAccepted); err != nil {
+		if err := rep.Want(http.StatusAccepted); err != nil {
 			return "", err
 		}
 		return reach(experiment.Generating, "starting")()
@@ -153,7 +153,7 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusAccepted); err != nil {
+		if err := rep.Want(http.StatusAccepted); err != nil {
 			return "", err
 		}
 		return reach(experiment.Cancelled, "stopping")()

@@ -179,7 +179,7 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 	if err != nil {
 		return "", err
 	}
-	if err := rep.want(http.StatusAccepted); err != nil {
+	if err := rep.Want(http.StatusAccepted); err != nil {
 		return "", fmt.Errorf("tenant A stops its experiment: %w", err)
 	}
 	if err := wa.until(ctx, deadline(), ended); err != nil {
@@ -193,7 +193,7 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 	if rep, err = command(ctx, sb, f.ID, "stop"); err != nil {
 		return "", err
 	}
-	if err := rep.want(http.StatusAccepted); err != nil {
+	if err := rep.Want(http.StatusAccepted); err != nil {
 		return "", fmt.Errorf("tenant B stops its experiment: %w", err)
 	}
 	seen := 0

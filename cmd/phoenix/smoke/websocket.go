@@ -70,7 +70,7 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusAccepted); err != nil {
+		if err := rep.Want(http.StatusAccepted); err != nil {
 			return "", err
 		}
 		// Two moves (pending → generating → deploying) or an end, whichever comes first.
@@ -93,7 +93,7 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 		if err != nil {
 			return "", err
 		}
-		if err := rep.want(http.StatusAccepted, http.StatusConflict); err != nil {
+		if err := rep.Want(http.StatusAccepted, http.StatusConflict); err != nil {
 			return "", err
 		}
 		end, err := waitState(ctx, s, e.ID, o.Timeout, ended)
