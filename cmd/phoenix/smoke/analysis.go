@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 // analysisView is GET /v1/experiments/{id}/analysis (the fields the checks read).
@@ -32,14 +33,6 @@ type metricView struct {
 	Reason  string            `json:"reason"`  // why
 	Trace   []json.RawMessage `json:"trace"`   // the rules applied
 	Pairs   int               `json:"pairs"`   // windows complete for both variants the analysis compared
-}
-
-// kpiWindow is one closed KPI window as GET /v1/experiments/{id}/kpis serves it.
-type kpiWindow struct {
-	Variant     string             `json:"variant"`      // baseline or candidate
-	WindowStart time.Time          `json:"window_start"` // inclusive
-	Complete    bool               `json:"complete"`     // only complete windows feed the analysis
-	KPIs        map[string]float64 `json:"kpis"`         // every KPI by name
 }
 
 // validVerdict reports whether v is a verdict that ends an experiment.
@@ -70,8 +63,8 @@ func analysisChecks(ctx context.Context, r *recorder, a *api, acct Account, o Op
 		if err != nil {
 			return "", err
 		}
-		r.undo("cleanup: stop the unrun experiment", stopUnlessEnded(s, e.ID))
-		rep, err := s.do(ctx, http.MethodGet, "/v1/experiments/"+e.ID+"/analysis", nil)
+		r.undo("cleanup: stop the unrun experiment", stopUnlessEnded(s, e.ID.String()))
+		rep, err := s.do(ctx, http.MethodGet, "/v1/experiments/"+e.ID.String()+"/analysis", nil)
 		if err != nil {
 			return "", err
 		}
@@ -84,7 +77,7 @@ func analysisChecks(ctx context.Context, r *recorder, a *api, acct Account, o Op
 	}
 
 	const name = "a completed experiment's analysis is whole"
-	var e experimentView
+	var e store.Experiment
 	if o.Experiment != "" {
 		if !r.step("the named experiment has completed", func() (string, error) {
 			var err error
@@ -114,7 +107,7 @@ func analysisChecks(ctx context.Context, r *recorder, a *api, acct Account, o Op
 
 	var an analysisView
 	if !r.step(name, func() (string, error) {
-		if err := s.get(ctx, "/v1/experiments/"+e.ID+"/analysis", &an); err != nil {
+		if err := s.get(ctx, "/v1/experiments/"+e.ID.String()+"/analysis", &an); err != nil {
 			return "", err
 		}
 		if err := whole(an); err != nil {
@@ -135,7 +128,7 @@ func analysisChecks(ctx context.Context, r *recorder, a *api, acct Account, o Op
 	r.step("the analysis rests on the KPI windows the API serves", func() (string, error) {
 		counts := map[string]map[string]int{}
 		for _, variant := range []string{"baseline", "candidate"} {
-			ws, err := kpiWindows(ctx, s, e.ID, variant)
+			ws, err := kpiWindows(ctx, s, e.ID.String(), variant)
 			if err != nil {
 				return "", err
 			}
@@ -213,10 +206,10 @@ func maxCount(m map[string]int) int {
 }
 
 // newestCompleted finds the tenant's newest experiment that has an analysis, or nil.
-func newestCompleted(ctx context.Context, s *session) (*experimentView, error) {
+func newestCompleted(ctx context.Context, s *session) (*store.Experiment, error) {
 	for _, st := range []experiment.State{experiment.Completed, experiment.Promoted, experiment.RolledBack} {
 		var page struct {
-			Items []experimentView `json:"items"` // newest first
+			Items []store.Experiment `json:"items"` // newest first
 		}
 		if err := s.get(ctx, "/v1/experiments?limit=1&state="+string(st), &page); err != nil {
 			return nil, err
@@ -232,8 +225,8 @@ func newestCompleted(ctx context.Context, s *session) (*experimentView, error) {
 const kpiPage = 5000
 
 // kpiWindows reads every closed window of one variant, page by page.
-func kpiWindows(ctx context.Context, s *session, id, variant string) ([]kpiWindow, error) {
-	var out []kpiWindow
+func kpiWindows(ctx context.Context, s *session, id, variant string) ([]store.KPIWindow, error) {
+	var out []store.KPIWindow
 	from := ""
 	for range 100 {
 		q := url.Values{"variant": {variant}, "limit": {fmt.Sprint(kpiPage)}}
@@ -241,7 +234,7 @@ func kpiWindows(ctx context.Context, s *session, id, variant string) ([]kpiWindo
 			q.Set("from", from)
 		}
 		var page struct {
-			Items []kpiWindow `json:"items"` // oldest first
+			Items []store.KPIWindow `json:"items"` // oldest first
 		}
 		if err := s.get(ctx, "/v1/experiments/"+id+"/kpis?"+q.Encode(), &page); err != nil {
 			return nil, err

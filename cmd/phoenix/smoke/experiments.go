@@ -6,20 +6,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
-
-// experimentView is an experiment as the API shows it (the fields the scenarios read).
-type experimentView struct {
-	ID            string           `json:"id"`             // the experiment's id
-	TenantID      string           `json:"tenant_id"`      // its tenant
-	Name          string           `json:"name"`           // as created
-	State         experiment.State `json:"state"`          // where it is in its life
-	Verdict       *string          `json:"verdict"`        // once analysed
-	FailureReason *string          `json:"failure_reason"` // once failed
-	Version       int64            `json:"version"`        // bumped by every change
-}
 
 // transitionView is one entry of GET /v1/experiments/{id}/transitions, or the payload of a
 // transition event (the fields both have).
@@ -51,27 +43,27 @@ func draft(name string, o Options) map[string]any {
 }
 
 // create makes an experiment and checks the API's answer.
-func create(ctx context.Context, s *session, name string, o Options) (experimentView, error) {
+func create(ctx context.Context, s *session, name string, o Options) (store.Experiment, error) {
 	r, err := s.do(ctx, http.MethodPost, "/v1/experiments", draft(name, o))
 	if err != nil {
-		return experimentView{}, err
+		return store.Experiment{}, err
 	}
 	if err := r.Want(http.StatusCreated); err != nil {
-		return experimentView{}, fmt.Errorf("create an experiment as %s: %w", s, err)
+		return store.Experiment{}, fmt.Errorf("create an experiment as %s: %w", s, err)
 	}
-	var e experimentView
+	var e store.Experiment
 	if err := r.Decode(&e); err != nil {
 		return e, err
 	}
-	if e.ID == "" || e.State != experiment.Pending || e.Name != name {
+	if e.ID == uuid.Nil || e.State != experiment.Pending || e.Name != name {
 		return e, fmt.Errorf("POST /v1/experiments answered id %q, state %q, name %q; want an id, pending, %q", e.ID, e.State, e.Name, name)
 	}
 	return e, nil
 }
 
 // read returns the experiment as s sees it.
-func read(ctx context.Context, s *session, id string) (experimentView, error) {
-	var e experimentView
+func read(ctx context.Context, s *session, id string) (store.Experiment, error) {
+	var e store.Experiment
 	err := s.get(ctx, "/v1/experiments/"+id, &e)
 	return e, err
 }
@@ -94,7 +86,7 @@ func command(ctx context.Context, s *session, id, verb string) (apiclient.Reply,
 const pollInterval = 250 * time.Millisecond
 
 // waitState reads the experiment until done accepts its state, or the timeout passes.
-func waitState(ctx context.Context, s *session, id string, timeout time.Duration, done func(experiment.State) bool) (experimentView, error) {
+func waitState(ctx context.Context, s *session, id string, timeout time.Duration, done func(experiment.State) bool) (store.Experiment, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		e, err := read(ctx, s, id)

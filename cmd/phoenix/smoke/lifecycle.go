@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 )
 
 // Lifecycle runs an experiment as Credentials.Primary (baseline and candidate from Options):
@@ -38,7 +39,7 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 	a := newAPI(t)
 	var (
 		s *session
-		e experimentView
+		e store.Experiment
 		w *watcher
 	)
 	// Each wait runs from the previous move: a slow generator must not eat the run's time.
@@ -51,9 +52,9 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 		if e, err = create(ctx, s, "smoke-lifecycle-"+o.RunID, o); err != nil {
 			return "", err
 		}
-		r.undo("cleanup: stop the experiment", stopUnlessEnded(s, e.ID))
+		r.undo("cleanup: stop the experiment", stopUnlessEnded(s, e.ID.String()))
 		// A run may outlive the access token or a gateway replica: resume with since.
-		if w, err = watch(ctx, s, t.Gateway, e.ID, false, 5, deadline()); err != nil {
+		if w, err = watch(ctx, s, t.Gateway, e.ID.String(), false, 5, deadline()); err != nil {
 			return "", err
 		}
 		r.undo("cleanup: close the connection", func(context.Context) (string, error) { w.close(); return "closed", nil })
@@ -75,14 +76,14 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 			}
 			// A live look may end the run early, straight from running to completed.
 			if st := w.log.state(); st != want && !(want == experiment.Analyzing && st == experiment.Completed) {
-				return "", failedWith(ctx, s, e.ID, st, while)
+				return "", failedWith(ctx, s, e.ID.String(), st, while)
 			}
 			return fmt.Sprintf("%s after %.1f s", w.log.items[len(w.log.items)-1], time.Since(start).Seconds()), nil
 		}
 	}
 
 	if !r.step("start: the experiment starts generating", func() (string, error) {
-		rep, err := command(ctx, s, e.ID, "start")
+		rep, err := command(ctx, s, e.ID.String(), "start")
 		if err != nil {
 			return "", err
 		}
@@ -104,7 +105,7 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 				Kind    string `json:"kind"`    // ConfigMap, DaemonSet, …
 			} `json:"items"` // every stored object
 		}
-		if err := s.get(ctx, "/v1/experiments/"+e.ID+"/manifests", &page); err != nil {
+		if err := s.get(ctx, "/v1/experiments/"+e.ID.String()+"/manifests", &page); err != nil {
 			return "", err
 		}
 		per := map[string]int{}
@@ -132,24 +133,24 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 			if err != nil {
 				return "", err
 			}
-			got, err := read(ctx, s, e.ID)
+			got, err := read(ctx, s, e.ID.String())
 			if err != nil {
 				return "", err
 			}
 			var an analysisView
-			if err := s.get(ctx, "/v1/experiments/"+e.ID+"/analysis", &an); err != nil {
+			if err := s.get(ctx, "/v1/experiments/"+e.ID.String()+"/analysis", &an); err != nil {
 				return "", err
 			}
 			if got.Verdict == nil || *got.Verdict != an.Verdict || !validVerdict(an.Verdict) {
 				return "", fmt.Errorf("the experiment's verdict is %v and its analysis's %q; want the same promote, reject or inconclusive", deref(got.Verdict), an.Verdict)
 			}
-			completed = e.ID
+			completed = e.ID.String()
 			return fmt.Sprintf("%s; verdict %s", detail, an.Verdict), nil
 		}) {
 			return ""
 		}
 	} else if !r.step("stop: the experiment is cancelled", func() (string, error) {
-		rep, err := command(ctx, s, e.ID, "stop")
+		rep, err := command(ctx, s, e.ID.String(), "stop")
 		if err != nil {
 			return "", err
 		}
@@ -162,7 +163,7 @@ func lifecycle(ctx context.Context, r *recorder, t Target, acct Account, o Optio
 	}
 
 	r.step("the streamed transitions equal the API's", func() (string, error) {
-		stored, err := history(ctx, s, e.ID)
+		stored, err := history(ctx, s, e.ID.String())
 		if err != nil {
 			return "", err
 		}

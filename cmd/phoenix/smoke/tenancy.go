@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
@@ -60,17 +61,17 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 		return
 	}
 
-	var e experimentView
+	var e store.Experiment
 	if !r.step("tenant A creates an experiment and reads it", func() (string, error) {
 		var err error
 		if e, err = create(ctx, sa, "smoke-tenancy-"+o.RunID, o); err != nil {
 			return "", err
 		}
-		r.undo("cleanup: stop A's experiment", stopUnlessEnded(sa, e.ID))
-		if _, err := read(ctx, sa, e.ID); err != nil {
+		r.undo("cleanup: stop A's experiment", stopUnlessEnded(sa, e.ID.String()))
+		if _, err := read(ctx, sa, e.ID.String()); err != nil {
 			return "", fmt.Errorf("tenant A cannot read its own experiment: %w", err)
 		}
-		return "experiment " + e.ID, nil
+		return "experiment " + e.ID.String(), nil
 	}) {
 		return
 	}
@@ -79,7 +80,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 	r.step("tenant B gets 404 for every read of A's experiment", func() (string, error) {
 		var errs []error
 		for _, sub := range reads {
-			rep, err := sb.do(ctx, http.MethodGet, "/v1/experiments/"+e.ID+sub, nil)
+			rep, err := sb.do(ctx, http.MethodGet, "/v1/experiments/"+e.ID.String()+sub, nil)
 			if err != nil {
 				return "", err
 			}
@@ -93,7 +94,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 
 	r.step("tenant B's list shows only B's experiments", func() (string, error) {
 		var page struct {
-			Items []experimentView `json:"items"` // newest first
+			Items []store.Experiment `json:"items"` // newest first
 		}
 		if err := sb.get(ctx, "/v1/experiments?limit=200", &page); err != nil {
 			return "", err
@@ -102,7 +103,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 			if it.ID == e.ID {
 				return "", fmt.Errorf("tenant B's list contains A's experiment %s", e.ID)
 			}
-			if it.TenantID != sb.me.Tenant.ID {
+			if it.TenantID.String() != sb.me.Tenant.ID {
 				return "", fmt.Errorf("tenant B's list contains experiment %s of tenant %s", it.ID, it.TenantID)
 			}
 		}
@@ -112,13 +113,13 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 	r.step("tenant B gets 404 for every command on A's experiment, which stays untouched", func() (string, error) {
 		var errs []error
 		for _, verb := range []string{"start", "stop", "promote", "rollback"} {
-			rep, err := command(ctx, sb, e.ID, verb)
+			rep, err := command(ctx, sb, e.ID.String(), verb)
 			if err != nil {
 				return "", err
 			}
 			errs = append(errs, hidden(rep))
 		}
-		after, err := read(ctx, sa, e.ID)
+		after, err := read(ctx, sa, e.ID.String())
 		if err != nil {
 			return "", err
 		}
@@ -143,8 +144,8 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 		}
 		r.undo("cleanup: close B's connection", func(context.Context) (string, error) { bsock.close(); return "closed", nil })
 		var errs []string
-		if _, err := bsock.subscribe(channelOf(e.ID), nil, deadline()); !isCode(err, "not_found") {
-			errs = append(errs, fmt.Sprintf("subscribe %s answered %v, want not_found", channelOf(e.ID), describe(err)))
+		if _, err := bsock.subscribe(channelOf(e.ID.String()), nil, deadline()); !isCode(err, "not_found") {
+			errs = append(errs, fmt.Sprintf("subscribe %s answered %v, want not_found", channelOf(e.ID.String()), describe(err)))
 		}
 		other := "tenant:" + sa.me.Tenant.ID
 		if _, err := bsock.subscribe(other, nil, deadline()); !isCode(err, "invalid_channel") {
@@ -159,7 +160,7 @@ func isolation(ctx context.Context, r *recorder, t Target, c Credentials, o Opti
 	}
 
 	r.step("tenant B's live events exclude A's", func() (string, error) {
-		return exclusive(ctx, r, t, sa, sb, bsock, e.ID, o, deadline)
+		return exclusive(ctx, r, t, sa, sb, bsock, e.ID.String(), o, deadline)
 	})
 }
 
@@ -189,8 +190,8 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 	if err != nil {
 		return "", err
 	}
-	r.undo("cleanup: stop B's experiment", stopUnlessEnded(sb, f.ID))
-	if rep, err = command(ctx, sb, f.ID, "stop"); err != nil {
+	r.undo("cleanup: stop B's experiment", stopUnlessEnded(sb, f.ID.String()))
+	if rep, err = command(ctx, sb, f.ID.String(), "stop"); err != nil {
 		return "", err
 	}
 	if err := rep.Want(http.StatusAccepted); err != nil {
@@ -212,7 +213,7 @@ func exclusive(ctx context.Context, r *recorder, t Target, sa, sb *session, bsoc
 		if strings.EqualFold(ev.Subject, idA) || (ev.Tenant != "" && ev.Tenant != sb.me.Tenant.ID) {
 			return "", fmt.Errorf("tenant B's tenant channel carried %s about A's experiment %s (tenant %s)", ev.Type, ev.Subject, ev.Tenant)
 		}
-		if strings.EqualFold(ev.Subject, f.ID) {
+		if strings.EqualFold(ev.Subject, f.ID.String()) {
 			return fmt.Sprintf("A's stop reached A's connection; B's channel then carried B's own transition (after %d other events of B) and nothing of A's", seen), nil
 		}
 		seen++

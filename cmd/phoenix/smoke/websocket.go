@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/shared/wsproto"
 )
 
@@ -44,7 +45,7 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 	a := newAPI(t)
 	var (
 		s *session
-		e experimentView
+		e store.Experiment
 		w *watcher
 	)
 	if !r.step("subscribe to a new experiment's channel and the tenant channel", func() (string, error) {
@@ -55,18 +56,18 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 		if e, err = create(ctx, s, "smoke-websocket-"+o.RunID, o); err != nil {
 			return "", err
 		}
-		r.undo("cleanup: stop the experiment", stopUnlessEnded(s, e.ID))
-		if w, err = watch(ctx, s, t.Gateway, e.ID, true, 0, deadline()); err != nil {
+		r.undo("cleanup: stop the experiment", stopUnlessEnded(s, e.ID.String()))
+		if w, err = watch(ctx, s, t.Gateway, e.ID.String(), true, 0, deadline()); err != nil {
 			return "", err
 		}
 		r.undo("cleanup: close the connection", func(context.Context) (string, error) { w.close(); return "closed", nil })
-		return fmt.Sprintf("experiment %s: channel at seq %d, tenant channel at seq %d", e.ID, w.channels[channelOf(e.ID)].last, w.channels[tenantChannel].last), nil
+		return fmt.Sprintf("experiment %s: channel at seq %d, tenant channel at seq %d", e.ID.String(), w.channels[channelOf(e.ID.String())].last, w.channels[tenantChannel].last), nil
 	}) {
 		return
 	}
 
 	if !r.step("started, its transitions arrive in order with gap-free seq on both channels", func() (string, error) {
-		rep, err := command(ctx, s, e.ID, "start")
+		rep, err := command(ctx, s, e.ID.String(), "start")
 		if err != nil {
 			return "", err
 		}
@@ -81,22 +82,22 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 		if err := w.tenantCaughtUp(deadline()); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%v on %s, the same events on the tenant channel", w.log.items, channelOf(e.ID)), nil
+		return fmt.Sprintf("%v on %s, the same events on the tenant channel", w.log.items, channelOf(e.ID.String())), nil
 	}) {
 		return
 	}
 
-	missedFrom := w.channels[channelOf(e.ID)].last
+	missedFrom := w.channels[channelOf(e.ID.String())].last
 	if !r.step("while disconnected, the experiment ends", func() (string, error) {
 		w.close()
-		rep, err := command(ctx, s, e.ID, "stop")
+		rep, err := command(ctx, s, e.ID.String(), "stop")
 		if err != nil {
 			return "", err
 		}
 		if err := rep.Want(http.StatusAccepted, http.StatusConflict); err != nil {
 			return "", err
 		}
-		end, err := waitState(ctx, s, e.ID, o.Timeout, ended)
+		end, err := waitState(ctx, s, e.ID.String(), o.Timeout, ended)
 		if err != nil {
 			return "", err
 		}
@@ -115,24 +116,24 @@ func stream(ctx context.Context, r *recorder, t Target, acct Account, o Options)
 			return "", fmt.Errorf("reconnect with the token as subprotocol: %w", err)
 		}
 		w.sock = sock
-		latest, err := sock.subscribe(channelOf(e.ID), &missedFrom, deadline())
+		latest, err := sock.subscribe(channelOf(e.ID.String()), &missedFrom, deadline())
 		if err != nil {
 			return "", fmt.Errorf("subscribe with since %d: %w", missedFrom, err)
 		}
 		if latest <= missedFrom {
 			return "", fmt.Errorf("subscribed with since %d answered seq %d: the transitions after the disconnect were never published", missedFrom, latest)
 		}
-		w.channels = map[string]*channelSeq{channelOf(e.ID): {name: channelOf(e.ID), last: missedFrom}}
-		for w.channels[channelOf(e.ID)].last < latest {
+		w.channels = map[string]*channelSeq{channelOf(e.ID.String()): {name: channelOf(e.ID.String()), last: missedFrom}}
+		for w.channels[channelOf(e.ID.String())].last < latest {
 			f, err := sock.next(deadline())
 			if err != nil {
-				return "", fmt.Errorf("replay after %d stopped at %d of %d: %w", missedFrom, w.channels[channelOf(e.ID)].last, latest, err)
+				return "", fmt.Errorf("replay after %d stopped at %d of %d: %w", missedFrom, w.channels[channelOf(e.ID.String())].last, latest, err)
 			}
 			if err := w.apply(f); err != nil {
 				return "", err
 			}
 		}
-		stored, err := history(ctx, s, e.ID)
+		stored, err := history(ctx, s, e.ID.String())
 		if err != nil {
 			return "", err
 		}
