@@ -16,6 +16,7 @@ import (
 
 	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/shared/deployer"
+	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/collector"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
@@ -86,13 +87,6 @@ func TestFault_ACollectorKilledMidRunFailsTheRunAtOnce(t *testing.T) {
 	t.Logf("failed %.1f s after the kill: %.120s", time.Since(killed).Seconds(), *exp.FailureReason)
 }
 
-// experimentView is what the fault tests read of an experiment.
-type experimentView struct {
-	ID            string  `json:"id"`
-	State         string  `json:"state"`
-	FailureReason *string `json:"failure_reason"`
-}
-
 // startRun makes a user in a new tenant, who creates and starts a ten-minute experiment (process
 // baseline against top-k, scraping every 2 s), and waits until it runs and both variants have
 // delivered a window. It returns the user, its access token and the experiment's id.
@@ -100,14 +94,14 @@ func startRun(t *testing.T, p *platform, name string) (smoke.Account, string, st
 	t.Helper()
 	acct := p.user(t, p.tenant(t, name), "ops@"+name+".example", "operator")
 	token := login(t, p.target, acct)
-	var exp experimentView
+	var exp store.Experiment
 	params := map[string]any{"collection_interval": "2s"}
 	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": name, "duration_seconds": 600,
 		"baseline":  map[string]any{"template": "process-baseline", "parameters": params},
 		"candidate": map[string]any{"template": "process-topk", "parameters": params}}, http.StatusCreated, &exp)
-	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID+"/start", nil, http.StatusAccepted, nil)
+	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID.String()+"/start", nil, http.StatusAccepted, nil)
 	within(t, 2*time.Minute, "the run to start and both variants to deliver a window", func() bool {
-		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID, &exp)
+		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID.String(), &exp)
 		if exp.State != "running" {
 			return false
 		}
@@ -115,20 +109,20 @@ func startRun(t *testing.T, p *platform, name string) (smoke.Account, string, st
 			var page struct {
 				Items []json.RawMessage `json:"items"`
 			}
-			getJSON(t, p.target, token, "/v1/experiments/"+exp.ID+"/kpis?variant="+v, &page)
+			getJSON(t, p.target, token, "/v1/experiments/"+exp.ID.String()+"/kpis?variant="+v, &page)
 			if len(page.Items) == 0 {
 				return false
 			}
 		}
 		return true
 	})
-	return acct, token, exp.ID
+	return acct, token, exp.ID.String()
 }
 
 // waitEnded waits (two minutes at most) until the experiment no longer runs and returns it.
-func waitEnded(t *testing.T, p *platform, token, id string) experimentView {
+func waitEnded(t *testing.T, p *platform, token, id string) store.Experiment {
 	t.Helper()
-	var exp experimentView
+	var exp store.Experiment
 	within(t, 2*time.Minute, "the experiment to end", func() bool {
 		getJSON(t, p.target, token, "/v1/experiments/"+id, &exp)
 		return exp.State != "running"
@@ -226,12 +220,12 @@ func TestFault_PostgresRestartedMidRunKeepsEveryWindowHonest(t *testing.T) {
 	t.Logf("PostgreSQL was down for %.1f s", up.Sub(down).Seconds())
 
 	// Every window up to one after the outage, once stored (the lateness bound after its end).
-	var byVariant map[string][]kpiWindow
+	var byVariant map[string][]store.KPIWindow
 	within(t, 3*time.Minute, "the windows across the outage to be stored", func() bool {
-		byVariant = map[string][]kpiWindow{}
+		byVariant = map[string][]store.KPIWindow{}
 		for _, v := range []string{"baseline", "candidate"} {
 			var page struct {
-				Items []kpiWindow `json:"items"`
+				Items []store.KPIWindow `json:"items"`
 			}
 			getJSON(t, p.target, token, "/v1/experiments/"+id+"/kpis?variant="+v+"&limit=500", &page)
 			byVariant[v] = page.Items
@@ -241,7 +235,7 @@ func TestFault_PostgresRestartedMidRunKeepsEveryWindowHonest(t *testing.T) {
 		}
 		return true
 	})
-	var exp experimentView
+	var exp store.Experiment
 	getJSON(t, p.target, token, "/v1/experiments/"+id, &exp)
 	if exp.State != "running" {
 		t.Fatalf("after the outage the experiment is %s (%v), want still running", exp.State, exp.FailureReason)
@@ -279,13 +273,4 @@ func TestFault_PostgresRestartedMidRunKeepsEveryWindowHonest(t *testing.T) {
 		}
 		t.Logf("%s: %d windows, %d inside the outage, %.0f datapoints in a typical window before it", v, len(ws), inside, typical)
 	}
-}
-
-// kpiWindow is what the fault tests read of a stored KPI window.
-type kpiWindow struct {
-	WindowStart      time.Time `json:"window_start"`
-	WindowEnd        time.Time `json:"window_end"`
-	Complete         bool      `json:"complete"`
-	IncompleteReason string    `json:"incomplete_reason"`
-	Datapoints       int64     `json:"datapoints"`
 }
