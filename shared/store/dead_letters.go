@@ -39,18 +39,10 @@ func (tx *Tx) AddDeadLetter(ctx context.Context, d DeadLetter) error {
 
 // DeadLetters lists the tenant's dead letters, newest first.
 func (tx *Tx) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
-	rows, err := tx.Query(ctx, `SELECT id, received_at, event_id, event_type, event_source, error_dest, error_code, error_data, event
-		FROM dead_letters WHERE tenant_id = $1 ORDER BY received_at DESC, id LIMIT $2`, tx.tenant, clampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
+	return collect(ctx, tx.Tx, "list dead letters", func(r pgx.Row) (DeadLetter, error) {
 		var d DeadLetter
 		err := r.Scan(&d.ID, &d.ReceivedAt, &d.EventID, &d.EventType, &d.EventSource, &d.ErrorDest, &d.ErrorCode, &d.ErrorData, &d.Event)
 		return d, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
-	}
-	return out, nil
+	}, `SELECT id, received_at, event_id, event_type, event_source, error_dest, error_code, error_data, event
+		FROM dead_letters WHERE tenant_id = $1 ORDER BY received_at DESC, id LIMIT $2`, tx.tenant, clampLimit(limit))
 }

@@ -120,18 +120,10 @@ func (tx *Tx) Experiments(ctx context.Context, f ExperimentFilter) ([]Experiment
 	if f.After != nil {
 		at, id = &f.After.CreatedAt, &f.After.ID
 	}
-	rows, err := tx.Query(ctx, `SELECT `+experimentColumns+` FROM experiments
+	return collect(ctx, tx.Tx, "list experiments", scanExperiment, `SELECT `+experimentColumns+` FROM experiments
 		WHERE tenant_id = $1 AND ($2 = '' OR state = $2)
 		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
 		ORDER BY created_at DESC, id DESC LIMIT $5`, tx.tenant, string(f.State), at, id, f.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("list experiments: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Experiment, error) { return scanExperiment(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list experiments: %w", err)
-	}
-	return out, nil
 }
 
 // ErrStateChanged means the experiment was no longer in the expected state: another delivery or
@@ -156,14 +148,7 @@ type ScheduledExperiment struct {
 
 // ActiveExperiments lists, across tenants, every experiment in a state that time can move.
 func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperiment, error) {
-	rows, err := tx.Query(ctx, `SELECT tenant_id, id, state, state_changed_at, run_started_at, duration_seconds,
-			baseline_delivered_at, candidate_delivered_at
-		FROM experiments WHERE state IN ('generating', 'deploying', 'running', 'analyzing')
-		ORDER BY state_changed_at LIMIT 10000`)
-	if err != nil {
-		return nil, fmt.Errorf("list active experiments: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ScheduledExperiment, error) {
+	return collect(ctx, tx.Tx, "list active experiments", func(r pgx.Row) (ScheduledExperiment, error) {
 		var e ScheduledExperiment
 		var secs int
 		var baseline, candidate *time.Time
@@ -179,11 +164,10 @@ func (tx *PlatformTx) ActiveExperiments(ctx context.Context) ([]ScheduledExperim
 			}
 		}
 		return e, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list active experiments: %w", err)
-	}
-	return out, nil
+	}, `SELECT tenant_id, id, state, state_changed_at, run_started_at, duration_seconds,
+			baseline_delivered_at, candidate_delivered_at
+		FROM experiments WHERE state IN ('generating', 'deploying', 'running', 'analyzing')
+		ORDER BY state_changed_at LIMIT 10000`)
 }
 
 // LockExperiment reads an experiment and locks its row until the transaction ends: concurrent

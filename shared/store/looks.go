@@ -35,20 +35,12 @@ func (tx *Tx) SaveLook(ctx context.Context, experimentID uuid.UUID, causeID stri
 // Looks reads an experiment's looks in the order they were taken (by windows, the due looks after
 // the live one at the same count).
 func (tx *Tx) Looks(ctx context.Context, experimentID uuid.UUID) ([]Look, error) {
-	rows, err := tx.Query(ctx, `SELECT kind, windows, verdict, look, created_at FROM analysis_looks
-		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY windows, kind = 'live' DESC, created_at`, tx.tenant, experimentID)
-	if err != nil {
-		return nil, fmt.Errorf("read looks of %s: %w", experimentID, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Look, error) {
+	return collect(ctx, tx.Tx, fmt.Sprintf("read looks of %s", experimentID), func(r pgx.Row) (Look, error) {
 		var l Look
 		err := r.Scan(&l.Kind, &l.Windows, &l.Verdict, &l.Look, &l.CreatedAt)
 		return l, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read looks of %s: %w", experimentID, err)
-	}
-	return out, nil
+	}, `SELECT kind, windows, verdict, look, created_at FROM analysis_looks
+		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY windows, kind = 'live' DESC, created_at`, tx.tenant, experimentID)
 }
 
 // DueLooks counts the due looks (planned and extension) taken of an experiment.

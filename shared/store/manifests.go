@@ -35,18 +35,10 @@ func (tx *Tx) SaveManifests(ctx context.Context, id uuid.UUID, variant experimen
 
 // Manifests lists an experiment's stored manifests, baseline first, in a stable order.
 func (tx *Tx) Manifests(ctx context.Context, id uuid.UUID) ([]ManifestRecord, error) {
-	rows, err := tx.Query(ctx, `SELECT variant, kind, name, content, encode(content_sha256, 'hex') FROM manifests
-		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY variant, created_at, kind`, tx.tenant, id)
-	if err != nil {
-		return nil, fmt.Errorf("list manifests of %s: %w", id, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ManifestRecord, error) {
+	return collect(ctx, tx.Tx, fmt.Sprintf("list manifests of %s", id), func(r pgx.Row) (ManifestRecord, error) {
 		var m ManifestRecord
 		err := r.Scan(&m.Variant, &m.Kind, &m.Name, &m.Content, &m.SHA256)
 		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list manifests of %s: %w", id, err)
-	}
-	return out, nil
+	}, `SELECT variant, kind, name, content, encode(content_sha256, 'hex') FROM manifests
+		WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY variant, created_at, kind`, tx.tenant, id)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,12 +22,7 @@ type StateCensus struct {
 // role read (no names, pipelines or results), and only states that have experiments are listed.
 // The database's clock measures the ages, so replicas with skewed clocks agree.
 func (tx *PlatformTx) ExperimentCensus(ctx context.Context) ([]StateCensus, error) {
-	rows, err := tx.Query(ctx, `SELECT state, count(*), extract(epoch FROM now() - min(state_changed_at))::float8
-		FROM experiments GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("count experiments by state: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StateCensus, error) {
+	return collect(ctx, tx.Tx, "count experiments by state", func(r pgx.Row) (StateCensus, error) {
 		var c StateCensus
 		var secs float64
 		if err := r.Scan(&c.State, &c.Count, &secs); err != nil {
@@ -36,9 +30,6 @@ func (tx *PlatformTx) ExperimentCensus(ctx context.Context) ([]StateCensus, erro
 		}
 		c.Oldest = time.Duration(max(secs, 0) * float64(time.Second))
 		return c, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count experiments by state: %w", err)
-	}
-	return out, nil
+	}, `SELECT state, count(*), extract(epoch FROM now() - min(state_changed_at))::float8
+		FROM experiments GROUP BY state`)
 }

@@ -59,15 +59,7 @@ func (tx *Tx) ServiceAccount(ctx context.Context, id uuid.UUID) (ServiceAccount,
 
 // ServiceAccounts lists the tenant's service accounts by name.
 func (tx *Tx) ServiceAccounts(ctx context.Context) ([]ServiceAccount, error) {
-	rows, err := tx.Query(ctx, `SELECT `+saColumns+` FROM service_accounts WHERE tenant_id = $1 ORDER BY name LIMIT 1000`, tx.tenant)
-	if err != nil {
-		return nil, fmt.Errorf("list service accounts: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ServiceAccount, error) { return scanSA(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list service accounts: %w", err)
-	}
-	return out, nil
+	return collect(ctx, tx.Tx, "list service accounts", scanSA, `SELECT `+saColumns+` FROM service_accounts WHERE tenant_id = $1 ORDER BY name LIMIT 1000`, tx.tenant)
 }
 
 // DisableServiceAccount stops a service account from obtaining tokens.
@@ -118,20 +110,12 @@ func (tx *Tx) ServiceAccountSecret(ctx context.Context, saID, secretID uuid.UUID
 
 // ServiceAccountSecrets lists a service account's secrets, newest first (hashes omitted in JSON).
 func (tx *Tx) ServiceAccountSecrets(ctx context.Context, saID uuid.UUID) ([]ServiceAccountSecret, error) {
-	rows, err := tx.Query(ctx, `SELECT id, secret_hash, created_at, expires_at, revoked_at FROM service_account_secrets
-		WHERE tenant_id = $1 AND service_account_id = $2 ORDER BY created_at DESC LIMIT 100`, tx.tenant, saID)
-	if err != nil {
-		return nil, fmt.Errorf("list secrets of %s: %w", saID, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ServiceAccountSecret, error) {
+	return collect(ctx, tx.Tx, fmt.Sprintf("list secrets of %s", saID), func(r pgx.Row) (ServiceAccountSecret, error) {
 		var s ServiceAccountSecret
 		err := r.Scan(&s.ID, &s.Hash, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt)
 		return s, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list secrets of %s: %w", saID, err)
-	}
-	return out, nil
+	}, `SELECT id, secret_hash, created_at, expires_at, revoked_at FROM service_account_secrets
+		WHERE tenant_id = $1 AND service_account_id = $2 ORDER BY created_at DESC LIMIT 100`, tx.tenant, saID)
 }
 
 // RevokeServiceAccountSecret revokes one secret at once.

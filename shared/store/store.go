@@ -52,6 +52,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// collect runs a query in tx and reads each row with scan; an error says what was listed.
+func collect[T any](ctx context.Context, tx pgx.Tx, what string, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // Tx is a transaction confined to one tenant by row-level security.
 type Tx struct {
 	pgx.Tx

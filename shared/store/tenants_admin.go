@@ -26,16 +26,8 @@ func (tx *PlatformTx) TenantByID(ctx context.Context, id uuid.UUID) (Tenant, err
 
 // Tenants lists tenants by name, limit at a time after the name after.
 func (tx *PlatformTx) Tenants(ctx context.Context, limit int, after string) ([]Tenant, error) {
-	rows, err := tx.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name > $1 ORDER BY name LIMIT $2`,
+	return collect(ctx, tx.Tx, "list tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants WHERE name > $1 ORDER BY name LIMIT $2`,
 		after, clampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	return out, nil
 }
 
 // SetTenantStatus suspends or resumes a tenant. Suspension also makes every token issued so far

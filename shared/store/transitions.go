@@ -54,18 +54,10 @@ func (tx *Tx) Move(ctx context.Context, id uuid.UUID, from, to experiment.State,
 
 // Transitions lists an experiment's transitions in order.
 func (tx *Tx) Transitions(ctx context.Context, id uuid.UUID) ([]Transition, error) {
-	rows, err := tx.Query(ctx, `SELECT seq, from_state, to_state, cause_event_id, cause_event_source, reason, created_at
-		FROM experiment_transitions WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY seq`, tx.tenant, id)
-	if err != nil {
-		return nil, fmt.Errorf("list transitions of %s: %w", id, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Transition, error) {
+	return collect(ctx, tx.Tx, fmt.Sprintf("list transitions of %s", id), func(r pgx.Row) (Transition, error) {
 		var t Transition
 		err := r.Scan(&t.Seq, &t.From, &t.To, &t.CauseID, &t.CauseSource, &t.Reason, &t.At)
 		return t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list transitions of %s: %w", id, err)
-	}
-	return out, nil
+	}, `SELECT seq, from_state, to_state, cause_event_id, cause_event_source, reason, created_at
+		FROM experiment_transitions WHERE tenant_id = $1 AND experiment_id = $2 ORDER BY seq`, tx.tenant, id)
 }

@@ -33,17 +33,9 @@ func (tx *Tx) Users(ctx context.Context, limit int, after *Cursor) ([]User, erro
 	if after != nil {
 		at, id = &after.CreatedAt, &after.ID
 	}
-	rows, err := tx.Query(ctx, `SELECT `+userColumns+` FROM users
+	return collect(ctx, tx.Tx, "list users", scanUser, `SELECT `+userColumns+` FROM users
 		WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
 		ORDER BY created_at, id LIMIT $4`, tx.tenant, at, id, clampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return out, nil
 }
 
 // DisableUser stops a user from logging in and makes every token issued so far invalid. It
