@@ -22,13 +22,14 @@ func WithContext(ctx context.Context, logger *slog.Logger) context.Context {
 	return context.WithValue(ctx, ctxKey{}, logger)
 }
 
-// FromContext returns the logger ctx carries, or a logger that discards everything: code that
-// logs never has to check, and nothing is written to a place nobody configured.
+// FromContext returns the logger ctx carries, or — as knative.dev/pkg's logging does — a visible
+// fallback: slog's default logger (standard error) marked logger=fallback, so a path that lost
+// its logger still says what happened, and says that its plumbing is missing.
 func FromContext(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
 		return l
 	}
-	return slog.New(slog.DiscardHandler)
+	return slog.Default().With("logger", "fallback")
 }
 
 // With returns ctx whose logger has the extra attributes args (slog key-value pairs).

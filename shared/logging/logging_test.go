@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -27,4 +28,17 @@ func TestFromContext_CarriesAttributes(t *testing.T) {
 
 func TestFromContext_WithoutLoggerDiscards(t *testing.T) {
 	FromContext(context.Background()).Error("goes nowhere") // must not panic
+}
+
+// TestFromContext_FallsBackToAVisibleLogger: a context without a logger still logs, through
+// slog's default logger, marked as the fallback.
+func TestFromContext_FallsBackToAVisibleLogger(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	defer slog.SetDefault(prev)
+	FromContext(context.Background()).Warn("no logger was passed here")
+	if !strings.Contains(buf.String(), `"logger":"fallback"`) || !strings.Contains(buf.String(), "no logger was passed here") {
+		t.Fatalf("fallback wrote %q", buf.String())
+	}
 }
