@@ -67,7 +67,7 @@ func StartCluster(t testing.TB) *Cluster {
 	if out, err := c.command(filepath.Join(c.bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
 	}
-	if c.logs, err = os.Create(filepath.Join(dir, "server.log")); err != nil {
+	if c.logs, err = os.Create(filepath.Join(dir, "server.log")); err != nil { // #nosec G304 -- in the test's own temporary directory
 		t.Fatal(err)
 	}
 	c.AdminURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
