@@ -64,25 +64,14 @@ const pongWait = time.Second
 
 // view prints what happens to one experiment.
 type view struct {
-	out      io.Writer                         // the terminal
-	silence  time.Duration                     // how long the live connection may stay silent before it counts as lost; 0 means liveSilence
-	exp      store.Experiment                  // as last read
-	lastSeq  int64                             // last transition printed
-	runStart time.Time                         // when running began (zero before)
-	windows  map[time.Time]map[string]kpiFrame // window start → variant → KPIs, until both are printed
-	printed  map[time.Time]bool                // windows already printed
-	lastLook int                               // paired windows of the last live look printed
-}
-
-// kpiFrame is the payload of a KPI window event.
-type kpiFrame struct {
-	Variant         string             `json:"variant"`
-	WindowStart     time.Time          `json:"window_start"`
-	WindowEnd       time.Time          `json:"window_end"`
-	Complete        bool               `json:"complete"`
-	KPIs            map[string]float64 `json:"kpis"`
-	CriticalCovered []string           `json:"critical_covered"`
-	CriticalMissing []string           `json:"critical_missing"`
+	out      io.Writer                                 // the terminal
+	silence  time.Duration                             // how long the live connection may stay silent before it counts as lost; 0 means liveSilence
+	exp      store.Experiment                          // as last read
+	lastSeq  int64                                     // last transition printed
+	runStart time.Time                                 // when running began (zero before)
+	windows  map[time.Time]map[string]events.KPIWindow // window start → variant → KPIs, until both are printed
+	printed  map[time.Time]bool                        // windows already printed
+	lastLook int                                       // paired windows of the last live look printed
 }
 
 // follow shows an experiment until it ends (see view.follow), with the live connection's
@@ -94,7 +83,7 @@ func follow(ctx context.Context, c *client, id string, out io.Writer) (store.Exp
 // newView returns a view printing to out whose live connection counts as lost after silence
 // without a frame or a ping.
 func newView(out io.Writer, silence time.Duration) *view {
-	return &view{out: out, silence: silence, windows: map[time.Time]map[string]kpiFrame{}, printed: map[time.Time]bool{}}
+	return &view{out: out, silence: silence, windows: map[time.Time]map[string]events.KPIWindow{}, printed: map[time.Time]bool{}}
 }
 
 // follow shows an experiment until it ends, over the gateway's WebSocket, reconnecting (and
@@ -220,7 +209,7 @@ func (v *view) stream(ctx context.Context, c *client) error {
 					}
 				}
 			case events.KPIWindowClosed:
-				var w kpiFrame
+				var w events.KPIWindow
 				if json.Unmarshal(e.Data, &w) == nil {
 					v.window(w)
 				}
@@ -280,13 +269,13 @@ func (v *view) transition(tr events.Transition) {
 }
 
 // window prints a window once both variants have reported it, with the run's progress.
-func (v *view) window(w kpiFrame) {
+func (v *view) window(w events.KPIWindow) {
 	start := w.WindowStart.UTC()
 	if v.printed[start] {
 		return
 	}
 	if v.windows[start] == nil {
-		v.windows[start] = map[string]kpiFrame{}
+		v.windows[start] = map[string]events.KPIWindow{}
 	}
 	v.windows[start][w.Variant] = w
 	b, okB := v.windows[start]["baseline"]
@@ -309,7 +298,7 @@ func (v *view) window(w kpiFrame) {
 	money := func(x float64) string { return fmt.Sprintf("$%.4f", x) }
 	cpu := func(x float64) string { return fmt.Sprintf("%.3f", x) }
 	mib := func(x float64) string { return fmt.Sprintf("%.0fMiB", x/(1<<20)) }
-	cov := func(f kpiFrame) string {
+	cov := func(f events.KPIWindow) string {
 		return fmt.Sprintf("%d/%d", len(f.CriticalCovered), len(f.CriticalCovered)+len(f.CriticalMissing))
 	}
 	fmt.Fprintf(v.out, "%s  %-22s %-20s %-20s %-11s %-15s %s\n", w.WindowEnd.Local().Format(time.TimeOnly),

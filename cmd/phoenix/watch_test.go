@@ -74,12 +74,12 @@ func TestView_PrintsEachLookOnceWithItsIntervals(t *testing.T) {
 func TestView_PrintsAWindowOnceBothVariantsReported(t *testing.T) {
 	var out strings.Builder
 	start := time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
-	v := &view{out: &out, windows: map[time.Time]map[string]kpiFrame{}, printed: map[time.Time]bool{},
+	v := &view{out: &out, windows: map[time.Time]map[string]events.KPIWindow{}, printed: map[time.Time]bool{},
 		exp: store.Experiment{DurationSeconds: 60}}
 	v.transition(events.Transition{Seq: 1, From: "deploying", To: "running", At: start})
 	v.transition(events.Transition{Seq: 1, From: "deploying", To: "running", At: start}) // a replay: printed once
-	w := func(variant string, series float64, covered int) kpiFrame {
-		return kpiFrame{Variant: variant, WindowStart: start, WindowEnd: start.Add(15 * time.Second),
+	w := func(variant string, series float64, covered int) events.KPIWindow {
+		return events.KPIWindow{Variant: variant, WindowStart: start, WindowEnd: start.Add(15 * time.Second),
 			KPIs:            map[string]float64{"series": series, "datapoints_per_second": series / 5},
 			CriticalCovered: make([]string, covered), CriticalMissing: make([]string, 3-covered)}
 	}
