@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/simulation"
 	"github.com/phoenixotel/phoenix/shared/analysis"
-	"github.com/phoenixotel/phoenix/shared/analysis/simulation"
 )
 
 func simulateCmd() *cobra.Command {
@@ -26,7 +26,7 @@ func simulateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Measure the decision procedure's false-promotion rate and power by seeded simulation",
-		Long: "Runs the simulation battery of shared/analysis/simulation: A/A runs over autocorrelated windows\n" +
+		Long: "Runs the simulation battery of cmd/phoenix/simulation: A/A runs over autocorrelated windows\n" +
 			"(lag-1 0 to 0.9, 12 to 240 windows, fixed horizon, live looks with early stopping, the continue loop,\n" +
 			"lost windows), the power to promote a real saving, and the safety rules (a lost critical process,\n" +
 			"unequal inputs). Each scenario's seed is fixed, so the figures repeat. Prints one row per scenario\n" +

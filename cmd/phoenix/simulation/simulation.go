@@ -7,6 +7,8 @@
 // what the documentation and the closing notes of the statistics report.
 //
 // It is pure: no I/O, no clock; a scenario's seed fixes every run, so the figures repeat.
+//
+// Only the CLI (phoenix simulate) and its tests import it; no deployable may.
 package simulation
 
 import (
