@@ -24,7 +24,20 @@ func Auth(ctx context.Context, t Target, c Credentials, o Options) Result {
 	return r.done()
 }
 
+// authFlows checks logging in, refresh-token rotation and its reuse detection, logout, and the
+// client-credentials grant, in that order, stopping at the first failure.
 func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options) {
+	first, ok := logIn(ctx, r, a, acct, o)
+	if !ok || !rotate(ctx, r, a, first) || !logOut(ctx, r, a, acct) {
+		return
+	}
+	serviceAccount(ctx, r, a, acct, o)
+}
+
+// logIn checks that a wrong password is refused, that login issues both tokens, that requests
+// without a valid token are refused and that /v1/auth/me names the caller; it returns the tokens.
+func logIn(ctx context.Context, r *recorder, a *api, acct Account, o Options) (apiclient.Tokens, bool) {
+	var first apiclient.Tokens
 	if !r.step("login with a wrong password is refused", func() (string, error) {
 		wrong := acct
 		wrong.Password = acct.Password + "-not-" + o.RunID
@@ -44,10 +57,9 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return "401 problem+json: " + rep.Detail(), nil
 	}) {
-		return
+		return first, false
 	}
 
-	var first apiclient.Tokens
 	if !r.step("login issues an access and a refresh token", func() (string, error) {
 		tok, rep, err := a.login(ctx, acct)
 		if err != nil {
@@ -59,7 +71,7 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		first = tok
 		return fmt.Sprintf("%s access token for %d s and a refresh token", tok.TokenType, tok.ExpiresIn), nil
 	}) {
-		return
+		return first, false
 	}
 
 	if !r.step("a request without a valid token is refused", func() (string, error) {
@@ -80,7 +92,7 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return "no token, a malformed one and a tampered one: 401 with a Bearer challenge", nil
 	}) {
-		return
+		return first, false
 	}
 
 	if !r.step("/v1/auth/me names the caller", func() (string, error) {
@@ -103,9 +115,14 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return fmt.Sprintf("user %s of tenant %s (%s), roles %v, %d permissions", me.Email, me.Tenant.Name, me.Tenant.ID, me.Roles, len(me.Permissions)), nil
 	}) {
-		return
+		return first, false
 	}
+	return first, true
+}
 
+// rotate checks that refresh rotates both tokens, that a rotated refresh token is refused when
+// presented again, and that the reuse ends the whole session.
+func rotate(ctx context.Context, r *recorder, a *api, first apiclient.Tokens) bool {
 	var second apiclient.Tokens
 	if !r.step("refresh rotates both tokens", func() (string, error) {
 		rep, err := a.refresh(ctx, first.RefreshToken)
@@ -129,7 +146,7 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return "a new access token and a new refresh token; the new access token works", nil
 	}) {
-		return
+		return false
 	}
 
 	if !r.step("a rotated refresh token presented again is refused", func() (string, error) {
@@ -145,7 +162,7 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return "401: " + rep.Detail(), nil
 	}) {
-		return
+		return false
 	}
 
 	if !r.step("the reuse ended the whole session", func() (string, error) {
@@ -167,9 +184,13 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return "its newest refresh token and every access token it issued are refused", nil
 	}) {
-		return
+		return false
 	}
+	return true
+}
 
+// logOut checks that logout revokes the access token and its session.
+func logOut(ctx context.Context, r *recorder, a *api, acct Account) bool {
 	if !r.step("logout revokes the access token and its session", func() (string, error) {
 		tok, _, err := a.login(ctx, acct)
 		if err != nil {
@@ -194,10 +215,9 @@ func authFlows(ctx context.Context, r *recorder, a *api, acct Account, o Options
 		}
 		return "204; afterwards its access token and its refresh token are refused", nil
 	}) {
-		return
+		return false
 	}
-
-	serviceAccount(ctx, r, a, acct, o)
+	return true
 }
 
 // serviceAccount checks the client-credentials grant with a temporary service account, when the
