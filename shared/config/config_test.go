@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-func env(m map[string]string) func(string) (string, bool) {
+func vars(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 func TestLoad_DefaultsWorkOnThisMachine(t *testing.T) {
-	c, err := Load(env(nil))
+	c, err := Load(vars(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestLoad_DefaultsWorkOnThisMachine(t *testing.T) {
 }
 
 func TestLoad_ReportsEveryProblemByName(t *testing.T) {
-	_, err := Load(env(map[string]string{
+	_, err := Load(vars(map[string]string{
 		"PORT":                         "80808",
 		"PHOENIX_DATABASE_URL":         "postgres://phoenix_app:s3cret@",
 		"PHOENIX_MIGRATE_DATABASE_URL": "postgres://postgres@127.0.0.1:5432",
@@ -53,7 +53,7 @@ func TestLoad_ReportsEveryProblemByName(t *testing.T) {
 }
 
 func TestLoad_Overrides(t *testing.T) {
-	c, err := Load(env(map[string]string{"PORT": "9090", "PHOENIX_ALLOWED_ORIGINS": "https://a.example,*", "PHOENIX_LOG_LEVEL": "DEBUG"}))
+	c, err := Load(vars(map[string]string{"PORT": "9090", "PHOENIX_ALLOWED_ORIGINS": "https://a.example,*", "PHOENIX_LOG_LEVEL": "DEBUG"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestLoad_FeatureFlagsAndInternalRoutes(t *testing.T) {
 		{map[string]string{"PHOENIX_API_INTERNAL_ROUTES": "yes please"}, false, false, "PHOENIX_API_INTERNAL_ROUTES"},
 	}
 	for _, c := range cases {
-		cfg, err := Load(env(c.env))
+		cfg, err := Load(vars(c.env))
 		if c.wantErrorFor != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErrorFor) {
 				t.Errorf("%v: error %v, want one naming %s", c.env, err, c.wantErrorFor)
@@ -103,7 +103,7 @@ func TestLoad_SilenceAllowsForTheLatenessBound(t *testing.T) {
 		{map[string]string{"PHOENIX_KPI_WINDOW": "6s", "PHOENIX_TIMEOUT_SILENCE": "17s"}, 0},
 	}
 	for _, tt := range tests {
-		c, err := Load(env(tt.env))
+		c, err := Load(vars(tt.env))
 		switch {
 		case tt.silence == 0 && (err == nil || !strings.Contains(err.Error(), "PHOENIX_TIMEOUT_SILENCE")):
 			t.Errorf("%v: error %v, want one naming PHOENIX_TIMEOUT_SILENCE", tt.env, err)
