@@ -191,7 +191,7 @@ func rotate(ctx context.Context, r *recorder, a *api, first apiclient.Tokens) bo
 
 // logOut checks that logout revokes the access token and its session.
 func logOut(ctx context.Context, r *recorder, a *api, acct Account) bool {
-	if !r.step("logout revokes the access token and its session", func() (string, error) {
+	return r.step("logout revokes the access token and its session", func() (string, error) {
 		tok, _, err := a.login(ctx, acct)
 		if err != nil {
 			return "", err
@@ -214,10 +214,7 @@ func logOut(ctx context.Context, r *recorder, a *api, acct Account) bool {
 			return "", fmt.Errorf("the logged-out session's refresh token: %w", err)
 		}
 		return "204; afterwards its access token and its refresh token are refused", nil
-	}) {
-		return false
-	}
-	return true
+	})
 }
 
 // serviceAccount checks the client-credentials grant with a temporary service account, when the
