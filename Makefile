@@ -11,14 +11,19 @@ DEMO     ?=
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOSEC       ?= github.com/securego/gosec/v2/cmd/gosec@v2.30.0
 
-.PHONY: run test build lint bench clean collector validate-deploy
+.PHONY: run test build lint bench clean collector console validate-deploy
 
 ## run: build, start the platform and run a real experiment on this host, live, to its verdict
 run: build collector
 	$(BIN)/phoenix demo --collector $(BIN)/phoenix-collector $(DEMO)
 
-## build: the CLI and one binary per function into bin/
-build:
+## console: the web console from the npm registry with its lockfile (npm ci), built by Vite into
+## functions/console/dist, which the API embeds
+console:
+	cd functions/console/web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+
+## build: the console, the CLI and one binary per function into bin/
+build: console
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/phoenix ./cmd/phoenix
 	@for f in $(FUNCTIONS); do echo "$(GO) build -o $(BIN)/$$f ./functions/$$f/cmd"; \

@@ -170,8 +170,9 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 		return result
 	}
 	fmt.Fprintf(out, "\nPhoenix keeps running for you to explore (you are logged in as %s; try `phoenix experiment list`):\n"+
+		"  Console    %s/console/ (sign in as %s of tenant %s with the password above)\n"+
 		"  API        %s (e.g. GET /v1/experiments/%s/analysis)\n  WebSocket  %s/ws\nPress Ctrl-C to stop.\n",
-		o.email, u["api"], e.ID, u["gateway"])
+		o.email, u["api"], o.email, o.tenant, u["api"], e.ID, u["gateway"])
 	select {
 	case <-ctx.Done():
 	case err := <-platform:

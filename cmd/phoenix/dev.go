@@ -174,6 +174,25 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	// process-wide logger: the library's lines join the platform's logs (demo: the log file,
 	// not the terminal).
 	bootstrap.RouteRedisLogs(logging.New(logs, "redis", cfg.LogLevel))
+	// Every function's port is bound first, so each knows the others' addresses before any starts:
+	// the API's console knows where the gateway is, and the gateway admits the console's origin.
+	listeners, err := listen(all)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, ln := range listeners {
+			_ = ln.Close() // closed already when its function ran; here for a start that failed
+		}
+	}()
+	addrs := map[string]string{}
+	for i, d := range all {
+		addrs[d.name] = listeners[i].Addr().String()
+	}
+	if cfg.GatewayURL == "" {
+		cfg.GatewayURL = "ws://" + addrs["gateway"] + "/ws"
+	}
+	cfg.AllowedOrigins = append(cfg.AllowedOrigins, "http://"+addrs["api"])
 	shared, err := bootstrap.Open(cfg, logging.New(logs, "phoenix-dev", cfg.LogLevel), union)
 	if err != nil {
 		return err
@@ -188,7 +207,7 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 		res.Logger = logging.New(logs, d.name, cfg.LogLevel)
 		g.Go(func() error {
 			err := bootstrap.Run(gctx, &res, d.build, function.Options{
-				Addr: d.addr,
+				Addr: d.addr, Listener: listeners[i],
 				Listening: func(a net.Addr) {
 					bound[i] = a.String()
 					local.serviceAt("phoenix-"+d.name, "http://"+a.String())
@@ -229,6 +248,22 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	return nil
 }
 
+// listen binds every deployable's address.
+func listen(all []deployable) ([]net.Listener, error) {
+	out := make([]net.Listener, 0, len(all))
+	for _, d := range all {
+		ln, err := net.Listen("tcp", d.addr)
+		if err != nil {
+			for _, l := range out {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("%s: listen on %s: %w", d.name, d.addr, err)
+		}
+		out = append(out, ln)
+	}
+	return out, nil
+}
+
 // stopBroker stops the local broker (cancelling the platform's context) and returns how it ended.
 func stopBroker(cancel context.CancelFunc, local *localBroker) error {
 	cancel()
@@ -247,8 +282,8 @@ func printPlatform(out io.Writer, all []deployable, bound []string, local *local
 	}
 	fmt.Fprintf(tw, "broker\t%s\tKnative-semantics broker: %d triggers, clock %q\n", local.url, local.triggers, tick)
 	_ = tw.Flush()
-	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nPhoenix is running; press Ctrl-C to stop.\n",
-		keys, bound[0], auth.JWKSPath)
+	fmt.Fprintf(out, "token keys: %s (JWKS at http://%s%s)\nconsole: http://%s/console/\nPhoenix is running; press Ctrl-C to stop.\n",
+		keys, bound[0], auth.JWKSPath, bound[0])
 }
 
 // localBroker is the broker `phoenix dev` runs in place of Knative's.

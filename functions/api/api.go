@@ -17,6 +17,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
+	"github.com/phoenixotel/phoenix/functions/console"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/emit"
@@ -65,7 +66,9 @@ type Options struct {
 	// and must only be set where the API is unreachable from outside the cluster (the
 	// cluster-local phoenix-api-internal Service; phoenix dev, on loopback).
 	Internal bool
-	Now      func() time.Time // clock; nil means time.Now
+	// Gateway is the WebSocket gateway's URL the console connects to (PHOENIX_GATEWAY_URL).
+	Gateway string
+	Now     func() time.Time // clock; nil means time.Now
 }
 
 // API serves the HTTP endpoints.
@@ -104,6 +107,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Limiter:    ratelimit.New(res.Redis, "phoenix"),
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies, Internal: c.InternalRoutes,
+		Gateway: c.GatewayURL,
 	})
 	reg, err := newRegistry(res.Store, res.Logger)
 	if err != nil {
@@ -140,6 +144,10 @@ func (a *API) LoadRoles(ctx context.Context) error {
 func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+auth.JWKSPath, auth.JWKSHandler(a.o.Keys))
+
+	// The console (functions/console): the web app, on the API's own origin.
+	mux.Handle("GET /console/", console.Handler(console.Options{Gateway: a.o.Gateway}))
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 
 	mux.HandleFunc("POST /v1/auth/login", a.login)
 	mux.HandleFunc("POST /v1/auth/refresh", a.refresh)

@@ -40,6 +40,7 @@ type Config struct {
 	JWTAudience        string              // PHOENIX_JWT_AUDIENCE: the aud claim issued and required
 	JWTLeeway          time.Duration       // PHOENIX_JWT_LEEWAY: clock skew tolerated, e.g. 30s
 	AllowedOrigins     []string            // PHOENIX_ALLOWED_ORIGINS: comma-separated browser origins for the gateway
+	GatewayURL         string              // PHOENIX_GATEWAY_URL: the WebSocket gateway as browsers reach it (ws:// or wss://…/ws), for the console
 	DrainTimeout       time.Duration       // PHOENIX_DRAIN_TIMEOUT: time for in-flight work after SIGTERM
 	AccessTokenTTL     time.Duration       // PHOENIX_ACCESS_TOKEN_TTL: access-token lifetime (minutes, not hours)
 	RefreshTokenTTL    time.Duration       // PHOENIX_REFRESH_TOKEN_TTL: refresh-token lifetime

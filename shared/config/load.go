@@ -121,6 +121,11 @@ func (e *env) api(c *Config) {
 	c.Features.AutoPromote = e.flag("PHOENIX_FEATURE_AUTO_PROMOTE")
 	c.InternalRoutes = e.flag("PHOENIX_API_INTERNAL_ROUTES")
 	c.TrustedProxies = e.whole("PHOENIX_TRUSTED_PROXIES", "0", 0, 10)
+	if c.GatewayURL = e.get("PHOENIX_GATEWAY_URL", ""); c.GatewayURL != "" {
+		if u, err := url.Parse(c.GatewayURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			e.fail("PHOENIX_GATEWAY_URL: want the gateway's ws:// or wss:// URL, e.g. wss://phoenix.example.com/ws")
+		}
+	}
 	for _, o := range strings.Split(e.get("PHOENIX_ALLOWED_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue

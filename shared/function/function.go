@@ -59,6 +59,9 @@ type Options struct {
 	Logger       *slog.Logger  // default discards
 	// Listening, if set, receives the bound address once the listener is up (tests, phoenix dev).
 	Listening func(addr net.Addr)
+	// Listener, if set, is served instead of listening on Addr: phoenix dev binds every
+	// function's port first, so each knows the others' addresses before any starts.
+	Listener net.Listener
 	// Started, if set, is called once Start has succeeded and readiness can pass.
 	Started func()
 }
@@ -94,9 +97,12 @@ func Serve(ctx context.Context, svc Service, opts Options) error {
 	}
 	rt := newRuntime(svc, opts)
 
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", opts.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", opts.Addr, err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           rt.routes(),

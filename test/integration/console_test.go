@@ -1,0 +1,157 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+// TestConsole_SignInAndFollowTheExperimentsLive drives the console in a real headless Chromium
+// against phoenix dev: a user signs in, sees the tenant's experiment, and sees its state change
+// live (the gateway's tenant channel) when it is stopped through the API. The console keeps no
+// token in browser storage or cookies, and its Content-Security-Policy stops an injected inline
+// script. Each view is saved as a screenshot under test-output/console.
+func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	p := startDev(t, devOptions{})
+	acct := p.user(t, p.tenant(t, "console"), "ops@console.example", "operator")
+	token := login(t, p.target, acct)
+	var exp store.Experiment
+	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "watched from the console", "duration_seconds": 600,
+		"baseline": map[string]any{"template": "process-baseline"}, "candidate": map[string]any{"template": "process-topk"}},
+		http.StatusCreated, &exp)
+
+	res, err := http.Get(p.target.API + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != http.StatusOK || !strings.Contains(csp, "script-src 'self'") ||
+		strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("GET /console/: %d, CSP %q; want 200 with a CSP that allows no inline script (is the console built? make console)", res.StatusCode, csp)
+	}
+
+	ctx := browse(t, browser)
+	shots := screenshots(t)
+	row := `tr[data-id="` + exp.ID.String() + `"]`
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(p.target.API+"/console/"),
+		chromedp.WaitVisible(`input[name=tenant]`),
+		shots.take("login"),
+		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
+		chromedp.SendKeys(`input[name=email]`, acct.Email),
+		chromedp.SendKeys(`input[name=password]`, acct.Password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(row),
+		shots.take("experiments"),
+	); err != nil {
+		t.Fatalf("sign in and see the experiment: %v", err)
+	}
+	if state, err := chromedp.Run(ctx, chromedp.Text(row+` td.state`)); err != nil || state != "pending" {
+		t.Fatalf("the experiment shows %q (%v), want pending", state, err)
+	}
+
+	// Stopped through the API: the row follows live, without a reload.
+	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID.String()+"/stop", nil, http.StatusAccepted, nil)
+	if err := chromedp.Do(ctx, waitText(row+` td.state`, "cancelled"), shots.take("live")); err != nil {
+		t.Fatalf("the stopped experiment's state in the console: %v", err)
+	}
+
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(localStorage.length + sessionStorage.length) + "|" + document.cookie`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.createElement('script'); `+
+		`s.textContent = 'window.__injected = true'; document.body.appendChild(s); return window.__injected === true; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != "0|" {
+		t.Errorf("browser storage and cookies hold %q, want nothing: tokens stay in page memory", stored)
+	}
+	if injected {
+		t.Error("an injected inline script ran: the Content-Security-Policy must block it")
+	}
+}
+
+// chromium finds Debian's Chromium (.ci/run installs it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the console's browser tests need Chromium: apt-get install chromium (.ci/run installs it)")
+	return ""
+}
+
+// browse starts a headless Chromium of the test's own (a fresh profile, nothing downloaded) and
+// returns a context that drives one tab of it, bounded to two minutes once the browser runs.
+func browse(t *testing.T, browser string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
+		t.Fatalf("start %s: %v", browser, err)
+	}
+	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancelTime)
+	return ctx
+}
+
+// waitText waits until the element's text is want.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	poll := chromedp.Poll[bool](`document.querySelector(`+jsString(sel)+`)?.textContent === `+jsString(want),
+		chromedp.WithPollingInterval(100*time.Millisecond))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := poll(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+func jsString(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'"
+}
+
+// shooter saves screenshots of the console's views under test-output/console.
+type shooter struct{ dir string }
+
+func screenshots(t *testing.T) shooter {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "test-output", "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shooter{dir: dir}
+}
+
+func (s shooter) take(view string) chromedp.Action[chromedp.Void] {
+	shot := chromedp.FullScreenshot(100) // 100: PNG
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		png, err := shot(ctx, t)
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		return chromedp.Void{}, os.WriteFile(filepath.Join(s.dir, view+".png"), png, 0o600)
+	}
+}
