@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/phoenixotel/phoenix/shared/store"
+	"github.com/phoenixotel/phoenix/test/collector"
 )
 
 // TestConsole_SignInAndFollowTheExperimentsLive drives the console in a real headless Chromium
@@ -120,10 +122,14 @@ func browse(t *testing.T, browser string) context.Context {
 
 // waitText waits until the element's text is want.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
-	poll := chromedp.Poll[bool](`document.querySelector(`+jsString(sel)+`)?.textContent === `+jsString(want),
-		chromedp.WithPollingInterval(100*time.Millisecond))
+	return void(chromedp.Poll[bool](`document.querySelector(`+jsString(sel)+`)?.textContent === `+jsString(want),
+		chromedp.WithPollingInterval(100*time.Millisecond)))
+}
+
+// void runs a and drops its value, for chromedp.Do.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := poll(ctx, t)
+		_, err := a(ctx, t)
 		return chromedp.Void{}, err
 	}
 }
@@ -153,5 +159,47 @@ func (s shooter) take(view string) chromedp.Action[chromedp.Void] {
 			return chromedp.Void{}, err
 		}
 		return chromedp.Void{}, os.WriteFile(filepath.Join(s.dir, view+".png"), png, 0o600)
+	}
+}
+
+// TestConsole_AnExperimentsChartGainsPointsLive opens a running experiment (real collectors,
+// 6 s windows) in the console: the chart of both variants holds the windows closed so far and
+// gains a point as the next window closes, without a reload, and the timeline shows the run.
+func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"}})
+	acct, _, id := startRun(t, p, "charted")
+	ctx := browse(t, browser)
+	shots := screenshots(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(p.target.API+"/console/#/experiments/"+id),
+		chromedp.WaitVisible(`input[name=tenant]`),
+		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
+		chromedp.SendKeys(`input[name=email]`, acct.Email),
+		chromedp.SendKeys(`input[name=password]`, acct.Password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`.chart canvas`),
+		waitText(`#state`, "running"),
+	); err != nil {
+		t.Fatalf("open the running experiment: %v", err)
+	}
+	points := func() int {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.querySelector('.chart').dataset.points)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := points()
+	if first < 1 {
+		t.Fatalf("the chart holds %d windows of a run that has delivered some", first)
+	}
+	if err := chromedp.Do(ctx, void(chromedp.Poll[bool](`Number(document.querySelector('.chart').dataset.points) > `+strconv.Itoa(first),
+		chromedp.WithPollingInterval(200*time.Millisecond))), shots.take("experiment")); err != nil {
+		t.Fatalf("the chart did not gain a point as a window closed (it held %d): %v", first, err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('ol.timeline li').length`)); err != nil || n < 3 {
+		t.Fatalf("the timeline shows %d transitions (%v), want the run's three", n, err)
 	}
 }

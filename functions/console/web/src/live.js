@@ -1,9 +1,9 @@
-// live follows the tenant channel of the gateway (docs/websocket.md): every event calls onEvent;
-// a dropped connection reconnects with `since`, so nothing between is missed, and a
+// live follows a channel of the gateway (docs/websocket.md): every event calls onEvent with its
+// CloudEvent; a dropped connection reconnects with `since`, so nothing between is missed, and a
 // history_unavailable asks the page to reload what the API keeps.
 import { token } from './api.js';
 
-export function follow(gateway, onEvent, onReload) {
+export function follow(gateway, channel, onEvent, onReload) {
   let seq = null, ws = null, closed = false, retry = 500;
   const open = async () => {
     if (closed) return;
@@ -12,7 +12,7 @@ export function follow(gateway, onEvent, onReload) {
     ws = new WebSocket(gateway, ['phoenix.v1', 'bearer.' + t]);
     ws.onopen = () => {
       retry = 500;
-      const sub = { type: 'subscribe', channel: 'tenant' };
+      const sub = { type: 'subscribe', channel };
       if (seq !== null) sub.since = seq;
       ws.send(JSON.stringify(sub));
     };

@@ -3,6 +3,7 @@ import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api.js';
 import { follow } from './live.js';
+import { Experiment } from './experiment.js';
 
 function Login({ onDone }) {
   const [error, setError] = useState('');
@@ -40,7 +41,7 @@ function Experiments({ config, onSignOut }) {
     .then((p) => { setItems(p.items); setError(''); })
     .catch((e) => (e.status === 401 ? onSignOut() : setError(e.message)));
   useEffect(() => { load(); }, [state]);
-  useEffect(() => follow(config.gateway, (e) => { if (e && e.type === 'io.phoenix.experiment.transitioned.v1') load(); }, load), [state]);
+  useEffect(() => follow(config.gateway, 'tenant', (e) => { if (e && e.type === 'io.phoenix.experiment.transitioned.v1') load(); }, load), [state]);
   const me = api.who();
   return h('div', null,
     h('header', null,
@@ -57,18 +58,32 @@ function Experiments({ config, onSignOut }) {
           h('thead', null, h('tr', null, ['Name', 'State', 'Pipelines', 'Age', 'Verdict'].map((c, i) =>
             h('th', { class: ['', '', 'pair', 'age', ''][i] }, c)))),
           h('tbody', null, items.map((x) => h('tr', { 'data-id': x.id },
-            h('td', null, x.name),
+            h('td', null, h('a', { href: '#/experiments/' + x.id }, x.name)),
             h('td', { class: 'state' }, x.state),
             h('td', { class: 'pair' }, x.baseline.template + ' → ' + x.candidate.template),
             h('td', { class: 'age' }, age(x.created_at)),
             h('td', null, x.verdict || '—'))))));
 }
 
+// route is the view the location's hash names: #/ (experiments) or #/experiments/<id>.
+function route() {
+  const m = location.hash.match(/^#\/experiments\/([0-9a-f-]{36})$/);
+  return m ? m[1] : null;
+}
+
 function App({ config }) {
   const [signedIn, setSignedIn] = useState(api.signedIn());
-  return signedIn
-    ? h(Experiments, { config, onSignOut: () => setSignedIn(false) })
-    : h(Login, { onDone: () => setSignedIn(true) });
+  const [id, setID] = useState(route());
+  useEffect(() => {
+    const on = () => setID(route());
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  if (!signedIn) return h(Login, { onDone: () => setSignedIn(true) });
+  const out = () => setSignedIn(false);
+  return id
+    ? h(Experiment, { id, config, onBack: () => setID(null), onSignOut: out })
+    : h(Experiments, { config, onSignOut: out });
 }
 
 fetch('/console/config.json').then((r) => r.json()).then((config) => render(h(App, { config }), document.getElementById('app')));
