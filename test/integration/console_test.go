@@ -203,3 +203,51 @@ func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
 		t.Fatalf("the timeline shows %d transitions (%v), want the run's three", n, err)
 	}
 }
+
+// TestConsole_TheVerdictReport runs a one-minute experiment to its verdict (real collectors, 6 s
+// windows) and opens it in the console: the report shows the verdict, a row per metric with its
+// interval drawn, the rules applied, and the Markdown for a pull request.
+func TestConsole_TheVerdictReport(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"}})
+	acct := p.user(t, p.tenant(t, "verdict"), "ops@verdict.example", "operator")
+	token := login(t, p.target, acct)
+	params := map[string]any{"collection_interval": "2s"}
+	var exp store.Experiment
+	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "a minute to a verdict", "duration_seconds": 60,
+		"baseline":  map[string]any{"template": "process-baseline", "parameters": params},
+		"candidate": map[string]any{"template": "process-topk", "parameters": params}}, http.StatusCreated, &exp)
+	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID.String()+"/start", nil, http.StatusAccepted, nil)
+	within(t, 4*time.Minute, "the experiment to end", func() bool {
+		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID.String(), &exp)
+		return exp.State == "completed" || exp.State.Terminal()
+	})
+	if exp.State != "completed" || exp.Verdict == nil {
+		t.Fatalf("the experiment ended %s (%v), want completed with a verdict", exp.State, exp.FailureReason)
+	}
+
+	ctx := browse(t, browser)
+	shots := screenshots(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(p.target.API+"/console/#/experiments/"+exp.ID.String()),
+		chromedp.WaitVisible(`input[name=tenant]`),
+		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
+		chromedp.SendKeys(`input[name=email]`, acct.Email),
+		chromedp.SendKeys(`input[name=password]`, acct.Password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#report .verdict`),
+		waitText(`#report .verdict`, *exp.Verdict),
+		shots.take("report"),
+	); err != nil {
+		t.Fatalf("open the verdict report: %v", err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#report tr.metric').length`))
+	if err != nil || rows < 4 {
+		t.Fatalf("the report shows %d metrics (%v), want one row per measured metric", rows, err)
+	}
+	md, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#report textarea.markdown').value`))
+	if err != nil || !strings.Contains(md, "— "+*exp.Verdict) || !strings.Contains(md, "| datapoints_per_second |") {
+		t.Fatalf("the Markdown for a pull request: %q (%v)", md, err)
+	}
+}

@@ -6,6 +6,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import * as api from './api.js';
 import { follow } from './live.js';
+import { Report } from './report.js';
 
 const metrics = [
   ['datapoints_per_second', 'datapoints/s'],
@@ -72,6 +73,7 @@ export function Experiment({ id, config, onBack, onSignOut }) {
     h('h1', null, exp.name),
     h('p', null, h('span', { class: 'state', id: 'state' }, exp.state), ' · ', exp.baseline.template, ' → ', exp.candidate.template,
       ' · ', Math.round(exp.duration_seconds / 60), ' min run', exp.verdict ? ' · verdict: ' + exp.verdict : ''),
+    h(Report, { exp }),
     h('h2', null, 'Measured, window by window'),
     h('label', { class: 'filter' }, 'Metric',
       h('select', { value: metric, onChange: (e) => setMetric(e.target.value) }, metrics.map(([m, l]) => h('option', { value: m }, l)))),
