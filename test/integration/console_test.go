@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/collector"
 )
@@ -51,10 +52,7 @@ func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 		chromedp.Navigate(p.target.API+"/console/"),
 		chromedp.WaitVisible(`input[name=tenant]`),
 		shots.take("login"),
-		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
-		chromedp.SendKeys(`input[name=email]`, acct.Email),
-		chromedp.SendKeys(`input[name=password]`, acct.Password),
-		chromedp.Click(`button[type=submit]`),
+		signIn(p.target.API+"/console/", acct),
 		chromedp.WaitVisible(row),
 		shots.take("experiments"),
 	); err != nil {
@@ -173,12 +171,7 @@ func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
 	ctx := browse(t, browser)
 	shots := screenshots(t)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(p.target.API+"/console/#/experiments/"+id),
-		chromedp.WaitVisible(`input[name=tenant]`),
-		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
-		chromedp.SendKeys(`input[name=email]`, acct.Email),
-		chromedp.SendKeys(`input[name=password]`, acct.Password),
-		chromedp.Click(`button[type=submit]`),
+		signIn(p.target.API+"/console/#/experiments/"+id, acct),
 		chromedp.WaitVisible(`.chart canvas`),
 		waitText(`#state`, "running"),
 	); err != nil {
@@ -230,12 +223,7 @@ func TestConsole_TheVerdictReport(t *testing.T) {
 	ctx := browse(t, browser)
 	shots := screenshots(t)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(p.target.API+"/console/#/experiments/"+exp.ID.String()),
-		chromedp.WaitVisible(`input[name=tenant]`),
-		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
-		chromedp.SendKeys(`input[name=email]`, acct.Email),
-		chromedp.SendKeys(`input[name=password]`, acct.Password),
-		chromedp.Click(`button[type=submit]`),
+		signIn(p.target.API+"/console/#/experiments/"+exp.ID.String(), acct),
 		chromedp.WaitVisible(`#report .verdict`),
 		waitText(`#report .verdict`, *exp.Verdict),
 		shots.take("report"),
@@ -250,4 +238,79 @@ func TestConsole_TheVerdictReport(t *testing.T) {
 	if err != nil || !strings.Contains(md, "— "+*exp.Verdict) || !strings.Contains(md, "| datapoints_per_second |") {
 		t.Fatalf("the Markdown for a pull request: %q (%v)", md, err)
 	}
+}
+
+// TestConsole_ActionsFollowPermissionsAndTenants: a viewer sees an experiment but no action, an
+// operator stops it from the console (and the actions that no longer apply go), and a user of
+// another tenant who opens its URL is told there is no such experiment.
+func TestConsole_ActionsFollowPermissionsAndTenants(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	p := startDev(t, devOptions{})
+	tenant := p.tenant(t, "roles")
+	operator := p.user(t, tenant, "ops@roles.example", "operator")
+	viewer := p.user(t, tenant, "viewer@roles.example", "viewer")
+	stranger := p.user(t, p.tenant(t, "stranger"), "ops@stranger.example", "operator")
+	token := login(t, p.target, operator)
+	var exp store.Experiment
+	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "acted on", "duration_seconds": 600,
+		"baseline": map[string]any{"template": "process-baseline"}, "candidate": map[string]any{"template": "process-topk"}},
+		http.StatusCreated, &exp)
+	url := p.target.API + "/console/#/experiments/" + exp.ID.String()
+	browserCtx := browse(t, browser)
+	shots := screenshots(t)
+	tab := func() context.Context {
+		ctx, cancel := chromedp.NewContext(browserCtx) // a tab of its own: a session of its own
+		t.Cleanup(cancel)
+		return ctx
+	}
+	actions := func(ctx context.Context) []string {
+		verbs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('button.action')].map(b => b.dataset.verb)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verbs
+	}
+
+	asViewer := tab()
+	if err := chromedp.Do(asViewer, signIn(url, viewer), chromedp.WaitVisible(`#state`), shots.take("viewer")); err != nil {
+		t.Fatalf("the viewer opens the experiment: %v", err)
+	}
+	if verbs := actions(asViewer); len(verbs) != 0 {
+		t.Errorf("a viewer is offered %v, want no action", verbs)
+	}
+
+	asOperator := tab()
+	if err := chromedp.Do(asOperator, signIn(url, operator), chromedp.WaitVisible(`button.action[data-verb=stop]`)); err != nil {
+		t.Fatalf("the operator opens the experiment: %v", err)
+	}
+	if verbs := strings.Join(actions(asOperator), ","); verbs != "start,stop" {
+		t.Errorf("an operator is offered %s for a pending experiment, want start,stop", verbs)
+	}
+	if err := chromedp.Do(asOperator, chromedp.Click(`button.action[data-verb=stop]`), waitText(`#state`, "cancelled")); err != nil {
+		t.Fatalf("stop from the console: %v", err)
+	}
+	if verbs := actions(asOperator); len(verbs) != 0 {
+		t.Errorf("a cancelled experiment still offers %v", verbs)
+	}
+
+	asStranger := tab()
+	if err := chromedp.Do(asStranger, signIn(url, stranger), chromedp.WaitVisible(`#problem`), shots.take("not-found")); err != nil {
+		t.Fatalf("another tenant's user opens the URL: %v", err)
+	}
+	if msg, err := chromedp.Run(asStranger, chromedp.Text(`#problem`)); err != nil || !strings.Contains(msg, "no such experiment") {
+		t.Errorf("another tenant's user reads %q (%v), want that there is no such experiment", msg, err)
+	}
+}
+
+// signIn opens url and signs in as acct.
+func signIn(url string, acct smoke.Account) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(`input[name=tenant]`),
+		chromedp.SendKeys(`input[name=tenant]`, acct.Tenant),
+		chromedp.SendKeys(`input[name=email]`, acct.Email),
+		chromedp.SendKeys(`input[name=password]`, acct.Password),
+		chromedp.Click(`button[type=submit]`),
+	)
 }

@@ -22,7 +22,22 @@ async function call(method, path, body, token) {
 
 export async function login(tenant, email, password) {
   const t = await call('POST', '/v1/auth/login', { tenant, email, password });
-  session = { access: t.access_token, refresh: t.refresh_token, expires: Date.now() + t.expires_in * 1000, tenant, email };
+  session = { access: t.access_token, refresh: t.refresh_token, expires: Date.now() + t.expires_in * 1000, tenant, email, permissions: [] };
+  // What the user may do decides which actions the console offers (the API checks again).
+  const me = await call('GET', '/v1/auth/me', undefined, t.access_token);
+  session.permissions = me.permissions || [];
+}
+
+// may reports whether the signed-in user holds permission (e.g. experiment:stop).
+export function may(permission) { return session !== null && session.permissions.includes(permission); }
+
+export async function post(path, body) {
+  try {
+    return await call('POST', path, body, await token());
+  } catch (e) {
+    if (e.status === 401) session = null;
+    throw e;
+  }
 }
 
 // token returns a valid access token, refreshing it when it is about to expire; a session that

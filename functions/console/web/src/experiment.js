@@ -46,6 +46,25 @@ function Chart({ rows, metric }) {
   return h('div', { class: 'chart', ref: el, 'data-points': String(rows.length) });
 }
 
+// actions are the commands an experiment in each state accepts, with the permission each needs.
+const actions = [
+  ['start', 'Start', ['pending']],
+  ['stop', 'Stop', ['pending', 'generating', 'deploying', 'running', 'analyzing']],
+  ['promote', 'Promote the candidate', ['completed']],
+  ['rollback', 'Roll back', ['completed']],
+];
+
+function Actions({ exp, onDone }) {
+  const [error, setError] = useState('');
+  const allowed = actions.filter(([verb, , states]) => states.includes(exp.state) && api.may('experiment:' + verb));
+  if (allowed.length === 0) return null;
+  const act = (verb) => api.post('/v1/experiments/' + exp.id + '/' + verb, { reason: 'from the console' })
+    .then(() => { setError(''); onDone(); }).catch((e) => setError(e.message));
+  return h('p', { class: 'actions' },
+    allowed.map(([verb, label]) => h('button', { class: 'action', 'data-verb': verb, onClick: () => act(verb) }, label)),
+    error && h('span', { class: 'error', role: 'alert' }, ' ' + error));
+}
+
 export function Experiment({ id, config, onBack, onSignOut }) {
   const [exp, setExp] = useState(null);
   const [transitions, setTransitions] = useState([]);
@@ -57,14 +76,16 @@ export function Experiment({ id, config, onBack, onSignOut }) {
     api.get('/v1/experiments/' + id + '/transitions'),
     api.get('/v1/experiments/' + id + '/kpis?limit=5000'),
   ]).then(([e, t, k]) => { setExp(e); setTransitions(t.items); setWindows(k.items); setError(''); })
-    .catch((e) => (e.status === 401 ? onSignOut() : setError(e.message)));
+    .catch((e) => (e.status === 401 ? onSignOut()
+      : setError(e.status === 404 ? 'There is no such experiment in your tenant.' : e.message)));
   useEffect(() => { load(); }, [id]);
   useEffect(() => follow(config.gateway, 'experiment:' + id, (e) => {
     if (!e) return;
     if (e.type === 'io.phoenix.kpi.window-closed.v1') setWindows((ws) => ws.concat([e.data]));
     else load();
   }, load), [id]);
-  if (error) return h('p', { class: 'error', role: 'alert' }, error);
+  if (error) return h('div', null, h('p', null, h('a', { href: '#/', onClick: onBack }, '← Experiments')),
+    h('p', { class: 'error', role: 'alert', id: 'problem' }, error));
   if (!exp) return h('p', { class: 'muted' }, 'Loading…');
   const rows = byWindow(windows);
   const recent = rows.slice(-8).reverse();
@@ -73,6 +94,7 @@ export function Experiment({ id, config, onBack, onSignOut }) {
     h('h1', null, exp.name),
     h('p', null, h('span', { class: 'state', id: 'state' }, exp.state), ' · ', exp.baseline.template, ' → ', exp.candidate.template,
       ' · ', Math.round(exp.duration_seconds / 60), ' min run', exp.verdict ? ' · verdict: ' + exp.verdict : ''),
+    h(Actions, { exp, onDone: load }),
     h(Report, { exp }),
     h('h2', null, 'Measured, window by window'),
     h('label', { class: 'filter' }, 'Metric',
