@@ -15,6 +15,7 @@ async function call(method, path, body, token) {
   if (!res.ok) {
     const err = new Error((data && (data.detail || data.title)) || 'the API answered ' + res.status);
     err.status = res.status;
+    err.fields = (data && data.errors) || []; // per-field problems: [{field, message}]
     throw err;
   }
   return data;

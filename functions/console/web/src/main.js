@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from './api.js';
 import { follow } from './live.js';
 import { Experiment } from './experiment.js';
+import { Create } from './create.js';
 
 function Login({ onDone }) {
   const [error, setError] = useState('');
@@ -48,6 +49,7 @@ function Experiments({ config, onSignOut }) {
       h('h1', null, 'Experiments'),
       h('span', { class: 'muted' }, me.email + ' · tenant ' + me.tenant + ' '),
       h('button', { onClick: () => api.logout().then(onSignOut) }, 'Sign out')),
+    api.may('experiment:create') && h('p', null, h('a', { href: '#/new', class: 'new' }, 'New experiment')),
     h('label', { class: 'filter' }, 'State',
       h('select', { value: state, onChange: (e) => setState(e.target.value) },
         ['', 'pending', 'running', 'completed', 'failed', 'cancelled', 'promoted'].map((s) => h('option', { value: s }, s || 'any')))),
@@ -65,8 +67,9 @@ function Experiments({ config, onSignOut }) {
             h('td', null, x.verdict || '—'))))));
 }
 
-// route is the view the location's hash names: #/ (experiments) or #/experiments/<id>.
+// route is the view the location's hash names: #/ (experiments), #/new or #/experiments/<id>.
 function route() {
+  if (location.hash === '#/new') return 'new';
   const m = location.hash.match(/^#\/experiments\/([0-9a-f-]{36})$/);
   return m ? m[1] : null;
 }
@@ -81,6 +84,9 @@ function App({ config }) {
   }, []);
   if (!signedIn) return h(Login, { onDone: () => setSignedIn(true) });
   const out = () => setSignedIn(false);
+  if (id === 'new') {
+    return h(Create, { onBack: () => setID(null), onCreated: (created) => { location.hash = '#/experiments/' + created; } });
+  }
   return id
     ? h(Experiment, { id, config, onBack: () => setID(null), onSignOut: out })
     : h(Experiments, { config, onSignOut: out });
