@@ -83,6 +83,14 @@ func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 	if injected {
 		t.Error("an injected inline script ran: the Content-Security-Policy must block it")
 	}
+
+	// Readable on a phone: at 390 px nothing runs off the side of the page.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(row), shots.take("experiments-390")); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Errorf("at 390 px the page is %d px wide (%v): it must fit", w, err)
+	}
 }
 
 // chromium finds Debian's Chromium (.ci/run installs it).
