@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
@@ -179,6 +181,7 @@ func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
 	ctx := browse(t, browser)
 	shots := screenshots(t)
 	if err := chromedp.Do(ctx,
+		installDropper(),
 		signIn(p.target.API+"/console/#/experiments/"+id, acct),
 		chromedp.WaitVisible(`.chart canvas`),
 		waitText(`#state`, "running"),
@@ -202,6 +205,70 @@ func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('ol.timeline li').length`)); err != nil || n < 3 {
 		t.Fatalf("the timeline shows %d transitions (%v), want the run's three", n, err)
+	}
+
+	// The connection drops, and every reconnection fails for 8 s (more than a window): back, the
+	// console asks for what it missed (since) and the chart holds every window the API has.
+	before := points()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__drop(8000)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, void(chromedp.Poll[bool](`Number(document.querySelector('.chart').dataset.points) >= `+strconv.Itoa(before+2),
+		chromedp.WithPollingInterval(200*time.Millisecond)))); err != nil {
+		t.Fatalf("the chart after a dropped connection: %v", err)
+	}
+	sockets, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sockets.length`))
+	if err != nil || sockets < 3 {
+		t.Fatalf("%d WebSockets opened (%v): want the first, a refused retry and the reconnection", sockets, err)
+	}
+	starts, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.chart').dataset.starts`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var windows []store.KPIWindow
+	{
+		var page struct {
+			Items []store.KPIWindow `json:"items"`
+		}
+		getJSON(t, p.target, login(t, p.target, acct), "/v1/experiments/"+id+"/kpis?limit=5000", &page)
+		windows = page.Items
+	}
+	charted := map[string]bool{}
+	last := int64(0)
+	for _, s := range strings.Split(starts, ",") {
+		charted[s] = true
+		if n, _ := strconv.ParseInt(s, 10, 64); n > last {
+			last = n
+		}
+	}
+	for _, w := range windows {
+		if at := w.WindowStart.Unix(); at <= last && !charted[strconv.FormatInt(at, 10)] {
+			t.Errorf("the window of %s (%s) is missing from the chart after the reconnection", w.WindowStart, w.Variant)
+		}
+	}
+}
+
+// dropScript runs in the console's page before its own scripts (DevTools, not the page: the CSP
+// does not apply). It records every WebSocket, and window.__drop(ms) closes them and sends every
+// new one to a path the gateway refuses for ms: a connection lost, and reconnections failing.
+const dropScript = `(() => {
+  const Real = WebSocket;
+  window.__sockets = [];
+  let blockedUntil = 0;
+  window.WebSocket = function (url, protocols) {
+    const ws = new Real(Date.now() < blockedUntil ? url + '-refused' : url, protocols);
+    window.__sockets.push(ws);
+    return ws;
+  };
+  window.WebSocket.prototype = Real.prototype;
+  window.__drop = (ms) => { blockedUntil = Date.now() + ms; window.__sockets.forEach((s) => s.close()); return true; };
+})();`
+
+// installDropper adds dropScript to every page the tab opens.
+func installDropper() chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: dropScript})
+		return chromedp.Void{}, err
 	}
 }
 

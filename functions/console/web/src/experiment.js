@@ -43,7 +43,7 @@ function Chart({ rows, metric }) {
     }, [xs, val('baseline'), val('candidate')], el.current);
     return () => plot.destroy();
   }, [rows, metric]);
-  return h('div', { class: 'chart', ref: el, 'data-points': String(rows.length) });
+  return h('div', { class: 'chart', ref: el, 'data-points': String(rows.length), 'data-starts': rows.map(([k]) => k / 1000).join(',') });
 }
 
 // actions are the commands an experiment in each state accepts, with the permission each needs.
