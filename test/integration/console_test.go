@@ -207,6 +207,16 @@ func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
 		t.Fatalf("the timeline shows %d transitions (%v), want the run's three", n, err)
 	}
 
+	// The two collector configurations, side by side: the candidate's top-k processor is a line
+	// only it has.
+	if err := chromedp.Do(ctx, chromedp.Click(`details.manifests summary`), chromedp.WaitVisible(`.diff .added`), shots.take("manifests")); err != nil {
+		t.Fatalf("the configurations side by side: %v", err)
+	}
+	added, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.diff .added')].map(e => e.textContent).join('\n')`))
+	if err != nil || !strings.Contains(added, "phoenix_topk") {
+		t.Fatalf("the lines only the candidate has: %q (%v), want its top-k processor", added, err)
+	}
+
 	// The connection drops, and every reconnection fails for 8 s (more than a window): back, the
 	// console asks for what it missed (since) and the chart holds every window the API has.
 	before := points()

@@ -7,6 +7,7 @@ import 'uplot/dist/uPlot.min.css';
 import * as api from './api.js';
 import { follow } from './live.js';
 import { Report } from './report.js';
+import { Manifests } from './manifests.js';
 
 const metrics = [
   ['datapoints_per_second', 'datapoints/s'],
@@ -115,6 +116,7 @@ export function Experiment({ id, config, onBack, onSignOut }) {
             h('td', null, fmt(b)), h('td', null, fmt(c)),
             h('td', { title: why }, partial ? 'not compared: incomplete' : d === null ? '—' : (d > 0 ? '+' : '') + d.toFixed(1) + '%'));
         }))),
+    h(Manifests, { id }),
     h('h2', null, 'Transitions'),
     h('ol', { class: 'timeline' }, transitions.map((t) => h('li', null,
       h('time', null, new Date(t.at).toLocaleTimeString()), ' ', t.from, ' → ', h('strong', null, t.to), t.reason ? ' — ' + t.reason : ''))));
