@@ -379,6 +379,24 @@ func TestConsole_ActionsFollowPermissionsAndTenants(t *testing.T) {
 		t.Errorf("a cancelled experiment still offers %v", verbs)
 	}
 
+	if has, err := chromedp.Run(asViewer, chromedp.Evaluate[bool](`document.querySelector('a.admin') !== null`)); err != nil || has {
+		t.Errorf("a viewer is offered the administration (%v)", err)
+	}
+	// An admin reads the tenant's users and its audit log.
+	admin := p.user(t, tenant, "admin@roles.example", "admin")
+	asAdmin := tab()
+	if err := chromedp.Do(asAdmin, signIn(p.target.API+"/console/#/admin", admin), chromedp.WaitVisible(`#users table`),
+		chromedp.WaitVisible(`#audit table`), shots.take("admin")); err != nil {
+		t.Fatalf("the admin view: %v", err)
+	}
+	users, err := chromedp.Run(asAdmin, chromedp.Text(`#users table`))
+	if err != nil || !strings.Contains(users, viewer.Email) || !strings.Contains(users, operator.Email) {
+		t.Errorf("the admin's users: %q (%v), want the viewer and the operator", users, err)
+	}
+	if n, err := chromedp.Run(asAdmin, chromedp.Evaluate[int](`document.querySelectorAll('#audit tbody tr').length`)); err != nil || n == 0 {
+		t.Errorf("the audit log shows %d events (%v), want the stop and the sign-ins", n, err)
+	}
+
 	asStranger := tab()
 	if err := chromedp.Do(asStranger, signIn(url, stranger), chromedp.WaitVisible(`#problem`), shots.take("not-found")); err != nil {
 		t.Fatalf("another tenant's user opens the URL: %v", err)

@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { follow } from './live.js';
 import { Experiment } from './experiment.js';
 import { Create } from './create.js';
+import { Admin } from './admin.js';
 
 function Login({ onDone }) {
   const [error, setError] = useState('');
@@ -49,7 +50,9 @@ function Experiments({ config, onSignOut }) {
       h('h1', null, 'Experiments'),
       h('span', { class: 'muted' }, me.email + ' · tenant ' + me.tenant + ' '),
       h('button', { onClick: () => api.logout().then(onSignOut) }, 'Sign out')),
-    api.may('experiment:create') && h('p', null, h('a', { href: '#/new', class: 'new' }, 'New experiment')),
+    h('p', { class: 'links' },
+      api.may('experiment:create') && h('a', { href: '#/new', class: 'new' }, 'New experiment'),
+      (api.may('user:read') || api.may('audit:read')) && h('a', { href: '#/admin', class: 'admin' }, 'Administration')),
     h('label', { class: 'filter' }, 'State',
       h('select', { value: state, onChange: (e) => setState(e.target.value) },
         ['', 'pending', 'running', 'completed', 'failed', 'cancelled', 'promoted'].map((s) => h('option', { value: s }, s || 'any')))),
@@ -70,6 +73,7 @@ function Experiments({ config, onSignOut }) {
 // route is the view the location's hash names: #/ (experiments), #/new or #/experiments/<id>.
 function route() {
   if (location.hash === '#/new') return 'new';
+  if (location.hash === '#/admin') return 'admin';
   const m = location.hash.match(/^#\/experiments\/([0-9a-f-]{36})$/);
   return m ? m[1] : null;
 }
@@ -84,6 +88,7 @@ function App({ config }) {
   }, []);
   if (!signedIn) return h(Login, { onDone: () => setSignedIn(true) });
   const out = () => setSignedIn(false);
+  if (id === 'admin') return h(Admin, { onBack: () => setID(null) });
   if (id === 'new') {
     return h(Create, { onBack: () => setID(null), onCreated: (created) => { location.hash = '#/experiments/' + created; } });
   }
