@@ -185,6 +185,7 @@ func TestConsole_AnExperimentsChartGainsPointsLive(t *testing.T) {
 		signIn(p.target.API+"/console/#/experiments/"+id, acct),
 		chromedp.WaitVisible(`.chart canvas`),
 		waitText(`#state`, "running"),
+		chromedp.WaitVisible(`p.progress progress`),
 	); err != nil {
 		t.Fatalf("open the running experiment: %v", err)
 	}
@@ -295,7 +296,8 @@ func TestConsole_TheVerdictReport(t *testing.T) {
 	var exp store.Experiment
 	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "a minute to a verdict", "duration_seconds": 60,
 		"baseline":  map[string]any{"template": "process-baseline", "parameters": params},
-		"candidate": map[string]any{"template": "process-topk", "parameters": params}}, http.StatusCreated, &exp)
+		"candidate": map[string]any{"template": "process-topk", "parameters": params},
+		"spec":      map[string]any{"critical_processes": []string{"phoenix-collector"}}}, http.StatusCreated, &exp)
 	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID.String()+"/start", nil, http.StatusAccepted, nil)
 	within(t, 4*time.Minute, "the experiment to end", func() bool {
 		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID.String(), &exp)
@@ -318,6 +320,14 @@ func TestConsole_TheVerdictReport(t *testing.T) {
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#report tr.metric').length`))
 	if err != nil || rows < 4 {
 		t.Fatalf("the report shows %d metrics (%v), want one row per measured metric", rows, err)
+	}
+	// The looks the analyzer took, and the critical process kept in every window.
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.querySelector('.chart.looks')?.dataset.looks || 0)`)); err != nil || n < 1 {
+		t.Errorf("the look-by-look chart holds %d looks (%v), want the run's", n, err)
+	}
+	covered, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelectorAll('.coverage td.covered').length + '/' + document.querySelectorAll('.coverage td.missed').length`))
+	if err != nil || strings.HasPrefix(covered, "0/") || !strings.HasSuffix(covered, "/0") {
+		t.Errorf("the coverage grid: %s covered/missed cells (%v), want the collectors' process kept in every window", covered, err)
 	}
 	md, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#report textarea.markdown').value`))
 	if err != nil || !strings.Contains(md, "— "+*exp.Verdict) || !strings.Contains(md, "| datapoints_per_second |") {

@@ -8,6 +8,7 @@ import * as api from './api.js';
 import { follow } from './live.js';
 import { Report } from './report.js';
 import { Manifests } from './manifests.js';
+import { Coverage, LookChart } from './looks.js';
 
 const metrics = [
   ['datapoints_per_second', 'datapoints/s'],
@@ -47,6 +48,15 @@ function Chart({ rows, metric }) {
   return h('div', { class: 'chart', ref: el, 'data-points': String(rows.length), 'data-starts': rows.map(([k]) => k / 1000).join(',') });
 }
 
+// Progress shows how far the run is, by the clock (the run may be extended, or end early).
+function Progress({ exp }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => { const t = setInterval(() => setNow(Date.now()), 1000); return () => clearInterval(t); }, []);
+  const elapsed = Math.max(0, Math.min(exp.duration_seconds, (now - Date.parse(exp.run_started_at)) / 1000));
+  return h('p', { class: 'progress' }, h('progress', { max: exp.duration_seconds, value: Math.round(elapsed) }),
+    ' ', Math.round(elapsed / 60) + ' of ' + Math.round(exp.duration_seconds / 60) + ' min');
+}
+
 // actions are the commands an experiment in each state accepts, with the permission each needs.
 const actions = [
   ['start', 'Start', ['pending']],
@@ -70,19 +80,22 @@ export function Experiment({ id, config, onBack, onSignOut }) {
   const [exp, setExp] = useState(null);
   const [transitions, setTransitions] = useState([]);
   const [windows, setWindows] = useState([]);
+  const [looks, setLooks] = useState([]);
   const [metric, setMetric] = useState(metrics[0][0]);
   const [error, setError] = useState('');
   const load = () => Promise.all([
     api.get('/v1/experiments/' + id),
     api.get('/v1/experiments/' + id + '/transitions'),
     api.get('/v1/experiments/' + id + '/kpis?limit=5000'),
-  ]).then(([e, t, k]) => { setExp(e); setTransitions(t.items); setWindows(k.items); setError(''); })
+    api.get('/v1/experiments/' + id + '/looks'),
+  ]).then(([e, t, k, l]) => { setExp(e); setTransitions(t.items); setWindows(k.items); setLooks(l.items.map((x) => x.look)); setError(''); })
     .catch((e) => (e.status === 401 ? onSignOut()
       : setError(e.status === 404 ? 'There is no such experiment in your tenant.' : e.message)));
   useEffect(() => { load(); }, [id]);
   useEffect(() => follow(config.gateway, 'experiment:' + id, (e) => {
     if (!e) return;
     if (e.type === 'io.phoenix.kpi.window-closed.v1') setWindows((ws) => ws.concat([e.data]));
+    else if (e.type === 'io.phoenix.analysis.look.v1') setLooks((ls) => ls.concat([e.data]));
     else load();
   }, load), [id]);
   if (error) return h('div', null, h('p', null, h('a', { href: '#/', onClick: onBack }, '← Experiments')),
@@ -95,12 +108,15 @@ export function Experiment({ id, config, onBack, onSignOut }) {
     h('h1', null, exp.name),
     h('p', null, h('span', { class: 'state', id: 'state' }, exp.state), ' · ', exp.baseline.template, ' → ', exp.candidate.template,
       ' · ', Math.round(exp.duration_seconds / 60), ' min run', exp.verdict ? ' · verdict: ' + exp.verdict : ''),
+    exp.state === 'running' && exp.run_started_at && h(Progress, { exp }),
     h(Actions, { exp, onDone: load }),
     h(Report, { exp }),
     h('h2', null, 'Measured, window by window'),
     h('label', { class: 'filter' }, 'Metric',
       h('select', { value: metric, onChange: (e) => setMetric(e.target.value) }, metrics.map(([m, l]) => h('option', { value: m }, l)))),
     h(Chart, { rows, metric }),
+    h('h3', null, 'The change and its interval, look by look'),
+    h(LookChart, { looks, metric }),
     rows.length === 0 ? h('p', { class: 'muted' }, 'No window has closed yet.')
       : h('table', { class: 'windows' },
         h('thead', null, h('tr', null, ['Window', 'Baseline', 'Candidate', 'Change'].map((c) => h('th', null, c)))),
@@ -116,6 +132,7 @@ export function Experiment({ id, config, onBack, onSignOut }) {
             h('td', null, fmt(b)), h('td', null, fmt(c)),
             h('td', { title: why }, partial ? 'not compared: incomplete' : d === null ? '—' : (d > 0 ? '+' : '') + d.toFixed(1) + '%'));
         }))),
+    h(Coverage, { rows }),
     h(Manifests, { id }),
     h('h2', null, 'Transitions'),
     h('ol', { class: 'timeline' }, transitions.map((t) => h('li', null,
