@@ -430,11 +430,12 @@ func signIn(url string, acct smoke.Account) chromedp.Action[chromedp.Void] {
 
 // TestConsole_CreateAnExperimentWithInlineValidation: an operator fills the new-experiment form;
 // a parameter the collector would refuse is named inline as it is typed, and goes when it is
-// fixed; create and start land on the new experiment's page.
+// fixed; create and start land on the new experiment's page, which follows it to running with
+// real collectors.
 func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
-	p := startDev(t, devOptions{})
+	p := startDev(t, devOptions{collector: collector.Binary(t)})
 	acct := p.user(t, p.tenant(t, "creator"), "ops@creator.example", "operator")
 	ctx := browse(t, browser)
 	shots := screenshots(t)
@@ -459,7 +460,7 @@ func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 		chromedp.SendKeys(`input[name=critical]`, "nginx"),
 		chromedp.Click(`form.create button[type=submit]`),
 		waitText(`h1`, "made in the console"),
-		chromedp.WaitVisible(`#state`),
+		waitText(`#state`, "running"),
 		shots.take("created"),
 	); err != nil {
 		t.Fatalf("create and start: %v", err)

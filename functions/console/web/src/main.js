@@ -97,4 +97,8 @@ function App({ config }) {
     : h(Experiments, { config, onSignOut: out });
 }
 
-fetch('/console/config.json').then((r) => r.json()).then((config) => render(h(App, { config }), document.getElementById('app')));
+// The gateway is where the API says, else on this host at /ws (an ingress routing it there).
+fetch('/console/config.json').then((r) => r.json()).then((config) => {
+  config.gateway = config.gateway || (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  render(h(App, { config }), document.getElementById('app'));
+});
