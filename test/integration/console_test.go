@@ -329,6 +329,16 @@ func TestConsole_TheVerdictReport(t *testing.T) {
 	if err != nil || strings.HasPrefix(covered, "0/") || !strings.HasSuffix(covered, "/0") {
 		t.Errorf("the coverage grid: %s covered/missed cells (%v), want the collectors' process kept in every window", covered, err)
 	}
+	// Readable on a phone: at 390 px the report scrolls within itself, the page does not.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(`#report .verdict`), shots.take("report-390")); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Errorf("at 390 px the experiment's page is %d px wide (%v): it must fit", w, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
 	md, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#report textarea.markdown').value`))
 	if err != nil || !strings.Contains(md, "— "+*exp.Verdict) || !strings.Contains(md, "| datapoints_per_second |") {
 		t.Fatalf("the Markdown for a pull request: %q (%v)", md, err)

@@ -60,6 +60,7 @@ export function Create({ onCreated, onBack }) {
     h(Pipeline, { variant: 'baseline', templates, choice: baseline, onChange: setBaseline }),
     h(Pipeline, { variant: 'candidate', templates, choice: candidate, onChange: setCandidate }),
     h('label', null, 'Critical processes (names, comma-separated: every pipeline must keep them)', h('input', { name: 'critical', placeholder: 'nginx, postgres' })),
+    h('p', { class: 'muted' }, 'Success criteria: Phoenix decides on every measured metric with its default criterion — the cost metrics must fall, collector CPU and memory are guardrails (docs/analysis.md).'),
     h('label', null, 'Run for (minutes)', h('input', { name: 'minutes', type: 'number', min: 1, max: 10080, step: 1, value: 10, required: true })),
     errors.length > 0 && h('ul', { class: 'error', role: 'alert', id: 'create-errors' }, errors.map((m) => h('li', null, m))),
     h('button', { type: 'submit' }, 'Create and start'));
