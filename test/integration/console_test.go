@@ -32,10 +32,7 @@ func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 	p := startDev(t, devOptions{})
 	acct := p.user(t, p.tenant(t, "console"), "ops@console.example", "operator")
 	token := login(t, p.target, acct)
-	var exp store.Experiment
-	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "watched from the console", "duration_seconds": 600,
-		"baseline": map[string]any{"template": "process-baseline"}, "candidate": map[string]any{"template": "process-topk"}},
-		http.StatusCreated, &exp)
+	exp := pending(t, p, token, "watched from the console")
 
 	res, err := http.Get(p.target.API + "/console/")
 	if err != nil {
@@ -93,6 +90,17 @@ func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
 		t.Errorf("at 390 px the page is %d px wide (%v): it must fit", w, err)
 	}
+}
+
+// pending creates an experiment (process-baseline against process-topk) as token and leaves it
+// pending.
+func pending(t *testing.T, p *platform, token, name string) store.Experiment {
+	t.Helper()
+	var exp store.Experiment
+	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": name, "duration_seconds": 600,
+		"baseline": map[string]any{"template": "process-baseline"}, "candidate": map[string]any{"template": "process-topk"}},
+		http.StatusCreated, &exp)
+	return exp
 }
 
 // chromium finds Debian's Chromium (.ci/run installs it).
@@ -357,10 +365,7 @@ func TestConsole_ActionsFollowPermissionsAndTenants(t *testing.T) {
 	viewer := p.user(t, tenant, "viewer@roles.example", "viewer")
 	stranger := p.user(t, p.tenant(t, "stranger"), "ops@stranger.example", "operator")
 	token := login(t, p.target, operator)
-	var exp store.Experiment
-	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "acted on", "duration_seconds": 600,
-		"baseline": map[string]any{"template": "process-baseline"}, "candidate": map[string]any{"template": "process-topk"}},
-		http.StatusCreated, &exp)
+	exp := pending(t, p, token, "acted on")
 	url := p.target.API + "/console/#/experiments/" + exp.ID.String()
 	browserCtx := browse(t, browser)
 	shots := screenshots(t)

@@ -32,14 +32,18 @@ export async function login(tenant, email, password) {
 // may reports whether the signed-in user holds permission (e.g. experiment:stop).
 export function may(permission) { return session !== null && session.permissions.includes(permission); }
 
-export async function post(path, body) {
+// authed calls the API with the session's token; a 401 ends the session.
+async function authed(method, path, body) {
   try {
-    return await call('POST', path, body, await token());
+    return await call(method, path, body, await token());
   } catch (e) {
     if (e.status === 401) session = null;
     throw e;
   }
 }
+
+export const post = (path, body) => authed('POST', path, body);
+export const get = (path) => authed('GET', path);
 
 // token returns a valid access token, refreshing it when it is about to expire; a session that
 // cannot be refreshed ends (the caller shows the login again).
@@ -52,15 +56,6 @@ export async function token() {
     return session.access;
   } catch (e) {
     session = null;
-    throw e;
-  }
-}
-
-export async function get(path) {
-  try {
-    return await call('GET', path, undefined, await token());
-  } catch (e) {
-    if (e.status === 401) session = null;
     throw e;
   }
 }
