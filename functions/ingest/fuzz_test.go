@@ -53,8 +53,8 @@ func FuzzDecode(f *testing.F) {
 		}
 		m := measure(req.Metrics(), t, newScratch())
 		total := int64(req.Metrics().DataPointCount())
-		if m.datapoints < 0 || m.rejected < 0 || m.datapoints+m.rejected > total || int64(len(m.series)) > m.datapoints {
-			tt.Fatalf("counted %d datapoints, %d rejected, %d series of %d datapoints", m.datapoints, m.rejected, len(m.series), total)
+		if m.datapoints < 0 || m.rejected < 0 || m.datapoints+m.rejected > total || int64(len(seriesOf(m))) > m.datapoints {
+			tt.Fatalf("counted %d datapoints, %d rejected, %d series of %d datapoints", m.datapoints, m.rejected, len(seriesOf(m)), total)
 		}
 	})
 }

@@ -57,8 +57,6 @@ func compileCritical(patterns []string) []critical {
 // measurement is what one export request adds to its variant's windows.
 type measurement struct {
 	datapoints int64      // datapoints of the pipeline's output (self-telemetry excluded)
-	series     []uint64   // distinct series of the output, per part, as 64-bit hashes
-	covered    []string   // critical patterns some output resource's executable name matched
 	rejected   int64      // datapoints refused: their resource does not carry the token's identity
 	reason     string     // why they were refused, for the partial-success message
 	output     bool       // the request carried pipeline output (its bytes count toward payload bytes)
@@ -81,27 +79,23 @@ type scratch struct {
 	touched  uint16              // the parts the current resource's datapoints went to (bit i: parts[i])
 	seen     map[uint64]struct{} // series hashes (mixed with their part) already counted in this request
 	names    map[string][]string // executable names already matched: the critical patterns they match
-	covered  map[string]struct{} // critical patterns matched
 	hs       []uint64            // hashes of one attribute set's attributes, sorted
 	buf      []byte              // what a series hash is computed over
 	abuf     []byte              // what one attribute's hash is computed over
-	series   []uint64            // backing array of measurement.series
 	reads    []reading           // backing array of measurement.readings
 	mem      []memPoint          // backing array of measurement.memory
 	latest   map[string]int      // index in reads of each collector's latest reading in this request
 }
 
 func newScratch() *scratch {
-	return &scratch{seen: make(map[uint64]struct{}, 4096), names: map[string][]string{}, covered: map[string]struct{}{},
+	return &scratch{seen: make(map[uint64]struct{}, 4096), names: map[string][]string{},
 		latest: map[string]int{}}
 }
 
 func (s *scratch) reset() {
 	clear(s.seen)
 	clear(s.names)
-	clear(s.covered)
 	clear(s.latest)
-	s.series = s.series[:0]
 	s.reads = s.reads[:0]
 	s.mem = s.mem[:0]
 	s.parts = s.parts[:0]
@@ -170,15 +164,7 @@ func measure(md pmetric.Metrics, t target, s *scratch) measurement {
 	for _, r := range m.readings {
 		m.at = max(m.at, r.millis)
 	}
-	m.parts = s.finish(m.at)
-	for _, p := range m.parts {
-		s.series = append(s.series, p.series...)
-	}
-	m.series = s.series
-	for p := range s.covered {
-		m.covered = append(m.covered, p)
-	}
-	slices.Sort(m.covered)
+	m.parts = s.finish(m.at, m.rejected > 0 || len(m.readings) > 0 || len(m.memory) > 0)
 	return m
 }
 
@@ -238,7 +224,7 @@ func (s *scratch) add(h uint64, ts pcommon.Timestamp, m *measurement) {
 }
 
 // cover records which critical patterns an executable name matches (matched once per name per
-// request), in the request and in the parts the resource's datapoints went to.
+// request) in the parts the resource's datapoints went to.
 func (s *scratch) cover(name string, patterns []critical) {
 	matched, done := s.names[name]
 	if !done {
@@ -248,9 +234,6 @@ func (s *scratch) cover(name string, patterns []critical) {
 			}
 		}
 		s.names[name] = matched
-	}
-	for _, p := range matched {
-		s.covered[p] = struct{}{}
 	}
 	for i := range s.parts {
 		if len(matched) > 0 && s.touched&(1<<i) != 0 {

@@ -52,8 +52,8 @@ func TestMeasure_CountsDatapointsAndDistinctSeries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := measure(tt.md, tgt(expA, "baseline"), newScratch())
-			if m.datapoints != tt.datapoints || len(m.series) != tt.series || m.rejected != 0 {
-				t.Fatalf("datapoints %d series %d rejected %d, want %d and %d and 0", m.datapoints, len(m.series), m.rejected, tt.datapoints, tt.series)
+			if m.datapoints != tt.datapoints || len(seriesOf(m)) != tt.series || m.rejected != 0 {
+				t.Fatalf("datapoints %d series %d rejected %d, want %d and %d and 0", m.datapoints, len(seriesOf(m)), m.rejected, tt.datapoints, tt.series)
 			}
 			if m.output != (tt.datapoints > 0) {
 				t.Errorf("output %v", m.output)
@@ -71,7 +71,8 @@ func TestMeasure_SeriesIdentityIgnoresAttributeOrderOnly(t *testing.T) {
 		mutate(md)
 		m := measure(md, tgt(expA, "baseline"), newScratch())
 		// The memory series is the last one counted.
-		return m.series[len(m.series)-1]
+		all := seriesOf(m)
+		return all[len(all)-1]
 	}
 	base := hashOf(func(pmetric.Metrics) {})
 	tests := []struct {
@@ -175,8 +176,8 @@ func TestMeasure_CriticalCoverageMatchesWholeExecutableNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := measure(processMetrics(expA, "candidate", t0, tt.procs...), tgt(expA, "candidate", tt.critical...), newScratch())
-			if !slices.Equal(m.covered, tt.covered) {
-				t.Fatalf("covered %q, want %q", m.covered, tt.covered)
+			if !slices.Equal(coveredOf(m), tt.covered) {
+				t.Fatalf("covered %q, want %q", coveredOf(m), tt.covered)
 			}
 		})
 	}
@@ -188,7 +189,7 @@ func TestMeasure_SelfTelemetryGivesCPUAndMemoryOnly(t *testing.T) {
 	older := selfTelemetry(expA, "baseline", "c-1", t0.Add(-time.Second), 11, 60<<20)
 	older.ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
 	m := measure(md, tgt(expA, "baseline", "postgres"), newScratch())
-	if m.output || m.datapoints != 0 || len(m.series) != 0 || len(m.covered) != 0 {
+	if m.output || m.datapoints != 0 || len(seriesOf(m)) != 0 || len(coveredOf(m)) != 0 {
 		t.Fatalf("self-telemetry counted as output: %+v", m)
 	}
 	if len(m.readings) != 1 || m.readings[0] != (reading{instance: "c-1", millis: t0.UnixMilli(), has: hasCPU, cpu: 12.5}) {
@@ -456,4 +457,23 @@ func TestMeasure_SplitsARequestByTheWindowOfEachPoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seriesOf lists the series of every part of m (a window's set counts a repeat once).
+func seriesOf(m measurement) []uint64 {
+	var out []uint64
+	for _, p := range m.parts {
+		out = append(out, p.series...)
+	}
+	return out
+}
+
+// coveredOf is the critical patterns any part of m covered, sorted.
+func coveredOf(m measurement) []string {
+	var out []string
+	for _, p := range m.parts {
+		out = union(out, p.covered)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -105,7 +105,7 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		t.window = in.o.Window.Milliseconds()
 	}
 	m := measure(req.Metrics(), t, sc)
-	if m.datapoints > 0 || m.rejected > 0 || len(m.readings) > 0 || len(m.memory) > 0 {
+	if len(m.parts) > 0 { // something to record: output, telemetry or refused datapoints
 		parts, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
 		if err != nil {
 			in.unavailable(w, r, enc, "cannot record the data right now", err)

@@ -1,6 +1,9 @@
 package ingest
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // part is the output of one request that belongs to one window.
 type part struct {
@@ -67,10 +70,11 @@ func (s *scratch) partFor(ms int64) int {
 
 // finish merges the part of points without a time into the newest timed part (its series may
 // then repeat there: the window's set counts them once) and orders the parts oldest first. A
-// request with telemetry but no output gets one empty part, at the telemetry's time.
-func (s *scratch) finish(at int64) []part {
+// request without output that still says something (telemetry, refused datapoints: whole says
+// so) gets one empty part, at its newest time.
+func (s *scratch) finish(at int64, whole bool) []part {
 	if len(s.parts) == 0 {
-		if len(s.reads) == 0 && len(s.mem) == 0 {
+		if !whole {
 			return nil
 		}
 		s.parts = append(s.parts, part{start: -1})
@@ -92,21 +96,11 @@ func (s *scratch) finish(at int64) []part {
 	if len(s.parts) == 1 && s.parts[0].start == -1 {
 		s.parts[0].at = at // kept whole: the window of its newest time
 	}
-	slices.SortFunc(s.parts, func(a, b part) int { return cmpInt(a.start, b.start) })
+	slices.SortFunc(s.parts, func(a, b part) int { return cmp.Compare(a.start, b.start) })
 	for i := range s.parts {
 		slices.Sort(s.parts[i].covered)
 	}
 	return s.parts
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // union adds to a the members of b it lacks.

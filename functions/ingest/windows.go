@@ -244,9 +244,6 @@ func (w *windows) record(ctx context.Context, tenant, experimentID uuid.UUID, v 
 		bytes = 0
 	}
 	parts := m.parts
-	if len(parts) == 0 { // made by hand, not by measure: the request whole
-		parts = []part{{start: -1, at: m.at, datapoints: m.datapoints, series: m.series, covered: m.covered}}
-	}
 	out := make([]recorded, 0, len(parts))
 	left := bytes
 	for i, p := range parts {

@@ -36,7 +36,7 @@ func recordReadings(t *testing.T, w *windows, exp uuid.UUID, rs ...reading) []ti
 	t.Helper()
 	starts := make([]time.Time, 0, len(rs))
 	for _, r := range rs {
-		parts, err := w.record(context.Background(), uuid.Nil, exp, experiment.Baseline, measurement{readings: []reading{r}}, 0, 0)
+		parts, err := w.record(context.Background(), uuid.Nil, exp, experiment.Baseline, measurement{readings: []reading{r}, parts: []part{{start: -1}}}, 0, 0)
 		if err != nil || len(parts) != 1 {
 			t.Fatal(parts, err)
 		}
