@@ -36,6 +36,7 @@ func Handler(o Options) http.Handler {
 	csp := policy(o.Gateway)
 	files := http.FileServerFS(dist)
 	config, _ := json.Marshal(map[string]string{"gateway": o.Gateway})
+	index, unbuilt := fs.ReadFile(dist, "index.html") // read once: the build is fixed at compile time
 	return http.StripPrefix("/console", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)
@@ -55,8 +56,7 @@ func Handler(o Options) http.Handler {
 			files.ServeHTTP(w, r)
 			return
 		}
-		index, err := fs.ReadFile(dist, "index.html")
-		if err != nil {
+		if unbuilt != nil {
 			http.Error(w, "the console is not built: run `make console` (or `make build`) and start Phoenix again", http.StatusServiceUnavailable)
 			return
 		}

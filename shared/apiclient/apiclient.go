@@ -6,6 +6,7 @@ package apiclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,7 +59,7 @@ func (r Reply) IsProblem() bool {
 // Detail is the problem document's detail (or title), or empty.
 func (r Reply) Detail() string {
 	p, _ := r.Problem()
-	return cmpOr(p.Detail, p.Title)
+	return cmp.Or(p.Detail, p.Title)
 }
 
 // String names the request and its answer, with the problem's detail when there is one.
@@ -184,11 +185,4 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) e
 func IsStatus(err error, status int) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == status
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,10 +65,14 @@ func (e *env) rate(name, def string) ratelimit.Limit {
 	return l
 }
 
-// httpURL reads name (default def) as an http(s) URL with a host; what names it in the problem.
-func (e *env) httpURL(name, def, what string) string {
+// url reads name (default def) as a URL of one of schemes with a host; what names it in the
+// problem. An empty value is left alone when def is empty (the setting is optional).
+func (e *env) url(name, def, what string, schemes ...string) string {
 	v := e.get(name, def)
-	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if v == "" && def == "" {
+		return ""
+	}
+	if u, err := url.Parse(v); err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
 		e.errs = append(e.errs, errors.New(name+": want "+what))
 	}
 	return v

@@ -37,9 +37,7 @@ func (e *env) connections(c *Config) {
 		e.fail("PHOENIX_LOG_LEVEL=%q: want debug, info, warn or error", level)
 	}
 	c.DrainTimeout = e.duration("PHOENIX_DRAIN_TIMEOUT", "20s", time.Second, 10*time.Minute)
-	if c.Sink = e.get("K_SINK", ""); c.Sink != "" {
-		e.httpURL("K_SINK", "", "the broker's http(s) URL")
-	}
+	c.Sink = e.url("K_SINK", "", "the broker's http(s) URL", "http", "https")
 }
 
 // tokens reads the signing keys, the tokens' claims and lifetimes, and the API's rate limits.
@@ -77,7 +75,7 @@ func (e *env) measurement(c *Config) {
 	if c.DeployTarget != "kubernetes" && c.DeployTarget != "local" {
 		e.fail("PHOENIX_DEPLOY_TARGET=%q: want kubernetes or local", c.DeployTarget)
 	}
-	c.IngestURL = e.httpURL("PHOENIX_INGEST_URL", "http://phoenix-ingest.phoenix.svc.cluster.local", "the ingest function's http(s) URL")
+	c.IngestURL = e.url("PHOENIX_INGEST_URL", "http://phoenix-ingest.phoenix.svc.cluster.local", "the ingest function's http(s) URL", "http", "https")
 	c.CollectorImage = e.get("PHOENIX_COLLECTOR_IMAGE", "ghcr.io/phoenixotel/phoenix-collector:0.160.0-phoenix")
 	c.KPIWindow = e.duration("PHOENIX_KPI_WINDOW", "15s", 5*time.Second, 5*time.Minute)
 	// One window by default: a collector's retries after a short outage (its exporter backs off
@@ -121,11 +119,7 @@ func (e *env) api(c *Config) {
 	c.Features.AutoPromote = e.flag("PHOENIX_FEATURE_AUTO_PROMOTE")
 	c.InternalRoutes = e.flag("PHOENIX_API_INTERNAL_ROUTES")
 	c.TrustedProxies = e.whole("PHOENIX_TRUSTED_PROXIES", "0", 0, 10)
-	if c.GatewayURL = e.get("PHOENIX_GATEWAY_URL", ""); c.GatewayURL != "" {
-		if u, err := url.Parse(c.GatewayURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-			e.fail("PHOENIX_GATEWAY_URL: want the gateway's ws:// or wss:// URL, e.g. wss://phoenix.example.com/ws")
-		}
-	}
+	c.GatewayURL = e.url("PHOENIX_GATEWAY_URL", "", "the gateway's ws:// or wss:// URL, e.g. wss://phoenix.example.com/ws", "ws", "wss")
 	for _, o := range strings.Split(e.get("PHOENIX_ALLOWED_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
