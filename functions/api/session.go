@@ -53,7 +53,7 @@ func (a *API) verifyPassword(ctx context.Context, pw, hash string) error {
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.Login
-	if !problem.DecodeJSON(w, r, &req) {
+	if wantsCookie(r) && !sameOrigin(w, r) || !problem.DecodeJSON(w, r, &req) {
 		return
 	}
 	req.Tenant, req.Email = strings.ToLower(strings.TrimSpace(req.Tenant)), strings.ToLower(strings.TrimSpace(req.Email))
@@ -155,6 +155,10 @@ func (a *API) issueUserTokens(w http.ResponseWriter, r *http.Request, tenant uui
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if wantsCookie(r) {
+		a.setSessionCookie(w, r, refresh, a.o.RefreshTTL)
+		refresh = "" // the console's script never sees it
+	}
 	writeJSON(w, http.StatusOK, apiclient.Tokens{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int(time.Until(claims.ExpiresAt.Time).Round(time.Second).Seconds()), RefreshToken: refresh})
 }
@@ -185,13 +189,20 @@ type refreshRequest struct {
 
 func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 	var req refreshRequest
-	if !problem.DecodeJSON(w, r, &req) {
+	cookie := wantsCookie(r)
+	if cookie && !sameOrigin(w, r) || !problem.DecodeJSON(w, r, &req) {
 		return
+	}
+	if cookie && req.RefreshToken == "" {
+		req.RefreshToken = cookieRefreshToken(r)
 	}
 	if !a.allowLoginRate(w, r, "refresh-ip:"+a.clientKey(r), a.o.Limits.LoginIP, "", "") {
 		return
 	}
 	refused := func() {
+		if cookie {
+			a.setSessionCookie(w, r, "", 0)
+		}
 		problem.Write(w, http.StatusUnauthorized, "the refresh token is invalid, expired or revoked; log in again")
 	}
 	tenant, id, secret, err := parseRefreshToken(req.RefreshToken)
@@ -300,6 +311,9 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.audit(r, p.Tenant, p, "auth.logout", "success", "info", "", map[string]any{"session": p.SessionID, "token": p.TokenID})
+	if cookieRefreshToken(r) != "" {
+		a.setSessionCookie(w, r, "", 0)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -1,7 +1,7 @@
 // Package console serves the Phoenix console: a single-page app (web/, built by `make console`
 // into dist/ and embedded here) that uses only the public API and the WebSocket gateway. The API
-// serves it under /console/ on its own origin, so the console needs no CORS, and holds tokens in
-// page memory only (docs/console.md).
+// serves it under /console/ on its own origin, so the console needs no CORS; its session is the
+// API's HttpOnly cookie session (docs/console.md).
 //
 // Every answer carries a strict Content-Security-Policy: scripts and styles only from the
 // console's own files (no inline script, no eval), connections only to the API and the gateway,

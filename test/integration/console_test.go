@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -22,10 +24,11 @@ import (
 )
 
 // TestConsole_SignInAndFollowTheExperimentsLive drives the console in a real headless Chromium
-// against phoenix dev: a user signs in, sees the tenant's experiment, and sees its state change
-// live (the gateway's tenant channel) when it is stopped through the API. The console keeps no
-// token in browser storage or cookies, and its Content-Security-Policy stops an injected inline
-// script. Each view is saved as a screenshot under test-output/console.
+// against phoenix dev, by keyboard alone: a user signs in, sees the tenant's experiment, and sees
+// its state change live (the gateway's tenant channel) when it is stopped through the API. No
+// token is in browser storage or in reach of script; the session is an HttpOnly SameSite cookie
+// that survives a reload and ends with sign-out. The Content-Security-Policy stops an injected
+// inline script. Each view is saved as a screenshot under test-output/console.
 func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
@@ -51,7 +54,8 @@ func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 		chromedp.Navigate(p.target.API+"/console/"),
 		chromedp.WaitVisible(`input[name=tenant]`),
 		shots.take("login"),
-		signIn(p.target.API+"/console/", acct),
+		// The sign-in form takes the focus: type, Tab to the next field, Enter to submit.
+		chromedp.KeyEvent(acct.Tenant+"\t"+acct.Email+"\t"+acct.Password+"\r"),
 		chromedp.WaitVisible(row),
 		shots.take("experiments"),
 	); err != nil {
@@ -77,10 +81,35 @@ func TestConsole_SignInAndFollowTheExperimentsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	if stored != "0|" {
-		t.Errorf("browser storage and cookies hold %q, want nothing: tokens stay in page memory", stored)
+		t.Errorf("browser storage and script-readable cookies hold %q, want nothing: the access token stays in page memory", stored)
 	}
 	if injected {
 		t.Error("an injected inline script ran: the Content-Security-Policy must block it")
+	}
+	jar, err := chromedp.Run(ctx, cookies(p.target.API+"/v1/auth/refresh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jar) != 1 || !jar[0].HTTPOnly || jar[0].SameSite != network.CookieSameSiteStrict || jar[0].Path != "/v1/auth/" {
+		t.Fatalf("the session cookie: %+v; want one HttpOnly SameSite=Strict cookie for /v1/auth/", jar)
+	}
+
+	// A reload keeps the session; the keyboard alone reaches the experiment; sign-out ends it,
+	// and a reload then asks to sign in.
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(row), tabTo(row+" a", 20), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(`.experiment h1`), shots.take("keyboard")); err != nil {
+		t.Fatalf("reload, then open the experiment by keyboard: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(p.target.API+"/console/"), chromedp.WaitVisible(row),
+		chromedp.Click(`button.signout`), chromedp.WaitVisible(`input[name=tenant]`),
+		chromedp.Reload(), chromedp.WaitVisible(`input[name=tenant]`)); err != nil {
+		t.Fatalf("sign out, then reload: %v", err)
+	}
+	if jar, err := chromedp.Run(ctx, cookies(p.target.API+"/v1/auth/refresh")); err != nil || len(jar) != 0 {
+		t.Fatalf("after sign-out the browser holds %+v (%v), want no session cookie", jar, err)
+	}
+	if err := chromedp.Do(ctx, signIn(p.target.API+"/console/", acct), chromedp.WaitVisible(row)); err != nil {
+		t.Fatal(err)
 	}
 
 	// Readable on a phone: at 390 px nothing runs off the side of the page.
@@ -134,6 +163,29 @@ func browse(t *testing.T, browser string) context.Context {
 	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancelTime)
 	return ctx
+}
+
+// cookies are the browser's cookies for url, HttpOnly ones included.
+func cookies(url string) chromedp.Action[[]*network.Cookie] {
+	return func(ctx context.Context, t *chromedp.Target) ([]*network.Cookie, error) {
+		res, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+		return res.Cookies, err
+	}
+}
+
+// tabTo presses Tab until the focus is on sel, at most n times.
+func tabTo(sel string, n int) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for range n {
+			if _, err := chromedp.KeyEvent("\t")(ctx, t); err != nil {
+				return chromedp.Void{}, err
+			}
+			if on, err := chromedp.Evaluate[bool](`document.activeElement === document.querySelector(` + jsString(sel) + `)`)(ctx, t); err != nil || on {
+				return chromedp.Void{}, err
+			}
+		}
+		return chromedp.Void{}, fmt.Errorf("%d presses of Tab never reached %s", n, sel)
+	}
 }
 
 // waitText waits until the element's text is want.

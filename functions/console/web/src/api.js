@@ -1,15 +1,16 @@
-// The console's session: tokens live in this module's memory only — never in localStorage or a
-// cookie script can read — and every call carries the access token as a bearer.
-let session = null; // { access, refresh, expires, tenant, email }
+// The console's session. The access token lives in this module's memory only; the refresh token
+// lives in an HttpOnly, SameSite=Strict cookie the API sets (X-Phoenix-Session: cookie) and only
+// the refresh and logout routes receive, so script never holds it and a reload keeps the session.
+let session = null; // { access, expires, tenant, email, permissions }
 
 export function signedIn() { return session !== null; }
 export function who() { return session; }
 
 async function call(method, path, body, token) {
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', 'X-Phoenix-Session': 'cookie' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = 'Bearer ' + token;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit' });
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
   const text = await res.text();
   const data = text ? JSON.parse(text) : null;
   if (!res.ok) {
@@ -22,11 +23,40 @@ async function call(method, path, body, token) {
 }
 
 export async function login(tenant, email, password) {
-  const t = await call('POST', '/v1/auth/login', { tenant, email, password });
-  session = { access: t.access_token, refresh: t.refresh_token, expires: Date.now() + t.expires_in * 1000, tenant, email, permissions: [] };
-  // What the user may do decides which actions the console offers (the API checks again).
-  const me = await call('GET', '/v1/auth/me', undefined, t.access_token);
-  session.permissions = me.permissions || [];
+  begin(await call('POST', '/v1/auth/login', { tenant, email, password }));
+  await describe();
+}
+
+// restore resumes the session the cookie holds (after a reload, or in a new tab); false when
+// there is none.
+export async function restore() {
+  try {
+    await refresh();
+    await describe();
+    return true;
+  } catch {
+    session = null;
+    return false;
+  }
+}
+
+function begin(t) {
+  session = { ...session, access: t.access_token, expires: Date.now() + t.expires_in * 1000 };
+}
+
+// describe reads who is signed in and what they may do: the permissions decide which actions
+// the console offers (the API checks again).
+async function describe() {
+  const me = await call('GET', '/v1/auth/me', undefined, session.access);
+  session = { ...session, tenant: me.tenant.name, email: me.email, permissions: me.permissions || [] };
+}
+
+// refresh exchanges the cookie for a new access token. Each exchange rotates the cookie, and the
+// API revokes a session whose old token is presented again, so the page's tabs take turns (a
+// Web Lock shared by every tab of this origin): none ever sends a cookie another has spent.
+function refresh() {
+  const run = async () => begin(await call('POST', '/v1/auth/refresh', {}));
+  return navigator.locks ? navigator.locks.request('phoenix-session', run) : run();
 }
 
 // may reports whether the signed-in user holds permission (e.g. experiment:stop).
@@ -51,8 +81,7 @@ export async function token() {
   if (!session) throw Object.assign(new Error('signed out'), { status: 401 });
   if (session.expires - Date.now() > 30000) return session.access;
   try {
-    const t = await call('POST', '/v1/auth/refresh', { refresh_token: session.refresh });
-    session = { ...session, access: t.access_token, refresh: t.refresh_token, expires: Date.now() + t.expires_in * 1000 };
+    await refresh();
     return session.access;
   } catch (e) {
     session = null;
@@ -60,6 +89,7 @@ export async function token() {
   }
 }
 
+// logout revokes the session and clears its cookie.
 export async function logout() {
   const s = session;
   session = null;

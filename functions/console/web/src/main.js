@@ -1,6 +1,6 @@
 // The Phoenix console, first views: sign in, and the tenant's experiments, live.
 import { h, render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from './api.js';
 import { follow } from './live.js';
 import { Experiment } from './experiment.js';
@@ -9,6 +9,8 @@ import { Admin } from './admin.js';
 
 function Login({ onDone }) {
   const [error, setError] = useState('');
+  const first = useRef(null);
+  useEffect(() => first.current.focus(), []); // typing starts at once, no pointer needed
   const submit = async (e) => {
     e.preventDefault();
     const f = new FormData(e.target);
@@ -21,7 +23,7 @@ function Login({ onDone }) {
   };
   return h('form', { class: 'login', onSubmit: submit },
     h('h1', null, 'Phoenix'),
-    h('label', null, 'Tenant', h('input', { name: 'tenant', required: true, autocomplete: 'organization' })),
+    h('label', null, 'Tenant', h('input', { name: 'tenant', ref: first, required: true, autocomplete: 'organization' })),
     h('label', null, 'Email', h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username' })),
     h('label', null, 'Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })),
     error && h('p', { class: 'error', role: 'alert' }, error),
@@ -49,7 +51,7 @@ function Experiments({ config, onSignOut }) {
     h('header', null,
       h('h1', null, 'Experiments'),
       h('span', { class: 'muted' }, me.email + ' · tenant ' + me.tenant + ' '),
-      h('button', { onClick: () => api.logout().then(onSignOut) }, 'Sign out')),
+      h('button', { class: 'signout', onClick: () => api.logout().then(onSignOut) }, 'Sign out')),
     h('p', { class: 'links' },
       api.may('experiment:create') && h('a', { href: '#/new', class: 'new' }, 'New experiment'),
       (api.may('user:read') || api.may('audit:read')) && h('a', { href: '#/admin', class: 'admin' }, 'Administration')),
@@ -79,13 +81,15 @@ function route() {
 }
 
 function App({ config }) {
-  const [signedIn, setSignedIn] = useState(api.signedIn());
+  const [signedIn, setSignedIn] = useState(null); // null: asking whether the cookie holds a session
   const [id, setID] = useState(route());
   useEffect(() => {
+    api.restore().then(setSignedIn);
     const on = () => setID(route());
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);
+  if (signedIn === null) return h('p', { class: 'muted' }, 'Loading…');
   if (!signedIn) return h(Login, { onDone: () => setSignedIn(true) });
   const out = () => setSignedIn(false);
   if (id === 'admin') return h(Admin, { onBack: () => setID(null) });
