@@ -180,7 +180,7 @@ func tabTo(sel string, n int) chromedp.Action[chromedp.Void] {
 			if _, err := chromedp.KeyEvent("\t")(ctx, t); err != nil {
 				return chromedp.Void{}, err
 			}
-			if on, err := chromedp.Evaluate[bool](`document.activeElement === document.querySelector(` + jsString(sel) + `)`)(ctx, t); err != nil || on {
+			if on, err := chromedp.Evaluate[bool](`document.activeElement === document.querySelector(`+jsString(sel)+`)`)(ctx, t); err != nil || on {
 				return chromedp.Void{}, err
 			}
 		}
