@@ -193,6 +193,9 @@ func (a *API) Routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"items": pipeline.Templates()})
 	}))
 	mux.Handle("POST /v1/pipelines/validate", a.authenticated(a.validatePipeline))
+	mux.Handle("GET /v1/metrics", a.authenticated(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"items": experiment.Catalog()})
+	}))
 	mux.Handle("GET /v1/dead-letters", a.require("audit", "read", a.listDeadLetters))
 	// The Broker's dead-letter sink. Expose the API only inside the cluster for this path, or
 	// accept that anyone may add rows to a tenant's dead-letter list (bounded, never executed).

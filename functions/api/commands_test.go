@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenixotel/phoenix/shared/experiment"
+
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
@@ -132,6 +134,28 @@ func TestPipelineTemplates_AreListed(t *testing.T) {
 	first := items[0].(map[string]any)
 	if first["name"] == "" || first["params"] == nil {
 		t.Fatalf("template %v lacks name or params", first)
+	}
+}
+
+func TestMetrics_AreListedWithTheirDefaults(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	if r := f.do(t, "GET", "/v1/metrics", "", nil); r.code != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d", r.code)
+	}
+	r := f.do(t, "GET", "/v1/metrics", f.token(t, f.acme, "viewer"), nil)
+	items, _ := r.body["items"].([]any)
+	if r.code != http.StatusOK || len(items) != len(experiment.Metrics()) {
+		t.Fatalf("metrics: %d %v", r.code, r.body)
+	}
+	var cpu map[string]any
+	for _, it := range items {
+		if m := it.(map[string]any); m["name"] == "collector_cpu" {
+			cpu = m
+		}
+	}
+	if d, _ := cpu["default"].(map[string]any); cpu["decided_by_default"] != true || d["critical"] != true || d["tolerance"] != 0.05 {
+		t.Fatalf("collector_cpu: %v; want a guardrail decided by default, 5%% tolerance", cpu)
 	}
 }
 

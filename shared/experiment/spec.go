@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -134,6 +135,31 @@ func DefaultCriterion(metric string) Criterion {
 // critical-process coverage, which the critical-coverage rule covers window by window.
 func DefaultMetrics() []string {
 	return []string{"bytes_per_second", "collector_cpu", "collector_memory", "cost_per_hour", "datapoints_per_second", "series"}
+}
+
+// MetricInfo describes one KPI to a client choosing success criteria (GET /v1/metrics).
+type MetricInfo struct {
+	Name      string `json:"name"`      // the KPI, as a criterion names it
+	Direction string `json:"direction"` // lower_is_better or higher_is_better
+	// DecidedByDefault says whether a spec without criteria decides on this metric.
+	DecidedByDefault bool `json:"decided_by_default"`
+	// Default is the criterion the analysis applies when the spec lists none.
+	Default Criterion `json:"default"`
+}
+
+// Catalog describes every KPI, sorted by name: what a spec may name in its criteria and what
+// the analysis does when it names none.
+func Catalog() []MetricInfo {
+	byDefault := map[string]bool{}
+	for _, m := range DefaultMetrics() {
+		byDefault[m] = true
+	}
+	out := make([]MetricInfo, 0, len(Metrics()))
+	for name, dir := range Metrics() {
+		out = append(out, MetricInfo{Name: name, Direction: dir, DecidedByDefault: byDefault[name], Default: DefaultCriterion(name)})
+	}
+	slices.SortFunc(out, func(a, b MetricInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Metrics are the KPIs Phoenix measures, with the direction that is better for each.

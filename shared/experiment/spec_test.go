@@ -81,6 +81,31 @@ func TestDefaultMetrics_AreEveryKPIButCoverage(t *testing.T) {
 	}
 }
 
+func TestCatalog_DescribesEveryKPIAndItsDefault(t *testing.T) {
+	got := Catalog()
+	if len(got) != len(Metrics()) {
+		t.Fatalf("%d entries for %d KPIs", len(got), len(Metrics()))
+	}
+	byDefault := 0
+	for i, m := range got {
+		if i > 0 && got[i-1].Name >= m.Name {
+			t.Errorf("not sorted at %s", m.Name)
+		}
+		if m.Direction != Metrics()[m.Name] || m.Default != DefaultCriterion(m.Name) {
+			t.Errorf("%s: %+v", m.Name, m)
+		}
+		if m.DecidedByDefault {
+			byDefault++
+		}
+		if m.DecidedByDefault == (m.Name == "critical_process_coverage") {
+			t.Errorf("%s decided by default: %v", m.Name, m.DecidedByDefault)
+		}
+	}
+	if byDefault != len(DefaultMetrics()) {
+		t.Errorf("%d decided by default, want %d", byDefault, len(DefaultMetrics()))
+	}
+}
+
 func TestSpec_EarlyStopping(t *testing.T) {
 	cases := []struct {
 		name        string

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/phoenixotel/phoenix/cmd/phoenix/smoke"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/store"
 	"github.com/phoenixotel/phoenix/test/collector"
 )
@@ -525,6 +527,10 @@ func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 		void(chromedp.Poll[bool](`document.querySelector(`+jsString(problems)+`) === null`, chromedp.WithPollingInterval(100*time.Millisecond))),
 		chromedp.SendKeys(`input[name=name]`, "made in the console"),
 		chromedp.SendKeys(`input[name=critical]`, "nginx"),
+		// Success criteria: series no longer decided on; memory may grow by up to 10%.
+		chromedp.Click(`input[name="criteria.series.decide"]`),
+		typeInto(`input[name="criteria.collector_memory.percent"]`, "10"),
+		shots.take("new-criteria"),
 		chromedp.Click(`form.create button[type=submit]`),
 		waitText(`h1`, "made in the console"),
 		waitText(`#state`, "running"),
@@ -540,6 +546,19 @@ func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 	if len(page.Items) != 1 || page.Items[0].Name != "made in the console" || page.Items[0].State == "pending" ||
 		len(page.Items[0].Spec.CriticalProcesses) != 1 || page.Items[0].Candidate.Parameters["collection_interval"] != "2s" {
 		t.Fatalf("the tenant's experiments: %+v; want the one made in the console, started, with its critical process and interval", page.Items)
+	}
+	got := map[string]experiment.Criterion{}
+	for _, c := range page.Items[0].Spec.SuccessCriteria {
+		got[c.Metric] = c
+	}
+	want := map[string]experiment.Criterion{
+		"bytes_per_second": {Metric: "bytes_per_second"}, "cost_per_hour": {Metric: "cost_per_hour"},
+		"datapoints_per_second": {Metric: "datapoints_per_second"},
+		"collector_cpu":         {Metric: "collector_cpu", Critical: true, Tolerance: 0.05, ToleranceFloor: 0.01},
+		"collector_memory":      {Metric: "collector_memory", Critical: true, Tolerance: 0.1, ToleranceFloor: 16 << 20},
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("the success criteria made in the console: %+v, want %+v", got, want)
 	}
 }
 

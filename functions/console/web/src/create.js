@@ -4,6 +4,7 @@
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api.js';
+import { Criteria, initial, toSpec } from './criteria.js';
 
 function Pipeline({ variant, templates, choice, onChange }) {
   const [problems, setProblems] = useState([]);
@@ -36,14 +37,23 @@ export function Create({ onCreated, onBack }) {
   const [templates, setTemplates] = useState(null);
   const [baseline, setBaseline] = useState({ template: 'process-baseline', parameters: {} });
   const [candidate, setCandidate] = useState({ template: 'process-topk', parameters: {} });
+  const [catalog, setCatalog] = useState(null);
+  const [criteria, setCriteria] = useState([]);
   const [errors, setErrors] = useState([]);
-  useEffect(() => { api.get('/v1/pipelines/templates').then((r) => setTemplates(r.items)).catch((e) => setErrors([e.message])); }, []);
+  useEffect(() => {
+    Promise.all([api.get('/v1/pipelines/templates'), api.get('/v1/metrics')]).then(([t, m]) => {
+      setTemplates(t.items);
+      setCatalog(m.items);
+      setCriteria(initial(m.items));
+    }).catch((e) => setErrors([e.message]));
+  }, []);
   const submit = async (e) => {
     e.preventDefault();
     const f = new FormData(e.target);
     const critical = String(f.get('critical') || '').split(',').map((s) => s.trim()).filter(Boolean);
+    const spec = { critical_processes: critical.length ? critical : undefined, success_criteria: toSpec(criteria, catalog) };
     const body = { name: f.get('name'), duration_seconds: Math.round(Number(f.get('minutes')) * 60), baseline, candidate,
-      spec: critical.length ? { critical_processes: critical } : undefined };
+      spec: spec.critical_processes || spec.success_criteria ? spec : undefined };
     try {
       const exp = await api.post('/v1/experiments', body);
       await api.post('/v1/experiments/' + exp.id + '/start', { reason: 'started from the console' });
@@ -60,7 +70,7 @@ export function Create({ onCreated, onBack }) {
     h(Pipeline, { variant: 'baseline', templates, choice: baseline, onChange: setBaseline }),
     h(Pipeline, { variant: 'candidate', templates, choice: candidate, onChange: setCandidate }),
     h('label', null, 'Critical processes (names, comma-separated: every pipeline must keep them)', h('input', { name: 'critical', placeholder: 'nginx, postgres' })),
-    h('p', { class: 'muted' }, 'Success criteria: Phoenix decides on every measured metric with its default criterion — the cost metrics must fall, collector CPU and memory are guardrails (docs/analysis.md).'),
+    h(Criteria, { rows: criteria, onChange: setCriteria }),
     h('label', null, 'Run for (minutes)', h('input', { name: 'minutes', type: 'number', min: 1, max: 10080, step: 1, value: 10, required: true })),
     errors.length > 0 && h('ul', { class: 'error', role: 'alert', id: 'create-errors' }, errors.map((m) => h('li', null, m))),
     h('button', { type: 'submit' }, 'Create and start'));

@@ -9,15 +9,7 @@ import { follow } from './live.js';
 import { Report } from './report.js';
 import { Manifests } from './manifests.js';
 import { Coverage, LookChart } from './looks.js';
-
-const metrics = [
-  ['datapoints_per_second', 'datapoints/s'],
-  ['series', 'series'],
-  ['bytes_per_second', 'bytes/s'],
-  ['cost_per_hour', 'cost/hour ($)'],
-  ['collector_cpu', 'collector CPU (cores)'],
-  ['collector_memory', 'collector memory (bytes)'],
-];
+import { charted as metrics } from './metrics.js';
 
 const fmt = (v) => (v === undefined || v === null ? '—' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 const change = (b, c) => (b ? ((c - b) / b) * 100 : null);
