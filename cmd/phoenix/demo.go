@@ -115,6 +115,7 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 		return err
 	}
 	fmt.Fprintf(out, "demo login: tenant %q, email %q, password %q\n", o.tenant, o.email, pw)
+	fmt.Fprintf(out, "console: %s/console/ (sign in with the demo login to watch the experiment live, to its verdict)\n", u["api"])
 
 	sim := make(chan error, 1)
 	simCtx, stopSim := context.WithCancel(ctx)

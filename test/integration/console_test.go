@@ -150,6 +150,12 @@ func chromium(t *testing.T) string {
 // returns a context that drives one tab of it, bounded to two minutes once the browser runs.
 func browse(t *testing.T, browser string) context.Context {
 	t.Helper()
+	return browseFor(t, browser, 2*time.Minute)
+}
+
+// browseFor is browse, bounded to limit.
+func browseFor(t *testing.T, browser string, limit time.Duration) context.Context {
+	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
@@ -162,7 +168,7 @@ func browse(t *testing.T, browser string) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
 		t.Fatalf("start %s: %v", browser, err)
 	}
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, limit)
 	t.Cleanup(cancelTime)
 	return ctx
 }
@@ -345,51 +351,65 @@ func installDropper() chromedp.Action[chromedp.Void] {
 	}
 }
 
-// TestConsole_TheVerdictReport runs a one-minute experiment to its verdict (real collectors, 6 s
-// windows) and opens it in the console: the report shows the verdict, a row per metric with its
-// interval drawn, the rules applied, and the Markdown for a pull request.
-func TestConsole_TheVerdictReport(t *testing.T) {
+// TestConsole_MakeRunWatchedToItsVerdict is the console's promise to a new user: `make run`
+// (phoenix demo, here a minute of 6 s windows with real collectors) prints the console's URL and
+// a login as it starts; signed in with them, the browser follows the demo experiment live — its
+// chart gaining points as windows close — to the verdict report, without a reload: the verdict,
+// a row per metric with its interval drawn, the rules applied, the look-by-look chart, the
+// critical processes kept in every window, and the Markdown for a pull request.
+func TestConsole_MakeRunWatchedToItsVerdict(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
-	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"}})
-	acct := p.user(t, p.tenant(t, "verdict"), "ops@verdict.example", "operator")
-	token := login(t, p.target, acct)
-	params := map[string]any{"collection_interval": "2s"}
-	var exp store.Experiment
-	send(t, p, token, http.MethodPost, "/v1/experiments", map[string]any{"name": "a minute to a verdict", "duration_seconds": 60,
-		"baseline":  map[string]any{"template": "process-baseline", "parameters": params},
-		"candidate": map[string]any{"template": "process-topk", "parameters": params},
-		"spec":      map[string]any{"critical_processes": []string{"phoenix-collector"}}}, http.StatusCreated, &exp)
-	send(t, p, token, http.MethodPost, "/v1/experiments/"+exp.ID.String()+"/start", nil, http.StatusAccepted, nil)
-	within(t, 4*time.Minute, "the experiment to end", func() bool {
-		getJSON(t, p.target, token, "/v1/experiments/"+exp.ID.String(), &exp)
-		return exp.State == "completed" || exp.State.Terminal()
-	})
-	if exp.State != "completed" || exp.Verdict == nil {
-		t.Fatalf("the experiment ended %s (%v), want completed with a verdict", exp.State, exp.FailureReason)
+	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"},
+		demo: []string{"--duration", "1m", "--interval", "2s", "--processes", "12"}})
+	if p.console != p.target.API+"/console/" || p.login.Password == "" {
+		t.Fatalf("phoenix demo printed the console %q and the login %+v; want the API's /console/ and a password:\n%s", p.console, p.login, p.out.tail(4<<10))
 	}
-
-	ctx := browse(t, browser)
+	ctx := browseFor(t, browser, 5*time.Minute)
 	shots := screenshots(t)
+	points := `Number(document.querySelector('.chart[data-points]')?.dataset.points || 0)`
 	if err := chromedp.Do(ctx,
-		signIn(p.target.API+"/console/#/experiments/"+exp.ID.String(), acct),
-		chromedp.WaitVisible(`#report .verdict`),
-		waitText(`#report .verdict`, *exp.Verdict),
-		shots.take("report"),
+		signIn(p.console, p.login),
+		chromedp.WaitVisible(`tbody tr[data-id] a`),
+		chromedp.Click(`tbody tr[data-id] a`),
+		chromedp.WaitVisible(`.chart[data-points]`),
 	); err != nil {
-		t.Fatalf("open the verdict report: %v", err)
+		t.Fatalf("sign in with what make run printed and open the demo experiment: %v", err)
+	}
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[int](points))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		void(chromedp.Poll[bool](points+` > `+strconv.Itoa(seen), chromedp.WithPollingInterval(200*time.Millisecond))),
+		shots.take("demo-live"),
+		chromedp.WaitVisible(`#report .verdict`),
+	); err != nil {
+		t.Fatalf("the demo experiment followed live to its verdict (the chart held %d windows at first): %v", seen, err)
+	}
+	token := login(t, p.target, p.login)
+	var page struct {
+		Items []store.Experiment `json:"items"`
+	}
+	getJSON(t, p.target, token, "/v1/experiments", &page)
+	if len(page.Items) != 1 || page.Items[0].Verdict == nil {
+		t.Fatalf("the demo tenant's experiments: %+v; want the demo's, with its verdict", page.Items)
+	}
+	verdict := *page.Items[0].Verdict
+	if err := chromedp.Do(ctx, waitText(`#report .verdict`, verdict), shots.take("report")); err != nil {
+		t.Fatalf("the report's verdict, want %s: %v", verdict, err)
 	}
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#report tr.metric').length`))
 	if err != nil || rows < 4 {
 		t.Fatalf("the report shows %d metrics (%v), want one row per measured metric", rows, err)
 	}
-	// The looks the analyzer took, and the critical process kept in every window.
+	// The looks the analyzer took, and the critical processes kept in every window.
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.querySelector('.chart.looks')?.dataset.looks || 0)`)); err != nil || n < 1 {
 		t.Errorf("the look-by-look chart holds %d looks (%v), want the run's", n, err)
 	}
 	covered, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelectorAll('.coverage td.covered').length + '/' + document.querySelectorAll('.coverage td.missed').length`))
 	if err != nil || strings.HasPrefix(covered, "0/") || !strings.HasSuffix(covered, "/0") {
-		t.Errorf("the coverage grid: %s covered/missed cells (%v), want the collectors' process kept in every window", covered, err)
+		t.Errorf("the coverage grid: %s covered/missed cells (%v), want the demo's critical processes kept in every window", covered, err)
 	}
 	// Readable on a phone: at 390 px the report scrolls within itself, the page does not.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(`#report .verdict`), shots.take("report-390")); err != nil {
@@ -402,7 +422,7 @@ func TestConsole_TheVerdictReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#report textarea.markdown').value`))
-	if err != nil || !strings.Contains(md, "— "+*exp.Verdict) || !strings.Contains(md, "| datapoints_per_second |") {
+	if err != nil || !strings.Contains(md, "— "+verdict) || !strings.Contains(md, "| datapoints_per_second |") {
 		t.Fatalf("the Markdown for a pull request: %q (%v)", md, err)
 	}
 }

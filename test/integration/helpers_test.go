@@ -72,6 +72,10 @@ type platform struct {
 	opts   devOptions        // how it runs
 	cmd    *exec.Cmd         // the running phoenix dev
 	exited chan error        // receives its exit
+	out    syncBuffer        // what it printed
+	// console and login are what phoenix demo printed: the console's URL and the demo's login.
+	console string
+	login   smoke.Account
 }
 
 // devOptions choose how phoenix dev runs.
@@ -79,9 +83,17 @@ type devOptions struct {
 	collector string     // the collector binary; empty: a path that does not exist (no collectors can run)
 	env       []string   // extra environment, e.g. PHOENIX_KPI_WINDOW=6s
 	db        *pgtest.DB // the database; nil: a fresh one on the machine's server
+	// demo runs `phoenix demo` with these flags (make run) instead of phoenix dev.
+	demo []string
 }
 
-var addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)/?\s`)
+var (
+	addrLine = regexp.MustCompile(`^(\w+)\s+(http://127\.0\.0\.1:\d+)/?\s`)
+	// demoUp, demoLogin and demoConsole are the lines phoenix demo prints as it starts.
+	demoUp      = regexp.MustCompile(`^platform up: API (\S+), WebSocket (\S+)/ws `)
+	demoLogin   = regexp.MustCompile(`^demo login: tenant "(.*)", email "(.*)", password "(.*)"$`)
+	demoConsole = regexp.MustCompile(`^console: (\S+) `)
+)
 
 // startDev runs phoenix dev on free ports against a fresh database until the test ends.
 func startDev(t *testing.T, o devOptions) *platform {
@@ -106,7 +118,11 @@ func (p *platform) launch(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
 	p.addrs = map[string]string{}
-	args := []string{"dev", "--collector", p.opts.collector, "--run-dir", filepath.Join(dir, "run"), "--dev-keys", filepath.Join(dir, "keys.pem")}
+	args := []string{"dev"}
+	if p.opts.demo != nil {
+		args = append([]string{"demo"}, p.opts.demo...)
+	}
+	args = append(args, "--collector", p.opts.collector, "--run-dir", filepath.Join(dir, "run"), "--dev-keys", filepath.Join(dir, "keys.pem"))
 	for _, f := range []string{"api", "gateway", "controller", "generator", "analyzer", "ingest", "deployer", "broker"} {
 		args = append(args, "--"+f+"-addr", "127.0.0.1:0")
 	}
@@ -114,7 +130,7 @@ func (p *platform) launch(t *testing.T) {
 	cmd.Dir = dir
 	// Every suite on this machine logs in from 127.0.0.1 through the same Redis: the per-IP login
 	// limit would count all of them together. The per-account limit stays on (tenants are unique).
-	cmd.Env = append(bintest.Env(), "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
+	cmd.Env = append(bintest.Env(), "XDG_CONFIG_HOME="+dir, "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
 		"PHOENIX_JWT_KEYS_FILE=", "PHOENIX_RATE_LOGIN_IP=off")
 	cmd.Env = append(cmd.Env, p.opts.env...)
 	var logs syncBuffer
@@ -137,15 +153,27 @@ func (p *platform) launch(t *testing.T) {
 	})
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+		line := sc.Text()
+		_, _ = p.out.Write([]byte(line + "\n"))
+		if m := addrLine.FindStringSubmatch(line); m != nil {
 			p.addrs[m[1]] = m[2]
 		}
-		if strings.HasPrefix(sc.Text(), "Phoenix is running") {
+		if m := demoUp.FindStringSubmatch(line); m != nil {
+			p.addrs["api"], p.addrs["gateway"] = m[1], m[2]
+		}
+		if m := demoLogin.FindStringSubmatch(line); m != nil {
+			p.login = smoke.Account{Tenant: m[1], Email: m[2], Password: m[3]}
+		}
+		if m := demoConsole.FindStringSubmatch(line); m != nil {
+			p.console = m[1]
+			break
+		}
+		if strings.HasPrefix(line, "Phoenix is running") {
 			break
 		}
 	}
 	go func() {
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(&p.out, stdout)
 		exited <- cmd.Wait()
 	}()
 	if p.addrs["api"] == "" || p.addrs["gateway"] == "" {

@@ -4,6 +4,7 @@
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api.js';
+import { label } from './metrics.js';
 
 const pct = (v) => (v > 0 ? '+' : '') + (v * 100).toFixed(1) + '%';
 const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
@@ -55,7 +56,7 @@ export function Report({ exp }) {
     h('table', null,
       h('thead', null, h('tr', null, ['Metric', 'Baseline', 'Candidate', 'Change [interval]', '', 'Outcome'].map((c) => h('th', null, c)))),
       h('tbody', null, r.metrics.map((m) => h('tr', { class: 'metric' },
-        h('td', null, m.metric),
+        h('td', { title: m.metric }, label(m.metric)),
         h('td', null, num(m.baseline_mean)),
         h('td', null, num(m.candidate_mean)),
         h('td', null, m.change ? pct(m.change.estimate) + ' [' + pct(m.change.low) + ', ' + pct(m.change.high) + ']' : '—'),
