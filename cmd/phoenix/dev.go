@@ -75,7 +75,7 @@ func devCmd() *cobra.Command {
 	return cmd
 }
 
-// defaultCollector is the collector phoenix pipeline validate uses ($PHOENIX_COLLECTOR, next to
+// defaultCollector is the collector phoenix pipeline check uses ($PHOENIX_COLLECTOR, next to
 // this binary, on PATH), else bin/phoenix-collector under the working directory.
 func defaultCollector() string {
 	if c := collector(); c != "" {
@@ -191,6 +191,9 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	}
 	if cfg.GatewayURL == "" {
 		cfg.GatewayURL = "ws://" + addrs["gateway"] + "/ws"
+	}
+	if cfg.CollectorBinary == "" {
+		cfg.CollectorBinary = o.collector // the API checks tenants' own pipelines with the collector the deployer runs
 	}
 	cfg.AllowedOrigins = append(cfg.AllowedOrigins, "http://"+addrs["api"])
 	shared, err := bootstrap.Open(cfg, logging.New(logs, "phoenix-dev", cfg.LogLevel), union)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -76,6 +78,7 @@ func experimentCmd() *cobra.Command {
 		duration time.Duration
 		critical []string
 		params   []string
+		saved    [2]string // --baseline-pipeline, --candidate-pipeline: NAME or NAME@VERSION
 	)
 	create := &cobra.Command{
 		Use:   "create",
@@ -90,8 +93,19 @@ func experimentCmd() *cobra.Command {
 			if n.Candidate.Parameters, err = parseParams(params); err != nil {
 				return inputError{err}
 			}
+			for i, choice := range []*store.PipelineChoice{&n.Baseline, &n.Candidate} {
+				if saved[i] == "" {
+					continue
+				}
+				name, v, _ := strings.Cut(saved[i], "@")
+				version, err := strconv.Atoi(cmp.Or(v, "0"))
+				if err != nil || version < 0 {
+					return inputError{fmt.Errorf("%q: want NAME or NAME@VERSION", saved[i])}
+				}
+				*choice = store.PipelineChoice{Pipeline: name, Version: version, Parameters: choice.Parameters}
+			}
 			if n.AA {
-				if cmd.Flags().Changed("candidate") || len(params) > 0 {
+				if cmd.Flags().Changed("candidate") || len(params) > 0 || saved[1] != "" {
 					return inputError{errors.New("--aa runs the baseline against itself: leave out --candidate and --param")}
 				}
 				n.Candidate = store.PipelineChoice{}
@@ -110,9 +124,11 @@ func experimentCmd() *cobra.Command {
 	f := create.Flags()
 	f.StringVar(&n.Name, "name", "", "experiment name")
 	f.StringVar(&n.Description, "description", "", "what the experiment tries")
-	f.StringVar(&n.Baseline.Template, "baseline", "process-baseline", "baseline pipeline template (phoenix pipeline list)")
+	f.StringVar(&n.Baseline.Template, "baseline", "process-baseline", "baseline pipeline template (phoenix pipeline templates)")
 	f.StringVar(&n.Candidate.Template, "candidate", "process-topk", "candidate pipeline template")
 	f.StringArrayVar(&params, "param", nil, "candidate template parameter NAME=VALUE (repeatable)")
+	f.StringVar(&saved[0], "baseline-pipeline", "", "your own pipeline as the baseline, NAME or NAME@VERSION (phoenix pipeline list), instead of --baseline")
+	f.StringVar(&saved[1], "candidate-pipeline", "", "your own pipeline as the candidate, NAME or NAME@VERSION, instead of --candidate")
 	f.StringSliceVar(&critical, "critical", nil, "critical process names (RE2, matched whole), comma-separated")
 	f.DurationVar(&duration, "duration", 5*time.Minute, "how long both variants run side by side (at least 1m)")
 	f.BoolVar(&n.AA, "aa", false, "an A/A run: the baseline's pipeline on both sides; its report says whether the false-alarm rate holds on this platform")

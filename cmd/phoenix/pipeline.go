@@ -17,10 +17,11 @@ import (
 )
 
 func pipelineCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "pipeline", Short: "Collector pipeline templates: list, render, validate"}
+	cmd := &cobra.Command{Use: "pipeline", Short: "Your own pipelines (create, list, get, validate) and the built-in templates (templates, render, check)"}
+	cmd.AddCommand(tenantPipelineCmds()...)
 	cmd.AddCommand(&cobra.Command{
-		Use:   "list",
-		Short: "List the templates with their parameters",
+		Use:   "templates",
+		Short: "List the built-in templates with their parameters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
@@ -72,7 +73,7 @@ func pipelineCmd() *cobra.Command {
 		},
 	}
 	f := render.Flags()
-	f.StringVar(&r.template, "template", "", "template name (phoenix pipeline list)")
+	f.StringVar(&r.template, "template", "", "template name (phoenix pipeline templates)")
 	f.StringVar(&r.variant, "variant", "candidate", "baseline or candidate")
 	f.StringVar(&r.experiment, "experiment", "", "experiment id")
 	f.StringVar(&r.target, "target", "local", "local (a process on this machine) or kubernetes (a DaemonSet with /hostfs)")
@@ -81,8 +82,8 @@ func pipelineCmd() *cobra.Command {
 	_ = render.MarkFlagRequired("template")
 	_ = render.MarkFlagRequired("experiment")
 	cmd.AddCommand(render, &cobra.Command{
-		Use:   "validate FILE",
-		Short: "Check a collector configuration as the generator does, then with the collector's own validation",
+		Use:   "check FILE",
+		Short: "Check a whole collector configuration as the generator does, then with the collector's own validation (locally)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := os.ReadFile(args[0])

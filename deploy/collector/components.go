@@ -22,8 +22,12 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	prometheusremotewriteexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
+	cumulativetodeltaprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/cumulativetodeltaprocessor"
+	deltatocumulativeprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor"
 	filterprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	groupbyattrsprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/groupbyattrsprocessor"
+	intervalprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/intervalprocessor"
+	metricstransformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/metricstransformprocessor"
 	resourceprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
 	transformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 	hostmetricsreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
@@ -82,6 +86,11 @@ func components() (otelcol.Factories, error) {
 		topkprocessor.NewFactory(),
 		groupbyattrsprocessor.NewFactory(),
 		resourceprocessor.NewFactory(),
+		// Processors users reach for in cost work, for their own pipelines (shared/pipeline.CustomProcessors).
+		metricstransformprocessor.NewFactory(),
+		intervalprocessor.NewFactory(),
+		cumulativetodeltaprocessor.NewFactory(),
+		deltatocumulativeprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -94,6 +103,10 @@ func components() (otelcol.Factories, error) {
 	factories.ProcessorModules[topkprocessor.NewFactory().Type()] = "github.com/phoenixotel/phoenix/deploy/collector/topkprocessor"
 	factories.ProcessorModules[groupbyattrsprocessor.NewFactory().Type()] = contribModule + "processor/groupbyattrsprocessor" + contribVersion
 	factories.ProcessorModules[resourceprocessor.NewFactory().Type()] = contribModule + "processor/resourceprocessor" + contribVersion
+	factories.ProcessorModules[metricstransformprocessor.NewFactory().Type()] = contribModule + "processor/metricstransformprocessor" + contribVersion
+	factories.ProcessorModules[intervalprocessor.NewFactory().Type()] = contribModule + "processor/intervalprocessor" + contribVersion
+	factories.ProcessorModules[cumulativetodeltaprocessor.NewFactory().Type()] = contribModule + "processor/cumulativetodeltaprocessor" + contribVersion
+	factories.ProcessorModules[deltatocumulativeprocessor.NewFactory().Type()] = contribModule + "processor/deltatocumulativeprocessor" + contribVersion
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/phoenixotel/phoenix/functions/console"
 	"github.com/phoenixotel/phoenix/shared/auth"
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
+	"github.com/phoenixotel/phoenix/shared/distribution"
 	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
 	"github.com/phoenixotel/phoenix/shared/experiment"
@@ -68,7 +69,10 @@ type Options struct {
 	Internal bool
 	// Gateway is the WebSocket gateway's URL the console connects to (PHOENIX_GATEWAY_URL).
 	Gateway string
-	Now     func() time.Time // clock; nil means time.Now
+	// Collector checks tenants' own pipelines (PHOENIX_COLLECTOR_BINARY); nil or without a binary,
+	// saving one is refused with 503.
+	Collector *distribution.Binary
+	Now       func() time.Time // clock; nil means time.Now
 }
 
 // API serves the HTTP endpoints.
@@ -84,6 +88,9 @@ type API struct {
 func New(o Options) *API {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Collector == nil {
+		o.Collector = distribution.New("")
 	}
 	// As many hashes at once as there are cores: more would only queue for CPU while holding
 	// their memory (64 MiB each at the default cost).
@@ -107,7 +114,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Limiter:    ratelimit.New(res.Redis, "phoenix"),
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies, Internal: c.InternalRoutes,
-		Gateway: c.GatewayURL,
+		Gateway: c.GatewayURL, Collector: distribution.New(c.CollectorBinary),
 	})
 	reg, err := newRegistry(res.Store, res.Logger)
 	if err != nil {
@@ -193,6 +200,9 @@ func (a *API) Routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"items": pipeline.Templates()})
 	}))
 	mux.Handle("POST /v1/pipelines/validate", a.authenticated(a.validatePipeline))
+	mux.Handle("POST /v1/pipelines", a.require("pipeline", "write", a.createPipeline))
+	mux.Handle("GET /v1/pipelines", a.require("pipeline", "read", a.listPipelines))
+	mux.Handle("GET /v1/pipelines/{name}", a.require("pipeline", "read", a.getPipeline))
 	mux.Handle("GET /v1/metrics", a.authenticated(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"items": experiment.Catalog()})
 	}))

@@ -38,8 +38,8 @@ type fixture struct {
 
 func setup(t testing.TB) *fixture { t.Helper(); return setupAPI(t, true) }
 
-// setupAPI serves an API with or without its /internal routes.
-func setupAPI(t testing.TB, internal bool) *fixture {
+// setupAPI serves an API with or without its /internal routes, with options changed by with.
+func setupAPI(t testing.TB, internal bool, with ...func(*Options)) *fixture {
 	t.Helper()
 	st := pgtest.Migrated(t).AppStore(t, store.Options{})
 	key, err := auth.GenerateKey()
@@ -63,7 +63,7 @@ func setupAPI(t testing.TB, internal bool) *fixture {
 		t.Fatal(err)
 	}
 	sender := &sentEvents{}
-	a := New(Options{
+	o := Options{
 		Sender: sender,
 		Store:  st, Keys: keys, Verifier: v, Issuer: iss, Revocation: rev,
 		Limiter: ratelimit.New(rdb, prefix),
@@ -75,7 +75,11 @@ func setupAPI(t testing.TB, internal bool) *fixture {
 		// Cheap hashing keeps tests fast; the KDF itself is tested in shared/password.
 		Password: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
 		Internal: internal,
-	})
+	}
+	for _, w := range with {
+		w(&o)
+	}
+	a := New(o)
 	if err := a.LoadRoles(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ func validateExperiment(c apiclient.NewExperiment) (experiment.Spec, []problem.F
 		p     store.PipelineChoice
 	}{{"baseline", c.Baseline}, {"candidate", c.Candidate}} {
 		field, p := v.field, v.p
+		if p.Pipeline != "" && p.Custom == nil {
+			continue // a saved pipeline that could not be resolved: reported by resolvePipelines
+		}
 		if !templateName.MatchString(p.Template) {
 			add(field+".template", "required: a pipeline template name (GET /v1/pipelines/templates lists them)")
 			continue
@@ -64,7 +67,7 @@ func validateExperiment(c apiclient.NewExperiment) (experiment.Spec, []problem.F
 		}
 		// A dry render with the experiment's critical processes, exactly as the generator will.
 		params := pipeline.ParamsFor(p.Template, p.Parameters, spec.CriticalProcesses)
-		_, err := pipeline.Render(pipeline.Request{Template: p.Template, Params: params, ExperimentID: uuid.New(),
+		_, err := pipeline.Render(pipeline.Request{Template: p.Template, Params: params, Custom: p.Custom, ExperimentID: uuid.New(),
 			Variant: field, Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1"}})
 		var pe *pipeline.ParamError
 		switch {
@@ -114,21 +117,33 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	if !problem.DecodeJSON(w, r, &req) {
 		return
 	}
-	if req.AA && req.Candidate.Template == "" {
+	if req.AA && req.Candidate.Template == "" && req.Candidate.Pipeline == "" {
 		req.Candidate = req.Baseline
 	}
-	spec, errs := validateExperiment(req)
-	if len(errs) > 0 {
+	p := principalFrom(r.Context())
+	var (
+		saved [2]*uuid.UUID // the saved pipeline versions the variants run
+		errs  []problem.FieldError
+	)
+	if err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) error {
+		saved, errs = resolvePipelines(r.Context(), tx, &req)
+		return nil
+	}); err != nil {
+		storeError(w, r, err, "pipeline")
+		return
+	}
+	spec, verrs := validateExperiment(req)
+	if errs = append(errs, verrs...); len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the experiment is invalid; see errors", errs...)
 		return
 	}
-	p := principalFrom(r.Context())
 	var e store.Experiment
 	err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
 		e, err = tx.CreateExperiment(r.Context(), store.NewExperiment{
 			Name: strings.TrimSpace(req.Name), Description: req.Description,
 			Baseline: req.Baseline, Candidate: req.Candidate, Spec: spec,
 			DurationSeconds: req.DurationSeconds, CreatedBy: p.Subject,
+			BaselinePipeline: saved[0], CandidatePipeline: saved[1],
 		})
 		return err
 	})
@@ -247,41 +262,6 @@ func parseCursor(s string) (store.Cursor, error) {
 		return store.Cursor{}, err
 	}
 	return store.Cursor{CreatedAt: t, ID: u}, nil
-}
-
-type validatePipelineRequest struct {
-	Template   string         `json:"template"`
-	Parameters map[string]any `json:"parameters"`
-	Variant    string         `json:"variant"`
-	Target     string         `json:"target"`
-}
-
-// validatePipeline renders a template with parameters exactly as the generator would and answers
-// whether it is valid, the problems by parameter, and the configuration it renders to.
-func (a *API) validatePipeline(w http.ResponseWriter, r *http.Request) {
-	var req validatePipelineRequest
-	if !problem.DecodeJSON(w, r, &req) {
-		return
-	}
-	if req.Variant == "" {
-		req.Variant = "candidate"
-	}
-	if req.Target == "" {
-		req.Target = string(pipeline.Kubernetes)
-	}
-	cfg, err := pipeline.Render(pipeline.Request{Template: req.Template, Params: pipeline.Params(req.Parameters),
-		ExperimentID: uuid.New(), Variant: req.Variant, Target: pipeline.Target(req.Target),
-		Output: pipeline.Output{Endpoint: "http://phoenix-ingest.phoenix.svc.cluster.local"}})
-	var pe *pipeline.ParamError
-	switch {
-	case errors.As(err, &pe):
-		writeJSON(w, http.StatusOK, map[string]any{"valid": false, "errors": pe.Problems})
-	case err != nil:
-		writeJSON(w, http.StatusOK, map[string]any{"valid": false, "errors": []string{err.Error()}})
-	default:
-		problems := pipeline.Check(cfg)
-		writeJSON(w, http.StatusOK, map[string]any{"valid": len(problems) == 0, "errors": problems, "config": string(cfg)})
-	}
 }
 
 func (a *API) getAnalysis(w http.ResponseWriter, r *http.Request) {

@@ -112,7 +112,7 @@ func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, 
 		choice  store.PipelineChoice
 	}{{experiment.Baseline, exp.Baseline}, {experiment.Candidate, exp.Candidate}} {
 		params := pipeline.ParamsFor(v.choice.Template, v.choice.Parameters, spec.CriticalProcesses)
-		req := pipeline.Request{Template: v.choice.Template, Params: params, ExperimentID: exp.ID,
+		req := pipeline.Request{Template: v.choice.Template, Params: params, Custom: v.choice.Custom, ExperimentID: exp.ID,
 			Variant: string(v.variant), Target: g.o.Target,
 			// The token itself is issued at deploy time (shared/ingesttoken) and reaches the
 			// collector through its environment: what is stored here only references it.

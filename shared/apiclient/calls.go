@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
@@ -23,6 +24,24 @@ type Login struct {
 	Tenant   string `json:"tenant"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+}
+
+// NewPipeline is the body of POST /v1/pipelines: a tenant's own pipeline, saved as the next
+// version of its name.
+type NewPipeline struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Definition  pipeline.Custom `json:"definition"`
+}
+
+// ValidatePipeline is the body of POST /v1/pipelines/validate: a template and its parameters, or
+// custom processors, rendered for a variant and a target (default candidate, kubernetes).
+type ValidatePipeline struct {
+	Template   string           `json:"template,omitempty"`
+	Parameters map[string]any   `json:"parameters,omitempty"`
+	Custom     *pipeline.Custom `json:"custom,omitempty"`
+	Variant    string           `json:"variant,omitempty"`
+	Target     string           `json:"target,omitempty"`
 }
 
 // NewExperiment is the body of POST /v1/experiments.

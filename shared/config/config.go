@@ -57,6 +57,7 @@ type Config struct {
 	DeployTarget       string              // PHOENIX_DEPLOY_TARGET: kubernetes or local, how collectors read the host
 	IngestURL          string              // PHOENIX_INGEST_URL: where rendered collectors send their output (OTLP/HTTP)
 	CollectorImage     string              // PHOENIX_COLLECTOR_IMAGE: the collector image in rendered manifests
+	CollectorBinary    string              // PHOENIX_COLLECTOR_BINARY: the collector the API checks tenants' own pipelines with
 	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits, and _SILENCE: a running variant's longest silence
 	KPIWindow          time.Duration       // PHOENIX_KPI_WINDOW: length of a KPI measurement window
 	KPILateness        time.Duration       // PHOENIX_KPI_LATENESS: how late data may come and count in the window of its own time; 0: by arrival

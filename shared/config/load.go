@@ -77,6 +77,7 @@ func (e *env) measurement(c *Config) {
 	}
 	c.IngestURL = e.url("PHOENIX_INGEST_URL", "http://phoenix-ingest.phoenix.svc.cluster.local", "the ingest function's http(s) URL", "http", "https")
 	c.CollectorImage = e.get("PHOENIX_COLLECTOR_IMAGE", "ghcr.io/phoenixotel/phoenix-collector:0.160.0-phoenix")
+	c.CollectorBinary = e.get("PHOENIX_COLLECTOR_BINARY", "")
 	c.KPIWindow = e.duration("PHOENIX_KPI_WINDOW", "15s", 5*time.Second, 5*time.Minute)
 	// One window by default: a collector's retries after a short outage (its exporter backs off
 	// 5 s, then 10 s) still count where they were scraped, and the live view lags one window.

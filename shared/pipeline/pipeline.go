@@ -105,8 +105,11 @@ func ScrapeInterval(template string, raw map[string]any) time.Duration {
 	return 0
 }
 
-// Lookup finds a template by name.
+// Lookup finds a template by name, CustomTemplate included.
 func Lookup(name string) (Template, bool) {
+	if name == CustomTemplate {
+		return customTemplate(), true
+	}
 	for _, t := range Templates() {
 		if t.Name == name {
 			return t, true
@@ -168,6 +171,7 @@ type Request struct {
 	Variant      string            // baseline or candidate
 	Target       Target            // kubernetes or local
 	Output       Output            // where metrics go
+	Custom       *Custom           // the processors, when Template is CustomTemplate
 }
 
 // ParamError names the parameters that are wrong and why.
@@ -206,6 +210,19 @@ func Render(r Request) ([]byte, error) {
 	}
 	values, list, perr := t.resolve(r.Params)
 	problems = append(problems, perr...)
+	own, chain := processors[t.Name], []renderedProcessor(nil)
+	if t.Name == CustomTemplate {
+		if r.Custom == nil {
+			problems = append(problems, "a custom pipeline needs its processors")
+		} else if cp := r.Custom.Validate(); len(cp) > 0 {
+			problems = append(problems, cp...)
+		} else {
+			var err error
+			if chain, own, err = renderCustom(r.Custom); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+	}
 	if len(problems) > 0 {
 		return nil, &ParamError{Problems: problems}
 	}
@@ -214,7 +231,8 @@ func Render(r Request) ([]byte, error) {
 		"Template": t.Name, "Output": map[string]any{"Endpoint": r.Output.Endpoint, "Headers": r.Output.Headers, "MetricsURL": r.Output.MetricsURL()},
 		"Critical":        list["critical_processes"],
 		"Patterns":        map[string][]string{"critical": list["critical_processes"], "high": list["high_processes"], "medium": list["medium_processes"]},
-		"Processors":      processors[t.Name],
+		"Processors":      own,
+		"Custom":          chain,
 		"TopKMetric":      map[string]string{"cpu": "process.cpu.utilization", "memory": "process.memory.usage"}[values["by"]],
 		"Stream":          map[string]string{"Attribute": StreamAttribute, "Value": SelfTelemetry},
 		"Collector":       map[string]string{"Attribute": CollectorAttribute, "Env": CollectorNameEnv},

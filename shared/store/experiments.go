@@ -11,12 +11,19 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
 )
 
-// PipelineChoice is one variant's pipeline: an embedded template and its parameters.
+// PipelineChoice is one variant's pipeline: an embedded template and its parameters, or a
+// tenant's own pipeline (Pipeline) — which the API resolves at creation into its version and a
+// copy of its processors (template "custom"), so that what an experiment ran never changes.
 type PipelineChoice struct {
-	Template   string         `json:"template"`             // template name, e.g. process-topk
+	Template   string         `json:"template,omitempty"`   // template name, e.g. process-topk, or custom
 	Parameters map[string]any `json:"parameters,omitempty"` // validated against the template
+	Pipeline   string         `json:"pipeline,omitempty"`   // a saved pipeline's name
+	Version    int            `json:"version,omitempty"`    // its version: 0 asks for the newest
+	// Custom is the saved pipeline's processors, copied at creation.
+	Custom *pipeline.Custom `json:"custom,omitempty"`
 }
 
 // NewExperiment is what a caller supplies to create an experiment.
@@ -28,6 +35,9 @@ type NewExperiment struct {
 	Spec            experiment.Spec // targets, critical processes, criteria (validated by the caller)
 	DurationSeconds int             // how long both variants run before analysis
 	CreatedBy       string          // subject of the caller's token
+	// BaselinePipeline and CandidatePipeline are the saved pipeline versions the variants run,
+	// when they run one.
+	BaselinePipeline, CandidatePipeline *uuid.UUID
 }
 
 // Experiment is an experiment as stored.
@@ -74,9 +84,11 @@ func scanExperiment(row pgx.Row) (Experiment, error) {
 // CreateExperiment stores a new experiment in state pending.
 func (tx *Tx) CreateExperiment(ctx context.Context, n NewExperiment) (Experiment, error) {
 	e, err := scanExperiment(tx.QueryRow(ctx, `INSERT INTO experiments
-		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, planned_duration_seconds, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING `+experimentColumns,
-		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, n.Spec, n.DurationSeconds, n.CreatedBy))
+		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, planned_duration_seconds, created_by,
+		 baseline_pipeline_id, candidate_pipeline_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) RETURNING `+experimentColumns,
+		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, n.Spec, n.DurationSeconds, n.CreatedBy,
+		n.BaselinePipeline, n.CandidatePipeline))
 	if err != nil {
 		return Experiment{}, fmt.Errorf("create experiment %q: %w", n.Name, err)
 	}

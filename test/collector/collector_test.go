@@ -182,15 +182,22 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // scrape (or the deadline), then returns what the sink saw.
 func run(t *testing.T, template string, p map[string]string, want ...string) *sink {
 	t.Helper()
+	return runRequest(t, pipeline.Request{Template: template, Params: p}, want...)
+}
+
+// runRequest is run for a request's template, parameters and custom processors.
+func runRequest(t *testing.T, r pipeline.Request, want ...string) *sink {
+	t.Helper()
 	s := &sink{processes: map[string]map[string]bool{}, priority: map[string]string{}, identity: map[string]string{}, owners: map[string]map[string]int{}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	if p == nil {
-		p = map[string]string{}
+	if r.Params == nil {
+		r.Params = map[string]string{}
 	}
-	p["collection_interval"] = "1s"
-	path := render(t, pipeline.Request{Template: template, Params: p, ExperimentID: uuid.MustParse("0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"),
-		Variant: "candidate", Target: pipeline.Local, Output: pipeline.Output{Endpoint: srv.URL}})
+	r.Params["collection_interval"] = "1s"
+	r.ExperimentID, r.Variant, r.Target = uuid.MustParse("0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00"), "candidate", pipeline.Local
+	r.Output = pipeline.Output{Endpoint: srv.URL}
+	path := render(t, r)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs bytes.Buffer

@@ -86,7 +86,7 @@ func TestCLI_BootstrapsASchemaTenantAndUsers(t *testing.T) {
 	mustFail(`a tenant named "acme" already exists`, "", "tenant", "create", "acme")
 }
 
-func TestCLI_PipelineListRenderValidate(t *testing.T) {
+func TestCLI_PipelineTemplatesRenderCheck(t *testing.T) {
 	dir := t.TempDir()
 	bin := build(t, dir, "cmd/phoenix")
 	run := func(args ...string) (string, string, error) {
@@ -97,7 +97,7 @@ func TestCLI_PipelineListRenderValidate(t *testing.T) {
 		err := cmd.Run()
 		return out.String(), errOut.String(), err
 	}
-	out, _, err := run("pipeline", "list")
+	out, _, err := run("pipeline", "templates")
 	if err != nil || !strings.Contains(out, "process-priority-filter") || !strings.Contains(out, "--set critical_processes=") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
@@ -110,12 +110,12 @@ func TestCLI_PipelineListRenderValidate(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, err := run("pipeline", "validate", path); err != nil || !strings.Contains(out, "valid") {
+	if out, errOut, err := run("pipeline", "check", path); err != nil || !strings.Contains(out, "valid") {
 		t.Fatalf("validate a rendered config: %v\n%s%s", err, out, errOut)
 	}
 	broken := strings.Replace(cfg, "[memory_limiter, ", "[", 1)
 	_ = os.WriteFile(path, []byte(broken), 0o600)
-	if _, errOut, err := run("pipeline", "validate", path); err == nil || !strings.Contains(errOut, "memory_limiter must come first") {
+	if _, errOut, err := run("pipeline", "check", path); err == nil || !strings.Contains(errOut, "memory_limiter must come first") {
 		t.Fatalf("validate a broken config: %v\n%s", err, errOut)
 	}
 	if _, errOut, err := run("pipeline", "render", "--template", "process-minimal", "--experiment", "0b5e0d4e-6c3a-4b8e-9f61-2d7a9c1e5f00", "--set", "top_k=5"); err == nil ||
