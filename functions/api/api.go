@@ -203,6 +203,10 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("POST /v1/pipelines", a.require("pipeline", "write", a.createPipeline))
 	mux.Handle("GET /v1/pipelines", a.require("pipeline", "read", a.listPipelines))
 	mux.Handle("GET /v1/pipelines/{name}", a.require("pipeline", "read", a.getPipeline))
+	mux.Handle("POST /v1/experiments/{id}/captures", a.require("pipeline", "write", a.createCapture))
+	mux.Handle("GET /v1/captures", a.require("pipeline", "read", a.listCaptures))
+	mux.Handle("GET /v1/captures/{id}", a.require("pipeline", "read", a.getCapture))
+	mux.Handle("DELETE /v1/captures/{id}", a.require("pipeline", "write", a.deleteCapture))
 	mux.Handle("GET /v1/metrics", a.authenticated(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"items": experiment.Catalog()})
 	}))

@@ -105,6 +105,7 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		t.window = in.o.Window.Milliseconds()
 	}
 	m := measure(req.Metrics(), t, sc)
+	kept := false         // some of the request counted: not a retry, not too late
 	if len(m.parts) > 0 { // something to record: output, telemetry or refused datapoints
 		parts, err := in.windows.record(ctx, g.tenant, g.scope.ExperimentID, g.variant, m, int64(raw.Len()), xxhash.Sum64(body))
 		if err != nil {
@@ -115,6 +116,7 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		for i, p := range parts {
 			switch p.outcome {
 			case counted:
+				kept = true
 				in.metrics.recorded(g.variant, p.datapoints, p.bytes, foreign && i == len(parts)-1)
 			case tooLate:
 				// Its window closed before it came: counted nowhere, and said — as a partial
@@ -130,6 +132,9 @@ func (in *Ingest) serveMetrics(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
+	}
+	if kept {
+		in.capture(ctx, g, req) // after measuring: it drops the request's self-telemetry
 	}
 	resp := pmetricotlp.NewExportResponse()
 	if m.rejected > 0 {

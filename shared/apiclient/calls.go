@@ -44,6 +44,12 @@ type ValidatePipeline struct {
 	Target     string           `json:"target,omitempty"`
 }
 
+// NewCapture is the body of POST /v1/experiments/{id}/captures.
+type NewCapture struct {
+	Name            string `json:"name,omitempty"`             // default: "baseline of <experiment>"
+	DurationSeconds int    `json:"duration_seconds,omitempty"` // 10-600; default 120
+}
+
 // NewExperiment is the body of POST /v1/experiments.
 type NewExperiment struct {
 	Name            string               `json:"name"`

@@ -26,6 +26,10 @@ type IngestScope struct {
 	RunStartedAt      *time.Time         // when the run started, if it has
 	Duration          time.Duration      // how long the run lasts
 	Pipeline          PipelineChoice     // the variant's pipeline
+	// Capture is the newest open capture of the experiment, for a baseline token: the ingest
+	// function keeps the baseline's output in it until CaptureEnds.
+	Capture     *uuid.UUID
+	CaptureEnds time.Time
 }
 
 // CreateIngestToken stores the SHA-256 of a new ingest token for one variant of an experiment.
@@ -56,11 +60,14 @@ func (tx *Tx) IngestScope(ctx context.Context, sha256 []byte) (IngestScope, erro
 	err := tx.QueryRow(ctx, `SELECT t.id, t.experiment_id, t.variant, t.expires_at,
 			t.revoked_at IS NOT NULL OR n.status <> 'active' OR t.created_at < n.tokens_valid_after,
 			e.state, coalesce(e.spec->'critical_processes', '[]'), e.run_started_at, e.duration_seconds,
-			CASE t.variant WHEN 'baseline' THEN e.baseline ELSE e.candidate END
+			CASE t.variant WHEN 'baseline' THEN e.baseline ELSE e.candidate END, c.id, coalesce(c.ends_at, 'epoch')
 		FROM ingest_tokens t JOIN experiments e ON e.tenant_id = t.tenant_id AND e.id = t.experiment_id
 		JOIN tenants n ON n.id = t.tenant_id
+		LEFT JOIN LATERAL (SELECT id, ends_at FROM captures c WHERE c.tenant_id = t.tenant_id AND c.experiment_id = t.experiment_id
+			AND t.variant = 'baseline' AND now() < c.ends_at AND c.bytes < c.max_bytes ORDER BY c.created_at DESC LIMIT 1) c ON true
 		WHERE t.tenant_id = $1 AND t.token_sha256 = $2`, tx.tenant, sha256).
-		Scan(&s.TokenID, &s.ExperimentID, &s.Variant, &s.ExpiresAt, &s.Revoked, &s.State, &critical, &s.RunStartedAt, &seconds, &s.Pipeline)
+		Scan(&s.TokenID, &s.ExperimentID, &s.Variant, &s.ExpiresAt, &s.Revoked, &s.State, &critical, &s.RunStartedAt, &seconds, &s.Pipeline,
+			&s.Capture, &s.CaptureEnds)
 	s, err = found(s, err, "ingest token")
 	if err != nil {
 		return IngestScope{}, err

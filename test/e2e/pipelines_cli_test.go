@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +10,9 @@ import (
 )
 
 // TestCLI_OwnPipelinesFromFileToRunningCollectors saves a tenant's own pipeline with the CLI —
-// refused first in the collector's own words, then accepted — lists and reads it back, and runs
-// it as an experiment's candidate until both variants' real collectors are running.
+// refused first in the collector's own words, then accepted — lists and reads it back, runs it
+// as an experiment's candidate until both variants' real collectors are running, and captures
+// ten seconds of the baseline's real output.
 func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 	t.Parallel()
 	p := startDevWith(t, []string{"--collector", collector(t)}, []string{"PHOENIX_KPI_WINDOW=6s"})
@@ -72,6 +74,43 @@ func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 	}
 	if !strings.Contains(out, `"template": "custom"`) || !strings.Contains(out, `"filter/threads"`) {
 		t.Fatalf("the experiment does not hold the pipeline it runs:\n%s", out)
+	}
+
+	// A capture of the running baseline's real output.
+	out, errOut, err = c.run(t, "", "capture", "create", "--experiment", id, "--duration", "10s", "--name", "ten seconds")
+	if err != nil || !uuidLine.MatchString(out) {
+		t.Fatalf("capture create: %v %s %s", err, out, errOut)
+	}
+	capture := strings.TrimSpace(out)
+	var got struct {
+		State      string `json:"state"`
+		Requests   int    `json:"requests"`
+		Datapoints int64  `json:"datapoints"`
+	}
+	deadline = time.Now().Add(40 * time.Second)
+	for got.State != "complete" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the capture never completed: %+v", got)
+		}
+		time.Sleep(time.Second) // polling the API, bounded by the deadline
+		out, _, err = c.run(t, "", "capture", "get", capture)
+		if err != nil || json.Unmarshal([]byte(out), &got) != nil {
+			t.Fatalf("capture get: %v\n%s", err, out)
+		}
+	}
+	// The collector batches for 5 s, and the ingest function learns of a new capture within its
+	// 2 s token cache: ten seconds hold one or two requests of every process on this host.
+	if got.Requests < 1 || got.Datapoints < 100 {
+		t.Fatalf("ten seconds of the baseline captured %+v", got)
+	}
+	if out, _, err := c.run(t, "", "capture", "list"); err != nil || !strings.Contains(out, "ten seconds") || !strings.Contains(out, "complete") {
+		t.Fatalf("capture list: %v\n%s", err, out)
+	}
+	if _, errOut, err := c.run(t, "", "capture", "delete", capture); err != nil {
+		t.Fatal(err, errOut)
+	}
+	if _, errOut, err := c.run(t, "", "capture", "get", capture); err == nil || !strings.Contains(errOut, "404") {
+		t.Fatalf("a deleted capture: %v %s", err, errOut)
 	}
 	if _, errOut, err := c.run(t, "", "experiment", "stop", id); err != nil {
 		t.Fatal(err, errOut)
