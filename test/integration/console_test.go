@@ -519,13 +519,17 @@ func signIn(url string, acct smoke.Account) chromedp.Action[chromedp.Void] {
 
 // TestConsole_CreateAnExperimentWithInlineValidation: an operator fills the new-experiment form;
 // a parameter the collector would refuse is named inline as it is typed, and goes when it is
-// fixed; create and start land on the new experiment's page, which follows it to running with
-// real collectors.
+// fixed; the tenant's own saved pipeline is chosen as the candidate; create and start land on the
+// new experiment's page, which follows it to running with real collectors.
 func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
 	p := startDev(t, devOptions{collector: collector.Binary(t)})
 	acct := p.user(t, p.tenant(t, "creator"), "ops@creator.example", "operator")
+	token := login(t, p.target, acct)
+	send(t, p, token, http.MethodPost, "/v1/pipelines", map[string]any{"name": "no-threads", "definition": map[string]any{"processors": []any{
+		map[string]any{"name": "filter/threads", "config": map[string]any{"metrics": map[string]any{"metric": []any{`metric.name == "process.threads"`}}}},
+	}}}, http.StatusCreated, nil)
 	ctx := browse(t, browser)
 	shots := screenshots(t)
 	interval := `fieldset[data-variant=candidate] input[name="candidate.collection_interval"]`
@@ -542,9 +546,15 @@ func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 	if msg, err := chromedp.Run(ctx, chromedp.Text(problems)); err != nil || !strings.Contains(msg, "collection_interval") {
 		t.Fatalf("the inline problem reads %q (%v), want it to name collection_interval", msg, err)
 	}
+	noProblems := void(chromedp.Poll[bool](`document.querySelector(`+jsString(problems)+`) === null`, chromedp.WithPollingInterval(100*time.Millisecond)))
 	if err := chromedp.Do(ctx,
 		typeInto(interval, "2s"),
-		void(chromedp.Poll[bool](`document.querySelector(`+jsString(problems)+`) === null`, chromedp.WithPollingInterval(100*time.Millisecond))),
+		noProblems,
+		// The tenant's own pipeline as the candidate, checked by the collector as it is chosen.
+		choose(`select[name="candidate.template"]`, "saved:no-threads"),
+		typeInto(interval, "2s"),
+		noProblems,
+		shots.take("new-own-pipeline"),
 		chromedp.SendKeys(`input[name=name]`, "made in the console"),
 		chromedp.SendKeys(`input[name=critical]`, "nginx"),
 		// Success criteria: series no longer decided on; memory may grow by up to 10%.
@@ -558,14 +568,14 @@ func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 	); err != nil {
 		t.Fatalf("create and start: %v", err)
 	}
-	token := login(t, p.target, acct)
 	var page struct {
 		Items []store.Experiment `json:"items"`
 	}
 	getJSON(t, p.target, token, "/v1/experiments", &page)
 	if len(page.Items) != 1 || page.Items[0].Name != "made in the console" || page.Items[0].State == "pending" ||
-		len(page.Items[0].Spec.CriticalProcesses) != 1 || page.Items[0].Candidate.Parameters["collection_interval"] != "2s" {
-		t.Fatalf("the tenant's experiments: %+v; want the one made in the console, started, with its critical process and interval", page.Items)
+		len(page.Items[0].Spec.CriticalProcesses) != 1 || page.Items[0].Candidate.Parameters["collection_interval"] != "2s" ||
+		page.Items[0].Candidate.Pipeline != "no-threads" || page.Items[0].Candidate.Template != "custom" {
+		t.Fatalf("the tenant's experiments: %+v; want the one made in the console, started, with its critical process, and the saved pipeline at 2 s as candidate", page.Items)
 	}
 	got := map[string]experiment.Criterion{}
 	for _, c := range page.Items[0].Spec.SuccessCriteria {
@@ -580,6 +590,12 @@ func TestConsole_CreateAnExperimentWithInlineValidation(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("the success criteria made in the console: %+v, want %+v", got, want)
 	}
+}
+
+// choose selects value in a select element as a user does (the page sees a change event).
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	return void(chromedp.Evaluate[bool](`(() => { const e = document.querySelector(` + jsString(sel) + `); e.value = ` + jsString(value) +
+		`; e.dispatchEvent(new Event('change', {bubbles: true})); return e.value === ` + jsString(value) + `; })()`))
 }
 
 // typeInto replaces an input's value as typing does (the page sees input events).

@@ -2,7 +2,7 @@
 // starting at what the analysis does without criteria (docs/analysis.md). A goal must improve by
 // at least its threshold; a guardrail must be shown no worse than its tolerance.
 import { h } from 'preact';
-import { label } from './metrics.js';
+import { label } from './labels.js';
 
 // initial is the editor's state for the catalog: each metric's default, and whether it is decided.
 export function initial(catalog) {

@@ -9,7 +9,7 @@ import { follow } from './live.js';
 import { Report } from './report.js';
 import { Manifests } from './manifests.js';
 import { Coverage, LookChart } from './looks.js';
-import { charted as metrics } from './metrics.js';
+import { charted as metrics, pipelineLabel } from './labels.js';
 
 const fmt = (v) => (v === undefined || v === null ? '—' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 const change = (b, c) => (b ? ((c - b) / b) * 100 : null);
@@ -98,7 +98,7 @@ export function Experiment({ id, config, onBack, onSignOut }) {
   return h('div', { class: 'experiment' },
     h('p', null, h('a', { href: '#/', onClick: onBack }, '← Experiments')),
     h('h1', null, exp.name),
-    h('p', null, h('span', { class: 'state', id: 'state' }, exp.state), ' · ', exp.baseline.template, ' → ', exp.candidate.template,
+    h('p', null, h('span', { class: 'state', id: 'state' }, exp.state), ' · ', pipelineLabel(exp.baseline), ' → ', pipelineLabel(exp.candidate),
       ' · ', Math.round(exp.duration_seconds / 60), ' min run', exp.verdict ? ' · verdict: ' + exp.verdict : ''),
     exp.state === 'running' && exp.run_started_at && h(Progress, { exp }),
     h(Actions, { exp, onDone: load }),

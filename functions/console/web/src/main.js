@@ -6,6 +6,7 @@ import { follow } from './live.js';
 import { Experiment } from './experiment.js';
 import { Create } from './create.js';
 import { Admin } from './admin.js';
+import { pipelineLabel } from './labels.js';
 
 function Login({ onDone }) {
   const [error, setError] = useState('');
@@ -67,7 +68,7 @@ function Experiments({ config, onSignOut }) {
           h('tbody', null, items.map((x) => h('tr', { 'data-id': x.id },
             h('td', null, h('a', { href: '#/experiments/' + x.id }, x.name)),
             h('td', { class: 'state' }, x.state),
-            h('td', { class: 'pair' }, x.baseline.template + ' → ' + x.candidate.template),
+            h('td', { class: 'pair' }, pipelineLabel(x.baseline) + ' → ' + pipelineLabel(x.candidate)),
             h('td', { class: 'age' }, age(x.created_at)),
             h('td', null, x.verdict || '—'))))));
 }

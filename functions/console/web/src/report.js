@@ -4,7 +4,7 @@
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api.js';
-import { label } from './metrics.js';
+import { label } from './labels.js';
 
 const pct = (v) => (v > 0 ? '+' : '') + (v * 100).toFixed(1) + '%';
 const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));

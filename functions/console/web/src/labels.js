@@ -1,4 +1,4 @@
-// The metrics the console names, in the order it shows them, each with its label and unit.
+// What the console calls things: metrics (label and unit, in the order shown) and pipelines.
 export const charted = [
   ['datapoints_per_second', 'datapoints/s'],
   ['series', 'series'],
@@ -12,3 +12,6 @@ const labels = new Map([...charted, ['critical_process_coverage', 'critical-proc
 
 // label is a metric's name for people.
 export const label = (metric) => labels.get(metric) || metric;
+
+// pipelineLabel names a variant's pipeline: its template, or the tenant's saved pipeline and version.
+export const pipelineLabel = (choice) => (choice.pipeline ? choice.pipeline + ' v' + choice.version : choice.template);
