@@ -1,14 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -94,15 +92,11 @@ func experimentCmd() *cobra.Command {
 				return inputError{err}
 			}
 			for i, choice := range []*store.PipelineChoice{&n.Baseline, &n.Candidate} {
-				if saved[i] == "" {
-					continue
+				if saved[i] != "" {
+					if *choice, err = savedChoice(saved[i], choice.Parameters); err != nil {
+						return err
+					}
 				}
-				name, v, _ := strings.Cut(saved[i], "@")
-				version, err := strconv.Atoi(cmp.Or(v, "0"))
-				if err != nil || version < 0 {
-					return inputError{fmt.Errorf("%q: want NAME or NAME@VERSION", saved[i])}
-				}
-				*choice = store.PipelineChoice{Pipeline: name, Version: version, Parameters: choice.Parameters}
 			}
 			if n.AA {
 				if cmd.Flags().Changed("candidate") || len(params) > 0 || saved[1] != "" {

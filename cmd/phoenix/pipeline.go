@@ -19,6 +19,7 @@ import (
 func pipelineCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "pipeline", Short: "Your own pipelines (create, list, get, validate) and the built-in templates (templates, render, check)"}
 	cmd.AddCommand(tenantPipelineCmds()...)
+	cmd.AddCommand(previewCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "templates",
 		Short: "List the built-in templates with their parameters",

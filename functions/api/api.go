@@ -69,10 +69,12 @@ type Options struct {
 	Internal bool
 	// Gateway is the WebSocket gateway's URL the console connects to (PHOENIX_GATEWAY_URL).
 	Gateway string
-	// Collector checks tenants' own pipelines (PHOENIX_COLLECTOR_BINARY); nil or without a binary,
-	// saving one is refused with 503.
+	// Collector checks tenants' own pipelines and replays captures for previews
+	// (PHOENIX_COLLECTOR_BINARY); nil or without a binary, both are refused with 503.
 	Collector *distribution.Binary
-	Now       func() time.Time // clock; nil means time.Now
+	// Prices are the cost model previews predict with, the ingest function's (PHOENIX_PRICE_PER_*).
+	Prices experiment.Prices
+	Now    func() time.Time // clock; nil means time.Now
 }
 
 // API serves the HTTP endpoints.
@@ -115,6 +117,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies, Internal: c.InternalRoutes,
 		Gateway: c.GatewayURL, Collector: distribution.New(c.CollectorBinary),
+		Prices: c.Prices,
 	})
 	reg, err := newRegistry(res.Store, res.Logger)
 	if err != nil {
@@ -207,6 +210,7 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/captures", a.require("pipeline", "read", a.listCaptures))
 	mux.Handle("GET /v1/captures/{id}", a.require("pipeline", "read", a.getCapture))
 	mux.Handle("DELETE /v1/captures/{id}", a.require("pipeline", "write", a.deleteCapture))
+	mux.Handle("POST /v1/captures/{id}/preview", a.require("pipeline", "read", a.previewCapture))
 	mux.Handle("GET /v1/metrics", a.authenticated(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"items": experiment.Catalog()})
 	}))

@@ -180,30 +180,36 @@ func resolvePipelines(ctx context.Context, tx *store.Tx, req *apiclient.NewExper
 		field  string
 		choice *store.PipelineChoice
 	}{{"baseline", &req.Baseline}, {"candidate", &req.Candidate}} {
-		c := v.choice
-		if c.Pipeline == "" {
-			if c.Template == pipeline.CustomTemplate || c.Custom != nil {
-				errs = append(errs, problem.FieldError{Field: v.field + ".pipeline", Message: "a custom pipeline is saved first (POST /v1/pipelines) and named here"})
-			}
-			continue
-		}
-		if c.Template != "" || c.Custom != nil {
-			errs = append(errs, problem.FieldError{Field: v.field, Message: "name a saved pipeline or a template, not both"})
-			continue
-		}
-		p, err := tx.Pipeline(ctx, c.Pipeline, c.Version)
-		if errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, problem.FieldError{Field: v.field + ".pipeline", Message: "your tenant has no pipeline " + strconv.Quote(c.Pipeline) +
-				versionNote(c.Version) + " (GET /v1/pipelines lists them)"})
-			continue
-		}
-		if err != nil {
-			return ids, append(errs, problem.FieldError{Field: v.field + ".pipeline", Message: "could not be read; retry shortly"})
-		}
-		c.Template, c.Version, c.Custom = pipeline.CustomTemplate, p.Version, &p.Definition
-		ids[i] = &p.ID
+		var ferrs []problem.FieldError
+		ids[i], ferrs = resolveChoice(ctx, tx, v.field, v.choice)
+		errs = append(errs, ferrs...)
 	}
 	return ids, errs
+}
+
+// resolveChoice resolves one choice (field names it in errors) as resolvePipelines does.
+func resolveChoice(ctx context.Context, tx *store.Tx, field string, c *store.PipelineChoice) (*uuid.UUID, []problem.FieldError) {
+	fail := func(f, msg string) (*uuid.UUID, []problem.FieldError) {
+		return nil, []problem.FieldError{{Field: f, Message: msg}}
+	}
+	if c.Pipeline == "" {
+		if c.Template == pipeline.CustomTemplate || c.Custom != nil {
+			return fail(field+".pipeline", "a custom pipeline is saved first (POST /v1/pipelines) and named here")
+		}
+		return nil, nil
+	}
+	if c.Template != "" || c.Custom != nil {
+		return fail(field, "name a saved pipeline or a template, not both")
+	}
+	p, err := tx.Pipeline(ctx, c.Pipeline, c.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(field+".pipeline", "your tenant has no pipeline "+strconv.Quote(c.Pipeline)+versionNote(c.Version)+" (GET /v1/pipelines lists them)")
+	}
+	if err != nil {
+		return fail(field+".pipeline", "could not be read; retry shortly")
+	}
+	c.Template, c.Version, c.Custom = pipeline.CustomTemplate, p.Version, &p.Definition
+	return &p.ID, nil
 }
 
 func versionNote(v int) string {

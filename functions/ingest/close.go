@@ -16,15 +16,6 @@ import (
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
-// Prices is the cost model: what an observability backend charges for what a pipeline sends.
-type Prices struct {
-	SeriesMonth       float64 // per active series per month (e.g. 0.008)
-	MillionDatapoints float64 // per million datapoints ingested
-}
-
-// hoursPerMonth converts a monthly series price to an hourly one (365.25 × 24 / 12).
-const hoursPerMonth = 730.5
-
 // windowKPIs computes a closed window's KPIs from its totals (the names are shared/experiment's
 // Metrics):
 //
@@ -40,7 +31,7 @@ const hoursPerMonth = 730.5
 // collectors' input — points their receivers accepted and refused, and their restarts — is
 // carried as raw counts beside the KPIs, not as KPIs: it is the evidence that both variants saw
 // the same input, which the pipelines are not compared on.
-func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (store.KPIWindow, error) {
+func windowKPIs(t totals, length time.Duration, critical []string, p experiment.Prices) (store.KPIWindow, error) {
 	secs := length.Seconds()
 	if secs <= 0 {
 		return store.KPIWindow{}, errors.New("window length must be positive")
@@ -52,7 +43,7 @@ func windowKPIs(t totals, length time.Duration, critical []string, p Prices) (st
 	w.KPIs["series"] = float64(t.series)
 	w.KPIs["datapoints_per_second"] = dps
 	w.KPIs["bytes_per_second"] = float64(t.bytes) / secs
-	w.KPIs["cost_per_hour"] = float64(t.series)*p.SeriesMonth/hoursPerMonth + dps*3600/1e6*p.MillionDatapoints
+	w.KPIs["cost_per_hour"] = p.CostPerHour(float64(t.series), dps)
 	if len(critical) > 0 {
 		seen := map[string]bool{}
 		for _, c := range t.covered {

@@ -34,6 +34,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/bootstrap"
 	"github.com/phoenixotel/phoenix/shared/emit"
 	"github.com/phoenixotel/phoenix/shared/events"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
 	"github.com/phoenixotel/phoenix/shared/realtime"
@@ -60,22 +61,22 @@ type Options struct {
 	// scrape's); a window closes this long after its end. 0 assigns data by arrival (config
 	// PHOENIX_KPI_LATENESS, by default one window).
 	Lateness    time.Duration
-	Prices      Prices           // the cost model (config PHOENIX_PRICE_PER_*)
-	MaxBody     int64            // bytes a request body may have on the wire; default 4 MiB
-	MaxDecoded  int64            // bytes a gzip body may inflate to; default 16 MiB
-	ReadTimeout time.Duration    // time a request body may take to arrive; default 10 s
-	MaxInFlight int              // requests read and decoded at once; default 2 × GOMAXPROCS, at least 4
-	QueueWait   time.Duration    // how long a request waits for a slot before 503; default 2 s
-	RetryAfter  time.Duration    // Retry-After of a 503; default 1 s
-	ScopeTTL    time.Duration    // how long what a token grants is cached; default 2 s
-	CloseEvery  time.Duration    // how often each replica closes due windows; default 1 s
-	CloseLease  time.Duration    // how long one replica may take to close a window before another may; default 30 s
-	Keep        time.Duration    // how long an unclosed window's data lives in Redis; default 24 h
-	Dedupe      time.Duration    // how long a request is remembered so a retry of it counts nothing; default 5 min
-	Prefix      string           // Redis key prefix; default "phoenix:ingest"
-	Deployment  string           // names this deployment's pending windows in Redis (see DeploymentID); "" for one deployment per Redis
-	Sender      Sender           // where closed windows go for the analyzer's live looks; nil sends nowhere
-	Now         func() time.Time // clock for token expiry; nil means time.Now
+	Prices      experiment.Prices // the cost model (config PHOENIX_PRICE_PER_*)
+	MaxBody     int64             // bytes a request body may have on the wire; default 4 MiB
+	MaxDecoded  int64             // bytes a gzip body may inflate to; default 16 MiB
+	ReadTimeout time.Duration     // time a request body may take to arrive; default 10 s
+	MaxInFlight int               // requests read and decoded at once; default 2 × GOMAXPROCS, at least 4
+	QueueWait   time.Duration     // how long a request waits for a slot before 503; default 2 s
+	RetryAfter  time.Duration     // Retry-After of a 503; default 1 s
+	ScopeTTL    time.Duration     // how long what a token grants is cached; default 2 s
+	CloseEvery  time.Duration     // how often each replica closes due windows; default 1 s
+	CloseLease  time.Duration     // how long one replica may take to close a window before another may; default 30 s
+	Keep        time.Duration     // how long an unclosed window's data lives in Redis; default 24 h
+	Dedupe      time.Duration     // how long a request is remembered so a retry of it counts nothing; default 5 min
+	Prefix      string            // Redis key prefix; default "phoenix:ingest"
+	Deployment  string            // names this deployment's pending windows in Redis (see DeploymentID); "" for one deployment per Redis
+	Sender      Sender            // where closed windows go for the analyzer's live looks; nil sends nowhere
+	Now         func() time.Time  // clock for token expiry; nil means time.Now
 }
 
 func (o Options) withDefaults() Options {
@@ -140,7 +141,7 @@ func New(st *store.Store, rdb *redis.Client, pub Publisher, o Options) *Ingest {
 // Service is the ingest function as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
 	c := res.Config
-	o := Options{Window: c.KPIWindow, Lateness: c.KPILateness, Prices: Prices{SeriesMonth: c.PriceSeriesMonth, MillionDatapoints: c.PriceMillionPoints},
+	o := Options{Window: c.KPIWindow, Lateness: c.KPILateness, Prices: c.Prices,
 		Deployment: DeploymentID(c.DatabaseURL)}
 	if c.Sink != "" {
 		sender, err := emit.New(c.Sink)

@@ -253,7 +253,7 @@ func (e *env) windows(tenant, exp uuid.UUID, v experiment.Variant) []store.KPIWi
 
 func TestIngest_ExactCountsPerWindowAndCoverageAndTheAnalyzersSeries(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Options{Window: time.Second, Prices: Prices{SeriesMonth: 0.73}})
+	e := newEnv(t, Options{Window: time.Second, Prices: experiment.Prices{SeriesMonth: 0.73}})
 	tenant, exp := e.experiment("acme", `{"critical_processes":["postgres","redis.*"]}`, experiment.Running)
 	base, cand := e.token(tenant, exp, experiment.Baseline), e.token(tenant, exp, experiment.Candidate)
 

@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
 )
 
 var (
@@ -287,7 +289,7 @@ func TestMeasure_ReceiverCountersIgnoreWhatIsNoReading(t *testing.T) {
 func changed[T any](v T, edit func(*T)) T { edit(&v); return v }
 
 func TestWindowKPIs(t *testing.T) {
-	p := Prices{SeriesMonth: 0.73, MillionDatapoints: 2}
+	p := experiment.Prices{SeriesMonth: 0.73, MillionDatapoints: 2}
 	tests := []struct {
 		name     string
 		t        totals

@@ -50,6 +50,13 @@ type NewCapture struct {
 	DurationSeconds int    `json:"duration_seconds,omitempty"` // 10-600; default 120
 }
 
+// Preview is the body of POST /v1/captures/{id}/preview: the pipeline to preview (a template with
+// parameters, or a saved pipeline), and optionally another to compare it with.
+type Preview struct {
+	Pipeline store.PipelineChoice  `json:"pipeline"`
+	Against  *store.PipelineChoice `json:"against,omitempty"`
+}
+
 // NewExperiment is the body of POST /v1/experiments.
 type NewExperiment struct {
 	Name            string               `json:"name"`

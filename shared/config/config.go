@@ -61,8 +61,7 @@ type Config struct {
 	Timeouts           experiment.Timeouts // PHOENIX_TIMEOUT_GENERATING, _DEPLOYING, _ANALYZING: phase limits, and _SILENCE: a running variant's longest silence
 	KPIWindow          time.Duration       // PHOENIX_KPI_WINDOW: length of a KPI measurement window
 	KPILateness        time.Duration       // PHOENIX_KPI_LATENESS: how late data may come and count in the window of its own time; 0: by arrival
-	PriceSeriesMonth   float64             // PHOENIX_PRICE_PER_SERIES_MONTH: cost model, per active series per month
-	PriceMillionPoints float64             // PHOENIX_PRICE_PER_MILLION_DATAPOINTS: cost model, per million datapoints
+	Prices             experiment.Prices   // PHOENIX_PRICE_PER_SERIES_MONTH, PHOENIX_PRICE_PER_MILLION_DATAPOINTS: the cost model
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The

@@ -82,8 +82,8 @@ func (e *env) measurement(c *Config) {
 	// One window by default: a collector's retries after a short outage (its exporter backs off
 	// 5 s, then 10 s) still count where they were scraped, and the live view lags one window.
 	c.KPILateness = e.duration("PHOENIX_KPI_LATENESS", c.KPIWindow.String(), 0, 5*time.Minute)
-	c.PriceSeriesMonth = e.price("PHOENIX_PRICE_PER_SERIES_MONTH", "0.008")
-	c.PriceMillionPoints = e.price("PHOENIX_PRICE_PER_MILLION_DATAPOINTS", "0")
+	c.Prices.SeriesMonth = e.price("PHOENIX_PRICE_PER_SERIES_MONTH", "0.008")
+	c.Prices.MillionDatapoints = e.price("PHOENIX_PRICE_PER_MILLION_DATAPOINTS", "0")
 }
 
 // price reads name (default def) as a price between 0 and a million.

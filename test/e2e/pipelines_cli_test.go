@@ -11,8 +11,8 @@ import (
 
 // TestCLI_OwnPipelinesFromFileToRunningCollectors saves a tenant's own pipeline with the CLI —
 // refused first in the collector's own words, then accepted — lists and reads it back, runs it
-// as an experiment's candidate until both variants' real collectors are running, and captures
-// ten seconds of the baseline's real output.
+// as an experiment's candidate until both variants' real collectors are running, captures ten
+// seconds of the baseline's real output, and previews the pipeline on it with the real collector.
 func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 	t.Parallel()
 	p := startDevWith(t, []string{"--collector", collector(t)}, []string{"PHOENIX_KPI_WINDOW=6s"})
@@ -106,6 +106,14 @@ func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 	if out, _, err := c.run(t, "", "capture", "list"); err != nil || !strings.Contains(out, "ten seconds") || !strings.Contains(out, "complete") {
 		t.Fatalf("capture list: %v\n%s", err, out)
 	}
+	// The saved pipeline previewed on what the baseline really sent, against the baseline's template.
+	out, errOut, err = c.run(t, "", "pipeline", "preview", "--capture", capture, "--pipeline", "no-threads", "--against", "process-baseline",
+		"--param", "collection_interval=2s")
+	if err != nil || !strings.Contains(out, "drops 1 metrics: process.threads") || !strings.Contains(out, "no-threads against process-baseline") ||
+		!strings.Contains(out, "cost/month ($)") {
+		t.Fatalf("pipeline preview: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("phoenix pipeline preview:\n%s", out)
 	if _, errOut, err := c.run(t, "", "capture", "delete", capture); err != nil {
 		t.Fatal(err, errOut)
 	}

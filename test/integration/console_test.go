@@ -444,7 +444,9 @@ func TestConsole_ActionsFollowPermissionsAndTenants(t *testing.T) {
 	browserCtx := browse(t, browser)
 	shots := screenshots(t)
 	tab := func() context.Context {
-		ctx, cancel := chromedp.NewContext(browserCtx) // a tab of its own: a session of its own
+		// A browser context of its own (cookies included), as another person's browser: a tab
+		// of the same profile shares the profile's session cookie.
+		ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 		t.Cleanup(cancel)
 		return ctx
 	}

@@ -1,0 +1,192 @@
+package preview
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/phoenixotel/phoenix/shared/distribution"
+	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/pipeline"
+	"github.com/phoenixotel/phoenix/test/collector"
+)
+
+// scrape is one host-metrics scrape of procs as the process scraper shapes it: per process a
+// resource, CPU time by state, memory usage and threads.
+func scrape(at time.Time, procs ...string) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	ts := pcommon.NewTimestampFromTime(at)
+	for i, p := range procs {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("process.executable.name", p)
+		rm.Resource().Attributes().PutInt("process.pid", int64(1000+i))
+		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+		cpu := ms.AppendEmpty()
+		cpu.SetName("process.cpu.time")
+		sum := cpu.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for _, state := range []string{"user", "system"} {
+			dp := sum.DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts)
+			dp.SetDoubleValue(float64(i) + at.Sub(time.Unix(0, 0)).Seconds()/1e9)
+			dp.Attributes().PutStr("state", state)
+		}
+		for _, name := range []string{"process.memory.usage", "process.threads"} {
+			g := ms.AppendEmpty()
+			g.SetName(name)
+			dp := g.SetEmptyGauge().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts)
+			dp.SetIntValue(int64(1 << (10 + i%10)))
+		}
+	}
+	return md
+}
+
+// independentSeries counts series the plain way: the printed raw maps (fmt sorts map keys).
+func independentSeries(reqs []pmetric.Metrics, keep func(process string) bool) (int, int64) {
+	seen := map[string]bool{}
+	var points int64
+	for _, md := range reqs {
+		for i := range md.ResourceMetrics().Len() {
+			rm := md.ResourceMetrics().At(i)
+			name, _ := rm.Resource().Attributes().Get("process.executable.name")
+			if !keep(name.Str()) {
+				continue
+			}
+			raw := rm.Resource().Attributes().AsRaw()
+			ms := rm.ScopeMetrics().At(0).Metrics()
+			for k := range ms.Len() {
+				forEachPoint(ms.At(k), func(a pcommon.Map, _ pcommon.Timestamp) {
+					points++
+					seen[fmt.Sprint(raw, "|", ms.At(k).Name(), "|", a.AsRaw())] = true
+				})
+			}
+		}
+	}
+	return len(seen), points
+}
+
+func TestSummarize_CountsSeriesAsABackendDoes(t *testing.T) {
+	reqs := []pmetric.Metrics{scrape(time.Unix(100, 0), "postgres", "nginx"), scrape(time.Unix(110, 0), "postgres", "nginx", "cron")}
+	s := Summarize(reqs)
+	series, points := independentSeries(reqs, func(string) bool { return true })
+	if s.Series != series || s.Datapoints != points || series != 12 || points != 20 {
+		t.Fatalf("summary %d series %d points; independent count %d and %d; want 12 and 20", s.Series, s.Datapoints, series, points)
+	}
+	if fmt.Sprint(s.Processes) != "[cron nginx postgres]" || s.Metrics["process.cpu.time"] != 6 || s.Bytes <= 0 || s.Span(10*time.Second) != 20*time.Second {
+		t.Fatalf("summary %+v", s)
+	}
+	out := Summarize([]pmetric.Metrics{scrape(time.Unix(100, 0), "postgres")})
+	r := Compare(s, out, 20, []string{"postgres", "nginx", "mysqld"}, experiment.Prices{SeriesMonth: 0.73})
+	if fmt.Sprint(r.Dropped.Processes) != "[cron nginx]" || fmt.Sprint(r.Dropped.Critical) != "[nginx]" || r.Dropped.Series != 8 ||
+		*r.Measured.CriticalCoverage != 1 || *r.Predicted.CriticalCoverage != 0.5 || r.Change["series"] != -8.0/12 ||
+		r.Measured.CostPerHour != 12*0.73/experiment.HoursPerMonth || r.Predicted.DatapointsPerSecond != 4.0/20 {
+		t.Fatalf("compare: %+v", r)
+	}
+}
+
+// TestRun_ThePredictedOutputIsWhatTheRealCollectorMakes replays scrapes through pipelines with
+// the real collector: a custom filter and the top-k template. The predicted series equal an
+// independent count over the same input with the pipeline's rule applied.
+func TestRun_ThePredictedOutputIsWhatTheRealCollectorMakes(t *testing.T) {
+	bin := distribution.New(collector.Binary(t))
+	var bodies [][]byte
+	var input []pmetric.Metrics
+	procs := []string{"postgres", "nginx"}
+	for i := range 20 {
+		procs = append(procs, "worker-"+strconv.Itoa(i))
+	}
+	for s := range 5 {
+		md := scrape(time.Unix(int64(1000+10*s), 0), procs...)
+		input = append(input, md)
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	render := func(r pipeline.Request) []byte {
+		r.ExperimentID, r.Variant, r.Target = uuid.New(), "candidate", pipeline.Local
+		r.Output = pipeline.Output{Endpoint: "http://127.0.0.1:1", Headers: pipeline.IngestHeaders()}
+		cfg, err := pipeline.Render(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	workers := &pipeline.Custom{Processors: []pipeline.Processor{{Name: "filter/workers", Config: map[string]any{"error_mode": "ignore",
+		"metrics": map[string]any{"resource": []any{`IsMatch(resource.attributes["process.executable.name"], "^worker-.*")`}}}}}}
+	out, err := Run(context.Background(), bin, render(pipeline.Request{Template: pipeline.CustomTemplate, Custom: workers}), bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Summarize(out)
+	series, points := independentSeries(input, func(p string) bool { return p == "postgres" || p == "nginx" })
+	if got.Series != series || got.Datapoints != points || fmt.Sprint(got.Processes) != "[nginx postgres]" {
+		t.Fatalf("the filter's output: %d series, %d datapoints, processes %v; an independent count gives %d and %d over postgres and nginx",
+			got.Series, got.Datapoints, got.Processes, series, points)
+	}
+	r := Compare(Summarize(input), got, 50, []string{"postgres"}, experiment.Prices{SeriesMonth: 0.008})
+	if len(r.Dropped.Processes) != 20 || len(r.Dropped.Critical) != 0 || r.Change["series"] >= -0.9 {
+		t.Fatalf("compare: dropped %v, critical %v, change %v", r.Dropped.Processes, r.Dropped.Critical, r.Change)
+	}
+
+	topk, err := Run(context.Background(), bin, render(pipeline.Request{Template: "process-topk",
+		Params: map[string]string{"k": "3", "by": "memory", "critical_processes": "postgres"}}), bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := Summarize(topk); len(s.Processes) < 2 || len(s.Processes) > 4 || !slices.Contains(s.Processes, "postgres") {
+		t.Fatalf("top 3 by memory plus postgres kept %v", s.Processes)
+	}
+}
+
+// BenchmarkPreview_1MDatapoints previews a capture of a million datapoints (500 requests of 500
+// processes, 2,000 datapoints each) through the top-k template with the real collector, and
+// summarizes input and output:
+//
+//	go test -run '^$' -bench Preview_1M -benchtime 3x ./shared/preview
+func BenchmarkPreview_1MDatapoints(b *testing.B) {
+	bin := distribution.New(collector.Binary(b))
+	procs := make([]string, 500)
+	for i := range procs {
+		procs[i] = "proc-" + strconv.Itoa(i)
+	}
+	bodies := make([][]byte, 500)
+	for s := range bodies {
+		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(scrape(time.Unix(int64(1000+10*s), 0), procs...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[s] = raw
+	}
+	cfg, err := pipeline.Render(pipeline.Request{Template: "process-topk", Params: map[string]string{"k": "10"}, ExperimentID: uuid.New(),
+		Variant: "candidate", Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1:1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in []pmetric.Metrics
+	for _, body := range bodies {
+		md, _ := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(body)
+		in = append(in, md)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		out, err := Run(context.Background(), bin, cfg, bodies)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s := Summarize(in); s.Datapoints != 1_000_000 {
+			b.Fatalf("%d datapoints in", s.Datapoints)
+		}
+		_ = Summarize(out)
+	}
+}

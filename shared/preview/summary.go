@@ -1,0 +1,250 @@
+// Package preview says what a pipeline would do to captured data, before any experiment: it
+// replays a capture through the pipeline with the real collector (run.go) and compares what went
+// in with what came out (this file) — series, datapoints and bytes, the cost they imply, critical
+// coverage, and exactly which processes, metrics and attributes the pipeline drops.
+package preview
+
+import (
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+)
+
+// Summary is what a set of OTLP requests holds.
+type Summary struct {
+	Series     int            `json:"series"`     // distinct (resource, metric, datapoint attributes)
+	Datapoints int64          `json:"datapoints"` // every datapoint of every metric type
+	Bytes      int64          `json:"bytes"`      // the requests' protobuf size
+	Processes  []string       `json:"processes"`  // process.executable.name values, sorted
+	Metrics    map[string]int `json:"metrics"`    // series per metric name
+	Attributes []string       `json:"attributes"` // resource and datapoint attribute keys, sorted
+	// First and Last are the earliest and latest datapoint times (zero when there are none).
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+// processAttribute names a process on the host-metrics receiver's resources.
+const processAttribute = "process.executable.name"
+
+// Summarize counts what reqs hold. A series is a resource's attributes, a metric's name and a
+// datapoint's attributes, in any order — how a metrics backend counts active series.
+func Summarize(reqs []pmetric.Metrics) Summary {
+	s := Summary{Metrics: map[string]int{}}
+	series := map[string]struct{}{}
+	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
+	var key strings.Builder
+	sizer := &pmetric.ProtoMarshaler{}
+	for _, md := range reqs {
+		s.Bytes += int64(sizer.MetricsSize(md))
+		rms := md.ResourceMetrics()
+		for i := range rms.Len() {
+			res := rms.At(i).Resource().Attributes()
+			if v, ok := res.Get(processAttribute); ok {
+				procs[v.AsString()] = struct{}{}
+			}
+			resKey := canonical(res, attrs)
+			sms := rms.At(i).ScopeMetrics()
+			for j := range sms.Len() {
+				ms := sms.At(j).Metrics()
+				for k := range ms.Len() {
+					m := ms.At(k)
+					forEachPoint(m, func(pa pcommon.Map, ts pcommon.Timestamp) {
+						s.Datapoints++
+						if at := ts.AsTime(); ts != 0 && (s.First.IsZero() || at.Before(s.First)) {
+							s.First = at
+						}
+						if at := ts.AsTime(); at.After(s.Last) {
+							s.Last = at
+						}
+						key.Reset()
+						key.WriteString(resKey)
+						key.WriteByte(0)
+						key.WriteString(m.Name())
+						key.WriteByte(0)
+						key.WriteString(canonical(pa, attrs))
+						if _, seen := series[key.String()]; !seen {
+							series[key.String()] = struct{}{}
+							s.Metrics[m.Name()]++
+						}
+					})
+				}
+			}
+		}
+	}
+	s.Series = len(series)
+	s.Processes = slices.Sorted(maps.Keys(procs))
+	s.Attributes = slices.Sorted(maps.Keys(attrs))
+	return s
+}
+
+// canonical writes attributes in key order, each key and value length-safe, and notes the keys.
+func canonical(m pcommon.Map, keys map[string]struct{}) string {
+	ks := make([]string, 0, m.Len())
+	m.Range(func(k string, _ pcommon.Value) bool {
+		ks = append(ks, k)
+		keys[k] = struct{}{}
+		return true
+	})
+	slices.Sort(ks)
+	var b strings.Builder
+	for _, k := range ks {
+		v, _ := m.Get(k)
+		b.WriteString(k)
+		b.WriteByte(1)
+		b.WriteString(v.Type().String())
+		b.WriteByte(1)
+		b.WriteString(v.AsString())
+		b.WriteByte(2)
+	}
+	return b.String()
+}
+
+// forEachPoint calls fn with the attributes and time of each of m's datapoints, whatever its type.
+func forEachPoint(m pmetric.Metric, fn func(pcommon.Map, pcommon.Timestamp)) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		for i := range m.Gauge().DataPoints().Len() {
+			p := m.Gauge().DataPoints().At(i)
+			fn(p.Attributes(), p.Timestamp())
+		}
+	case pmetric.MetricTypeSum:
+		for i := range m.Sum().DataPoints().Len() {
+			p := m.Sum().DataPoints().At(i)
+			fn(p.Attributes(), p.Timestamp())
+		}
+	case pmetric.MetricTypeHistogram:
+		for i := range m.Histogram().DataPoints().Len() {
+			p := m.Histogram().DataPoints().At(i)
+			fn(p.Attributes(), p.Timestamp())
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		for i := range m.ExponentialHistogram().DataPoints().Len() {
+			p := m.ExponentialHistogram().DataPoints().At(i)
+			fn(p.Attributes(), p.Timestamp())
+		}
+	case pmetric.MetricTypeSummary:
+		for i := range m.Summary().DataPoints().Len() {
+			p := m.Summary().DataPoints().At(i)
+			fn(p.Attributes(), p.Timestamp())
+		}
+	}
+}
+
+// Rates are a summary as the KPIs an experiment measures (shared/experiment's Metrics).
+type Rates struct {
+	Series              int      `json:"series"`
+	DatapointsPerSecond float64  `json:"datapoints_per_second"`
+	BytesPerSecond      float64  `json:"bytes_per_second"`
+	CostPerHour         float64  `json:"cost_per_hour"`
+	CostPerMonth        float64  `json:"cost_per_month"`              // cost_per_hour × 730.5
+	CriticalCoverage    *float64 `json:"critical_coverage,omitempty"` // critical patterns kept / those the input had
+}
+
+// Dropped is what a pipeline removed: what the input had and the output has not.
+type Dropped struct {
+	Series     int            `json:"series"`
+	Processes  []string       `json:"processes"`
+	Metrics    []string       `json:"metrics"`    // metrics gone entirely
+	Reduced    map[string]int `json:"reduced"`    // metrics kept with fewer series: how many fewer
+	Attributes []string       `json:"attributes"` // attribute keys gone entirely
+	Critical   []string       `json:"critical"`   // critical patterns the input had and the output lacks
+}
+
+// Result compares a pipeline's output with its input.
+type Result struct {
+	Seconds   float64 `json:"seconds"` // the span the rates are over: the capture's length
+	Input     Summary `json:"input"`
+	Output    Summary `json:"output"`
+	Measured  Rates   `json:"measured"`  // the input as the KPIs
+	Predicted Rates   `json:"predicted"` // the output as the KPIs
+	Dropped   Dropped `json:"dropped"`
+	// Change is the predicted relative change of each KPI ((output − input) / input).
+	Change map[string]float64 `json:"change"`
+}
+
+// Compare says what a pipeline made of a capture of seconds: the rates of input and output, the
+// cost under prices, critical coverage for the critical patterns (RE2, matched whole), and what
+// was dropped.
+func Compare(in, out Summary, seconds float64, critical []string, prices experiment.Prices) Result {
+	r := Result{Seconds: seconds, Input: in, Output: out, Change: map[string]float64{}}
+	inCritical := matching(critical, in.Processes)
+	r.Measured = rates(in, seconds, inCritical, inCritical, prices)
+	outCritical := matching(critical, out.Processes)
+	r.Predicted = rates(out, seconds, inCritical, outCritical, prices)
+	r.Dropped = Dropped{Series: max(0, in.Series-out.Series), Processes: minus(in.Processes, out.Processes),
+		Metrics: minus(slices.Sorted(maps.Keys(in.Metrics)), slices.Sorted(maps.Keys(out.Metrics))), Reduced: map[string]int{},
+		Attributes: minus(in.Attributes, out.Attributes), Critical: minus(inCritical, outCritical)}
+	for m, n := range in.Metrics {
+		if k, ok := out.Metrics[m]; ok && k < n {
+			r.Dropped.Reduced[m] = n - k
+		}
+	}
+	for name, pair := range map[string][2]float64{
+		"series":                {float64(r.Measured.Series), float64(r.Predicted.Series)},
+		"datapoints_per_second": {r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond},
+		"bytes_per_second":      {r.Measured.BytesPerSecond, r.Predicted.BytesPerSecond},
+		"cost_per_hour":         {r.Measured.CostPerHour, r.Predicted.CostPerHour},
+	} {
+		if pair[0] > 0 {
+			r.Change[name] = (pair[1] - pair[0]) / pair[0]
+		}
+	}
+	return r
+}
+
+func rates(s Summary, seconds float64, had, kept []string, prices experiment.Prices) Rates {
+	r := Rates{Series: s.Series}
+	if seconds > 0 {
+		r.DatapointsPerSecond = float64(s.Datapoints) / seconds
+		r.BytesPerSecond = float64(s.Bytes) / seconds
+	}
+	r.CostPerHour = prices.CostPerHour(float64(s.Series), r.DatapointsPerSecond)
+	r.CostPerMonth = r.CostPerHour * experiment.HoursPerMonth
+	if len(had) > 0 {
+		c := float64(len(kept)) / float64(len(had))
+		r.CriticalCoverage = &c
+	}
+	return r
+}
+
+// matching are the patterns (RE2, matched whole) that some process matches.
+func matching(patterns, processes []string) []string {
+	var out []string
+	for _, p := range patterns {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			continue // the spec was validated when the experiment was created
+		}
+		if slices.ContainsFunc(processes, re.MatchString) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// minus is the sorted a without b's elements (both sorted).
+func minus(a, b []string) []string {
+	out := []string{}
+	for _, x := range a {
+		if _, found := slices.BinarySearch(b, x); !found {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Span is the time s's datapoints cover when they were scraped every interval: from the first
+// scrape to the last, plus the interval the last one stands for.
+func (s Summary) Span(interval time.Duration) time.Duration {
+	if s.First.IsZero() {
+		return 0
+	}
+	return s.Last.Sub(s.First) + interval
+}
