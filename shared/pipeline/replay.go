@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -9,8 +10,8 @@ import (
 
 // ReplayConfig turns a rendered configuration into one that replays captured data through the
 // same processors: the host-metrics receiver becomes an OTLP/HTTP receiver on listen (host:port),
-// the exporter sends to sink (an OTLP/HTTP base URL) without authentication, batching flushes at
-// once, and the collector keeps its own telemetry to itself. Everything between — the memory
+// the exporter sends to sink (an OTLP/HTTP base URL) without authentication or queue, batching
+// goes, and the collector keeps its own telemetry to itself. Everything between — the memory
 // limiter, the template's or the tenant's processors, the identity — is left exactly as rendered,
 // so a preview runs what the experiment would run.
 func ReplayConfig(cfg []byte, listen, sink string) ([]byte, error) {
@@ -28,10 +29,14 @@ func ReplayConfig(cfg []byte, listen, sink string) ([]byte, error) {
 	doc["receivers"] = map[string]any{"otlp/replay": map[string]any{"protocols": map[string]any{"http": map[string]any{"endpoint": listen}}}}
 	doc["exporters"] = map[string]any{"otlp_http/replay": map[string]any{"endpoint": sink, "compression": "none",
 		"retry_on_failure": map[string]any{"enabled": false}, "sending_queue": map[string]any{"enabled": false}}}
+	// Without batching the pipeline is synchronous: the receiver answers a request once the
+	// exporter has delivered what the processors made of it, so the sink holds everything when the
+	// last request is answered. Batching groups requests; it changes no series or datapoint.
 	procs := section("processors")
+	isBatch := func(name string) bool { return name == "batch" || strings.HasPrefix(name, "batch/") }
 	for name := range procs {
-		if name == "batch" || strings.HasPrefix(name, "batch/") {
-			procs[name] = map[string]any{"timeout": "50ms"}
+		if isBatch(name) {
+			delete(procs, name)
 		}
 	}
 	service := section("service")
@@ -44,6 +49,8 @@ func ReplayConfig(cfg []byte, listen, sink string) ([]byte, error) {
 		}
 		pm["receivers"] = []any{"otlp/replay"}
 		pm["exporters"] = []any{"otlp_http/replay"}
+		list, _ := pm["processors"].([]any)
+		pm["processors"] = slices.DeleteFunc(list, func(p any) bool { s, _ := p.(string); return isBatch(s) })
 		pipelines[name] = pm
 	}
 	return yaml.Marshal(doc)

@@ -16,39 +16,8 @@ import (
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/test/collector"
+	"github.com/phoenixotel/phoenix/test/hostmetrics"
 )
-
-// scrape is one host-metrics scrape of procs as the process scraper shapes it: per process a
-// resource, CPU time by state, memory usage and threads.
-func scrape(at time.Time, procs ...string) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	ts := pcommon.NewTimestampFromTime(at)
-	for i, p := range procs {
-		rm := md.ResourceMetrics().AppendEmpty()
-		rm.Resource().Attributes().PutStr("process.executable.name", p)
-		rm.Resource().Attributes().PutInt("process.pid", int64(1000+i))
-		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
-		cpu := ms.AppendEmpty()
-		cpu.SetName("process.cpu.time")
-		sum := cpu.SetEmptySum()
-		sum.SetIsMonotonic(true)
-		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		for _, state := range []string{"user", "system"} {
-			dp := sum.DataPoints().AppendEmpty()
-			dp.SetTimestamp(ts)
-			dp.SetDoubleValue(float64(i) + at.Sub(time.Unix(0, 0)).Seconds()/1e9)
-			dp.Attributes().PutStr("state", state)
-		}
-		for _, name := range []string{"process.memory.usage", "process.threads"} {
-			g := ms.AppendEmpty()
-			g.SetName(name)
-			dp := g.SetEmptyGauge().DataPoints().AppendEmpty()
-			dp.SetTimestamp(ts)
-			dp.SetIntValue(int64(1 << (10 + i%10)))
-		}
-	}
-	return md
-}
 
 // independentSeries counts series the plain way: the printed raw maps (fmt sorts map keys).
 func independentSeries(reqs []pmetric.Metrics, keep func(process string) bool) (int, int64) {
@@ -75,7 +44,7 @@ func independentSeries(reqs []pmetric.Metrics, keep func(process string) bool) (
 }
 
 func TestSummarize_CountsSeriesAsABackendDoes(t *testing.T) {
-	reqs := []pmetric.Metrics{scrape(time.Unix(100, 0), "postgres", "nginx"), scrape(time.Unix(110, 0), "postgres", "nginx", "cron")}
+	reqs := []pmetric.Metrics{hostmetrics.Scrape(time.Unix(100, 0), "postgres", "nginx"), hostmetrics.Scrape(time.Unix(110, 0), "postgres", "nginx", "cron")}
 	s := Summarize(reqs)
 	series, points := independentSeries(reqs, func(string) bool { return true })
 	if s.Series != series || s.Datapoints != points || series != 12 || points != 20 {
@@ -84,11 +53,11 @@ func TestSummarize_CountsSeriesAsABackendDoes(t *testing.T) {
 	if fmt.Sprint(s.Processes) != "[cron nginx postgres]" || s.Metrics["process.cpu.time"] != 6 || s.Bytes <= 0 || s.Span(10*time.Second) != 20*time.Second {
 		t.Fatalf("summary %+v", s)
 	}
-	out := Summarize([]pmetric.Metrics{scrape(time.Unix(100, 0), "postgres")})
-	r := Compare(s, out, 20, []string{"postgres", "nginx", "mysqld"}, experiment.Prices{SeriesMonth: 0.73})
-	if fmt.Sprint(r.Dropped.Processes) != "[cron nginx]" || fmt.Sprint(r.Dropped.Critical) != "[nginx]" || r.Dropped.Series != 8 ||
-		*r.Measured.CriticalCoverage != 1 || *r.Predicted.CriticalCoverage != 0.5 || r.Change["series"] != -8.0/12 ||
-		r.Measured.CostPerHour != 12*0.73/experiment.HoursPerMonth || r.Predicted.DatapointsPerSecond != 4.0/20 {
+	out := Summarize([]pmetric.Metrics{hostmetrics.Scrape(time.Unix(100, 0), "postgres", "cron")})
+	r := Compare(s, out, 20, []string{"postgres", "nginx", "mysqld"}, experiment.Prices{SeriesMonth: 0.73}) // unsorted on purpose
+	if fmt.Sprint(r.Dropped.Processes) != "[nginx]" || fmt.Sprint(r.Dropped.Critical) != "[nginx]" || r.Dropped.Series != 4 ||
+		*r.Measured.CriticalCoverage != 1 || *r.Predicted.CriticalCoverage != 0.5 || r.Change["series"] != -4.0/12 ||
+		r.Measured.CostPerHour != 12*0.73/experiment.HoursPerMonth || r.Predicted.DatapointsPerSecond != 8.0/20 {
 		t.Fatalf("compare: %+v", r)
 	}
 }
@@ -105,7 +74,7 @@ func TestRun_ThePredictedOutputIsWhatTheRealCollectorMakes(t *testing.T) {
 		procs = append(procs, "worker-"+strconv.Itoa(i))
 	}
 	for s := range 5 {
-		md := scrape(time.Unix(int64(1000+10*s), 0), procs...)
+		md := hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...)
 		input = append(input, md)
 		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 		if err != nil {
@@ -162,7 +131,7 @@ func BenchmarkPreview_1MDatapoints(b *testing.B) {
 	}
 	bodies := make([][]byte, 500)
 	for s := range bodies {
-		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(scrape(time.Unix(int64(1000+10*s), 0), procs...))
+		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...))
 		if err != nil {
 			b.Fatal(err)
 		}

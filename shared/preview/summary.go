@@ -24,7 +24,9 @@ type Summary struct {
 	Bytes      int64          `json:"bytes"`      // the requests' protobuf size
 	Processes  []string       `json:"processes"`  // process.executable.name values, sorted
 	Metrics    map[string]int `json:"metrics"`    // series per metric name
-	Attributes []string       `json:"attributes"` // resource and datapoint attribute keys, sorted
+	// ProcessSeries are the series of each process (process.executable.name): what it costs.
+	ProcessSeries map[string]int `json:"process_series"`
+	Attributes    []string       `json:"attributes"` // resource and datapoint attribute keys, sorted
 	// First and Last are the earliest and latest datapoint times (zero when there are none).
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
@@ -36,7 +38,7 @@ const processAttribute = "process.executable.name"
 // Summarize counts what reqs hold. A series is a resource's attributes, a metric's name and a
 // datapoint's attributes, in any order — how a metrics backend counts active series.
 func Summarize(reqs []pmetric.Metrics) Summary {
-	s := Summary{Metrics: map[string]int{}}
+	s := Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}}
 	series := map[string]struct{}{}
 	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
 	var key strings.Builder
@@ -46,8 +48,10 @@ func Summarize(reqs []pmetric.Metrics) Summary {
 		rms := md.ResourceMetrics()
 		for i := range rms.Len() {
 			res := rms.At(i).Resource().Attributes()
+			proc := ""
 			if v, ok := res.Get(processAttribute); ok {
-				procs[v.AsString()] = struct{}{}
+				proc = v.AsString()
+				procs[proc] = struct{}{}
 			}
 			resKey := canonical(res, attrs)
 			sms := rms.At(i).ScopeMetrics()
@@ -72,6 +76,9 @@ func Summarize(reqs []pmetric.Metrics) Summary {
 						if _, seen := series[key.String()]; !seen {
 							series[key.String()] = struct{}{}
 							s.Metrics[m.Name()]++
+							if proc != "" {
+								s.ProcessSeries[proc]++
+							}
 						}
 					})
 				}
@@ -214,7 +221,7 @@ func rates(s Summary, seconds float64, had, kept []string, prices experiment.Pri
 	return r
 }
 
-// matching are the patterns (RE2, matched whole) that some process matches.
+// matching are the patterns (RE2, matched whole) that some process matches, sorted.
 func matching(patterns, processes []string) []string {
 	var out []string
 	for _, p := range patterns {
@@ -226,6 +233,7 @@ func matching(patterns, processes []string) []string {
 			out = append(out, p)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -1,0 +1,176 @@
+// Package recommend proposes cheaper pipelines for what a baseline really sends: candidates drawn
+// from a capture's cardinality (which processes and metrics cost the most), each previewed on the
+// capture with the real collector, kept only when it loses no critical process and no series a
+// team's dashboards or alerts use, ranked by predicted cost, and explained in a sentence with its
+// numbers. The experiment that confirms a recommendation is one command away.
+package recommend
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/phoenixotel/phoenix/shared/pipeline"
+	"github.com/phoenixotel/phoenix/shared/preview"
+	"github.com/phoenixotel/phoenix/shared/store"
+)
+
+// Candidate is a pipeline worth previewing.
+type Candidate struct {
+	Name   string               `json:"name"`   // short, e.g. "top 10 processes by CPU"
+	What   string               `json:"what"`   // what it does, in words
+	Choice store.PipelineChoice `json:"choice"` // the pipeline, as an experiment takes it
+}
+
+// Candidates proposes pipelines for a capture summarized as in: the top-k template at a few sizes
+// when the host runs more processes than that, the owner aggregation, the critical-only template
+// when critical processes are named, and dropping each of the two metrics with the most series.
+// Every candidate scrapes at the baseline's interval, so a comparison is fair.
+func Candidates(in preview.Summary, critical []string, interval string) []Candidate {
+	params := func(kv ...string) map[string]any {
+		m := map[string]any{"collection_interval": interval}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	var out []Candidate
+	for _, k := range []int{5, 10, 20} {
+		if len(in.Processes) > k+len(critical) {
+			n := strconv.Itoa(k)
+			out = append(out, Candidate{Name: "top " + n + " processes by CPU",
+				What:   "keeps the " + n + " busiest processes of each scrape, and every critical process",
+				Choice: store.PipelineChoice{Template: "process-topk", Parameters: params("k", n, "by", "cpu")}})
+		}
+	}
+	if len(in.Processes) > 10+len(critical) {
+		out = append(out, Candidate{Name: "top 10 processes by memory", What: "keeps the 10 largest processes of each scrape, and every critical process",
+			Choice: store.PipelineChoice{Template: "process-topk", Parameters: params("k", "10", "by", "memory")}})
+	}
+	out = append(out, Candidate{Name: "other processes summed per owner",
+		What:   "keeps critical processes one by one and sums every other process into one set of series per owner",
+		Choice: store.PipelineChoice{Template: "process-aggregated", Parameters: params()}})
+	if len(critical) > 0 {
+		out = append(out, Candidate{Name: "critical processes only", What: "keeps only the critical processes, with CPU time and memory usage",
+			Choice: store.PipelineChoice{Template: "process-minimal", Parameters: params()}})
+	}
+	metrics := make([]string, 0, len(in.Metrics))
+	for m := range in.Metrics {
+		metrics = append(metrics, m)
+	}
+	slices.SortFunc(metrics, func(a, b string) int { return cmp.Or(cmp.Compare(in.Metrics[b], in.Metrics[a]), strings.Compare(a, b)) })
+	for _, m := range metrics[:min(2, len(metrics))] {
+		share := 100 * float64(in.Metrics[m]) / float64(max(1, in.Series))
+		out = append(out, Candidate{Name: "without " + m, What: fmt.Sprintf("drops %s (%.0f%% of the series)", m, share),
+			Choice: store.PipelineChoice{Template: pipeline.CustomTemplate, Parameters: params(), Custom: &pipeline.Custom{Processors: []pipeline.Processor{{
+				Name: "filter/drop-" + strings.ReplaceAll(m, ".", "-"), Config: map[string]any{"error_mode": "ignore",
+					"metrics": map[string]any{"metric": []any{"metric.name == " + strconv.Quote(m)}}}}}}}})
+	}
+	return out
+}
+
+// Recommendation is a candidate with its preview, kept because it loses nothing it must keep.
+type Recommendation struct {
+	Rank int `json:"rank"` // 1 saves the most
+	Candidate
+	Preview     preview.Result `json:"preview"`
+	Explanation string         `json:"explanation"` // one sentence with its numbers
+}
+
+// Rejection is a candidate left out, and why.
+type Rejection struct {
+	Candidate
+	Reason string `json:"reason"`
+}
+
+// Previewer previews a pipeline on the capture being recommended for.
+type Previewer func(ctx context.Context, choice store.PipelineChoice) (preview.Result, error)
+
+// Rank previews every candidate and keeps those that lose no critical process, no series of a
+// used metric (usage) and save something, cheapest first.
+func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usage Usage) ([]Recommendation, []Rejection, error) {
+	var recs []Recommendation
+	var rejected []Rejection
+	for _, c := range candidates {
+		r, err := previewOf(ctx, c.Choice)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preview %s: %w", c.Name, err)
+		}
+		if why := reject(r, usage); why != "" {
+			rejected = append(rejected, Rejection{Candidate: c, Reason: why})
+			continue
+		}
+		recs = append(recs, Recommendation{Candidate: c, Preview: r, Explanation: explain(c, r)})
+	}
+	slices.SortStableFunc(recs, func(a, b Recommendation) int {
+		return cmp.Or(cmp.Compare(a.Preview.Predicted.CostPerHour, b.Preview.Predicted.CostPerHour),
+			cmp.Compare(a.Preview.Predicted.Series, b.Preview.Predicted.Series))
+	})
+	for i := range recs {
+		recs[i].Rank = i + 1
+	}
+	return recs, rejected, nil
+}
+
+// reject says why a previewed candidate may not be recommended, or "".
+func reject(r preview.Result, usage Usage) string {
+	if len(r.Dropped.Critical) > 0 {
+		return "loses the critical processes " + strings.Join(r.Dropped.Critical, ", ")
+	}
+	var lost []string
+	for _, m := range r.Dropped.Metrics {
+		if usage.Uses(m) {
+			lost = append(lost, m)
+		}
+	}
+	for m := range r.Dropped.Reduced {
+		if usage.Uses(m) {
+			lost = append(lost, m)
+		}
+	}
+	if len(lost) > 0 {
+		slices.Sort(lost)
+		return "loses series of " + strings.Join(lost, ", ") + ", which your dashboards or rules use"
+	}
+	if r.Predicted.CostPerHour >= r.Measured.CostPerHour && r.Predicted.Series >= r.Measured.Series {
+		return "saves nothing on this capture"
+	}
+	return ""
+}
+
+// explain is a recommendation in one sentence with its numbers.
+func explain(c Candidate, r preview.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d → %d series (%+.1f%%), %.3g → %.3g datapoints/s, $%.2f → $%.2f a month",
+		upper(c.What), r.Measured.Series, r.Predicted.Series, 100*r.Change["series"],
+		r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond, r.Measured.CostPerMonth, r.Predicted.CostPerMonth)
+	if n := len(r.Dropped.Processes); n > 0 {
+		fmt.Fprintf(&b, "; drops %d processes (%s)", n, head(r.Dropped.Processes, 3))
+	}
+	if n := len(r.Dropped.Metrics); n > 0 {
+		fmt.Fprintf(&b, "; drops the metrics %s", head(r.Dropped.Metrics, 3))
+	}
+	if r.Predicted.CriticalCoverage != nil && !strings.Contains(c.What, "critical") {
+		b.WriteString("; every critical process kept")
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// head is the first n items, and how many more.
+func head(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
