@@ -107,6 +107,18 @@ func experimentCmd() *cobra.Command {
 			if len(critical) > 0 {
 				n.Spec = specJSON(experiment.Spec{CriticalProcesses: critical})
 			}
+			if n.FromRecommendation != "" {
+				// What is not given explicitly comes from the recommendation, not from the defaults.
+				if !cmd.Flags().Changed("candidate") && saved[1] == "" {
+					n.Candidate = store.PipelineChoice{}
+				}
+				if !cmd.Flags().Changed("baseline") && saved[0] == "" {
+					n.Baseline = store.PipelineChoice{}
+				}
+				if !cmd.Flags().Changed("duration") {
+					n.DurationSeconds = 0
+				}
+			}
 			var e store.Experiment
 			if err := c.call(cmd.Context(), http.MethodPost, "/v1/experiments", n, &e); err != nil {
 				return err
@@ -125,6 +137,7 @@ func experimentCmd() *cobra.Command {
 	f.StringVar(&saved[1], "candidate-pipeline", "", "your own pipeline as the candidate, NAME or NAME@VERSION, instead of --candidate")
 	f.StringSliceVar(&critical, "critical", nil, "critical process names (RE2, matched whole), comma-separated")
 	f.DurationVar(&duration, "duration", 5*time.Minute, "how long both variants run side by side (at least 1m)")
+	f.StringVar(&n.FromRecommendation, "from-recommendation", "", "start the experiment that confirms a recommendation (phoenix recommend): its pipeline as the candidate, against the captured baseline")
 	f.BoolVar(&n.AA, "aa", false, "an A/A run: the baseline's pipeline on both sides; its report says whether the false-alarm rate holds on this platform")
 
 	var state string

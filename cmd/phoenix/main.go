@@ -31,6 +31,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), captureCmd(), analyzeCmd(), simulateCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd(), testCmd(), validateCmd())
+	cmd.AddCommand(migrateCmd(), tenantCmd(), userCmd(), devCmd(), pipelineCmd(), captureCmd(), recommendCmd(), analyzeCmd(), simulateCmd(), loadsimCmd(), loginCmd(), experimentCmd(), demoCmd(), testCmd(), validateCmd())
 	return cmd
 }

@@ -211,6 +211,8 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /v1/captures/{id}", a.require("pipeline", "read", a.getCapture))
 	mux.Handle("DELETE /v1/captures/{id}", a.require("pipeline", "write", a.deleteCapture))
 	mux.Handle("POST /v1/captures/{id}/preview", a.require("pipeline", "read", a.previewCapture))
+	mux.Handle("POST /v1/captures/{id}/recommendations", a.require("pipeline", "write", a.recommendCapture))
+	mux.Handle("GET /v1/recommendations/{id}", a.require("pipeline", "read", a.getRecommendation))
 	mux.Handle("GET /v1/metrics", a.authenticated(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"items": experiment.Catalog()})
 	}))

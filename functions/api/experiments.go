@@ -125,9 +125,15 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 		saved [2]*uuid.UUID // the saved pipeline versions the variants run
 		errs  []problem.FieldError
 	)
-	if err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) error {
+	var recommended *uuid.UUID
+	if err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
 		saved, errs = resolvePipelines(r.Context(), tx, &req)
-		return nil
+		if req.FromRecommendation != "" {
+			var more []problem.FieldError
+			recommended, more, err = fromRecommendation(r.Context(), tx, &req)
+			errs = append(errs, more...)
+		}
+		return err
 	}); err != nil {
 		storeError(w, r, err, "pipeline")
 		return
@@ -143,7 +149,7 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 			Name: strings.TrimSpace(req.Name), Description: req.Description,
 			Baseline: req.Baseline, Candidate: req.Candidate, Spec: spec,
 			DurationSeconds: req.DurationSeconds, CreatedBy: p.Subject,
-			BaselinePipeline: saved[0], CandidatePipeline: saved[1],
+			BaselinePipeline: saved[0], CandidatePipeline: saved[1], Recommendation: recommended,
 		})
 		return err
 	})
@@ -306,4 +312,54 @@ func experimentItems[T any](a *API, read func(tx *store.Tx, ctx context.Context,
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	}
+}
+
+// fromRecommendation fills what req leaves out from the recommendation it names: its pipeline as
+// the candidate (checked when it was previewed), and the captured experiment's baseline, critical
+// processes and targets, planned duration, and a name saying what is confirmed.
+func fromRecommendation(ctx context.Context, tx *store.Tx, req *apiclient.NewExperiment) (*uuid.UUID, []problem.FieldError, error) {
+	bad := func(msg string) (*uuid.UUID, []problem.FieldError, error) {
+		return nil, []problem.FieldError{{Field: "from_recommendation", Message: msg}}, nil
+	}
+	id, err := uuid.Parse(req.FromRecommendation)
+	if err != nil {
+		return bad("a recommendation id (a UUID)")
+	}
+	rec, err := tx.Recommendation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return bad("your tenant has no such recommendation")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := tx.Experiment(ctx, rec.ExperimentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.Candidate.Template == "" && req.Candidate.Pipeline == "" {
+		req.Candidate = rec.Choice
+	}
+	if req.Baseline.Template == "" && req.Baseline.Pipeline == "" {
+		req.Baseline = src.Baseline
+	}
+	if len(req.Spec) == 0 {
+		if req.Spec, err = json.Marshal(experiment.Spec{CriticalProcesses: src.Spec.CriticalProcesses, Targets: src.Spec.Targets}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if req.DurationSeconds == 0 {
+		req.DurationSeconds = src.PlannedDurationSeconds
+	}
+	if req.Name == "" {
+		req.Name = truncateName("confirm: " + rec.Name)
+	}
+	return &rec.ID, nil, nil
+}
+
+// truncateName keeps a generated name within the 100 characters a name may have.
+func truncateName(s string) string {
+	if r := []rune(s); len(r) > 100 {
+		return string(r[:99]) + "…"
+	}
+	return s
 }

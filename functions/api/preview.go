@@ -1,20 +1,127 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/distribution"
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/preview"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
+
+// replayer previews pipelines on one capture of an experiment's baseline.
+type replayer struct {
+	bin     *distribution.Binary
+	prices  experiment.Prices
+	exp     store.Experiment // whose baseline was captured: its critical processes, its scrape interval
+	capture store.Capture
+	bodies  [][]byte        // the capture's requests, in order
+	in      preview.Summary // what they hold
+	seconds float64         // the span they cover
+}
+
+// errEmptyCapture says a capture holds nothing to replay yet.
+var errEmptyCapture = errors.New("empty capture")
+
+// replayerFor reads capture id and its experiment in the caller's tenant; resolve may resolve
+// saved pipelines in the same transaction.
+func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.Tx)) (replayer, error) {
+	rp := replayer{bin: a.o.Collector, prices: a.o.Prices}
+	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
+		if rp.capture, err = tx.Capture(r.Context(), id); err != nil {
+			return err
+		}
+		if rp.exp, err = tx.Experiment(r.Context(), rp.capture.ExperimentID); err != nil {
+			return err
+		}
+		if resolve != nil {
+			resolve(tx)
+		}
+		return tx.CaptureChunks(r.Context(), id, func(body []byte) error {
+			rp.bodies = append(rp.bodies, body)
+			return nil
+		})
+	})
+	if err != nil {
+		return rp, err
+	}
+	if len(rp.bodies) == 0 {
+		return rp, errEmptyCapture
+	}
+	input := make([]pmetric.Metrics, 0, len(rp.bodies))
+	var u pmetric.ProtoUnmarshaler
+	for _, b := range rp.bodies {
+		md, err := u.UnmarshalMetrics(b)
+		if err != nil {
+			return rp, fmt.Errorf("capture %s does not decode: %w", id, err)
+		}
+		input = append(input, md)
+	}
+	rp.in = preview.Summarize(input)
+	rp.seconds = rp.in.Span(pipeline.ScrapeInterval(rp.exp.Baseline.Template, rp.exp.Baseline.Parameters)).Seconds()
+	return rp, nil
+}
+
+// replayerError answers an error of replayerFor.
+func replayerError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errEmptyCapture) {
+		problem.Write(w, http.StatusConflict, "the capture holds no data yet: is the experiment's baseline delivering? (GET /v1/captures/{id})")
+		return
+	}
+	storeError(w, r, err, "capture")
+}
+
+// output replays the capture through choice, rendered as the generator would for the experiment.
+func (rp replayer) output(ctx context.Context, choice store.PipelineChoice) (preview.Summary, error) {
+	critical := rp.exp.Spec.CriticalProcesses
+	cfg, err := pipeline.Render(pipeline.Request{Template: choice.Template, Params: pipeline.ParamsFor(choice.Template, choice.Parameters, critical),
+		Custom: choice.Custom, ExperimentID: rp.exp.ID, Variant: "candidate", Target: pipeline.Local,
+		Output: pipeline.Output{Endpoint: "http://127.0.0.1", Headers: pipeline.IngestHeaders()}})
+	if err != nil {
+		return preview.Summary{}, err
+	}
+	out, err := preview.Run(ctx, rp.bin, cfg, rp.bodies)
+	if err != nil {
+		return preview.Summary{}, err
+	}
+	return preview.Summarize(out), nil
+}
+
+// result previews choice against the capture.
+func (rp replayer) result(ctx context.Context, choice store.PipelineChoice) (preview.Result, error) {
+	out, err := rp.output(ctx, choice)
+	if err != nil {
+		return preview.Result{}, err
+	}
+	return preview.Compare(rp.in, out, rp.seconds, rp.exp.Spec.CriticalProcesses, rp.prices), nil
+}
+
+// previewError answers an error of a replay: the pipeline's fault (400) or the platform's (503).
+func previewError(w http.ResponseWriter, r *http.Request, field string, err error) {
+	var pe *pipeline.ParamError
+	var refused *distribution.Refusal
+	switch {
+	case errors.As(err, &pe):
+		fes := make([]problem.FieldError, 0, len(pe.Problems))
+		for _, m := range pe.Problems {
+			fes = append(fes, problem.FieldError{Field: field, Message: m})
+		}
+		problem.Write(w, http.StatusBadRequest, "the pipeline is invalid; see errors", fes...)
+	case errors.As(err, &refused):
+		problem.Write(w, http.StatusBadRequest, "the collector refused the pipeline: "+refused.Message)
+	default:
+		checkUnavailable(w, r, err)
+	}
+}
 
 // previewResponse is what POST /v1/captures/{id}/preview answers.
 type previewResponse struct {
@@ -36,109 +143,38 @@ func (a *API) previewCapture(w http.ResponseWriter, r *http.Request) {
 	if !problem.DecodeJSON(w, r, &req) {
 		return
 	}
-	var (
-		c        store.Capture
-		exp      store.Experiment
-		bodies   [][]byte
-		errs     []problem.FieldError
-		captured int64
-	)
-	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
-		if c, err = tx.Capture(r.Context(), id); err != nil {
-			return err
-		}
-		if exp, err = tx.Experiment(r.Context(), c.ExperimentID); err != nil {
-			return err
-		}
+	var errs []problem.FieldError
+	rp, err := a.replayerFor(r, id, func(tx *store.Tx) {
 		_, errs = resolveChoice(r.Context(), tx, "pipeline", &req.Pipeline)
 		if req.Against != nil {
 			_, more := resolveChoice(r.Context(), tx, "against", req.Against)
 			errs = append(errs, more...)
 		}
-		return tx.CaptureChunks(r.Context(), id, func(body []byte) error {
-			bodies = append(bodies, body)
-			captured += int64(len(body))
-			return nil
-		})
 	})
-	if err != nil {
-		storeError(w, r, err, "capture")
-		return
-	}
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the preview is invalid; see errors", errs...)
 		return
 	}
-	if len(bodies) == 0 {
-		problem.Write(w, http.StatusConflict, "the capture holds no data yet: is the experiment's baseline delivering? (GET /v1/captures/{id})")
-		return
-	}
-	input, err := decodeAll(bodies)
 	if err != nil {
-		logFrom(r).Error("a stored capture does not decode", "capture", id, "err", err)
-		problem.Write(w, http.StatusInternalServerError, "the capture's data cannot be read")
+		replayerError(w, r, err)
 		return
 	}
-	in := preview.Summarize(input)
-	seconds := in.Span(pipeline.ScrapeInterval(exp.Baseline.Template, exp.Baseline.Parameters)).Seconds()
-	critical := exp.Spec.CriticalProcesses
-	run := func(field string, choice store.PipelineChoice) (preview.Summary, bool) {
-		cfg, err := pipeline.Render(pipeline.Request{Template: choice.Template, Params: pipeline.ParamsFor(choice.Template, choice.Parameters, critical),
-			Custom: choice.Custom, ExperimentID: exp.ID, Variant: "candidate", Target: pipeline.Local,
-			Output: pipeline.Output{Endpoint: "http://127.0.0.1", Headers: pipeline.IngestHeaders()}})
-		var pe *pipeline.ParamError
-		if errors.As(err, &pe) {
-			fes := make([]problem.FieldError, 0, len(pe.Problems))
-			for _, m := range pe.Problems {
-				fes = append(fes, problem.FieldError{Field: field, Message: m})
-			}
-			problem.Write(w, http.StatusBadRequest, "the pipeline is invalid; see errors", fes...)
-			return preview.Summary{}, false
-		}
-		var out []pmetric.Metrics
-		if err == nil {
-			out, err = preview.Run(r.Context(), a.o.Collector, cfg, bodies)
-		}
-		var refused *distribution.Refusal
-		switch {
-		case errors.As(err, &refused):
-			problem.Write(w, http.StatusBadRequest, "the collector refused the pipeline: "+refused.Message)
-			return preview.Summary{}, false
-		case err != nil:
-			checkUnavailable(w, r, err)
-			return preview.Summary{}, false
-		}
-		return preview.Summarize(out), true
-	}
-	start := time.Now()
-	out, ok := run("pipeline", req.Pipeline)
-	if !ok {
+	out, err := rp.output(r.Context(), req.Pipeline)
+	if err != nil {
+		previewError(w, r, "pipeline", err)
 		return
 	}
-	resp := previewResponse{Capture: id, Pipeline: preview.Compare(in, out, seconds, critical, a.o.Prices)}
+	critical := rp.exp.Spec.CriticalProcesses
+	resp := previewResponse{Capture: id, Pipeline: preview.Compare(rp.in, out, rp.seconds, critical, a.o.Prices)}
 	if req.Against != nil {
-		other, ok := run("against", *req.Against)
-		if !ok {
+		other, err := rp.output(r.Context(), *req.Against)
+		if err != nil {
+			previewError(w, r, "against", err)
 			return
 		}
-		against := preview.Compare(in, other, seconds, critical, a.o.Prices)
-		versus := preview.Compare(other, out, seconds, critical, a.o.Prices)
+		against := preview.Compare(rp.in, other, rp.seconds, critical, a.o.Prices)
+		versus := preview.Compare(other, out, rp.seconds, critical, a.o.Prices)
 		resp.Against, resp.Versus = &against, &versus
 	}
-	logFrom(r).Info("preview", "capture", id, "bytes", captured, "datapoints", in.Datapoints, "took_ms", time.Since(start).Milliseconds())
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// decodeAll reads stored capture chunks back into metrics.
-func decodeAll(bodies [][]byte) ([]pmetric.Metrics, error) {
-	out := make([]pmetric.Metrics, 0, len(bodies))
-	var u pmetric.ProtoUnmarshaler
-	for _, b := range bodies {
-		md, err := u.UnmarshalMetrics(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, md)
-	}
-	return out, nil
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/phoenixotel/phoenix/shared/store"
 )
 
-// captureOf opens a capture of exp holding scrapes of procs every 10 s.
-func (f *fixture) captureOf(t *testing.T, tenant, exp uuid.UUID, scrapes int, procs ...string) uuid.UUID {
+// captureOf opens a capture of exp holding one request per scrape.
+func (f *fixture) captureOf(t *testing.T, tenant, exp uuid.UUID, scrapes []pmetric.Metrics) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
 	err := f.st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
@@ -26,17 +26,7 @@ func (f *fixture) captureOf(t *testing.T, tenant, exp uuid.UUID, scrapes int, pr
 			return err
 		}
 		id = c.ID
-		for s := range scrapes {
-			md := pmetric.NewMetrics()
-			for _, p := range procs {
-				rm := md.ResourceMetrics().AppendEmpty()
-				rm.Resource().Attributes().PutStr("process.executable.name", p)
-				g := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-				g.SetName("process.memory.usage")
-				dp := g.SetEmptyGauge().DataPoints().AppendEmpty()
-				dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Unix(int64(1000+10*s), 0)))
-				dp.SetIntValue(1 << 20)
-			}
+		for _, md := range scrapes {
 			body, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 			if err != nil {
 				return err
@@ -53,12 +43,31 @@ func (f *fixture) captureOf(t *testing.T, tenant, exp uuid.UUID, scrapes int, pr
 	return id
 }
 
+// memoryScrapes are n scrapes 10 s apart of procs' memory usage alone.
+func memoryScrapes(n int, procs ...string) []pmetric.Metrics {
+	var out []pmetric.Metrics
+	for s := range n {
+		md := pmetric.NewMetrics()
+		for _, p := range procs {
+			rm := md.ResourceMetrics().AppendEmpty()
+			rm.Resource().Attributes().PutStr("process.executable.name", p)
+			g := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+			g.SetName("process.memory.usage")
+			dp := g.SetEmptyGauge().DataPoints().AppendEmpty()
+			dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Unix(int64(1000+10*s), 0)))
+			dp.SetIntValue(1 << 20)
+		}
+		out = append(out, md)
+	}
+	return out
+}
+
 func TestPreview_ACaptureThroughYourPipelineAndAnother(t *testing.T) {
 	t.Parallel()
 	f := setupAPI(t, false, withCollector(t))
 	op, viewer := f.token(t, f.acme, "operator"), f.token(t, f.acme, "viewer")
 	exp := f.runningExperiment(t, f.acme)
-	capture := f.captureOf(t, f.acme, exp, 6, "postgres", "nginx", "worker")
+	capture := f.captureOf(t, f.acme, exp, memoryScrapes(6, "postgres", "nginx", "worker"))
 	if r := f.do(t, "POST", "/v1/pipelines", op, jsonBody(map[string]any{"name": "no-workers", "definition": map[string]any{"processors": []any{
 		map[string]any{"name": "filter/workers", "config": map[string]any{"error_mode": "ignore", "metrics": map[string]any{
 			"resource": []any{`resource.attributes["process.executable.name"] == "worker"`}}}}}}})); r.code != http.StatusCreated {
@@ -91,7 +100,7 @@ func TestPreview_ACaptureThroughYourPipelineAndAnother(t *testing.T) {
 		"another tenant's capture": {f.token(t, f.other, "admin"), path, `{"pipeline":{"template":"process-baseline"}}`, http.StatusNotFound},
 		"an unknown pipeline":      {viewer, path, `{"pipeline":{"pipeline":"nope"}}`, http.StatusBadRequest},
 		"a bad parameter":          {viewer, path, `{"pipeline":{"template":"process-topk","parameters":{"k":0}}}`, http.StatusBadRequest},
-		"an empty capture":         {viewer, "/v1/captures/" + f.captureOf(t, f.acme, exp, 0).String() + "/preview", `{"pipeline":{"template":"process-baseline"}}`, http.StatusConflict},
+		"an empty capture":         {viewer, "/v1/captures/" + f.captureOf(t, f.acme, exp, nil).String() + "/preview", `{"pipeline":{"template":"process-baseline"}}`, http.StatusConflict},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if r := f.do(t, "POST", tt.path, tt.token, strings.NewReader(tt.body)); r.code != tt.code {

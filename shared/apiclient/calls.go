@@ -57,6 +57,14 @@ type Preview struct {
 	Against  *store.PipelineChoice `json:"against,omitempty"`
 }
 
+// Recommend is the body of POST /v1/captures/{id}/recommendations: optionally the team's usage —
+// Prometheus rule files (YAML) and Grafana dashboards (JSON), as text — so that nothing they
+// query is dropped.
+type Recommend struct {
+	Rules      []string `json:"rules,omitempty"`
+	Dashboards []string `json:"dashboards,omitempty"`
+}
+
 // NewExperiment is the body of POST /v1/experiments.
 type NewExperiment struct {
 	Name            string               `json:"name"`
@@ -68,6 +76,10 @@ type NewExperiment struct {
 	// AA runs the baseline's pipeline as the candidate too: an A/A run, whose report says whether
 	// the platform's false-alarm rate holds.
 	AA bool `json:"aa,omitempty"`
+	// FromRecommendation starts the experiment that confirms a recommendation: its pipeline as
+	// the candidate, and — where left out — the captured experiment's baseline, critical
+	// processes and planned duration, and a name saying what it confirms.
+	FromRecommendation string `json:"from_recommendation,omitempty"`
 }
 
 // ExperimentPage is one page of GET /v1/experiments; Next is the cursor of the following page.

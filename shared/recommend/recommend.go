@@ -117,6 +117,9 @@ func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usag
 
 // reject says why a previewed candidate may not be recommended, or "".
 func reject(r preview.Result, usage Usage) string {
+	if r.Predicted.Series == 0 {
+		return "keeps nothing"
+	}
 	if len(r.Dropped.Critical) > 0 {
 		return "loses the critical processes " + strings.Join(r.Dropped.Critical, ", ")
 	}
@@ -150,7 +153,7 @@ func explain(c Candidate, r preview.Result) string {
 	if n := len(r.Dropped.Processes); n > 0 {
 		fmt.Fprintf(&b, "; drops %d processes (%s)", n, head(r.Dropped.Processes, 3))
 	}
-	if n := len(r.Dropped.Metrics); n > 0 {
+	if n := len(r.Dropped.Metrics); n > 0 && !strings.HasPrefix(c.What, "drops ") {
 		fmt.Fprintf(&b, "; drops the metrics %s", head(r.Dropped.Metrics, 3))
 	}
 	if r.Predicted.CriticalCoverage != nil && !strings.Contains(c.What, "critical") {

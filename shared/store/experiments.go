@@ -38,6 +38,8 @@ type NewExperiment struct {
 	// BaselinePipeline and CandidatePipeline are the saved pipeline versions the variants run,
 	// when they run one.
 	BaselinePipeline, CandidatePipeline *uuid.UUID
+	// Recommendation is the recommendation the experiment confirms, when it was started from one.
+	Recommendation *uuid.UUID
 }
 
 // Experiment is an experiment as stored.
@@ -61,6 +63,8 @@ type Experiment struct {
 	StateChangedAt         time.Time  `json:"state_changed_at"`
 	RunStartedAt           *time.Time `json:"run_started_at,omitempty"`
 	CreatedAt              time.Time  `json:"created_at"`
+	// RecommendationID is the recommendation the experiment confirms, when it was started from one.
+	RecommendationID *uuid.UUID `json:"recommendation_id,omitempty"`
 }
 
 // Schedule is what the clock needs to know of e.
@@ -71,13 +75,13 @@ func (e Experiment) Schedule() experiment.Schedule {
 
 const experimentColumns = `id, tenant_id, name, description, state, baseline, candidate, spec,
 	duration_seconds, coalesce(planned_duration_seconds, duration_seconds), created_by, verdict, failure_reason, version,
-	state_changed_at, run_started_at, created_at`
+	state_changed_at, run_started_at, created_at, recommendation_id`
 
 func scanExperiment(row pgx.Row) (Experiment, error) {
 	var e Experiment
 	err := row.Scan(&e.ID, &e.TenantID, &e.Name, &e.Description, &e.State, &e.Baseline, &e.Candidate,
 		&e.Spec, &e.DurationSeconds, &e.PlannedDurationSeconds, &e.CreatedBy, &e.Verdict, &e.FailureReason, &e.Version,
-		&e.StateChangedAt, &e.RunStartedAt, &e.CreatedAt)
+		&e.StateChangedAt, &e.RunStartedAt, &e.CreatedAt, &e.RecommendationID)
 	return e, err
 }
 
@@ -85,10 +89,10 @@ func scanExperiment(row pgx.Row) (Experiment, error) {
 func (tx *Tx) CreateExperiment(ctx context.Context, n NewExperiment) (Experiment, error) {
 	e, err := scanExperiment(tx.QueryRow(ctx, `INSERT INTO experiments
 		(tenant_id, name, description, baseline, candidate, spec, duration_seconds, planned_duration_seconds, created_by,
-		 baseline_pipeline_id, candidate_pipeline_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) RETURNING `+experimentColumns,
+		 baseline_pipeline_id, candidate_pipeline_id, recommendation_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11) RETURNING `+experimentColumns,
 		tx.tenant, n.Name, n.Description, n.Baseline, n.Candidate, n.Spec, n.DurationSeconds, n.CreatedBy,
-		n.BaselinePipeline, n.CandidatePipeline))
+		n.BaselinePipeline, n.CandidatePipeline, n.Recommendation))
 	if err != nil {
 		return Experiment{}, fmt.Errorf("create experiment %q: %w", n.Name, err)
 	}

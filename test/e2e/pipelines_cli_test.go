@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,27 @@ func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 		t.Fatalf("pipeline preview: %v\n%s%s", err, out, errOut)
 	}
 	t.Logf("phoenix pipeline preview:\n%s", out)
+
+	// Recommendations for the capture, with a dashboard that queries thread counts; then one command
+	// starts the experiment that confirms the first.
+	dash := filepath.Join(t.TempDir(), "dashboard.json")
+	if err := os.WriteFile(dash, []byte(`{"panels":[{"targets":[{"expr":"max by (process_executable_name) (process_threads)"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = c.run(t, "", "recommend", "--capture", capture, "--dashboard", dash)
+	m := regexp.MustCompile(`phoenix experiment create --from-recommendation ([0-9a-f-]{36})`).FindStringSubmatch(out)
+	if err != nil || m == nil || !strings.Contains(out, "1. ") || !strings.Contains(out, "your rules and dashboards query 1 metrics") {
+		t.Fatalf("recommend: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("phoenix recommend:\n%s", out)
+	out, errOut, err = c.run(t, "", "experiment", "create", "--from-recommendation", m[1])
+	if err != nil || !uuidLine.MatchString(out) {
+		t.Fatalf("experiment create --from-recommendation: %v %s %s", err, out, errOut)
+	}
+	if got, _, err := c.run(t, "", "experiment", "get", strings.TrimSpace(out)); err != nil || !strings.Contains(got, `"recommendation_id": "`+m[1]+`"`) ||
+		!strings.Contains(got, `"name": "confirm: `) {
+		t.Fatalf("the experiment from the recommendation: %v\n%s", err, got)
+	}
 	if _, errOut, err := c.run(t, "", "capture", "delete", capture); err != nil {
 		t.Fatal(err, errOut)
 	}
