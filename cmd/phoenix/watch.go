@@ -156,8 +156,12 @@ func (v *view) stream(ctx context.Context, c *client) error {
 	if err := conn.WriteJSON(wsproto.ClientFrame{Type: wsproto.Subscribe, Channel: wsproto.ExperimentChannel(v.exp.ID)}); err != nil {
 		return err
 	}
-	// Subscribed first, then what happened before (or while disconnected) from the API: nothing
+	// Subscribed first — confirmed by the gateway, since sending the request is not holding the
+	// subscription — then what happened before (or while disconnected) from the API: nothing
 	// falls between the two, and transitions are printed once by their sequence number.
+	if err := awaitSubscribed(conn, cmp.Or(v.silence, liveSilence)); err != nil {
+		return err
+	}
 	if err := v.catchUp(ctx, c); err != nil || ended(v.exp.State) {
 		return err
 	}
@@ -222,6 +226,23 @@ func (v *view) stream(ctx context.Context, c *client) error {
 			if ended(v.exp.State) {
 				return nil
 			}
+		}
+	}
+}
+
+// awaitSubscribed reads until the gateway confirms the subscription; no event comes before that.
+func awaitSubscribed(conn *websocket.Conn, within time.Duration) error {
+	_ = conn.SetReadDeadline(time.Now().Add(within))
+	for {
+		var f wsproto.ServerFrame
+		if err := conn.ReadJSON(&f); err != nil {
+			return err
+		}
+		switch f.Type {
+		case wsproto.Subscribed:
+			return nil
+		case wsproto.Error:
+			return fmt.Errorf("gateway: %s: %s", f.Code, f.Message)
 		}
 	}
 }
@@ -429,6 +450,9 @@ func printVerdict(out io.Writer, raw json.RawMessage) {
 			result = "FALSE ALARM"
 		}
 		fmt.Fprintf(out, "A/A calibration: %s — %s\n", result, c.Detail)
+	}
+	if p := rep.Prediction; p != nil {
+		fmt.Fprintf(out, "prediction against proof: %s\n", p.Detail)
 	}
 	verdict := strings.ToUpper(firstNonEmpty(string(rep.Verdict), a.Verdict))
 	if rep.Early {

@@ -161,6 +161,9 @@ func fakePlatform(t *testing.T, cancel context.CancelFunc, state func() string, 
 		if _, _, err := conn.ReadMessage(); err != nil { // the subscribe frame
 			return
 		}
+		if conn.WriteJSON(map[string]any{"type": "subscribed", "channel": "experiment:" + watchedID, "seq": 0}) != nil {
+			return
+		}
 		stream(conn)
 	})
 	srv := httptest.NewServer(mux)

@@ -27,6 +27,7 @@ import (
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/function"
 	"github.com/phoenixotel/phoenix/shared/logging"
+	"github.com/phoenixotel/phoenix/shared/preview"
 	"github.com/phoenixotel/phoenix/shared/realtime"
 	"github.com/phoenixotel/phoenix/shared/store"
 )
@@ -44,11 +45,12 @@ type Publisher interface {
 
 // Analyzer handles analysis requests and closed KPI windows.
 type Analyzer struct {
-	store     *store.Store    // KPI windows in, looks and reports out
-	publisher Publisher       // looks to the gateway; nil streams nothing
-	metrics   *metrics        // analysis durations, verdicts and outcomes
-	window    time.Duration   // length of a KPI window: the run's windows are its duration over this
-	cache     *analysis.Cache // critical values, shared by every look this replica takes
+	store     *store.Store      // KPI windows in, looks and reports out
+	publisher Publisher         // looks to the gateway; nil streams nothing
+	metrics   *metrics          // analysis durations, verdicts and outcomes
+	window    time.Duration     // length of a KPI window: the run's windows are its duration over this
+	cache     *analysis.Cache   // critical values, shared by every look this replica takes
+	prices    experiment.Prices // the cost model (PHOENIX_PRICE_PER_*), stated in prediction checks
 }
 
 // New wires the analyzer for KPI windows of the given length (PHOENIX_KPI_WINDOW).
@@ -59,6 +61,7 @@ func New(st *store.Store, pub Publisher, window time.Duration) *Analyzer {
 // Service is the analyzer as a deployable.
 func Service(res *bootstrap.Resources) (function.Service, error) {
 	a := New(res.Store, realtime.NewPublisher(res.Redis, realtime.DefaultPrefix), res.Config.KPIWindow)
+	a.prices = res.Config.Prices
 	reg := prometheus.NewRegistry()
 	if err := a.metrics.register(reg); err != nil {
 		return function.Service{}, err
@@ -200,7 +203,10 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 		if run.Coverage, err = tx.CoverageGaps(ctx, id); err != nil {
 			return err
 		}
-		run.Parity, err = tx.InputParity(ctx, id)
+		if run.Parity, err = tx.InputParity(ctx, id); err != nil {
+			return err
+		}
+		run.Prediction, err = prediction(ctx, tx, exp)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -221,7 +227,32 @@ func (a *Analyzer) read(ctx context.Context, tenant, id uuid.UUID) (store.Experi
 		}
 	}
 	run.Measured = measured
+	run.Prices = a.prices
 	return exp, run, dues, nil
+}
+
+// prediction reads the recommendation exp was started from, with the paired windows of the
+// metrics it predicted; nil when there is none (or it is gone).
+func prediction(ctx context.Context, tx *store.Tx, exp store.Experiment) (*Prediction, error) {
+	if exp.RecommendationID == nil {
+		return nil, nil
+	}
+	rec, err := tx.Recommendation(ctx, *exp.RecommendationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r preview.Result
+	if err := json.Unmarshal(rec.Preview, &r); err != nil {
+		return nil, fmt.Errorf("recommendation %s: %w", rec.ID, err)
+	}
+	series, err := tx.PairedMetrics(ctx, exp.ID, predictedMetrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Prediction{Recommendation: rec.ID, Rates: r.Predicted, Series: series}, nil
 }
 
 // criteriaMetrics names the metrics a look reads: the spec's criteria, or every default KPI.

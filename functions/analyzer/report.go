@@ -32,6 +32,9 @@ type Report struct {
 	Criteria    string       `json:"criteria"`                 // "spec": the experiment's success criteria; "defaults": every measured KPI's default
 	Unused      []string     `json:"unused_metrics,omitempty"` // measured metrics no criterion uses
 	Calibration *Calibration `json:"calibration,omitempty"`    // for an A/A run: does the platform's false-alarm rate hold?
+	// Prediction, for a run started from a recommendation: what its preview predicted against
+	// what was measured.
+	Prediction *PredictionCheck `json:"prediction,omitempty"`
 	analysis.Decision
 }
 
@@ -61,6 +64,10 @@ type Run struct {
 	// Measured names the KPIs the windows hold (for the report's unused metrics); nil: the
 	// series' metrics.
 	Measured []string
+	// Prediction is the recommendation the run confirms, if it was started from one.
+	Prediction *Prediction
+	// Prices are the cost model the ingest function prices windows with, stated in the report.
+	Prices experiment.Prices
 }
 
 // NewRun reads the design of an experiment's run: its planned and maximum windows (complete
@@ -145,6 +152,9 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 	rep.Decision = d
 	if run.AA {
 		rep.Calibration = calibrate(d)
+	}
+	if run.Prediction != nil {
+		rep.Prediction = checkPrediction(*run.Prediction, run.Prices)
 	}
 	return rep, nil
 }

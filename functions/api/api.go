@@ -74,6 +74,9 @@ type Options struct {
 	Collector *distribution.Binary
 	// Prices are the cost model previews predict with, the ingest function's (PHOENIX_PRICE_PER_*).
 	Prices experiment.Prices
+	// Window is the KPI window (PHOENIX_KPI_WINDOW): previews count series per window, as the
+	// experiments they predict do; 0 counts them over the whole capture.
+	Window time.Duration
 	Now    func() time.Time // clock; nil means time.Now
 }
 
@@ -117,7 +120,7 @@ func Service(res *bootstrap.Resources) (function.Service, error) {
 		Limits:     Limits{LoginIP: c.RateLoginIP, LoginAccount: c.RateLoginAccount, Tenant: c.RateAPITenant, Token: c.RateAPIToken},
 		RefreshTTL: c.RefreshTokenTTL, Password: password.Default(), TrustedProxies: c.TrustedProxies, Internal: c.InternalRoutes,
 		Gateway: c.GatewayURL, Collector: distribution.New(c.CollectorBinary),
-		Prices: c.Prices,
+		Prices: c.Prices, Window: c.KPIWindow,
 	})
 	reg, err := newRegistry(res.Store, res.Logger)
 	if err != nil {

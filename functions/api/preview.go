@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -27,6 +28,7 @@ type replayer struct {
 	bodies  [][]byte        // the capture's requests, in order
 	in      preview.Summary // what they hold
 	seconds float64         // the span they cover
+	window  time.Duration   // the KPI window: series are counted per window, as experiments count them
 }
 
 // errEmptyCapture says a capture holds nothing to replay yet.
@@ -35,7 +37,7 @@ var errEmptyCapture = errors.New("empty capture")
 // replayerFor reads capture id and its experiment in the caller's tenant; resolve may resolve
 // saved pipelines in the same transaction.
 func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.Tx)) (replayer, error) {
-	rp := replayer{bin: a.o.Collector, prices: a.o.Prices}
+	rp := replayer{bin: a.o.Collector, prices: a.o.Prices, window: a.o.Window}
 	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
 		if rp.capture, err = tx.Capture(r.Context(), id); err != nil {
 			return err
@@ -66,7 +68,7 @@ func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.
 		}
 		input = append(input, md)
 	}
-	rp.in = preview.Summarize(input)
+	rp.in = preview.Summarize(input, rp.window)
 	rp.seconds = rp.in.Span(pipeline.ScrapeInterval(rp.exp.Baseline.Template, rp.exp.Baseline.Parameters)).Seconds()
 	return rp, nil
 }
@@ -93,7 +95,7 @@ func (rp replayer) output(ctx context.Context, choice store.PipelineChoice) (pre
 	if err != nil {
 		return preview.Summary{}, err
 	}
-	return preview.Summarize(out), nil
+	return preview.Summarize(out, rp.window), nil
 }
 
 // result previews choice against the capture.

@@ -45,7 +45,11 @@ func independentSeries(reqs []pmetric.Metrics, keep func(process string) bool) (
 
 func TestSummarize_CountsSeriesAsABackendDoes(t *testing.T) {
 	reqs := []pmetric.Metrics{hostmetrics.Scrape(time.Unix(100, 0), "postgres", "nginx"), hostmetrics.Scrape(time.Unix(110, 0), "postgres", "nginx", "cron")}
-	s := Summarize(reqs)
+	s := Summarize(reqs, 0)
+	// Two 10 s windows: 2 processes × 4 series, then 3 × 4; the series KPI of each, on average, is 10.
+	if w := Summarize(reqs, 10*time.Second); w.SeriesPerWindow != 10 || w.Series != 12 || w.Bytes != s.Bytes {
+		t.Fatalf("per window: %+v", w)
+	}
 	series, points := independentSeries(reqs, func(string) bool { return true })
 	if s.Series != series || s.Datapoints != points || series != 12 || points != 20 {
 		t.Fatalf("summary %d series %d points; independent count %d and %d; want 12 and 20", s.Series, s.Datapoints, series, points)
@@ -53,7 +57,7 @@ func TestSummarize_CountsSeriesAsABackendDoes(t *testing.T) {
 	if fmt.Sprint(s.Processes) != "[cron nginx postgres]" || s.Metrics["process.cpu.time"] != 6 || s.Bytes <= 0 || s.Span(10*time.Second) != 20*time.Second {
 		t.Fatalf("summary %+v", s)
 	}
-	out := Summarize([]pmetric.Metrics{hostmetrics.Scrape(time.Unix(100, 0), "postgres", "cron")})
+	out := Summarize([]pmetric.Metrics{hostmetrics.Scrape(time.Unix(100, 0), "postgres", "cron")}, 0)
 	r := Compare(s, out, 20, []string{"postgres", "nginx", "mysqld"}, experiment.Prices{SeriesMonth: 0.73}) // unsorted on purpose
 	if fmt.Sprint(r.Dropped.Processes) != "[nginx]" || fmt.Sprint(r.Dropped.Critical) != "[nginx]" || r.Dropped.Series != 4 ||
 		*r.Measured.CriticalCoverage != 1 || *r.Predicted.CriticalCoverage != 0.5 || r.Change["series"] != -4.0/12 ||
@@ -97,13 +101,13 @@ func TestRun_ThePredictedOutputIsWhatTheRealCollectorMakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Summarize(out)
+	got := Summarize(out, 0)
 	series, points := independentSeries(input, func(p string) bool { return p == "postgres" || p == "nginx" })
 	if got.Series != series || got.Datapoints != points || fmt.Sprint(got.Processes) != "[nginx postgres]" {
 		t.Fatalf("the filter's output: %d series, %d datapoints, processes %v; an independent count gives %d and %d over postgres and nginx",
 			got.Series, got.Datapoints, got.Processes, series, points)
 	}
-	r := Compare(Summarize(input), got, 50, []string{"postgres"}, experiment.Prices{SeriesMonth: 0.008})
+	r := Compare(Summarize(input, 0), got, 50, []string{"postgres"}, experiment.Prices{SeriesMonth: 0.008})
 	if len(r.Dropped.Processes) != 20 || len(r.Dropped.Critical) != 0 || r.Change["series"] >= -0.9 {
 		t.Fatalf("compare: dropped %v, critical %v, change %v", r.Dropped.Processes, r.Dropped.Critical, r.Change)
 	}
@@ -113,7 +117,7 @@ func TestRun_ThePredictedOutputIsWhatTheRealCollectorMakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := Summarize(topk); len(s.Processes) < 2 || len(s.Processes) > 4 || !slices.Contains(s.Processes, "postgres") {
+	if s := Summarize(topk, 0); len(s.Processes) < 2 || len(s.Processes) > 4 || !slices.Contains(s.Processes, "postgres") {
 		t.Fatalf("top 3 by memory plus postgres kept %v", s.Processes)
 	}
 }
@@ -153,9 +157,9 @@ func BenchmarkPreview_1MDatapoints(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if s := Summarize(in); s.Datapoints != 1_000_000 {
+		if s := Summarize(in, 0); s.Datapoints != 1_000_000 {
 			b.Fatalf("%d datapoints in", s.Datapoints)
 		}
-		_ = Summarize(out)
+		_ = Summarize(out, 0)
 	}
 }

@@ -5,6 +5,9 @@
 package preview
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"maps"
 	"regexp"
 	"slices"
@@ -30,21 +33,27 @@ type Summary struct {
 	// First and Last are the earliest and latest datapoint times (zero when there are none).
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
+	// SeriesPerWindow is the mean of the distinct series in each KPI window the datapoints fall
+	// in, by their time: what an experiment's series KPI counts (0 without a window length).
+	SeriesPerWindow float64 `json:"series_per_window,omitempty"`
 }
 
 // processAttribute names a process on the host-metrics receiver's resources.
 const processAttribute = "process.executable.name"
 
 // Summarize counts what reqs hold. A series is a resource's attributes, a metric's name and a
-// datapoint's attributes, in any order — how a metrics backend counts active series.
-func Summarize(reqs []pmetric.Metrics) Summary {
+// datapoint's attributes, in any order — how a metrics backend counts active series. Bytes are
+// each request's protobuf as gzip compresses it (the OTLP/HTTP exporter's default), which is what
+// the ingest function measures on the wire. With window > 0, SeriesPerWindow is counted too.
+func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 	s := Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}}
 	series := map[string]struct{}{}
+	perWindow := map[int64]map[string]struct{}{} // window start (ns) → its series
 	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
 	var key strings.Builder
-	sizer := &pmetric.ProtoMarshaler{}
+	var wire wireSize
 	for _, md := range reqs {
-		s.Bytes += int64(sizer.MetricsSize(md))
+		s.Bytes += wire.of(md)
 		rms := md.ResourceMetrics()
 		for i := range rms.Len() {
 			res := rms.At(i).Resource().Attributes()
@@ -73,6 +82,13 @@ func Summarize(reqs []pmetric.Metrics) Summary {
 						key.WriteString(m.Name())
 						key.WriteByte(0)
 						key.WriteString(canonical(pa, attrs))
+						if window > 0 {
+							w := ts.AsTime().Truncate(window).UnixNano()
+							if perWindow[w] == nil {
+								perWindow[w] = map[string]struct{}{}
+							}
+							perWindow[w][key.String()] = struct{}{}
+						}
 						if _, seen := series[key.String()]; !seen {
 							series[key.String()] = struct{}{}
 							s.Metrics[m.Name()]++
@@ -86,6 +102,9 @@ func Summarize(reqs []pmetric.Metrics) Summary {
 		}
 	}
 	s.Series = len(series)
+	for _, ws := range perWindow {
+		s.SeriesPerWindow += float64(len(ws)) / float64(len(perWindow))
+	}
 	s.Processes = slices.Sorted(maps.Keys(procs))
 	s.Attributes = slices.Sorted(maps.Keys(attrs))
 	return s
@@ -146,7 +165,8 @@ func forEachPoint(m pmetric.Metric, fn func(pcommon.Map, pcommon.Timestamp)) {
 
 // Rates are a summary as the KPIs an experiment measures (shared/experiment's Metrics).
 type Rates struct {
-	Series              int      `json:"series"`
+	Series              int      `json:"series"`                      // distinct over the capture
+	SeriesPerWindow     float64  `json:"series_per_window,omitempty"` // the series KPI: distinct per KPI window
 	DatapointsPerSecond float64  `json:"datapoints_per_second"`
 	BytesPerSecond      float64  `json:"bytes_per_second"`
 	CostPerHour         float64  `json:"cost_per_hour"`
@@ -207,12 +227,13 @@ func Compare(in, out Summary, seconds float64, critical []string, prices experim
 }
 
 func rates(s Summary, seconds float64, had, kept []string, prices experiment.Prices) Rates {
-	r := Rates{Series: s.Series}
+	r := Rates{Series: s.Series, SeriesPerWindow: s.SeriesPerWindow}
 	if seconds > 0 {
 		r.DatapointsPerSecond = float64(s.Datapoints) / seconds
 		r.BytesPerSecond = float64(s.Bytes) / seconds
 	}
-	r.CostPerHour = prices.CostPerHour(float64(s.Series), r.DatapointsPerSecond)
+	// Priced as the ingest function prices a window: its series, when the window length is known.
+	r.CostPerHour = prices.CostPerHour(cmp.Or(s.SeriesPerWindow, float64(s.Series)), r.DatapointsPerSecond)
 	r.CostPerMonth = r.CostPerHour * experiment.HoursPerMonth
 	if len(had) > 0 {
 		c := float64(len(kept)) / float64(len(had))
@@ -255,4 +276,28 @@ func (s Summary) Span(interval time.Duration) time.Duration {
 		return 0
 	}
 	return s.Last.Sub(s.First) + interval
+}
+
+// wireSize measures requests as the OTLP/HTTP exporter sends them: protobuf, gzip-compressed. The
+// one writer and buffer are reused; a preview measures thousands of requests.
+type wireSize struct {
+	buf bytes.Buffer
+	zw  *gzip.Writer
+	pm  pmetric.ProtoMarshaler
+}
+
+func (w *wireSize) of(md pmetric.Metrics) int64 {
+	raw, err := w.pm.MarshalMetrics(md)
+	if err != nil {
+		return int64(w.pm.MetricsSize(md))
+	}
+	w.buf.Reset()
+	if w.zw == nil {
+		w.zw = gzip.NewWriter(&w.buf)
+	} else {
+		w.zw.Reset(&w.buf)
+	}
+	_, _ = w.zw.Write(raw)
+	_ = w.zw.Close()
+	return int64(w.buf.Len())
 }

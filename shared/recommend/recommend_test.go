@@ -38,7 +38,7 @@ func TestRank_KeepsCriticalAndUsedSeriesAndRanksBySaving(t *testing.T) {
 		}
 		bodies, input = append(bodies, b), append(input, md)
 	}
-	in := preview.Summarize(input)
+	in := preview.Summarize(input, 0)
 	critical := []string{"postgres", "nginx"}
 	previewOf := func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
 		cfg, err := pipeline.Render(pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical),
@@ -51,7 +51,7 @@ func TestRank_KeepsCriticalAndUsedSeriesAndRanksBySaving(t *testing.T) {
 		if err != nil {
 			return preview.Result{}, err
 		}
-		return preview.Compare(in, preview.Summarize(out), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
+		return preview.Compare(in, preview.Summarize(out, 0), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
 	}
 	dashboard, err := FromDashboard([]byte(`{"panels": [{"targets": [{"expr": "sum by (process_executable_name) (process_threads)"}]}]}`))
 	if err != nil {

@@ -132,17 +132,28 @@ func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 	if err != nil || !uuidLine.MatchString(out) {
 		t.Fatalf("experiment create --from-recommendation: %v %s %s", err, out, errOut)
 	}
-	if got, _, err := c.run(t, "", "experiment", "get", strings.TrimSpace(out)); err != nil || !strings.Contains(got, `"recommendation_id": "`+m[1]+`"`) ||
+	confirm := strings.TrimSpace(out)
+	if got, _, err := c.run(t, "", "experiment", "get", confirm); err != nil || !strings.Contains(got, `"recommendation_id": "`+m[1]+`"`) ||
 		!strings.Contains(got, `"name": "confirm: `) {
 		t.Fatalf("the experiment from the recommendation: %v\n%s", err, got)
 	}
+
+	// Run it to its verdict: the report sets the prediction against what was measured.
+	if _, errOut, err := c.run(t, "", "experiment", "stop", id); err != nil {
+		t.Fatal(err, errOut)
+	}
+	if _, errOut, err := c.run(t, "", "experiment", "start", confirm); err != nil {
+		t.Fatal(err, errOut)
+	}
+	out, errOut, err = c.run(t, "", "experiment", "watch", confirm)
+	if err != nil || !strings.Contains(out, "prediction against proof: the recommendation predicted, for the candidate: series ") {
+		t.Fatalf("watch the confirmation to its verdict: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("the confirmation's verdict:\n%s", out[strings.Index(out, "METRIC"):])
 	if _, errOut, err := c.run(t, "", "capture", "delete", capture); err != nil {
 		t.Fatal(err, errOut)
 	}
 	if _, errOut, err := c.run(t, "", "capture", "get", capture); err == nil || !strings.Contains(errOut, "404") {
 		t.Fatalf("a deleted capture: %v %s", err, errOut)
-	}
-	if _, errOut, err := c.run(t, "", "experiment", "stop", id); err != nil {
-		t.Fatal(err, errOut)
 	}
 }

@@ -18,7 +18,9 @@ export function follow(gateway, channel, onEvent, onReload) {
     };
     ws.onmessage = (m) => {
       const f = JSON.parse(m.data);
-      if (f.type === 'subscribed' && seq === null) seq = f.seq || 0;
+      // The first confirmation: the page's own reading of the API may have come before the
+      // subscription held, so it reads again — nothing falls between the two.
+      if (f.type === 'subscribed' && seq === null) { seq = f.seq || 0; onReload(); }
       if (f.type === 'event') { seq = f.seq; onEvent(f.data); }
       if (f.type === 'error' && f.code === 'history_unavailable') onReload();
     };
