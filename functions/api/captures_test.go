@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,18 +16,7 @@ import (
 func (f *fixture) runningExperiment(t *testing.T, tenant uuid.UUID) uuid.UUID {
 	t.Helper()
 	id := pgtest.Experiment(t, f.st, tenant)
-	err := f.st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
-		path := []experiment.State{experiment.Pending, experiment.Generating, experiment.Deploying, experiment.Running}
-		for i := 1; i < len(path); i++ {
-			if _, err := tx.Move(context.Background(), id, path[i-1], path[i], "test", "test", ""); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Advance(t, f.st, tenant, id, experiment.Running)
 	return id
 }
 

@@ -49,28 +49,14 @@ const validateTimeout = 20 * time.Second
 // an environment of its own (none of this process's secrets) in which the ${env:…} references
 // Phoenix's own configurations make resolve to placeholders.
 func (b *Binary) Validate(ctx context.Context, config []byte) error {
-	if b.path == "" {
-		return ErrNoBinary
-	}
-	select {
-	case b.slots <- struct{}{}:
-		defer func() { <-b.slots }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	dir, err := os.MkdirTemp("", "phoenix-validate-")
+	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
+	defer cancel()
+	file, done, err := b.begin(ctx, config)
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(file, config, 0o600); err != nil {
-		return fmt.Errorf("validate: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, b.path, "validate", "--config", file) // #nosec G204 -- the configured collector binary
-	cmd.Env = []string{"PHOENIX_INGEST_TOKEN=validation", "PHOENIX_COLLECTOR_NAME=validation"}
+	defer done()
+	cmd := b.command(ctx, "validate", "--config", file)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
@@ -83,6 +69,39 @@ func (b *Binary) Validate(ctx context.Context, config []byte) error {
 	default:
 		return fmt.Errorf("validate: run %s: %w", b.path, err)
 	}
+}
+
+// begin takes one of the slots and writes config to a private temporary file; done releases both.
+func (b *Binary) begin(ctx context.Context, config []byte) (file string, done func(), err error) {
+	if b.path == "" {
+		return "", nil, ErrNoBinary
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return "", nil, ctx.Err()
+	}
+	release := func() { <-b.slots }
+	dir, err := os.MkdirTemp("", "phoenix-collector-")
+	if err != nil {
+		release()
+		return "", nil, err
+	}
+	done = func() { _ = os.RemoveAll(dir); release() }
+	file = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(file, config, 0o600); err != nil {
+		done()
+		return "", nil, err
+	}
+	return file, done, nil
+}
+
+// command runs the collector with args in an environment of its own: none of this process's
+// secrets, and placeholders for the ${env:…} references Phoenix's own configurations make.
+func (b *Binary) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, b.path, args...) // #nosec G204 -- the configured collector binary
+	cmd.Env = []string{"PHOENIX_INGEST_TOKEN=placeholder", "PHOENIX_COLLECTOR_NAME=phoenix"}
+	return cmd
 }
 
 // reason is the collector's error from its output: what follows "Error: " up to the log line

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -23,29 +21,15 @@ const replayTimeout = 2 * time.Minute
 // returns once the collector has shut down: whatever the pipeline made of the bodies has reached
 // the configuration's sink. A body the collector refuses is an error naming its position.
 func (b *Binary) Replay(ctx context.Context, config []byte, listen string, bodies [][]byte) error {
-	if b.path == "" {
-		return ErrNoBinary
-	}
-	select {
-	case b.slots <- struct{}{}:
-		defer func() { <-b.slots }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	dir, err := os.MkdirTemp("", "phoenix-replay-")
+	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
+	defer cancel()
+	file, done, err := b.begin(ctx, config)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(file, config, 0o600); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
-	defer cancel()
+	defer done()
 	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, b.path, "--config", file) // #nosec G204 -- the configured collector binary
-	cmd.Env = []string{"PHOENIX_INGEST_TOKEN=replay", "PHOENIX_COLLECTOR_NAME=replay"}
+	cmd := b.command(ctx, "--config", file)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
 	if err := cmd.Start(); err != nil {

@@ -229,17 +229,12 @@ func runningExperiment(t testing.TB, st *store.Store, tenant uuid.UUID, critical
 			return err
 		}
 		id = e.ID
-		path := []experiment.State{experiment.Pending, experiment.Generating, experiment.Deploying, experiment.Running}
-		for i := 1; i < len(path); i++ {
-			if _, err := tx.Move(context.Background(), id, path[i-1], path[i], "test", "test", ""); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	pgtest.Advance(t, st, tenant, id, experiment.Running)
 	return id
 }
 

@@ -55,3 +55,21 @@ func Experiment(t testing.TB, st *store.Store, tenant uuid.UUID) uuid.UUID {
 	}
 	return e.ID
 }
+
+// Advance moves experiment id of tenant along the path a run takes (pending, generating,
+// deploying, running) until it reaches to.
+func Advance(t testing.TB, st *store.Store, tenant, id uuid.UUID, to experiment.State) {
+	t.Helper()
+	path := []experiment.State{experiment.Pending, experiment.Generating, experiment.Deploying, experiment.Running}
+	err := st.WithTenant(context.Background(), tenant, func(tx *store.Tx) error {
+		for i := 1; i < len(path) && path[i-1] != to; i++ {
+			if _, err := tx.Move(context.Background(), id, path[i-1], path[i], "pgtest", "pgtest", ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
