@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -47,13 +48,15 @@ const processAttribute = "process.executable.name"
 // the ingest function measures on the wire. With window > 0, SeriesPerWindow is counted too.
 func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 	s := Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}}
-	series := map[string]struct{}{}
-	perWindow := map[int64]map[string]struct{}{} // window start (ns) → its series
+	// Series are kept by the 64-bit hash of their identity: a million series take 8 MB, not their
+	// strings (a collision among 10⁶ series has odds of about 3·10⁻⁸).
+	series := map[uint64]struct{}{}
+	perWindow := map[int64]map[uint64]struct{}{} // window start (ns) → its series
 	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
 	var key strings.Builder
-	var wire wireSize
+	wire := newWireSize(len(reqs))
 	for _, md := range reqs {
-		s.Bytes += wire.of(md)
+		wire.add(md)
 		rms := md.ResourceMetrics()
 		for i := range rms.Len() {
 			res := rms.At(i).Resource().Attributes()
@@ -82,15 +85,16 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 						key.WriteString(m.Name())
 						key.WriteByte(0)
 						key.WriteString(canonical(pa, attrs))
+						h := xxhash.Sum64String(key.String())
 						if window > 0 {
 							w := ts.AsTime().Truncate(window).UnixNano()
 							if perWindow[w] == nil {
-								perWindow[w] = map[string]struct{}{}
+								perWindow[w] = map[uint64]struct{}{}
 							}
-							perWindow[w][key.String()] = struct{}{}
+							perWindow[w][h] = struct{}{}
 						}
-						if _, seen := series[key.String()]; !seen {
-							series[key.String()] = struct{}{}
+						if _, seen := series[h]; !seen {
+							series[h] = struct{}{}
 							s.Metrics[m.Name()]++
 							if proc != "" {
 								s.ProcessSeries[proc]++
@@ -101,6 +105,7 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 			}
 		}
 	}
+	s.Bytes = wire.total()
 	s.Series = len(series)
 	for _, ws := range perWindow {
 		s.SeriesPerWindow += float64(len(ws)) / float64(len(perWindow))
@@ -278,18 +283,37 @@ func (s Summary) Span(interval time.Duration) time.Duration {
 	return s.Last.Sub(s.First) + interval
 }
 
-// wireSize measures requests as the OTLP/HTTP exporter sends them: protobuf, gzip-compressed. The
-// one writer and buffer are reused; a preview measures thousands of requests.
+// wireSize measures requests as the OTLP/HTTP exporter sends them: protobuf, gzip-compressed at
+// the default level (confighttp's). Compressing everything costs more than the replay itself
+// (about 1 s per 60 MB here), so up to wireSamples requests, spread evenly, are compressed and
+// their ratio applied to the protobuf size of the rest; a capture of at most wireSamples
+// requests is measured exactly.
 type wireSize struct {
-	buf bytes.Buffer
-	zw  *gzip.Writer
-	pm  pmetric.ProtoMarshaler
+	step          int   // compress every step-th request
+	n             int   // requests seen
+	raw, rawShown int64 // protobuf bytes of all requests, and of those compressed
+	gz            int64 // their compressed bytes
+	buf           bytes.Buffer
+	zw            *gzip.Writer
+	pm            pmetric.ProtoMarshaler
 }
 
-func (w *wireSize) of(md pmetric.Metrics) int64 {
+const wireSamples = 64
+
+func newWireSize(requests int) *wireSize {
+	return &wireSize{step: max(1, requests/wireSamples)}
+}
+
+func (w *wireSize) add(md pmetric.Metrics) {
+	size := int64(w.pm.MetricsSize(md))
+	w.raw += size
+	w.n++
+	if (w.n-1)%w.step != 0 {
+		return
+	}
 	raw, err := w.pm.MarshalMetrics(md)
 	if err != nil {
-		return int64(w.pm.MetricsSize(md))
+		return
 	}
 	w.buf.Reset()
 	if w.zw == nil {
@@ -299,5 +323,14 @@ func (w *wireSize) of(md pmetric.Metrics) int64 {
 	}
 	_, _ = w.zw.Write(raw)
 	_ = w.zw.Close()
-	return int64(w.buf.Len())
+	w.rawShown += size
+	w.gz += int64(w.buf.Len())
+}
+
+// total is the requests' compressed size: exact for the sampled ones, their ratio for the rest.
+func (w *wireSize) total() int64 {
+	if w.rawShown == 0 {
+		return w.raw
+	}
+	return w.gz + int64(float64(w.raw-w.rawShown)*float64(w.gz)/float64(w.rawShown))
 }

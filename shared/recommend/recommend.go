@@ -9,9 +9,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/preview"
@@ -92,13 +95,28 @@ type Previewer func(ctx context.Context, choice store.PipelineChoice) (preview.R
 // Rank previews every candidate and keeps those that lose no critical process, no series of a
 // used metric (usage) and save something, cheapest first.
 func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usage Usage) ([]Recommendation, []Rejection, error) {
+	// The previews run side by side, one per core: each is a collector process replaying the
+	// capture (shared/distribution bounds them too).
+	results := make([]preview.Result, len(candidates))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, runtime.NumCPU()))
+	for i, c := range candidates {
+		g.Go(func() error {
+			r, err := previewOf(gctx, c.Choice)
+			if err != nil {
+				return fmt.Errorf("preview %s: %w", c.Name, err)
+			}
+			results[i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
 	var recs []Recommendation
 	var rejected []Rejection
-	for _, c := range candidates {
-		r, err := previewOf(ctx, c.Choice)
-		if err != nil {
-			return nil, nil, fmt.Errorf("preview %s: %w", c.Name, err)
-		}
+	for i, c := range candidates {
+		r := results[i]
 		if why := reject(r, usage); why != "" {
 			rejected = append(rejected, Rejection{Candidate: c, Reason: why})
 			continue

@@ -104,3 +104,52 @@ func TestRank_KeepsCriticalAndUsedSeriesAndRanksBySaving(t *testing.T) {
 		t.Errorf("without usage the first is %s (%v)", recs[0].Name, recs[0].Preview.Change)
 	}
 }
+
+// BenchmarkRecommend_1MDatapoints recommends for a capture of a million datapoints (500 requests
+// of 500 processes, 2,000 datapoints each): the input summarized once, then every candidate
+// previewed with the real collector, checked and ranked:
+//
+//	go test -run '^$' -bench Recommend_1M -benchtime 2x ./shared/recommend
+func BenchmarkRecommend_1MDatapoints(b *testing.B) {
+	bin := distribution.New(collector.Binary(b))
+	procs := make([]string, 500)
+	for i := range procs {
+		procs[i] = "proc-" + strconv.Itoa(i)
+	}
+	var bodies [][]byte
+	for s := range 500 {
+		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, raw)
+	}
+	critical := []string{"proc-1"}
+	b.ResetTimer()
+	for b.Loop() {
+		input := make([]pmetric.Metrics, 0, len(bodies))
+		for _, body := range bodies {
+			md, _ := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(body)
+			input = append(input, md)
+		}
+		in := preview.Summarize(input, 15*time.Second)
+		previewOf := func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
+			cfg, err := pipeline.Render(pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical),
+				Custom: c.Custom, ExperimentID: uuid.New(), Variant: "candidate", Target: pipeline.Local,
+				Output: pipeline.Output{Endpoint: "http://127.0.0.1:1"}})
+			if err != nil {
+				return preview.Result{}, err
+			}
+			out, err := preview.Run(ctx, bin, cfg, bodies)
+			if err != nil {
+				return preview.Result{}, err
+			}
+			return preview.Compare(in, preview.Summarize(out, 15*time.Second), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
+		}
+		cands := Candidates(in, critical, "10s")
+		recs, _, err := Rank(context.Background(), cands, previewOf, Usage{})
+		if err != nil || len(recs) == 0 {
+			b.Fatalf("%d recommendations of %d candidates: %v", len(recs), len(cands), err)
+		}
+	}
+}
