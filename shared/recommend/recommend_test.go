@@ -40,19 +40,7 @@ func TestRank_KeepsCriticalAndUsedSeriesAndRanksBySaving(t *testing.T) {
 	}
 	in := preview.Summarize(input, 0)
 	critical := []string{"postgres", "nginx"}
-	previewOf := func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
-		cfg, err := pipeline.Render(pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical),
-			Custom: c.Custom, ExperimentID: uuid.New(), Variant: "candidate", Target: pipeline.Local,
-			Output: pipeline.Output{Endpoint: "http://127.0.0.1:1"}})
-		if err != nil {
-			return preview.Result{}, err
-		}
-		out, err := preview.Run(ctx, bin, cfg, bodies)
-		if err != nil {
-			return preview.Result{}, err
-		}
-		return preview.Compare(in, preview.Summarize(out, 0), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
-	}
+	previewOf := replayer(bin, bodies, in, critical, 0)
 	dashboard, err := FromDashboard([]byte(`{"panels": [{"targets": [{"expr": "sum by (process_executable_name) (process_threads)"}]}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -133,23 +121,29 @@ func BenchmarkRecommend_1MDatapoints(b *testing.B) {
 			input = append(input, md)
 		}
 		in := preview.Summarize(input, 15*time.Second)
-		previewOf := func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
-			cfg, err := pipeline.Render(pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical),
-				Custom: c.Custom, ExperimentID: uuid.New(), Variant: "candidate", Target: pipeline.Local,
-				Output: pipeline.Output{Endpoint: "http://127.0.0.1:1"}})
-			if err != nil {
-				return preview.Result{}, err
-			}
-			out, err := preview.Run(ctx, bin, cfg, bodies)
-			if err != nil {
-				return preview.Result{}, err
-			}
-			return preview.Compare(in, preview.Summarize(out, 15*time.Second), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
-		}
+		previewOf := replayer(bin, bodies, in, critical, 15*time.Second)
 		cands := Candidates(in, critical, "10s")
 		recs, _, err := Rank(context.Background(), cands, previewOf, Usage{})
 		if err != nil || len(recs) == 0 {
 			b.Fatalf("%d recommendations of %d candidates: %v", len(recs), len(cands), err)
 		}
+	}
+}
+
+// replayer previews a choice on bodies with the real collector, as the API does (window: the KPI
+// window series are counted per; 0 counts them over the whole capture).
+func replayer(bin *distribution.Binary, bodies [][]byte, in preview.Summary, critical []string, window time.Duration) Previewer {
+	return func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
+		cfg, err := pipeline.Render(pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical),
+			Custom: c.Custom, ExperimentID: uuid.New(), Variant: "candidate", Target: pipeline.Local,
+			Output: pipeline.Output{Endpoint: "http://127.0.0.1:1"}})
+		if err != nil {
+			return preview.Result{}, err
+		}
+		out, err := preview.Run(ctx, bin, cfg, bodies)
+		if err != nil {
+			return preview.Result{}, err
+		}
+		return preview.Compare(in, preview.Summarize(out, window), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
 	}
 }
