@@ -66,9 +66,9 @@ func validateExperiment(c apiclient.NewExperiment) (experiment.Spec, []problem.F
 			continue
 		}
 		// A dry render with the experiment's critical processes, exactly as the generator will.
-		params := pipeline.ParamsFor(p.Template, p.Parameters, spec.CriticalProcesses)
-		_, err := pipeline.Render(pipeline.Request{Template: p.Template, Params: params, Custom: p.Custom, ExperimentID: uuid.New(),
-			Variant: field, Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1"}})
+		req := p.Request(spec.CriticalProcesses)
+		req.ExperimentID, req.Variant, req.Target, req.Output = uuid.New(), field, pipeline.Local, pipeline.Output{Endpoint: "http://127.0.0.1"}
+		_, err := pipeline.Render(req)
 		var pe *pipeline.ParamError
 		switch {
 		case errors.As(err, &pe):

@@ -31,9 +31,10 @@ var reservedNames = map[string]bool{"templates": true, "validate": true}
 // for a custom pipeline — the real collector's validation. It returns the configuration and the
 // problems, each a sentence; an error only when the check itself could not run.
 func (a *API) checkPipeline(ctx context.Context, choice store.PipelineChoice, variant string, target pipeline.Target) ([]byte, []string, error) {
-	cfg, err := pipeline.Render(pipeline.Request{Template: choice.Template, Params: pipeline.Params(choice.Parameters), Custom: choice.Custom,
-		ExperimentID: uuid.New(), Variant: variant, Target: target,
-		Output: pipeline.Output{Endpoint: "http://phoenix-ingest.phoenix.svc.cluster.local", Headers: pipeline.IngestHeaders()}})
+	req := choice.Request(nil)
+	req.ExperimentID, req.Variant, req.Target = uuid.New(), variant, target
+	req.Output = pipeline.Output{Endpoint: "http://phoenix-ingest.phoenix.svc.cluster.local", Headers: pipeline.IngestHeaders()}
+	cfg, err := pipeline.Render(req)
 	var pe *pipeline.ParamError
 	switch {
 	case errors.As(err, &pe):

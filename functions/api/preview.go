@@ -21,14 +21,15 @@ import (
 
 // replayer previews pipelines on one capture of an experiment's baseline.
 type replayer struct {
-	bin     *distribution.Binary
-	prices  experiment.Prices
-	exp     store.Experiment // whose baseline was captured: its critical processes, its scrape interval
-	capture store.Capture
-	bodies  [][]byte        // the capture's requests, in order
-	in      preview.Summary // what they hold
-	seconds float64         // the span they cover
-	window  time.Duration   // the KPI window: series are counted per window, as experiments count them
+	bin      *distribution.Binary
+	prices   experiment.Prices
+	exp      store.Experiment // whose baseline was captured: its critical processes, its scrape interval
+	capture  store.Capture
+	bodies   [][]byte        // the capture's requests, in order
+	in       preview.Summary // what they hold
+	seconds  float64         // the span they cover
+	window   time.Duration   // the KPI window: series are counted per window, as experiments count them
+	interval time.Duration   // how often the baseline scraped
 }
 
 // errEmptyCapture says a capture holds nothing to replay yet.
@@ -69,7 +70,8 @@ func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.
 		input = append(input, md)
 	}
 	rp.in = preview.Summarize(input, rp.window)
-	rp.seconds = rp.in.Span(pipeline.ScrapeInterval(rp.exp.Baseline.Template, rp.exp.Baseline.Parameters)).Seconds()
+	rp.interval = pipeline.ScrapeInterval(rp.exp.Baseline.Template, rp.exp.Baseline.Parameters)
+	rp.seconds = rp.in.Span(rp.interval).Seconds()
 	return rp, nil
 }
 
@@ -84,10 +86,10 @@ func replayerError(w http.ResponseWriter, r *http.Request, err error) {
 
 // output replays the capture through choice, rendered as the generator would for the experiment.
 func (rp replayer) output(ctx context.Context, choice store.PipelineChoice) (preview.Summary, error) {
-	critical := rp.exp.Spec.CriticalProcesses
-	cfg, err := pipeline.Render(pipeline.Request{Template: choice.Template, Params: pipeline.ParamsFor(choice.Template, choice.Parameters, critical),
-		Custom: choice.Custom, ExperimentID: rp.exp.ID, Variant: "candidate", Target: pipeline.Local,
-		Output: pipeline.Output{Endpoint: "http://127.0.0.1", Headers: pipeline.IngestHeaders()}})
+	req := choice.Request(rp.exp.Spec.CriticalProcesses)
+	req.ExperimentID, req.Variant, req.Target = rp.exp.ID, "candidate", pipeline.Local
+	req.Output = pipeline.Output{Endpoint: "http://127.0.0.1", Headers: pipeline.IngestHeaders()}
+	cfg, err := pipeline.Render(req)
 	if err != nil {
 		return preview.Summary{}, err
 	}

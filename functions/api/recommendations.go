@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/phoenixotel/phoenix/shared/apiclient"
-	"github.com/phoenixotel/phoenix/shared/pipeline"
 	"github.com/phoenixotel/phoenix/shared/problem"
 	"github.com/phoenixotel/phoenix/shared/recommend"
 	"github.com/phoenixotel/phoenix/shared/store"
@@ -41,8 +40,7 @@ func (a *API) recommendCapture(w http.ResponseWriter, r *http.Request) {
 		replayerError(w, r, err)
 		return
 	}
-	interval := pipeline.ScrapeInterval(rp.exp.Baseline.Template, rp.exp.Baseline.Parameters).String()
-	recs, rejected, err := recommend.Rank(r.Context(), recommend.Candidates(rp.in, rp.exp.Spec.CriticalProcesses, interval), rp.result, usage)
+	recs, rejected, err := recommend.Rank(r.Context(), recommend.Candidates(rp.in, rp.exp.Spec.CriticalProcesses, rp.interval.String()), rp.result, usage)
 	if err != nil {
 		previewError(w, r, "candidate", err)
 		return

@@ -111,12 +111,11 @@ func (g *Generator) render(ctx context.Context, tx *store.Tx, tenant uuid.UUID, 
 		variant experiment.Variant
 		choice  store.PipelineChoice
 	}{{experiment.Baseline, exp.Baseline}, {experiment.Candidate, exp.Candidate}} {
-		params := pipeline.ParamsFor(v.choice.Template, v.choice.Parameters, spec.CriticalProcesses)
-		req := pipeline.Request{Template: v.choice.Template, Params: params, Custom: v.choice.Custom, ExperimentID: exp.ID,
-			Variant: string(v.variant), Target: g.o.Target,
-			// The token itself is issued at deploy time (shared/ingesttoken) and reaches the
-			// collector through its environment: what is stored here only references it.
-			Output: pipeline.Output{Endpoint: g.o.Ingest, Headers: pipeline.IngestHeaders()}}
+		req := v.choice.Request(spec.CriticalProcesses)
+		req.ExperimentID, req.Variant, req.Target = exp.ID, string(v.variant), g.o.Target
+		// The token itself is issued at deploy time (shared/ingesttoken) and reaches the
+		// collector through its environment: what is stored here only references it.
+		req.Output = pipeline.Output{Endpoint: g.o.Ingest, Headers: pipeline.IngestHeaders()}
 		start := time.Now()
 		cfg, err := pipeline.Render(req)
 		if err != nil {

@@ -134,9 +134,9 @@ func BenchmarkRecommend_1MDatapoints(b *testing.B) {
 // window series are counted per; 0 counts them over the whole capture).
 func replayer(bin *distribution.Binary, bodies [][]byte, in preview.Summary, critical []string, window time.Duration) Previewer {
 	return func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
-		cfg, err := pipeline.Render(pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical),
-			Custom: c.Custom, ExperimentID: uuid.New(), Variant: "candidate", Target: pipeline.Local,
-			Output: pipeline.Output{Endpoint: "http://127.0.0.1:1"}})
+		req := c.Request(critical)
+		req.ExperimentID, req.Variant, req.Target, req.Output = uuid.New(), "candidate", pipeline.Local, pipeline.Output{Endpoint: "http://127.0.0.1:1"}
+		cfg, err := pipeline.Render(req)
 		if err != nil {
 			return preview.Result{}, err
 		}

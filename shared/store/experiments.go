@@ -26,6 +26,13 @@ type PipelineChoice struct {
 	Custom *pipeline.Custom `json:"custom,omitempty"`
 }
 
+// Request is what rendering c takes from c itself: its template, its parameters (the critical
+// processes filled in where the template takes them and c names none), and its processors. The
+// caller says for which experiment, variant, target and output it renders.
+func (c PipelineChoice) Request(critical []string) pipeline.Request {
+	return pipeline.Request{Template: c.Template, Params: pipeline.ParamsFor(c.Template, c.Parameters, critical), Custom: c.Custom}
+}
+
 // NewExperiment is what a caller supplies to create an experiment.
 type NewExperiment struct {
 	Name            string          // 1-100 characters
