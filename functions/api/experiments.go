@@ -127,7 +127,9 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	)
 	var recommended *uuid.UUID
 	if err := a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) (err error) {
-		saved, errs = resolvePipelines(r.Context(), tx, &req)
+		if saved, errs, err = resolvePipelines(r.Context(), tx, &req); err != nil {
+			return err
+		}
 		if req.FromRecommendation != "" {
 			var more []problem.FieldError
 			recommended, more, err = fromRecommendation(r.Context(), tx, &req)

@@ -176,28 +176,31 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) {
 // resolvePipelines replaces each variant's saved-pipeline reference by the version it names (the
 // newest when none) and a copy of its processors, and returns the versions' ids. A reference to
 // a pipeline the tenant does not have is a field error.
-func resolvePipelines(ctx context.Context, tx *store.Tx, req *apiclient.NewExperiment) (ids [2]*uuid.UUID, errs []problem.FieldError) {
+func resolvePipelines(ctx context.Context, tx *store.Tx, req *apiclient.NewExperiment) (ids [2]*uuid.UUID, errs []problem.FieldError, err error) {
 	for i, v := range []struct {
 		field  string
 		choice *store.PipelineChoice
 	}{{"baseline", &req.Baseline}, {"candidate", &req.Candidate}} {
 		var ferrs []problem.FieldError
-		ids[i], ferrs = resolveChoice(ctx, tx, v.field, v.choice)
+		if ids[i], ferrs, err = resolveChoice(ctx, tx, v.field, v.choice); err != nil {
+			return ids, nil, err
+		}
 		errs = append(errs, ferrs...)
 	}
-	return ids, errs
+	return ids, errs, nil
 }
 
-// resolveChoice resolves one choice (field names it in errors) as resolvePipelines does.
-func resolveChoice(ctx context.Context, tx *store.Tx, field string, c *store.PipelineChoice) (*uuid.UUID, []problem.FieldError) {
-	fail := func(f, msg string) (*uuid.UUID, []problem.FieldError) {
-		return nil, []problem.FieldError{{Field: f, Message: msg}}
+// resolveChoice resolves one choice (field names it in errors) as resolvePipelines does; an error
+// only when the store could not be read.
+func resolveChoice(ctx context.Context, tx *store.Tx, field string, c *store.PipelineChoice) (*uuid.UUID, []problem.FieldError, error) {
+	fail := func(f, msg string) (*uuid.UUID, []problem.FieldError, error) {
+		return nil, []problem.FieldError{{Field: f, Message: msg}}, nil
 	}
 	if c.Pipeline == "" {
 		if c.Template == pipeline.CustomTemplate || c.Custom != nil {
 			return fail(field+".pipeline", "a custom pipeline is saved first (POST /v1/pipelines) and named here")
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	if c.Template != "" || c.Custom != nil {
 		return fail(field, "name a saved pipeline or a template, not both")
@@ -207,10 +210,10 @@ func resolveChoice(ctx context.Context, tx *store.Tx, field string, c *store.Pip
 		return fail(field+".pipeline", "your tenant has no pipeline "+strconv.Quote(c.Pipeline)+versionNote(c.Version)+" (GET /v1/pipelines lists them)")
 	}
 	if err != nil {
-		return fail(field+".pipeline", "could not be read; retry shortly")
+		return nil, nil, err
 	}
 	c.Template, c.Version, c.Custom = pipeline.CustomTemplate, p.Version, &p.Definition
-	return &p.ID, nil
+	return &p.ID, nil, nil
 }
 
 func versionNote(v int) string {

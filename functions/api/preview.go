@@ -37,7 +37,7 @@ var errEmptyCapture = errors.New("empty capture")
 
 // replayerFor reads capture id and its experiment in the caller's tenant; resolve may resolve
 // saved pipelines in the same transaction.
-func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.Tx)) (replayer, error) {
+func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.Tx) error) (replayer, error) {
 	rp := replayer{bin: a.o.Collector, prices: a.o.Prices, window: a.o.Window}
 	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
 		if rp.capture, err = tx.Capture(r.Context(), id); err != nil {
@@ -47,7 +47,9 @@ func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.
 			return err
 		}
 		if resolve != nil {
-			resolve(tx)
+			if err := resolve(tx); err != nil {
+				return err
+			}
 		}
 		return tx.CaptureChunks(r.Context(), id, func(body []byte) error {
 			rp.bodies = append(rp.bodies, body)
@@ -148,12 +150,13 @@ func (a *API) previewCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var errs []problem.FieldError
-	rp, err := a.replayerFor(r, id, func(tx *store.Tx) {
-		_, errs = resolveChoice(r.Context(), tx, "pipeline", &req.Pipeline)
-		if req.Against != nil {
-			_, more := resolveChoice(r.Context(), tx, "against", req.Against)
-			errs = append(errs, more...)
+	rp, err := a.replayerFor(r, id, func(tx *store.Tx) (err error) {
+		if _, errs, err = resolveChoice(r.Context(), tx, "pipeline", &req.Pipeline); err != nil || req.Against == nil {
+			return err
 		}
+		_, more, err := resolveChoice(r.Context(), tx, "against", req.Against)
+		errs = append(errs, more...)
+		return err
 	})
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "the preview is invalid; see errors", errs...)
