@@ -336,16 +336,20 @@ func (c *counter) redisMillis(ctx context.Context) int64 {
 
 func (c *counter) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
-	req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, c.target, bytes.NewReader(raw))
+	// The forward outlives the collector's request: a collector stopping mid-flush drops its
+	// connection, yet Phoenix may already have applied the request, so the count must see its
+	// answer too (CI once counted 2 requests where Phoenix rightly stored 3).
+	ctx := context.WithoutCancel(r.Context())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.target, bytes.NewReader(raw))
 	req.Header = r.Header.Clone()
-	before := c.redisMillis(r.Context())
+	before := c.redisMillis(ctx)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
-	after := c.redisMillis(r.Context())
+	after := c.redisMillis(ctx)
 	body, _ := io.ReadAll(resp.Body)
 	for k, vs := range resp.Header {
 		w.Header()[k] = vs
