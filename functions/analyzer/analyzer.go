@@ -252,7 +252,7 @@ func prediction(ctx context.Context, tx *store.Tx, exp store.Experiment) (*Predi
 	if err != nil {
 		return nil, err
 	}
-	return &Prediction{Recommendation: rec.ID, Rates: r.Predicted, Series: series}, nil
+	return &Prediction{Recommendation: rec.ID, Rates: r.Predicted, Change: r.Change, Error: r.Error, Series: series}, nil
 }
 
 // criteriaMetrics names the metrics a look reads: the spec's criteria, or every default KPI.

@@ -3,6 +3,7 @@ package analyzer
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/google/uuid"
@@ -18,8 +19,10 @@ var predictedMetrics = []string{"series", "datapoints_per_second", "bytes_per_se
 
 // Prediction is what the run set out to confirm: the recommendation's preview of the candidate.
 type Prediction struct {
-	Recommendation uuid.UUID     // the recommendation the experiment was started from
-	Rates          preview.Rates // its predicted output
+	Recommendation uuid.UUID          // the recommendation the experiment was started from
+	Rates          preview.Rates      // its predicted output
+	Change         map[string]float64 // its predicted change of each KPI
+	Error          map[string]float64 // the stated error of each change
 	Series         map[string]store.PairedSeries
 }
 
@@ -34,7 +37,9 @@ type PredictionCheck struct {
 		Candidate float64 `json:"candidate"`
 	} `json:"cost_per_month"`
 	PriceModel experiment.Prices `json:"price_model"`
-	Detail     string            `json:"detail"` // in words
+	// Confirmed: every change with a stated error was measured within it.
+	Confirmed bool   `json:"confirmed"`
+	Detail    string `json:"detail"` // in words
 }
 
 // PredictedMetric is one KPI's prediction and measurement.
@@ -43,6 +48,15 @@ type PredictedMetric struct {
 	Predicted float64 `json:"predicted"` // the preview's, for the candidate
 	Measured  float64 `json:"measured"`  // the candidate's mean over the paired windows
 	Error     float64 `json:"error"`     // (measured − predicted) / predicted
+	// The change from baseline to candidate: predicted by the preview, measured as the ratio of
+	// the variants' means over the paired windows. Levels drift between capture and run (the
+	// host's processes come and go); the change is what the recommendation promised.
+	PredictedChange float64 `json:"predicted_change"`
+	MeasuredChange  float64 `json:"measured_change"`
+	// StatedError is the preview's stated error of the change (absent: none stated), and Within
+	// whether the measured change fell inside it.
+	StatedError *float64 `json:"stated_error,omitempty"`
+	Within      *bool    `json:"within,omitempty"`
 }
 
 // checkPrediction compares p with the means of the paired windows; nil when no window pairs.
@@ -52,17 +66,34 @@ func checkPrediction(p Prediction, prices experiment.Prices) *PredictionCheck {
 		"bytes_per_second": p.Rates.BytesPerSecond, "cost_per_hour": p.Rates.CostPerHour}
 	c := &PredictionCheck{Recommendation: p.Recommendation, PriceModel: prices, Metrics: []PredictedMetric{}}
 	var words []string
+	checked, held := 0, 0
 	for _, m := range predictedMetrics {
 		s := p.Series[m]
 		if len(s.Candidate) == 0 {
 			continue
 		}
-		pm := PredictedMetric{Metric: m, Predicted: predicted[m], Measured: stat.Mean(s.Candidate, nil)}
+		pm := PredictedMetric{Metric: m, Predicted: predicted[m], Measured: stat.Mean(s.Candidate, nil), PredictedChange: p.Change[m]}
 		if pm.Predicted != 0 {
 			pm.Error = (pm.Measured - pm.Predicted) / pm.Predicted
 		}
+		if base := stat.Mean(s.Baseline, nil); base != 0 {
+			pm.MeasuredChange = stat.Mean(s.Candidate, nil)/base - 1
+		}
+		word := fmt.Sprintf("%s %.4g predicted, %.4g measured (%+.1f%%)", m, pm.Predicted, pm.Measured, 100*pm.Error)
+		if e, ok := p.Error[m]; ok {
+			in := math.Abs(pm.MeasuredChange-pm.PredictedChange) <= e
+			pm.StatedError, pm.Within = &e, &in
+			checked++
+			verdict := "outside"
+			if in {
+				held++
+				verdict = "within"
+			}
+			word = fmt.Sprintf("%s change %+.1f%% ± %.1f pp predicted, %+.1f%% measured: %s (level %.4g predicted, %.4g measured)",
+				m, 100*pm.PredictedChange, 100*e, 100*pm.MeasuredChange, verdict, pm.Predicted, pm.Measured)
+		}
 		c.Metrics = append(c.Metrics, pm)
-		words = append(words, fmt.Sprintf("%s %.4g predicted, %.4g measured (%+.1f%%)", m, pm.Predicted, pm.Measured, 100*pm.Error))
+		words = append(words, word)
 		if m == "cost_per_hour" {
 			c.CostPerMonth.Baseline = stat.Mean(s.Baseline, nil) * experiment.HoursPerMonth
 			c.CostPerMonth.Candidate = pm.Measured * experiment.HoursPerMonth
@@ -71,7 +102,14 @@ func checkPrediction(p Prediction, prices experiment.Prices) *PredictionCheck {
 	if len(c.Metrics) == 0 {
 		return nil
 	}
-	c.Detail = "the recommendation predicted, for the candidate: " + strings.Join(words, "; ") +
+	c.Confirmed = checked > 0 && held == checked
+	outcome := fmt.Sprintf("%d of %d predicted changes measured within their stated error", held, checked)
+	if c.Confirmed {
+		outcome = "The prediction holds: " + outcome
+	} else {
+		outcome = "The prediction does not hold: " + outcome
+	}
+	c.Detail = "the recommendation predicted, for the candidate: " + strings.Join(words, "; ") + ". " + outcome +
 		fmt.Sprintf(". A month at the measured means: $%.2f baseline, $%.2f candidate ($%.4g per series-month, $%.4g per million datapoints)",
 			c.CostPerMonth.Baseline, c.CostPerMonth.Candidate, prices.SeriesMonth, prices.MillionDatapoints)
 	return c

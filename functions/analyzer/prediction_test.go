@@ -34,7 +34,56 @@ func TestCheckPrediction_ErrorPerMetricAndTheMonthsCost(t *testing.T) {
 		!strings.Contains(c.Detail, "series 200 predicted, 210 measured (+5.0%)") || !strings.Contains(c.Detail, "$0.008 per series-month") {
 		t.Errorf("check %+v", c)
 	}
+	if c.Confirmed || !strings.Contains(c.Detail, "0 of 0 predicted changes") {
+		t.Errorf("a prediction without stated errors confirmed nothing: %v %q", c.Confirmed, c.Detail)
+	}
 	if checkPrediction(Prediction{Rates: p.Rates}, experiment.Prices{}) != nil {
 		t.Error("a check without windows")
+	}
+}
+
+// TestCheckPrediction_TheChangeWithinItsStatedError: measured changes, baseline to candidate,
+// set against the predicted ones and their stated errors, metric by metric.
+func TestCheckPrediction_TheChangeWithinItsStatedError(t *testing.T) {
+	series := map[string]store.PairedSeries{
+		"series":                {Baseline: []float64{1000, 1000}, Candidate: []float64{190, 230}}, // −79%
+		"datapoints_per_second": {Baseline: []float64{200, 200}, Candidate: []float64{40, 40}},     // −80%
+		"cost_per_hour":         {Baseline: []float64{0.011, 0.011}, Candidate: []float64{0.0021, 0.0023}},
+	}
+	tests := []struct {
+		name      string
+		change    map[string]float64
+		errs      map[string]float64
+		within    map[string]bool // by metric; absent: no stated error
+		confirmed bool
+	}{
+		{"every change within", map[string]float64{"series": -0.8, "datapoints_per_second": -0.8, "cost_per_hour": -0.8},
+			map[string]float64{"series": 0.02, "datapoints_per_second": 0.02, "cost_per_hour": 0.02},
+			map[string]bool{"series": true, "datapoints_per_second": true, "cost_per_hour": true}, true},
+		{"the cost outside", map[string]float64{"series": -0.8, "datapoints_per_second": -0.8, "cost_per_hour": -0.85},
+			map[string]float64{"series": 0.02, "datapoints_per_second": 0.02, "cost_per_hour": 0.03},
+			map[string]bool{"series": true, "datapoints_per_second": true, "cost_per_hour": false}, false},
+		{"the series one point too far", map[string]float64{"series": -0.70, "datapoints_per_second": -0.8},
+			map[string]float64{"series": 0.08, "datapoints_per_second": 0.02},
+			map[string]bool{"series": false, "datapoints_per_second": true}, false},
+		{"only what has an error is checked", map[string]float64{"series": -0.78, "cost_per_hour": -0.5},
+			map[string]float64{"series": 0.02}, map[string]bool{"series": true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := checkPrediction(Prediction{Change: tt.change, Error: tt.errs, Series: series}, experiment.Prices{SeriesMonth: 0.008})
+			if c.Confirmed != tt.confirmed {
+				t.Errorf("confirmed %v, want %v: %s", c.Confirmed, tt.confirmed, c.Detail)
+			}
+			for _, m := range c.Metrics {
+				want, stated := tt.within[m.Metric]
+				if (m.Within != nil) != stated || stated && *m.Within != want {
+					t.Errorf("%s: within %v, want %v (stated: %v); measured change %v", m.Metric, m.Within, want, stated, m.MeasuredChange)
+				}
+			}
+			if tt.confirmed != strings.Contains(c.Detail, "The prediction holds") {
+				t.Errorf("detail %q", c.Detail)
+			}
+		})
 	}
 }

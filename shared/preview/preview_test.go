@@ -3,6 +3,7 @@ package preview
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"testing"
@@ -161,5 +162,38 @@ func BenchmarkPreview_1MDatapoints(b *testing.B) {
 			b.Fatalf("%d datapoints in", s.Datapoints)
 		}
 		_ = Summarize(out, 0)
+	}
+}
+
+// TestStatedErrors_TheFloorPlusTwiceTheSpreadOfTheWindowsChanges: a window's change, output over
+// input, varies over the capture; the stated error is ErrorFloor plus twice its standard
+// deviation. A window the pipeline emptied counts as −100%.
+func TestStatedErrors_TheFloorPlusTwiceTheSpreadOfTheWindowsChanges(t *testing.T) {
+	in := Summary{Window: 10 * time.Second, Windows: map[int64]WindowCount{}}
+	out := Summary{Window: 10 * time.Second, Windows: map[int64]WindowCount{}}
+	for i, s := range []int{50, 50, 60, 40} {
+		in.Windows[int64(i)] = WindowCount{Series: 100, Datapoints: 200}
+		out.Windows[int64(i)] = WindowCount{Series: s, Datapoints: 100}
+	}
+	got := statedErrors(in, out, experiment.Prices{SeriesMonth: 0.73})
+	// Series changes −50, −50, −40, −60%: sample standard deviation √(0.02/3); datapoints all −50%.
+	want := map[string]float64{"series": ErrorFloor + 2*math.Sqrt(0.02/3), "datapoints_per_second": ErrorFloor, "cost_per_hour": ErrorFloor + 2*math.Sqrt(0.02/3)}
+	for m, w := range want {
+		if math.Abs(got[m]-w) > 1e-12 {
+			t.Errorf("%s: stated error %v, want %v", m, got[m], w)
+		}
+	}
+	delete(out.Windows, 3)
+	if e := statedErrors(in, out, experiment.Prices{SeriesMonth: 0.73})["series"]; e < 0.4 {
+		t.Errorf("an emptied window (−100%%) widens the error to %v", e)
+	}
+	if statedErrors(Summary{}, out, experiment.Prices{}) != nil {
+		t.Error("a summary without windows states no error")
+	}
+	// Compare states them, and counts the series change per window.
+	r := Compare(Summary{Series: 200, SeriesPerWindow: 100, Window: in.Window, Windows: in.Windows}, Summary{Series: 80, SeriesPerWindow: 50},
+		40, nil, experiment.Prices{SeriesMonth: 0.73})
+	if r.Change["series"] != -0.5 || r.Error["series"] == 0 {
+		t.Errorf("compare: change %v, error %v", r.Change, r.Error)
 	}
 }

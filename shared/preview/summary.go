@@ -37,6 +37,16 @@ type Summary struct {
 	// SeriesPerWindow is the mean of the distinct series in each KPI window the datapoints fall
 	// in, by their time: what an experiment's series KPI counts (0 without a window length).
 	SeriesPerWindow float64 `json:"series_per_window,omitempty"`
+	// Windows are the counts of each KPI window, by its start (Unix nanoseconds): how much the
+	// capture varies from window to window, which bounds a prediction's error (Compare).
+	Windows map[int64]WindowCount `json:"-"`
+	Window  time.Duration         `json:"-"` // their length (0: not counted)
+}
+
+// WindowCount is what one KPI window of a summary holds.
+type WindowCount struct {
+	Series     int
+	Datapoints int64
 }
 
 // processAttribute names a process on the host-metrics receiver's resources.
@@ -47,11 +57,12 @@ const processAttribute = "process.executable.name"
 // each request's protobuf as gzip compresses it (the OTLP/HTTP exporter's default), which is what
 // the ingest function measures on the wire. With window > 0, SeriesPerWindow is counted too.
 func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
-	s := Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}}
+	s := Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}, Window: max(0, window)}
 	// Series are kept by the 64-bit hash of their identity: a million series take 8 MB, not their
 	// strings (a collision among 10⁶ series has odds of about 3·10⁻⁸).
 	series := map[uint64]struct{}{}
 	perWindow := map[int64]map[uint64]struct{}{} // window start (ns) → its series
+	points := map[int64]int64{}                  // window start (ns) → its datapoints
 	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
 	var key strings.Builder
 	wire := newWireSize(len(reqs))
@@ -92,6 +103,7 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 								perWindow[w] = map[uint64]struct{}{}
 							}
 							perWindow[w][h] = struct{}{}
+							points[w]++
 						}
 						if _, seen := series[h]; !seen {
 							series[h] = struct{}{}
@@ -107,8 +119,12 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 	}
 	s.Bytes = wire.total()
 	s.Series = len(series)
-	for _, ws := range perWindow {
+	if window > 0 {
+		s.Windows = make(map[int64]WindowCount, len(perWindow))
+	}
+	for w, ws := range perWindow {
 		s.SeriesPerWindow += float64(len(ws)) / float64(len(perWindow))
+		s.Windows[w] = WindowCount{Series: len(ws), Datapoints: points[w]}
 	}
 	s.Processes = slices.Sorted(maps.Keys(procs))
 	s.Attributes = slices.Sorted(maps.Keys(attrs))
@@ -197,8 +213,12 @@ type Result struct {
 	Measured  Rates   `json:"measured"`  // the input as the KPIs
 	Predicted Rates   `json:"predicted"` // the output as the KPIs
 	Dropped   Dropped `json:"dropped"`
-	// Change is the predicted relative change of each KPI ((output − input) / input).
+	// Change is the predicted relative change of each KPI ((output − input) / input); series are
+	// counted per KPI window when the window is known, as the experiment counts them.
 	Change map[string]float64 `json:"change"`
+	// Error is the stated error of each predicted change (errors.go): the experiment that
+	// confirms this preview measures a change within Change ± Error, in the same units.
+	Error map[string]float64 `json:"error,omitempty"`
 }
 
 // Compare says what a pipeline made of a capture of seconds: the rates of input and output, the
@@ -219,7 +239,7 @@ func Compare(in, out Summary, seconds float64, critical []string, prices experim
 		}
 	}
 	for name, pair := range map[string][2]float64{
-		"series":                {float64(r.Measured.Series), float64(r.Predicted.Series)},
+		"series":                {cmp.Or(r.Measured.SeriesPerWindow, float64(r.Measured.Series)), cmp.Or(r.Predicted.SeriesPerWindow, float64(r.Predicted.Series))},
 		"datapoints_per_second": {r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond},
 		"bytes_per_second":      {r.Measured.BytesPerSecond, r.Predicted.BytesPerSecond},
 		"cost_per_hour":         {r.Measured.CostPerHour, r.Predicted.CostPerHour},
@@ -228,6 +248,7 @@ func Compare(in, out Summary, seconds float64, critical []string, prices experim
 			r.Change[name] = (pair[1] - pair[0]) / pair[0]
 		}
 	}
+	r.Error = statedErrors(in, out, prices)
 	return r
 }
 

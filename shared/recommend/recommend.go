@@ -165,8 +165,10 @@ func reject(r preview.Result, usage Usage) string {
 // explain is a recommendation in one sentence with its numbers.
 func explain(c Candidate, r preview.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d → %d series (%+.1f%%), %.3g → %.3g datapoints/s, $%.2f → $%.2f a month",
-		upper(c.What), r.Measured.Series, r.Predicted.Series, 100*r.Change["series"],
+	// Series as the experiment counts them: per KPI window, when the capture was counted so.
+	fmt.Fprintf(&b, "%s: %.0f → %.0f series (%+.1f%%%s), %.3g → %.3g datapoints/s, $%.2f → $%.2f a month",
+		upper(c.What), cmp.Or(r.Measured.SeriesPerWindow, float64(r.Measured.Series)), cmp.Or(r.Predicted.SeriesPerWindow, float64(r.Predicted.Series)),
+		100*r.Change["series"], within(r.Error, "series"),
 		r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond, r.Measured.CostPerMonth, r.Predicted.CostPerMonth)
 	if n := len(r.Dropped.Processes); n > 0 {
 		fmt.Fprintf(&b, "; drops %d processes (%s)", n, head(r.Dropped.Processes, 3))
@@ -179,6 +181,15 @@ func explain(c Candidate, r preview.Result) string {
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// within is " ± E pp", the stated error of a predicted change, or "" when none is stated.
+func within(errs map[string]float64, metric string) string {
+	e, ok := errs[metric]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" ± %.1f pp", 100*e)
 }
 
 func upper(s string) string {
