@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenixotel/phoenix/shared/apiclient"
 	"github.com/phoenixotel/phoenix/shared/distribution"
@@ -25,11 +24,10 @@ type replayer struct {
 	prices   experiment.Prices
 	exp      store.Experiment // whose baseline was captured: its critical processes, its scrape interval
 	capture  store.Capture
-	bodies   [][]byte        // the capture's requests, in order
-	in       preview.Summary // what they hold
-	seconds  float64         // the span they cover
-	window   time.Duration   // the KPI window: series are counted per window, as experiments count them
-	interval time.Duration   // how often the baseline scraped
+	data     *preview.Capture // the capture's requests, decoded and summarized (series per KPI window, as experiments count them)
+	in       preview.Summary  // what they hold
+	seconds  float64          // the span they cover
+	interval time.Duration    // how often the baseline scraped
 }
 
 // errEmptyCapture says a capture holds nothing to replay yet.
@@ -38,7 +36,8 @@ var errEmptyCapture = errors.New("empty capture")
 // replayerFor reads capture id and its experiment in the caller's tenant; resolve may resolve
 // saved pipelines in the same transaction.
 func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.Tx) error) (replayer, error) {
-	rp := replayer{bin: a.o.Collector, prices: a.o.Prices, window: a.o.Window}
+	rp := replayer{bin: a.o.Collector, prices: a.o.Prices}
+	var bodies [][]byte
 	err := a.o.Store.WithTenant(r.Context(), principalFrom(r.Context()).Tenant, func(tx *store.Tx) (err error) {
 		if rp.capture, err = tx.Capture(r.Context(), id); err != nil {
 			return err
@@ -52,28 +51,21 @@ func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.
 			}
 		}
 		return tx.CaptureChunks(r.Context(), id, func(body []byte) error {
-			rp.bodies = append(rp.bodies, body)
+			bodies = append(bodies, body)
 			return nil
 		})
 	})
 	if err != nil {
 		return rp, err
 	}
-	if len(rp.bodies) == 0 {
+	if len(bodies) == 0 {
 		return rp, errEmptyCapture
 	}
-	input := make([]pmetric.Metrics, 0, len(rp.bodies))
-	var u pmetric.ProtoUnmarshaler
-	for _, b := range rp.bodies {
-		md, err := u.UnmarshalMetrics(b)
-		if err != nil {
-			return rp, fmt.Errorf("capture %s does not decode: %w", id, err)
-		}
-		input = append(input, md)
-	}
-	rp.in = preview.Summarize(input, rp.window)
 	rp.interval = pipeline.ScrapeInterval(rp.exp.Baseline.Template, rp.exp.Baseline.Parameters)
-	rp.seconds = rp.in.Span(rp.interval).Seconds()
+	if rp.data, err = preview.NewCapture(bodies, rp.interval, a.o.Window); err != nil {
+		return rp, fmt.Errorf("capture %s: %w", id, err)
+	}
+	rp.in, rp.seconds = rp.data.In, rp.data.Seconds
 	return rp, nil
 }
 
@@ -86,29 +78,34 @@ func replayerError(w http.ResponseWriter, r *http.Request, err error) {
 	storeError(w, r, err, "capture")
 }
 
-// output replays the capture through choice, rendered as the generator would for the experiment.
-func (rp replayer) output(ctx context.Context, choice store.PipelineChoice) (preview.Summary, error) {
+// render is choice's configuration as the generator would render it for the experiment.
+func (rp replayer) render(choice store.PipelineChoice) ([]byte, error) {
 	req := choice.Request(rp.exp.Spec.CriticalProcesses)
 	req.ExperimentID, req.Variant, req.Target = rp.exp.ID, "candidate", pipeline.Local
 	req.Output = pipeline.Output{Endpoint: "http://127.0.0.1", Headers: pipeline.IngestHeaders()}
-	cfg, err := pipeline.Render(req)
-	if err != nil {
-		return preview.Summary{}, err
-	}
-	out, err := preview.Run(ctx, rp.bin, cfg, rp.bodies)
-	if err != nil {
-		return preview.Summary{}, err
-	}
-	return preview.Summarize(out, rp.window), nil
+	return pipeline.Render(req)
 }
 
-// result previews choice against the capture.
-func (rp replayer) result(ctx context.Context, choice store.PipelineChoice) (preview.Result, error) {
-	out, err := rp.output(ctx, choice)
+// output replays the capture through choice.
+func (rp replayer) output(ctx context.Context, choice store.PipelineChoice) (preview.Summary, error) {
+	cfg, err := rp.render(choice)
+	if err != nil {
+		return preview.Summary{}, err
+	}
+	return rp.data.Output(ctx, rp.bin, cfg)
+}
+
+// result previews choice against the capture, or with screen against its screening part.
+func (rp replayer) result(ctx context.Context, choice store.PipelineChoice, screen bool) (preview.Result, error) {
+	cfg, err := rp.render(choice)
 	if err != nil {
 		return preview.Result{}, err
 	}
-	return preview.Compare(rp.in, out, rp.seconds, rp.exp.Spec.CriticalProcesses, rp.prices), nil
+	data := rp.data
+	if screen {
+		data = data.Screen()
+	}
+	return data.Preview(ctx, rp.bin, cfg, rp.exp.Spec.CriticalProcesses, rp.prices)
 }
 
 // previewError answers an error of a replay: the pipeline's fault (400) or the platform's (503).

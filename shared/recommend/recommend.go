@@ -89,20 +89,82 @@ type Rejection struct {
 	Reason string `json:"reason"`
 }
 
-// Previewer previews a pipeline on the capture being recommended for.
-type Previewer func(ctx context.Context, choice store.PipelineChoice) (preview.Result, error)
+// Previewer previews a pipeline on the capture being recommended for: on all of it, or with
+// screen on a part (preview.Capture.Screen); a result says when it covers a part.
+type Previewer func(ctx context.Context, choice store.PipelineChoice, screen bool) (preview.Result, error)
 
-// Rank previews every candidate and keeps those that lose no critical process, no series of a
-// used metric (usage) and save something, cheapest first.
+// Rank screens every candidate on a part of the capture, then previews the most promising on
+// all of it: those that lose no critical process and no series of a used metric (usage) and save
+// something are recommended, cheapest first. Confirmed are the best `confirm` (one per core, at
+// least two) of those the screening passed; a candidate the whole capture rejects gives its place
+// to the next. The others keep their screening's preview, which says it covers a part.
 func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usage Usage) ([]Recommendation, []Rejection, error) {
-	// The previews run side by side, one per core: each is a collector process replaying the
-	// capture (shared/distribution bounds them too).
+	screened, err := previewAll(ctx, candidates, previewOf, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []Recommendation
+	var rejected []Rejection
+	for i, c := range candidates {
+		if why := reject(screened[i], usage); why != "" {
+			rejected = append(rejected, Rejection{Candidate: c, Reason: why})
+			continue
+		}
+		recs = append(recs, Recommendation{Candidate: c, Preview: screened[i]})
+	}
+	sortByCost(recs)
+	// Until the best `confirm` are previewed whole: each round previews the screened ones among
+	// them, so it ends within as many rounds as there are candidates (one, unless the whole
+	// capture rejects or reorders one).
+	confirm := max(2, runtime.NumCPU())
+	for {
+		var next []int // indices into recs
+		for i := range min(len(recs), confirm) {
+			if recs[i].Preview.Sample != nil {
+				next = append(next, i)
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		cands := make([]Candidate, len(next))
+		for j, i := range next {
+			cands[j] = recs[i].Candidate
+		}
+		full, err := previewAll(ctx, cands, previewOf, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		kept := recs[:0:0]
+		for i, r := range recs {
+			if j := slices.Index(next, i); j >= 0 {
+				if why := reject(full[j], usage); why != "" {
+					rejected = append(rejected, Rejection{Candidate: r.Candidate, Reason: why})
+					continue
+				}
+				r.Preview = full[j]
+			}
+			kept = append(kept, r)
+		}
+		recs = kept
+		sortByCost(recs)
+	}
+	for i := range recs {
+		recs[i].Rank = i + 1
+		recs[i].Explanation = explain(recs[i].Candidate, recs[i].Preview)
+	}
+	return recs, rejected, nil
+}
+
+// previewAll previews candidates side by side, one per core: each is a collector process
+// replaying the capture (shared/distribution bounds them too).
+func previewAll(ctx context.Context, candidates []Candidate, previewOf Previewer, screen bool) ([]preview.Result, error) {
 	results := make([]preview.Result, len(candidates))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, runtime.NumCPU()))
 	for i, c := range candidates {
 		g.Go(func() error {
-			r, err := previewOf(gctx, c.Choice)
+			r, err := previewOf(gctx, c.Choice, screen)
 			if err != nil {
 				return fmt.Errorf("preview %s: %w", c.Name, err)
 			}
@@ -110,27 +172,17 @@ func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usag
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
-	var recs []Recommendation
-	var rejected []Rejection
-	for i, c := range candidates {
-		r := results[i]
-		if why := reject(r, usage); why != "" {
-			rejected = append(rejected, Rejection{Candidate: c, Reason: why})
-			continue
-		}
-		recs = append(recs, Recommendation{Candidate: c, Preview: r, Explanation: explain(c, r)})
-	}
+	return results, g.Wait()
+}
+
+// sortByCost orders recommendations by their predicted change in cost, then in series: the
+// change, not the cost itself, so that a screening (a part of the capture) and a whole preview
+// compare alike.
+func sortByCost(recs []Recommendation) {
 	slices.SortStableFunc(recs, func(a, b Recommendation) int {
-		return cmp.Or(cmp.Compare(a.Preview.Predicted.CostPerHour, b.Preview.Predicted.CostPerHour),
-			cmp.Compare(a.Preview.Predicted.Series, b.Preview.Predicted.Series))
+		return cmp.Or(cmp.Compare(a.Preview.Change["cost_per_hour"], b.Preview.Change["cost_per_hour"]),
+			cmp.Compare(a.Preview.Change["series"], b.Preview.Change["series"]))
 	})
-	for i := range recs {
-		recs[i].Rank = i + 1
-	}
-	return recs, rejected, nil
 }
 
 // reject says why a previewed candidate may not be recommended, or "".
@@ -178,6 +230,9 @@ func explain(c Candidate, r preview.Result) string {
 	}
 	if r.Predicted.CriticalCoverage != nil && !strings.Contains(c.What, "critical") {
 		b.WriteString("; every critical process kept")
+	}
+	if s := r.Sample; s != nil {
+		fmt.Fprintf(&b, " (screened on %d of the capture's %d requests)", s.Requests, s.Of)
 	}
 	b.WriteString(".")
 	return b.String()

@@ -29,18 +29,20 @@ func TestRank_KeepsCriticalAndUsedSeriesAndRanksBySaving(t *testing.T) {
 		procs = append(procs, "batch-"+strconv.Itoa(i))
 	}
 	var bodies [][]byte
-	var input []pmetric.Metrics
 	for s := range 6 {
-		md := hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...)
-		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...))
 		if err != nil {
 			t.Fatal(err)
 		}
-		bodies, input = append(bodies, b), append(input, md)
+		bodies = append(bodies, b)
 	}
-	in := preview.Summarize(input, 0)
+	capture, err := preview.NewCapture(bodies, 10*time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := capture.In
 	critical := []string{"postgres", "nginx"}
-	previewOf := replayer(bin, bodies, in, critical, 0)
+	previewOf := replayer(bin, capture, critical)
 	dashboard, err := FromDashboard([]byte(`{"panels": [{"targets": [{"expr": "sum by (process_executable_name) (process_threads)"}]}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -115,35 +117,112 @@ func BenchmarkRecommend_1MDatapoints(b *testing.B) {
 	critical := []string{"proc-1"}
 	b.ResetTimer()
 	for b.Loop() {
-		input := make([]pmetric.Metrics, 0, len(bodies))
-		for _, body := range bodies {
-			md, _ := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(body)
-			input = append(input, md)
+		capture, err := preview.NewCapture(bodies, 10*time.Second, 15*time.Second)
+		if err != nil {
+			b.Fatal(err)
 		}
-		in := preview.Summarize(input, 15*time.Second)
-		previewOf := replayer(bin, bodies, in, critical, 15*time.Second)
-		cands := Candidates(in, critical, "10s")
-		recs, _, err := Rank(context.Background(), cands, previewOf, Usage{})
-		if err != nil || len(recs) == 0 {
-			b.Fatalf("%d recommendations of %d candidates: %v", len(recs), len(cands), err)
+		cands := Candidates(capture.In, critical, "10s")
+		recs, _, err := Rank(context.Background(), cands, replayer(bin, capture, critical), Usage{})
+		if err != nil || len(recs) < 2 || recs[0].Preview.Sample != nil || recs[1].Preview.Sample != nil {
+			b.Fatalf("%d recommendations of %d candidates, the first two not previewed whole: %v", len(recs), len(cands), err)
 		}
 	}
 }
 
-// replayer previews a choice on bodies with the real collector, as the API does (window: the KPI
-// window series are counted per; 0 counts them over the whole capture).
-func replayer(bin *distribution.Binary, bodies [][]byte, in preview.Summary, critical []string, window time.Duration) Previewer {
-	return func(ctx context.Context, c store.PipelineChoice) (preview.Result, error) {
+// replayer previews a choice on the capture (or its screening part) with the real collector, as
+// the API does.
+func replayer(bin *distribution.Binary, capture *preview.Capture, critical []string) Previewer {
+	return func(ctx context.Context, c store.PipelineChoice, screen bool) (preview.Result, error) {
 		req := c.Request(critical)
 		req.ExperimentID, req.Variant, req.Target, req.Output = uuid.New(), "candidate", pipeline.Local, pipeline.Output{Endpoint: "http://127.0.0.1:1"}
 		cfg, err := pipeline.Render(req)
 		if err != nil {
 			return preview.Result{}, err
 		}
-		out, err := preview.Run(ctx, bin, cfg, bodies)
-		if err != nil {
-			return preview.Result{}, err
+		if screen {
+			return capture.Screen().Preview(ctx, bin, cfg, critical, experiment.Prices{SeriesMonth: 0.008})
 		}
-		return preview.Compare(in, preview.Summarize(out, window), in.Span(10*time.Second).Seconds(), critical, experiment.Prices{SeriesMonth: 0.008}), nil
+		return capture.Preview(ctx, bin, cfg, critical, experiment.Prices{SeriesMonth: 0.008})
+	}
+}
+
+// TestRank_ScreensOnAPartAndConfirmsTheBestOnTheWhole recommends for a capture larger than a
+// screening (154,500 datapoints): every candidate is screened on four runs of its requests, the best
+// two are previewed on all of it. The capture's thread counts appear only between the runs: the
+// screening cannot see that every process-dropping candidate loses some, the whole capture does,
+// so each is rejected when confirmed, and the next takes its place.
+func TestRank_ScreensOnAPartAndConfirmsTheBestOnTheWhole(t *testing.T) {
+	bin := distribution.New(collector.Binary(t))
+	procs := []string{"postgres"}
+	for i := range 499 {
+		procs = append(procs, "batch-"+strconv.Itoa(i))
+	}
+	var bodies [][]byte
+	for s := range 100 {
+		md := hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...)
+		if s < 18 || s > 26 { // the runs screened are requests 0-15, 28-43, 56-71 and 84-99
+			rms := md.ResourceMetrics()
+			for i := range rms.Len() {
+				rms.At(i).ScopeMetrics().At(0).Metrics().RemoveIf(func(m pmetric.Metric) bool { return m.Name() == "process.threads" })
+			}
+		}
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	capture, err := preview.NewCapture(bodies, 10*time.Second, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := capture.Screen(); s == capture || s.In.Datapoints > preview.ScreenDatapoints || s.In.Metrics["process.threads"] != 0 {
+		t.Fatalf("the screening part holds %d datapoints and %d thread series", s.In.Datapoints, s.In.Metrics["process.threads"])
+	}
+	critical := []string{"postgres"}
+	cands := Candidates(capture.In, critical, "10s")
+	dashboard, err := FromDashboard([]byte(`{"panels": [{"targets": [{"expr": "process_threads"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, rejected, err := Rank(context.Background(), cands, replayer(bin, capture, critical), dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Name)
+		if r.Preview.Sample != nil {
+			t.Errorf("%s was not previewed on the whole capture: %+v", r.Name, r.Preview.Sample)
+		}
+	}
+	if strings.Join(names, ", ") != "without process.cpu.time, without process.memory.usage" {
+		t.Errorf("recommended %v", names)
+	}
+	for _, r := range rejected {
+		if !strings.Contains(r.Reason, "process.threads") {
+			t.Errorf("%s rejected for %q, want the thread series the whole capture shows", r.Name, r.Reason)
+		}
+	}
+	if len(rejected) != len(cands)-2 {
+		t.Errorf("%d rejected of %d", len(rejected), len(cands))
+	}
+
+	// Without the dashboard: the best two previewed whole, the rest as screened, and saying so.
+	recs, _, err = Rank(context.Background(), cands, replayer(bin, capture, critical), Usage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		screened := r.Preview.Sample != nil
+		if screened != (i >= 2) || screened != strings.Contains(r.Explanation, "screened on 64 of the capture's 100 requests") {
+			t.Errorf("rank %d, %s: sample %+v, %q", r.Rank, r.Name, r.Preview.Sample, r.Explanation)
+		}
+		if i > 0 && r.Preview.Change["cost_per_hour"] < recs[i-1].Preview.Change["cost_per_hour"] {
+			t.Errorf("rank %d saves more than rank %d", r.Rank, r.Rank-1)
+		}
+	}
+	if len(recs) != len(cands) || recs[0].Name != "critical processes only" {
+		t.Errorf("%d recommended of %d, first %s", len(recs), len(cands), recs[0].Name)
 	}
 }
