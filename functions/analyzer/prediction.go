@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/phoenixotel/phoenix/shared/analysis"
 	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/shared/preview"
 	"github.com/phoenixotel/phoenix/shared/store"
@@ -48,8 +49,8 @@ type PredictedMetric struct {
 	Predicted float64 `json:"predicted"` // the preview's, for the candidate
 	Measured  float64 `json:"measured"`  // the candidate's mean over the paired windows
 	Error     float64 `json:"error"`     // (measured − predicted) / predicted
-	// The change from baseline to candidate: predicted by the preview, measured as the ratio of
-	// the variants' means over the paired windows. Levels drift between capture and run (the
+	// The change from baseline to candidate: predicted by the preview, measured by the verdict
+	// (else as the ratio of the variants' means over the paired windows). Levels drift between capture and run (the
 	// host's processes come and go); the change is what the recommendation promised.
 	PredictedChange float64 `json:"predicted_change"`
 	MeasuredChange  float64 `json:"measured_change"`
@@ -57,16 +58,23 @@ type PredictedMetric struct {
 	// whether the measured change fell inside it.
 	StatedError *float64 `json:"stated_error,omitempty"`
 	Within      *bool    `json:"within,omitempty"`
+	// Interval is the verdict's interval of the change, when the metric was decided on; RuledOut
+	// says it lies wholly outside the predicted change ± its stated error (without an interval:
+	// the change is outside it).
+	Interval *analysis.Change `json:"interval,omitempty"`
+	RuledOut bool             `json:"ruled_out,omitempty"`
 }
 
-// checkPrediction compares p with the means of the paired windows; nil when no window pairs.
-func checkPrediction(p Prediction, prices experiment.Prices) *PredictionCheck {
+// checkPrediction compares p with the means of the paired windows, and each predicted change with
+// the change the run measured: the verdict's estimate and interval (changes, by metric) where the
+// metric was decided on, else the ratio of the variants' means. Nil when no window pairs.
+func checkPrediction(p Prediction, changes map[string]*analysis.Change, prices experiment.Prices) *PredictionCheck {
 	// The series KPI counts each window's series: the preview's per-window count when it has one.
 	predicted := map[string]float64{"series": cmp.Or(p.Rates.SeriesPerWindow, float64(p.Rates.Series)), "datapoints_per_second": p.Rates.DatapointsPerSecond,
 		"bytes_per_second": p.Rates.BytesPerSecond, "cost_per_hour": p.Rates.CostPerHour}
 	c := &PredictionCheck{Recommendation: p.Recommendation, PriceModel: prices, Metrics: []PredictedMetric{}}
 	var words []string
-	checked, held := 0, 0
+	checked, held, ruledOut := 0, 0, 0
 	for _, m := range predictedMetrics {
 		s := p.Series[m]
 		if len(s.Candidate) == 0 {
@@ -76,18 +84,27 @@ func checkPrediction(p Prediction, prices experiment.Prices) *PredictionCheck {
 		if pm.Predicted != 0 {
 			pm.Error = (pm.Measured - pm.Predicted) / pm.Predicted
 		}
-		if base := stat.Mean(s.Baseline, nil); base != 0 {
+		if ch := changes[m]; ch != nil {
+			pm.MeasuredChange, pm.Interval = ch.Estimate, ch
+		} else if base := stat.Mean(s.Baseline, nil); base != 0 {
 			pm.MeasuredChange = stat.Mean(s.Candidate, nil)/base - 1
 		}
 		word := fmt.Sprintf("%s %.4g predicted, %.4g measured (%+.1f%%)", m, pm.Predicted, pm.Measured, 100*pm.Error)
 		if e, ok := p.Error[m]; ok {
 			in := math.Abs(pm.MeasuredChange-pm.PredictedChange) <= e
+			// Ruled out: the run's interval lies wholly outside the predicted band.
+			pm.RuledOut = !in && (pm.Interval == nil || pm.Interval.High < pm.PredictedChange-e || pm.Interval.Low > pm.PredictedChange+e)
 			pm.StatedError, pm.Within = &e, &in
 			checked++
-			verdict := "outside"
-			if in {
+			verdict := "outside, and its interval rules the prediction out"
+			switch {
+			case in:
 				held++
 				verdict = "within"
+			case !pm.RuledOut:
+				verdict = fmt.Sprintf("outside, but its interval [%+.1f%%, %+.1f%%] cannot rule the prediction out", 100*pm.Interval.Low, 100*pm.Interval.High)
+			default:
+				ruledOut++
 			}
 			word = fmt.Sprintf("%s change %+.1f%% ± %.1f pp predicted, %+.1f%% measured: %s (level %.4g predicted, %.4g measured)",
 				m, 100*pm.PredictedChange, 100*e, 100*pm.MeasuredChange, verdict, pm.Predicted, pm.Measured)
@@ -104,10 +121,13 @@ func checkPrediction(p Prediction, prices experiment.Prices) *PredictionCheck {
 	}
 	c.Confirmed = checked > 0 && held == checked
 	outcome := fmt.Sprintf("%d of %d predicted changes measured within their stated error", held, checked)
-	if c.Confirmed {
+	switch {
+	case c.Confirmed:
 		outcome = "The prediction holds: " + outcome
-	} else {
-		outcome = "The prediction does not hold: " + outcome
+	case ruledOut > 0:
+		outcome = fmt.Sprintf("The prediction does not hold: %s, %d ruled out", outcome, ruledOut)
+	default:
+		outcome = "The prediction is not confirmed: " + outcome + "; the others' intervals are too wide to tell"
 	}
 	c.Detail = "the recommendation predicted, for the candidate: " + strings.Join(words, "; ") + ". " + outcome +
 		fmt.Sprintf(". A month at the measured means: $%.2f baseline, $%.2f candidate ($%.4g per series-month, $%.4g per million datapoints)",

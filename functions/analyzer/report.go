@@ -154,7 +154,11 @@ func Look(run Run, kind analysis.LookKind, dues int, cache *analysis.Cache) (Rep
 		rep.Calibration = calibrate(d)
 	}
 	if run.Prediction != nil {
-		rep.Prediction = checkPrediction(*run.Prediction, run.Prices)
+		changes := map[string]*analysis.Change{}
+		for _, m := range d.Metrics {
+			changes[m.Metric] = m.Change
+		}
+		rep.Prediction = checkPrediction(*run.Prediction, changes, run.Prices)
 	}
 	return rep, nil
 }

@@ -31,6 +31,8 @@ type Summary struct {
 	// ProcessSeries are the series of each process (process.executable.name): what it costs.
 	ProcessSeries map[string]int `json:"process_series"`
 	Attributes    []string       `json:"attributes"` // resource and datapoint attribute keys, sorted
+	// PointAttributes are the datapoint attribute keys of each metric that has any, sorted.
+	PointAttributes map[string][]string `json:"point_attributes,omitempty"`
 	// First and Last are the earliest and latest datapoint times (zero when there are none).
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
@@ -64,6 +66,7 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 	perWindow := map[int64]map[uint64]struct{}{} // window start (ns) → its series
 	points := map[int64]int64{}                  // window start (ns) → its datapoints
 	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
+	pointKeys := map[string]map[string]struct{}{} // metric → its datapoint attribute keys
 	var id identity
 	wire := newWireSize(len(reqs))
 	for _, md := range reqs {
@@ -82,7 +85,15 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 				ms := sms.At(j).Metrics()
 				for k := range ms.Len() {
 					m := ms.At(k)
+					keys := pointKeys[m.Name()]
 					forEachPoint(m, func(pa pcommon.Map, ts pcommon.Timestamp) {
+						if pa.Len() > 0 && keys == nil {
+							keys = map[string]struct{}{}
+							pointKeys[m.Name()] = keys
+						}
+						if keys != nil {
+							pa.Range(func(k string, _ pcommon.Value) bool { keys[k] = struct{}{}; return true })
+						}
 						s.Datapoints++
 						if at := ts.AsTime(); ts != 0 && (s.First.IsZero() || at.Before(s.First)) {
 							s.First = at
@@ -122,6 +133,12 @@ func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
 	}
 	s.Processes = slices.Sorted(maps.Keys(procs))
 	s.Attributes = slices.Sorted(maps.Keys(attrs))
+	if len(pointKeys) > 0 {
+		s.PointAttributes = make(map[string][]string, len(pointKeys))
+		for m, keys := range pointKeys {
+			s.PointAttributes[m] = slices.Sorted(maps.Keys(keys))
+		}
+	}
 	return s
 }
 

@@ -30,7 +30,8 @@ type Candidate struct {
 
 // Candidates proposes pipelines for a capture summarized as in: the top-k template at a few sizes
 // when the host runs more processes than that, the owner aggregation, the critical-only template
-// when critical processes are named, and dropping each of the two metrics with the most series.
+// when critical processes are named, dropping each of the two metrics with the most series, and
+// summing each of the two costliest metrics split by datapoint attributes over them.
 // Every candidate scrapes at the baseline's interval, so a comparison is fair.
 func Candidates(in preview.Summary, critical []string, interval string) []Candidate {
 	params := func(kv ...string) map[string]any {
@@ -69,10 +70,39 @@ func Candidates(in preview.Summary, critical []string, interval string) []Candid
 		share := 100 * float64(in.Metrics[m]) / float64(max(1, in.Series))
 		out = append(out, Candidate{Name: "without " + m, What: fmt.Sprintf("drops %s (%.0f%% of the series)", m, share),
 			Choice: store.PipelineChoice{Template: pipeline.CustomTemplate, Parameters: params(), Custom: &pipeline.Custom{Processors: []pipeline.Processor{{
-				Name: "filter/drop-" + strings.ReplaceAll(m, ".", "-"), Config: map[string]any{"error_mode": "ignore",
+				Name: "filter/drop-" + slug(m), Config: map[string]any{"error_mode": "ignore",
 					"metrics": map[string]any{"metric": []any{"metric.name == " + strconv.Quote(m)}}}}}}}})
 	}
+	// A metric split by datapoint attributes (CPU time by state, say) costs a series per value;
+	// summed over them it costs one per resource.
+	summed := 0
+	for _, m := range metrics {
+		keys := in.PointAttributes[m]
+		if len(keys) == 0 || summed == 2 {
+			continue
+		}
+		summed++
+		share := 100 * float64(in.Metrics[m]) / float64(max(1, in.Series))
+		out = append(out, Candidate{Name: m + " summed over " + strings.Join(keys, ", "),
+			What: fmt.Sprintf("sums %s (%.0f%% of the series) over its %s, one series per resource", m, share, strings.Join(keys, ", ")),
+			Choice: store.PipelineChoice{Template: pipeline.CustomTemplate, Parameters: params(), Custom: &pipeline.Custom{Processors: []pipeline.Processor{{
+				Name: "metrics_transform/sum-" + slug(m), Config: map[string]any{"transforms": []any{map[string]any{
+					"include": m, "action": "update",
+					"operations": []any{map[string]any{"action": "aggregate_labels", "label_set": []any{}, "aggregation_type": "sum"}},
+				}}}}}}}})
+	}
 	return out
+}
+
+// slug is a metric's name as a component name's suffix: letters, digits, '_' and '-', at most 50.
+func slug(metric string) string {
+	b := []byte(metric[:min(len(metric), 50)])
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
 }
 
 // Recommendation is a candidate with its preview, kept because it loses nothing it must keep.
@@ -175,13 +205,14 @@ func previewAll(ctx context.Context, candidates []Candidate, previewOf Previewer
 	return results, g.Wait()
 }
 
-// sortByCost orders recommendations by their predicted change in cost, then in series: the
+// sortByCost orders recommendations by their predicted change in cost, then in series, then by
+// name (ties rank the same whatever order the previews finished in): the
 // change, not the cost itself, so that a screening (a part of the capture) and a whole preview
 // compare alike.
 func sortByCost(recs []Recommendation) {
 	slices.SortStableFunc(recs, func(a, b Recommendation) int {
 		return cmp.Or(cmp.Compare(a.Preview.Change["cost_per_hour"], b.Preview.Change["cost_per_hour"]),
-			cmp.Compare(a.Preview.Change["series"], b.Preview.Change["series"]))
+			cmp.Compare(a.Preview.Change["series"], b.Preview.Change["series"]), strings.Compare(a.Name, b.Name))
 	})
 }
 

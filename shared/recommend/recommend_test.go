@@ -80,8 +80,18 @@ func TestRank_KeepsCriticalAndUsedSeriesAndRanksBySaving(t *testing.T) {
 			t.Errorf("%s: rejected for %q", name, reasons[name])
 		}
 	}
-	if len(recs) != 2 || recs[0].Name != "without process.cpu.time" || recs[1].Name != "without process.memory.usage" {
-		t.Errorf("recommended %d: %v", len(recs), recs)
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, "; ") != "without process.cpu.time; process.cpu.time summed over state; without process.memory.usage" {
+		t.Errorf("recommended %q", names)
+	}
+	// Summed over its state, CPU time keeps one series per process, and every datapoint's time.
+	if out := recs[1].Preview.Output; out.Metrics["process.cpu.time"] != len(procs) || len(out.PointAttributes["process.cpu.time"]) != 0 ||
+		recs[1].Preview.Dropped.Reduced["process.cpu.time"] != len(procs) {
+		t.Errorf("summed over state: %d CPU time series, attributes %v, reduced %v", out.Metrics["process.cpu.time"],
+			out.PointAttributes["process.cpu.time"], recs[1].Preview.Dropped.Reduced)
 	}
 	t.Logf("recommended: %d; first: %s", len(recs), recs[0].Explanation)
 
@@ -196,7 +206,7 @@ func TestRank_ScreensOnAPartAndConfirmsTheBestOnTheWhole(t *testing.T) {
 			t.Errorf("%s was not previewed on the whole capture: %+v", r.Name, r.Preview.Sample)
 		}
 	}
-	if strings.Join(names, ", ") != "without process.cpu.time, without process.memory.usage" {
+	if strings.Join(names, ", ") != "without process.cpu.time, process.cpu.time summed over state, without process.memory.usage" {
 		t.Errorf("recommended %v", names)
 	}
 	for _, r := range rejected {
@@ -204,7 +214,7 @@ func TestRank_ScreensOnAPartAndConfirmsTheBestOnTheWhole(t *testing.T) {
 			t.Errorf("%s rejected for %q, want the thread series the whole capture shows", r.Name, r.Reason)
 		}
 	}
-	if len(rejected) != len(cands)-2 {
+	if len(rejected) != len(cands)-3 {
 		t.Errorf("%d rejected of %d", len(rejected), len(cands))
 	}
 
