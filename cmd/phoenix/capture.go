@@ -27,7 +27,47 @@ type captureView struct {
 }
 
 func captureCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "capture", Short: "Captures: samples of what an experiment's baseline really sends (docs/pipelines.md)"}
+	var (
+		run    captureRun
+		params []string
+		saved  string
+	)
+	cmd := &cobra.Command{
+		Use:   "capture [--duration 2m] [--template T --param NAME=VALUE | --pipeline NAME] [--critical P]",
+		Short: "Captures: samples of what a baseline really sends (docs/pipelines.md); on its own, a capture run",
+		Long: "On its own, a capture run: the pipeline (--template with --param, or your own --pipeline) runs as a\n" +
+			"short A/A experiment on this host's collectors, its output is captured for --duration, the run is\n" +
+			"stopped once the capture is complete (or on any failure or Ctrl-C), and the capture's id printed.\n" +
+			"`phoenix capture create --experiment ID` captures a running experiment's baseline instead.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := session()
+			if err != nil {
+				return err
+			}
+			if run.baseline.Parameters, err = parseParams(params); err != nil {
+				return inputError{err}
+			}
+			if saved != "" {
+				if run.baseline, err = savedChoice(saved, run.baseline.Parameters); err != nil {
+					return err
+				}
+			}
+			v, err := run.run(cmd.Context(), c, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), v.ID)
+			return nil
+		},
+	}
+	rf := cmd.Flags()
+	rf.DurationVar(&run.duration, "duration", 2*time.Minute, "how long to capture (10s-10m)")
+	rf.StringVar(&run.name, "name", "", "a name for the capture")
+	rf.StringVar(&run.baseline.Template, "template", "process-baseline", "the pipeline template to run (phoenix pipeline templates)")
+	rf.StringArrayVar(&params, "param", nil, "a template parameter NAME=VALUE (repeatable)")
+	rf.StringVar(&saved, "pipeline", "", "your own pipeline, NAME or NAME@VERSION, instead of --template")
+	rf.StringSliceVar(&run.critical, "critical", nil, "critical process names (RE2, matched whole), comma-separated")
 	var (
 		experimentID string
 		req          apiclient.NewCapture

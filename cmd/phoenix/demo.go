@@ -66,7 +66,7 @@ func demoCmd() *cobra.Command {
 	f.BoolVar(&o.aa, "aa", false, "an A/A run: the baseline's pipeline on both sides (it must not be promoted)")
 	f.StringVar(&o.baseline, "baseline", "process-baseline", "baseline pipeline template")
 	f.StringVar(&o.candidate, "candidate", "process-topk", "candidate pipeline template (process-priority-filter, process-topk, …)")
-	f.BoolVar(&o.keepRunning, "keep-running", true, "leave the platform running after the verdict, until Ctrl-C")
+	f.BoolVar(&o.keepRunning, "keep-running", true, "leave the platform and the load simulator running after the verdict, until Ctrl-C")
 	f.IntVar(&o.processes, "processes", 30, "simulated processes")
 	f.StringVar(&o.profile, "profile", loadsim.Realistic, "load simulator profile")
 	f.StringVar(&o.tenant, "tenant", "demo", "demo tenant name")
@@ -159,7 +159,9 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 		return fmt.Errorf("start the experiment: %w", err)
 	}
 	final, err := follow(ctx, c, e.ID.String(), out)
-	stopSim()
+	if !o.keepRunning {
+		stopSim()
+	}
 	if err != nil {
 		return err
 	}
@@ -172,7 +174,9 @@ func runDemo(ctx context.Context, cfg config.Config, dev devOptions, o demoOptio
 	}
 	fmt.Fprintf(out, "\nPhoenix keeps running for you to explore (you are logged in as %s; try `phoenix experiment list`):\n"+
 		"  Console    %s/console/ (sign in as %s of tenant %s with the password above)\n"+
-		"  API        %s (e.g. GET /v1/experiments/%s/analysis)\n  WebSocket  %s/ws\nPress Ctrl-C to stop.\n",
+		"  API        %s (e.g. GET /v1/experiments/%s/analysis)\n  WebSocket  %s/ws\n"+
+		"The load simulator keeps running, so this host stays the demo host: capture, recommend, preview and confirm\n"+
+		"(README, \"Your own pipelines\"). Press Ctrl-C to stop.\n",
 		o.email, u["api"], o.email, o.tenant, u["api"], e.ID, u["gateway"])
 	select {
 	case <-ctx.Done():

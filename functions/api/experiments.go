@@ -317,8 +317,9 @@ func experimentItems[T any](a *API, read func(tx *store.Tx, ctx context.Context,
 }
 
 // fromRecommendation fills what req leaves out from the recommendation it names: its pipeline as
-// the candidate (checked when it was previewed), and the captured experiment's baseline, critical
-// processes and targets, planned duration, and a name saying what is confirmed.
+// the candidate (checked when it was previewed), and the captured experiment's baseline, spec
+// (critical processes, targets, criteria, analysis settings), planned duration, and a name saying
+// what is confirmed.
 func fromRecommendation(ctx context.Context, tx *store.Tx, req *apiclient.NewExperiment) (*uuid.UUID, []problem.FieldError, error) {
 	bad := func(msg string) (*uuid.UUID, []problem.FieldError, error) {
 		return nil, []problem.FieldError{{Field: "from_recommendation", Message: msg}}, nil
@@ -345,7 +346,9 @@ func fromRecommendation(ctx context.Context, tx *store.Tx, req *apiclient.NewExp
 		req.Baseline = src.Baseline
 	}
 	if len(req.Spec) == 0 {
-		if req.Spec, err = json.Marshal(experiment.Spec{CriticalProcesses: src.Spec.CriticalProcesses, Targets: src.Spec.Targets}); err != nil {
+		// The captured experiment's spec whole: its critical processes and targets, and the
+		// criteria and analysis settings (extension, early stop) it was judged by.
+		if req.Spec, err = json.Marshal(src.Spec); err != nil {
 			return nil, nil, err
 		}
 	}

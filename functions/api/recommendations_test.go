@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,14 +10,26 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
 	"github.com/phoenixotel/phoenix/test/hostmetrics"
+	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
 func TestRecommendations_RankedStoredAndOneCommandFromAnExperiment(t *testing.T) {
 	t.Parallel()
 	f := setupAPI(t, false, withCollector(t))
 	op := f.token(t, f.acme, "operator")
-	exp := f.runningExperiment(t, f.acme)
+	// The captured experiment, with a spec of its own for the confirmation to inherit.
+	r := f.do(t, "POST", "/v1/experiments", op, jsonBody(map[string]any{"name": "captured", "duration_seconds": 600,
+		"baseline": map[string]any{"template": "process-baseline"}, "candidate": map[string]any{"template": "process-topk"},
+		"spec": map[string]any{"critical_processes": []string{"postgres"}, "analysis": map[string]any{"max_duration_seconds": 1200}}}))
+	if r.code != http.StatusCreated {
+		t.Fatalf("create the captured experiment: %d %v", r.code, r.body)
+	}
+	exp := uuid.MustParse(r.body["id"].(string))
+	pgtest.Advance(t, f.st, f.acme, exp, experiment.Running)
 	procs := []string{"postgres"}
 	for i := range 15 {
 		procs = append(procs, "job-"+strconv.Itoa(i))
@@ -33,7 +46,7 @@ func TestRecommendations_RankedStoredAndOneCommandFromAnExperiment(t *testing.T)
 		t.Fatalf("a broken rule file: %d %v", r.code, r.body)
 	}
 	dashboard := `{"panels": [{"targets": [{"expr": "sum(process_cpu_time_seconds_total)"}]}]}`
-	r := f.do(t, "POST", path, op, jsonBody(map[string]any{"dashboards": []string{dashboard}}))
+	r = f.do(t, "POST", path, op, jsonBody(map[string]any{"dashboards": []string{dashboard}}))
 	items, _ := r.body["items"].([]any)
 	rejected, _ := r.body["rejected"].([]any)
 	if r.code != http.StatusOK || len(items) == 0 || len(rejected) == 0 {
@@ -61,6 +74,11 @@ func TestRecommendations_RankedStoredAndOneCommandFromAnExperiment(t *testing.T)
 	if r.code != http.StatusCreated || r.body["recommendation_id"] != first["id"] || r.body["duration_seconds"] != 600.0 ||
 		!strings.HasPrefix(r.body["name"].(string), "confirm: ") || r.body["baseline"].(map[string]any)["template"] != "process-baseline" {
 		t.Fatalf("an experiment from the recommendation: %d %v", r.code, r.body)
+	}
+	// The spec it was judged by comes along whole: critical processes, criteria, analysis settings.
+	if src := f.do(t, "GET", "/v1/experiments/"+exp.String(), op, nil); fmt.Sprint(src.body["spec"]) != fmt.Sprint(r.body["spec"]) ||
+		!strings.Contains(fmt.Sprint(r.body["spec"]), "max_duration_seconds:1200") {
+		t.Fatalf("the confirmation's spec %v, want the captured experiment's %v", r.body["spec"], src.body["spec"])
 	}
 	choice := first["choice"].(map[string]any)
 	if cand := r.body["candidate"].(map[string]any); cand["template"] != choice["template"] {
