@@ -167,8 +167,12 @@ func (k *Kubernetes) deploy(ctx context.Context, tenant, id uuid.UUID, ms []stor
 				return nil, err
 			case status == http.StatusNotFound && o.kind == "ServiceMonitor":
 				// No Prometheus Operator in this cluster: the collectors run unmonitored.
-			case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusConflict:
+			case status >= 500 && !strings.HasPrefix(msg, typedPatchRefusal) || status == http.StatusTooManyRequests:
 				return nil, fmt.Errorf("apply %s %s/%s: the API server answered %d: %s", o.kind, o.namespace, o.name, status, msg)
+			case status == http.StatusConflict:
+				return &events.WorkloadFailure{ExperimentID: id, Variant: string(v),
+					Reason: fmt.Sprintf("the cluster refused %s %s/%s (409): %s — fields another manager set are not overwritten; "+
+						"remove that manager's change or the object, then start the experiment again", o.kind, o.namespace, o.name, msg)}, nil
 			case status >= 300:
 				return &events.WorkloadFailure{ExperimentID: id, Variant: string(v),
 					Reason: fmt.Sprintf("the cluster refused %s %s/%s (%d): %s", o.kind, o.namespace, o.name, status, msg)}, nil
@@ -211,7 +215,15 @@ func (k *Kubernetes) remove(ctx context.Context, o object) error {
 	return nil
 }
 
-// apply server-side-applies o, taking ownership of conflicting fields (Phoenix owns these objects).
+// typedPatchRefusal begins the message of the 500 a real API server answers a server-side apply
+// whose object does not fit the schema (a string where a boolean goes): a refusal, not an outage,
+// so it fails the experiment instead of being redelivered until the phase times out
+// (test/cluster TestDeployer_AnObjectTheServerRefusesFailsTheExperiment).
+const typedPatchRefusal = "failed to create typed patch object"
+
+// apply server-side-applies o without force: a field another manager set (a hand edit, another
+// controller) is a 409 conflict the experiment reports, never silently taken back. A redelivery
+// by Phoenix's own field manager conflicts with nothing.
 func (k *Kubernetes) apply(ctx context.Context, o object) (int, string, error) {
 	return k.call(ctx, http.MethodPatch, o, o.body)
 }
@@ -223,7 +235,7 @@ func (k *Kubernetes) call(ctx context.Context, method string, o object, body []b
 	}
 	u := k.cluster.Server + path
 	if method == http.MethodPatch {
-		u += "?" + url.Values{"fieldManager": {FieldManager}, "force": {"true"}}.Encode()
+		u += "?" + url.Values{"fieldManager": {FieldManager}}.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {

@@ -86,7 +86,7 @@ func TestKubernetes_AppliesSecretsThenManifestsAndTearsDown(t *testing.T) {
 	perVariant := map[string][]string{}
 	for _, r := range api.requests {
 		if r.method != http.MethodPatch || r.contentType != "application/apply-patch+yaml" ||
-			r.query != "fieldManager=phoenix-deployer&force=true" || r.auth != "Bearer sa-token" {
+			r.query != "fieldManager=phoenix-deployer" || r.auth != "Bearer sa-token" {
 			t.Fatalf("request %+v", r)
 		}
 		v := "baseline"
