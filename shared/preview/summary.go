@@ -177,7 +177,9 @@ func (id *identity) series(resource, metric string, attrs pcommon.Map, keys map[
 	for _, k := range id.sorted(attrs, keys) {
 		v, _ := attrs.Get(k)
 		_, _ = id.d.WriteString(k)
-		_, _ = id.d.Write([]byte{1, byte(v.Type()), 1})
+		_, _ = id.d.Write([]byte{1})
+		_, _ = id.d.WriteString(v.Type().String())
+		_, _ = id.d.Write([]byte{1})
 		_, _ = id.d.WriteString(v.AsString())
 		_, _ = id.d.Write([]byte{2})
 	}

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,24 +14,6 @@ import (
 	"github.com/phoenixotel/phoenix/test/bintest"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
-
-// lockedBuffer is a process's output, read while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestDemo_TheHostsRecommendationIsPromotedWithinItsPrediction is the README's journey on the
 // demo host, with the CLI the demo logged in: while `phoenix demo` runs its experiment, capture
@@ -56,7 +36,7 @@ func TestDemo_TheHostsRecommendationIsPromotedWithinItsPrediction(t *testing.T) 
 	cmd.Dir = dir
 	cmd.Env = append(bintest.Env(), "XDG_CONFIG_HOME="+dir, "PHOENIX_DATABASE_URL="+db.AppURL,
 		"PHOENIX_MIGRATE_DATABASE_URL="+db.OwnerURL, "PHOENIX_JWT_KEYS_FILE=", "PHOENIX_KPI_WINDOW=6s")
-	var out lockedBuffer
+	var out bintest.Output
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -75,7 +55,7 @@ func TestDemo_TheHostsRecommendationIsPromotedWithinItsPrediction(t *testing.T) 
 	fail := func(format string, args ...any) {
 		t.Helper()
 		logs, _ := os.ReadFile(filepath.Join(dir, ".phoenix", "demo.log"))
-		t.Fatalf(format+"\ndemo output:\n%s\nplatform logs (tail):\n%s", append(args, out.String(), tail(string(logs), 4000))...)
+		t.Fatalf(format+"\ndemo output:\n%s\nplatform logs (tail):\n%s", append(args, out.String(), string(logs[max(0, len(logs)-4000):]))...)
 	}
 	// awaitOutput waits for the demo to print want.
 	awaitOutput := func(want string, within time.Duration) {
@@ -160,9 +140,4 @@ func TestDemo_TheHostsRecommendationIsPromotedWithinItsPrediction(t *testing.T) 
 		fail("the recommendation %q was not promoted within its prediction:\n%s", best[1], verdict[max(0, at):])
 	}
 	t.Logf("recommended %q (%s); the confirmation's verdict:\n%s", best[1], best[2], verdict[at:])
-}
-
-// tail is the end of s, at most n bytes.
-func tail(s string, n int) string {
-	return s[max(0, len(s)-n):]
 }

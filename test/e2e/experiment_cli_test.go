@@ -47,6 +47,18 @@ func (c cli) createAdmin(t *testing.T, tenant, email string) {
 	}
 }
 
+// signedIn is the CLI of a new admin of tenant acme, logged in to p.
+func signedIn(t *testing.T, p *platform) cli {
+	t.Helper()
+	c := cli{bin: p.bin, configHome: t.TempDir(), env: []string{"PHOENIX_DATABASE_URL=" + p.db.AppURL}}
+	c.createAdmin(t, "acme", "ops@acme.example")
+	if out, errOut, err := c.run(t, adminPassword, "login", "--api", p.addrs["api"], "--gateway", p.addrs["gateway"], "--tenant", "acme",
+		"--email", "ops@acme.example", "--password-stdin"); err != nil {
+		t.Fatalf("login: %v %s %s", err, out, errOut)
+	}
+	return c
+}
+
 // TestCLI_ExperimentCommandsDriveTheAPI logs in and drives experiments with the CLI only. The
 // platform has no collector binary, so a started experiment fails at deploying — which `watch`
 // shows live and reports with its exit status.

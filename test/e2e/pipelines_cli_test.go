@@ -17,12 +17,7 @@ import (
 func TestCLI_OwnPipelinesFromFileToRunningCollectors(t *testing.T) {
 	t.Parallel()
 	p := startDevWith(t, []string{"--collector", collector(t)}, []string{"PHOENIX_KPI_WINDOW=6s"})
-	c := cli{bin: p.bin, configHome: t.TempDir(), env: []string{"PHOENIX_DATABASE_URL=" + p.db.AppURL}}
-	c.createAdmin(t, "acme", "ops@acme.example")
-	if out, errOut, err := c.run(t, adminPassword, "login", "--api", p.addrs["api"], "--gateway", p.addrs["gateway"], "--tenant", "acme",
-		"--email", "ops@acme.example", "--password-stdin"); err != nil {
-		t.Fatalf("login: %v %s %s", err, out, errOut)
-	}
+	c := signedIn(t, p)
 	file := filepath.Join(t.TempDir(), "no-threads.yaml")
 	write := func(condition string) {
 		t.Helper()

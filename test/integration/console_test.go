@@ -363,7 +363,7 @@ func TestConsole_MakeRunWatchedToItsVerdict(t *testing.T) {
 	p := startDev(t, devOptions{collector: collector.Binary(t), env: []string{"PHOENIX_KPI_WINDOW=6s"},
 		demo: []string{"--duration", "1m", "--interval", "2s", "--processes", "12"}})
 	if p.console != p.target.API+"/console/" || p.login.Password == "" {
-		t.Fatalf("phoenix demo printed the console %q and the login %+v; want the API's /console/ and a password:\n%s", p.console, p.login, p.out.tail(4<<10))
+		t.Fatalf("phoenix demo printed the console %q and the login %+v; want the API's /console/ and a password:\n%s", p.console, p.login, p.out.Tail(4<<10))
 	}
 	ctx := browseFor(t, browser, 5*time.Minute)
 	shots := screenshots(t)

@@ -72,7 +72,7 @@ type platform struct {
 	opts   devOptions        // how it runs
 	cmd    *exec.Cmd         // the running phoenix dev
 	exited chan error        // receives its exit
-	out    syncBuffer        // what it printed
+	out    bintest.Output    // what it printed
 	// console and login are what phoenix demo printed: the console's URL and the demo's login.
 	console string
 	login   smoke.Account
@@ -133,7 +133,7 @@ func (p *platform) launch(t *testing.T) {
 	cmd.Env = append(bintest.Env(), "XDG_CONFIG_HOME="+dir, "PHOENIX_DATABASE_URL="+p.db.AppURL, "PHOENIX_MIGRATE_DATABASE_URL="+p.db.OwnerURL,
 		"PHOENIX_JWT_KEYS_FILE=", "PHOENIX_RATE_LOGIN_IP=off")
 	cmd.Env = append(cmd.Env, p.opts.env...)
-	var logs syncBuffer
+	var logs bintest.Output
 	cmd.Stderr = &logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -148,7 +148,7 @@ func (p *platform) launch(t *testing.T) {
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("phoenix dev (pid %d) logs (last 16 KiB):\n%s", cmd.Process.Pid, logs.tail(16<<10))
+			t.Logf("phoenix dev (pid %d) logs (last 16 KiB):\n%s", cmd.Process.Pid, logs.Tail(16<<10))
 		}
 	})
 	sc := bufio.NewScanner(stdout)
@@ -177,7 +177,7 @@ func (p *platform) launch(t *testing.T) {
 		exited <- cmd.Wait()
 	}()
 	if p.addrs["api"] == "" || p.addrs["gateway"] == "" {
-		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.tail(16<<10))
+		t.Fatalf("phoenix dev printed %v; logs:\n%s", p.addrs, logs.Tail(16<<10))
 	}
 	p.target = smoke.Target{API: p.addrs["api"], Gateway: p.addrs["gateway"]}
 }
@@ -191,29 +191,6 @@ func (p *platform) kill(t *testing.T) {
 	}
 	err := <-p.exited
 	p.exited <- err // for the launch's cleanup
-}
-
-// syncBuffer collects a child's output from its copying goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex   // guards buf
-	buf bytes.Buffer // everything written
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns at most the last n bytes.
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
 }
 
 // unique returns prefix with a random suffix: tenant names are global to the Redis all suites
