@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,8 +71,11 @@ func InCluster() (Cluster, error) {
 type Kubernetes struct {
 	store   *store.Store // manifests and experiment state, read in the tenant's transaction
 	cluster Cluster      // the API server
-	// Issue returns a fresh ingest token for a variant; Revoke revokes an experiment's tokens.
+	// Issue returns a fresh ingest token for a variant; Live says whether a token a variant's
+	// Secret already holds is still good for it (nil: never); Revoke revokes an experiment's
+	// tokens.
 	Issue  func(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant) (string, error)
+	Live   func(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant, token string) (bool, error)
 	Revoke func(ctx context.Context, tenant, id uuid.UUID) error
 }
 
@@ -147,12 +151,13 @@ func (k *Kubernetes) deploy(ctx context.Context, tenant, id uuid.UUID, ms []stor
 		if len(objs) == 0 {
 			return &events.WorkloadFailure{ExperimentID: id, Variant: string(v), Reason: "no stored manifests"}, nil
 		}
-		token, err := k.Issue(ctx, tenant, id, v)
-		if err != nil {
-			return nil, err
+		req := pipeline.Request{ExperimentID: id, Variant: string(v)}
+		token, failure, err := k.token(ctx, tenant, id, v, object{apiVersion: "v1", kind: "Secret", namespace: objs[0].namespace,
+			name: pipeline.IngestSecretName(req)})
+		if err != nil || failure != nil {
+			return failure, err
 		}
-		secret, err := pipeline.IngestSecret(pipeline.Request{ExperimentID: id, Variant: string(v)},
-			pipeline.Deployment{Namespace: objs[0].namespace, Tenant: tenant.String()}, token)
+		secret, err := pipeline.IngestSecret(req, pipeline.Deployment{Namespace: objs[0].namespace, Tenant: tenant.String()}, token)
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +185,43 @@ func (k *Kubernetes) deploy(ctx context.Context, tenant, id uuid.UUID, ms []stor
 		}
 	}
 	return nil, nil
+}
+
+// token is the ingest token for variant v's Secret: the one the Secret already holds when it is
+// still live for v (a redelivery: applying the same Secret again changes nothing, and the
+// collectors keep the token they run with), else a fresh one.
+func (k *Kubernetes) token(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant, secret object) (string, *events.WorkloadFailure, error) {
+	status, body, err := k.read(ctx, secret)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case status == http.StatusOK && k.Live != nil:
+		var s struct {
+			Data map[string][]byte `json:"data"` // encoding/json decodes the base64
+		}
+		if json.Unmarshal(body, &s) == nil && len(s.Data[pipeline.IngestSecretKey]) > 0 {
+			token := string(s.Data[pipeline.IngestSecretKey])
+			live, err := k.Live(ctx, tenant, id, v, token)
+			if err != nil {
+				return "", nil, err
+			}
+			if live {
+				return token, nil, nil
+			}
+		}
+	case status == http.StatusOK || status == http.StatusNotFound:
+	case status >= 500 || status == http.StatusTooManyRequests:
+		return "", nil, fmt.Errorf("read Secret %s/%s: the API server answered %d", secret.namespace, secret.name, status)
+	default:
+		var st struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(body, &st)
+		return "", &events.WorkloadFailure{ExperimentID: id, Variant: string(v),
+			Reason: fmt.Sprintf("the cluster refused reading Secret %s/%s (%d): %s", secret.namespace, secret.name, status, st.Message)}, nil
+	}
+	token, err := k.Issue(ctx, tenant, id, v)
+	return token, nil, err
 }
 
 // teardown deletes both variants' objects (absent ones are fine) and revokes their tokens.
@@ -228,33 +270,21 @@ func (k *Kubernetes) apply(ctx context.Context, o object) (int, string, error) {
 	return k.call(ctx, http.MethodPatch, o, o.body)
 }
 
+// read GETs o: the status and, for a 2xx, the object as JSON (never logged: it may be a Secret).
+func (k *Kubernetes) read(ctx context.Context, o object) (int, []byte, error) {
+	res, err := k.do(ctx, http.MethodGet, o, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res.StatusCode, raw, err
+}
+
 func (k *Kubernetes) call(ctx context.Context, method string, o object, body []byte) (int, string, error) {
-	path, err := resourcePath(o)
+	res, err := k.do(ctx, method, o, body)
 	if err != nil {
 		return 0, "", err
-	}
-	u := k.cluster.Server + path
-	if method == http.MethodPatch {
-		u += "?" + url.Values{"fieldManager": {FieldManager}}.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	if method == http.MethodPatch {
-		req.Header.Set("Content-Type", "application/apply-patch+yaml")
-	}
-	req.Header.Set("Accept", "application/json")
-	if k.cluster.TokenFile != "" {
-		tok, err := os.ReadFile(k.cluster.TokenFile)
-		if err != nil {
-			return 0, "", fmt.Errorf("service-account token: %w", err)
-		}
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	}
-	res, err := k.cluster.Client.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("%s %s %s/%s: %w", method, o.kind, o.namespace, o.name, err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
@@ -263,6 +293,38 @@ func (k *Kubernetes) call(ctx context.Context, method string, o object, body []b
 	}
 	_ = yaml.Unmarshal(raw, &st)
 	return res.StatusCode, st.Message, nil
+}
+
+// do sends one request about o with the service account's token.
+func (k *Kubernetes) do(ctx context.Context, method string, o object, body []byte) (*http.Response, error) {
+	path, err := resourcePath(o)
+	if err != nil {
+		return nil, err
+	}
+	u := k.cluster.Server + path
+	if method == http.MethodPatch {
+		u += "?" + url.Values{"fieldManager": {FieldManager}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if method == http.MethodPatch {
+		req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	}
+	req.Header.Set("Accept", "application/json")
+	if k.cluster.TokenFile != "" {
+		tok, err := os.ReadFile(k.cluster.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("service-account token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	res, err := k.cluster.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s %s/%s: %w", method, o.kind, o.namespace, o.name, err)
+	}
+	return res, nil
 }
 
 // parse reads the identity of a manifest.

@@ -31,6 +31,10 @@ func (t tokens) issue(ctx context.Context, tenant, id uuid.UUID, v experiment.Va
 	return ingesttoken.Issue(ctx, t.store, tenant, id, v, t.deploying)
 }
 
+func (t tokens) live(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant, token string) (bool, error) {
+	return ingesttoken.Live(ctx, t.store, tenant, id, v, token)
+}
+
 func (t tokens) revoke(ctx context.Context, tenant, id uuid.UUID) error {
 	_, err := ingesttoken.Revoke(ctx, t.store, tenant, id, "")
 	return err
@@ -83,10 +87,17 @@ func KubernetesService(res *bootstrap.Resources) (function.Service, error) {
 	if err != nil {
 		return function.Service{}, err
 	}
-	t := tokens{store: res.Store, deploying: res.Config.Timeouts.Deploying}
-	k := NewKubernetes(res.Store, cluster)
-	k.Issue, k.Revoke = t.issue, t.revoke
-	return function.Service{Name: "deployer", Events: k}, nil
+	return function.Service{Name: "deployer", Events: KubernetesWithTokens(res.Store, cluster, res.Config.Timeouts.Deploying)}, nil
+}
+
+// KubernetesWithTokens is the deployer for cluster with real ingest tokens in st: issued when a
+// variant is deployed (a live one kept on a redelivery), revoked at teardown; deploying is the
+// deploying phase's limit, part of a token's lifetime.
+func KubernetesWithTokens(st *store.Store, cluster Cluster, deploying time.Duration) *Kubernetes {
+	t := tokens{store: st, deploying: deploying}
+	k := NewKubernetes(st, cluster)
+	k.Issue, k.Live, k.Revoke = t.issue, t.live, t.revoke
+	return k
 }
 
 // request reads a deploy or teardown request: its tenant and the experiment it is about. Anything

@@ -82,7 +82,7 @@ func Lifetime(now time.Time, duration, deploying time.Duration) time.Time {
 // Issue creates a token for one variant of an experiment of tenant and returns it; the caller
 // hands it to the collector (Env, or a Kubernetes Secret) and keeps it nowhere else. deploying is
 // the configured deploying timeout (config PHOENIX_TIMEOUT_DEPLOYING). Every call issues a new
-// token; earlier ones stay valid until revoked or expired.
+// token; earlier ones stay valid until revoked or expired (a deployer keeps a Live one instead).
 func Issue(ctx context.Context, st *store.Store, tenant, experimentID uuid.UUID, variant experiment.Variant, deploying time.Duration) (string, error) {
 	token, sum := New(tenant)
 	err := st.WithTenant(ctx, tenant, func(tx *store.Tx) error {
@@ -99,6 +99,28 @@ func Issue(ctx context.Context, st *store.Store, tenant, experimentID uuid.UUID,
 		return "", fmt.Errorf("issue ingest token for %s/%s: %w", experimentID, variant, err)
 	}
 	return token, nil
+}
+
+// Live reports whether token is a live ingest token of tenant for this variant of the experiment:
+// issued for it, neither revoked nor expired. The deployer keeps such a token on a redelivery, so
+// that applying the same Secret again changes nothing. A token that does not parse is not live.
+func Live(ctx context.Context, st *store.Store, tenant, experimentID uuid.UUID, variant experiment.Variant, token string) (bool, error) {
+	owner, sum, err := Parse(token)
+	if err != nil || owner != tenant {
+		return false, nil
+	}
+	var scope store.IngestScope
+	err = st.WithTenant(ctx, tenant, func(tx *store.Tx) (err error) {
+		scope, err = tx.IngestScope(ctx, sum)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read ingest token of %s/%s: %w", experimentID, variant, err)
+	}
+	return scope.ExperimentID == experimentID && scope.Variant == variant && !scope.Revoked && time.Now().Before(scope.ExpiresAt), nil
 }
 
 // Revoke revokes every ingest token of a variant of an experiment (both when variant is empty).

@@ -2,12 +2,17 @@ package ingesttoken
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/phoenixotel/phoenix/shared/experiment"
+	"github.com/phoenixotel/phoenix/shared/store"
+	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
 func TestNewAndParse_RoundTripTheTenantAndHash(t *testing.T) {
@@ -55,5 +60,45 @@ func TestLifetime_CoversDeployingTheRunAndAMargin(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if got := Lifetime(now, time.Hour, 15*time.Minute); !got.Equal(now.Add(time.Hour + 15*time.Minute + Margin)) {
 		t.Errorf("lifetime %s", got)
+	}
+}
+
+// TestLive_OnlyAnUnrevokedTokenOfThatVariant: a redelivery keeps a Secret's token only while it
+// is live for that very variant of that experiment.
+func TestLive_OnlyAnUnrevokedTokenOfThatVariant(t *testing.T) {
+	ctx := context.Background()
+	st := pgtest.Migrated(t).AppStore(t, store.Options{})
+	acme, other := pgtest.Tenant(t, st, "acme"), pgtest.Tenant(t, st, "other")
+	exp, second := pgtest.Experiment(t, st, acme), pgtest.Experiment(t, st, acme)
+	token, err := Issue(ctx, st, acme, exp, experiment.Baseline, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := New(other)
+	cases := []struct {
+		name    string
+		tenant  uuid.UUID
+		exp     uuid.UUID
+		variant experiment.Variant
+		token   string
+		want    bool
+	}{
+		{"the token of that variant", acme, exp, experiment.Baseline, token, true},
+		{"another variant", acme, exp, experiment.Candidate, token, false},
+		{"another experiment", acme, second, experiment.Baseline, token, false},
+		{"another tenant's claim", other, exp, experiment.Baseline, token, false},
+		{"never issued", other, exp, experiment.Baseline, foreign, false},
+		{"not a token", acme, exp, experiment.Baseline, "pit_nope", false},
+	}
+	for _, c := range cases {
+		if got, err := Live(ctx, st, c.tenant, c.exp, c.variant, c.token); err != nil || got != c.want {
+			t.Errorf("%s: live %v (%v), want %v", c.name, got, err, c.want)
+		}
+	}
+	if _, err := Revoke(ctx, st, acme, exp, ""); err != nil {
+		t.Fatal(err)
+	}
+	if live, err := Live(ctx, st, acme, exp, experiment.Baseline, token); err != nil || live {
+		t.Errorf("a revoked token: live %v (%v)", live, err)
 	}
 }

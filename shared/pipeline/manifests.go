@@ -65,7 +65,7 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 						// The node names the collector across restarts (CollectorNameEnv), so the
 						// ingest function sees a restarted pod's counters fall.
 						"env": []map[string]any{{"name": IngestTokenEnv, "valueFrom": map[string]any{
-							"secretKeyRef": map[string]any{"name": IngestSecretName(r), "key": ingestSecretKey}}},
+							"secretKeyRef": map[string]any{"name": IngestSecretName(r), "key": IngestSecretKey}}},
 							{"name": CollectorNameEnv, "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "spec.nodeName"}}}},
 						"ports":          []map[string]any{{"name": "metrics", "containerPort": 8888}},
 						"resources":      map[string]any{"requests": map[string]string{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]string{"memory": "512Mi"}},
@@ -107,8 +107,8 @@ func Manifests(r Request, d Deployment, config []byte) ([]Manifest, error) {
 	return out, nil
 }
 
-// ingestSecretKey is the key of the ingest token in its Secret.
-const ingestSecretKey = "token"
+// IngestSecretKey is the key of the ingest token in its Secret.
+const IngestSecretKey = "token"
 
 // workloadName names a variant's objects: phoenix-<first 8 of the experiment id>-<variant>.
 func workloadName(r Request) string {
@@ -134,7 +134,7 @@ func IngestSecret(r Request, d Deployment, token string) (Manifest, error) {
 	}
 	o := map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
 		"metadata":   map[string]any{"name": IngestSecretName(r), "namespace": d.Namespace, "labels": workloadLabels(r, d, workloadName(r))},
-		"stringData": map[string]string{ingestSecretKey: token}}
+		"stringData": map[string]string{IngestSecretKey: token}}
 	b, err := yaml.Marshal(o)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("encode Secret: %w", err)

@@ -75,15 +75,8 @@ func setup(t *testing.T) *fixture {
 
 	f.st = pgtest.Migrated(t).AppStore(t, store.Options{})
 	f.tenant = pgtest.Tenant(t, f.st, "acme")
-	f.k = deployer.NewKubernetes(f.st, deployer.Cluster{Server: s.URL, TokenFile: tokenFile, Client: s.HTTPClient()})
-	// As deployer.KubernetesService wires them: real tokens in the database.
-	f.k.Issue = func(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant) (string, error) {
-		return ingesttoken.Issue(ctx, f.st, tenant, id, v, 10*time.Minute)
-	}
-	f.k.Revoke = func(ctx context.Context, tenant, id uuid.UUID) error {
-		_, err := ingesttoken.Revoke(ctx, f.st, tenant, id, "")
-		return err
-	}
+	// As deployer.KubernetesService wires it: real tokens in the database.
+	f.k = deployer.KubernetesWithTokens(f.st, deployer.Cluster{Server: s.URL, TokenFile: tokenFile, Client: s.HTTPClient()}, 10*time.Minute)
 	return f
 }
 
