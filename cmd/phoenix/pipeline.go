@@ -114,16 +114,23 @@ func pipelineCmd() *cobra.Command {
 }
 
 // collector finds the Phoenix collector: $PHOENIX_COLLECTOR, next to this binary, or on PATH.
-func collector() string {
-	if b := os.Getenv("PHOENIX_COLLECTOR"); b != "" {
+func collector() string { return sibling("", "PHOENIX_COLLECTOR", "phoenix-collector") }
+
+// sibling finds a binary: path when set, else $env, else name next to this executable (make
+// builds them all into bin/), else name on PATH; "" when there is none.
+func sibling(path, env, name string) string {
+	if path != "" {
+		return path
+	}
+	if b := os.Getenv(env); b != "" {
 		return b
 	}
 	if self, err := os.Executable(); err == nil {
-		if b := filepath.Join(filepath.Dir(self), "phoenix-collector"); fileExists(b) {
+		if b := filepath.Join(filepath.Dir(self), name); fileExists(b) {
 			return b
 		}
 	}
-	if b, err := exec.LookPath("phoenix-collector"); err == nil {
+	if b, err := exec.LookPath(name); err == nil {
 		return b
 	}
 	return ""

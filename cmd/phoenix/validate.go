@@ -15,13 +15,14 @@ func validateCmd() *cobra.Command {
 	var o validate.Options
 	var noMigrations bool
 	cmd := &cobra.Command{
-		Use:   "validate all|manifests|triggers|templates|monitoring|migrations …",
-		Short: "Check what a release needs: manifests, trigger wiring, templates, monitoring rules, migrations",
+		Use:   "validate all|manifests|triggers|templates|monitoring|migrations|cluster …",
+		Short: "Check what a release needs: manifests, trigger wiring, templates, monitoring rules, migrations, a real cluster",
 		Long: "manifests   kubectl kustomize every kustomization under deploy/; Knative's own validation of every Service\n" +
 			"triggers    every consumed event type routed to each consumer, subscribers deployed, docs complete\n" +
 			"templates   every pipeline template renders for both targets and passes the collector's validation\n" +
 			"monitoring  promtool check rules, promtool test rules, promtool check config\n" +
 			"migrations  every migration applied, rolled back and applied again on a scratch database\n" +
+			"cluster     Knative's CRDs, then every kustomization applied to a real kube-apiserver (make apiserver)\n" +
 			"A check whose tool is missing is reported as skipped. Exits 1 when any check fails.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,6 +38,7 @@ func validateCmd() *cobra.Command {
 			if o.Collector == "" {
 				o.Collector = collector()
 			}
+			o.APIServer, o.Etcd = sibling(o.APIServer, "PHOENIX_KUBE_APISERVER", "kube-apiserver"), sibling(o.Etcd, "PHOENIX_ETCD", "etcd")
 			if !noMigrations {
 				cfg, err := loadConfig()
 				if err != nil {
@@ -60,6 +62,8 @@ func validateCmd() *cobra.Command {
 	f.StringVar(&o.Promtool, "promtool", "", "promtool binary (default: from PATH)")
 	f.StringVar(&o.Collector, "collector", "", "phoenix-collector (default: PHOENIX_COLLECTOR, next to phoenix, or PATH)")
 	f.BoolVar(&noMigrations, "skip-migrations", false, "do not create a scratch database")
+	f.StringVar(&o.APIServer, "kube-apiserver", "", "kube-apiserver for the cluster check (default: PHOENIX_KUBE_APISERVER, next to phoenix, or PATH)")
+	f.StringVar(&o.Etcd, "etcd", "", "etcd for the cluster check (default: PHOENIX_ETCD, next to phoenix, or PATH)")
 	return cmd
 }
 

@@ -13,15 +13,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/validate"
 	"github.com/phoenixotel/phoenix/test/kubeapi"
 )
 
-// unchecked are the API groups of objects deploy/ renders that no API server here can check,
-// with why: their kinds need CRDs that no Go module available to this project holds.
-var unchecked = map[string]string{
-	"monitoring.coreos.com": "the Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule) are in no " +
-		"Go module available here: its pkg/apis/monitoring module holds the Go types only",
-}
+// unchecked are the API groups of objects deploy/ renders that no API server here can check, with
+// why (phoenix validate's cluster check leaves the same out).
+var unchecked = validate.Unchecked
 
 // checkable splits objs into those the server can check and those it cannot (unchecked).
 func checkable(objs []object) (check, skip []object) {

@@ -19,6 +19,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/phoenixotel/phoenix/cmd/phoenix/validate"
 	"github.com/phoenixotel/phoenix/test/kubeapi"
 )
 
@@ -187,7 +188,7 @@ func list(t *testing.T, objs ...object) []byte {
 }
 
 // rolloutManager is the field manager the tests apply deploy/ with, as one release tool would.
-const rolloutManager = "phoenix-rollout"
+const rolloutManager = validate.RolloutManager
 
 // apply server-side-applies objs as the holder of kubeconfig with kubectl's default strict field
 // validation (a field the schema does not know is an error, not silently pruned), and returns
@@ -290,54 +291,15 @@ func restPath(t *testing.T, s *kubeapi.Server, token string, o object) string {
 	return ""
 }
 
-// knativeCRDs installs Knative Serving's and Eventing's CRDs from their Go modules — Serving at
-// the version Phoenix's own code validates against (go.mod), Eventing at the same release — and
-// waits until the API server serves them, so every Knative object applied afterwards is checked
-// against Knative's own schemas.
+// knativeCRDs installs Knative Serving's and Eventing's CRDs as phoenix validate's cluster check
+// does, so every Knative object applied afterwards is checked against Knative's own schemas.
 func knativeCRDs(t *testing.T, kubeconfig string) {
 	t.Helper()
-	serving := moduleDir(t, root(), "knative.dev/serving")
-	// Eventing is not a dependency of the main module (Phoenix has no Go code against it): it is
-	// fetched by version alone, from a directory outside the module so go.mod stays untouched.
-	eventing := moduleDir(t, t.TempDir(), "knative.dev/eventing@"+moduleVersion(t, "knative.dev/serving"))
-	dirs := []string{filepath.Join(serving, "config", "core", "300-resources"), filepath.Join(eventing, "config", "core", "resources")}
-	args := []string{"apply", "--server-side", "--field-manager", "knative-install"}
-	for _, d := range dirs {
-		args = append(args, "-f", d)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := validate.KnativeCRDs(ctx, kubectlPath(t), kubeconfig, root(), t.TempDir()); err != nil {
+		t.Fatal(err)
 	}
-	if _, stderr, err := kubectl(t, kubeconfig, nil, args...); err != nil {
-		t.Fatalf("install Knative's CRDs from %v: %v\n%s", dirs, err, stderr)
-	}
-	if _, stderr, err := kubectl(t, kubeconfig, nil, "wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s"); err != nil {
-		t.Fatalf("Knative's CRDs are not established: %v\n%s", err, stderr)
-	}
-}
-
-// moduleDir downloads module (path or path@version) into the module cache, as go build would,
-// and returns its directory.
-func moduleDir(t *testing.T, dir, module string) string {
-	t.Helper()
-	cmd := exec.Command("go", "mod", "download", "-json", module) // #nosec G204 -- a fixed module of this test
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	var m struct{ Dir, Error string }
-	_ = json.Unmarshal(out, &m)
-	if err != nil || m.Dir == "" {
-		t.Fatalf("go mod download %s: %v %s\n%s", module, err, m.Error, out)
-	}
-	return m.Dir
-}
-
-// moduleVersion is the version of module the main module requires.
-func moduleVersion(t *testing.T, module string) string {
-	t.Helper()
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", module) // #nosec G204 -- a fixed module of this test
-	cmd.Dir = root()
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -m %s: %v", module, err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // adminKubeconfig starts a server and returns it with a kubeconfig as its admin.

@@ -144,12 +144,8 @@ func TestKubeconfig_DrivesKubectl(t *testing.T) {
 func TestStart_StopsBothServersWhenTheTestEnds(t *testing.T) {
 	var s *Server
 	t.Run("server", func(t *testing.T) { s = Start(t) })
-	for _, p := range []*process{s.apiserver, s.etcd} {
-		select {
-		case <-p.exited:
-		default:
-			t.Fatalf("%s (pid %d) still runs after its test ended", p.name, p.pid)
-		}
+	if !s.Stopped() {
+		t.Fatal("a server still runs after its test ended")
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package validate checks what a Phoenix release needs before it ships: the deployment manifests
 // (kustomize output and Knative's own validation of every Service), the event wiring (triggers
 // against the event catalog), the pipeline templates (rendered, and validated by the collector
-// when it is built), the monitoring rules (promtool) and the migrations (applied and rolled back
-// on a scratch database). `phoenix validate` prints its results; `make test` runs it.
+// when it is built), the monitoring rules (promtool), the migrations (applied and rolled back
+// on a scratch database) and the cluster (the release applied to a real kube-apiserver). `phoenix validate` prints its results; `make test` runs it.
 //
 // Each check reads the repository at Options.Root and reports problems precisely enough to fix
 // them; a check whose tool is absent is skipped, saying so, rather than passed.
@@ -42,11 +42,13 @@ type Options struct {
 	Promtool   string // promtool; "" skips the monitoring check
 	Collector  string // phoenix-collector; "" renders templates without the collector's validation
 	MigrateURL string // PostgreSQL URL of a role that may create databases; "" skips the migration check
+	APIServer  string // kube-apiserver (make apiserver); "" skips the cluster check
+	Etcd       string // etcd for it; "" skips the cluster check
 }
 
 // Checks are the checks by name, in the order All runs them.
 func Checks() []string {
-	return []string{"manifests", "triggers", "templates", "monitoring", "migrations"}
+	return []string{"manifests", "triggers", "templates", "monitoring", "migrations", "cluster"}
 }
 
 // Run runs the named checks (all of them when names is empty).
@@ -68,6 +70,8 @@ func Run(ctx context.Context, o Options, names ...string) ([]Result, error) {
 			r = Monitoring(ctx, o)
 		case "migrations":
 			r = Migrations(ctx, o)
+		case "cluster":
+			r = Cluster(ctx, o)
 		default:
 			return nil, fmt.Errorf("unknown check %q (one of %s)", n, strings.Join(Checks(), ", "))
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenixotel/phoenix/test/kubeapi"
 	"github.com/phoenixotel/phoenix/test/pgtest"
 )
 
@@ -166,5 +167,37 @@ func TestRun_SkipsMissingToolsAndRefusesUnknownChecks(t *testing.T) {
 	}
 	if Print(&out, []Result{{Check: "x", Status: Fail, Problems: []string{"broken"}}}) {
 		t.Error("a failed check passed")
+	}
+}
+
+// The cluster check sees what rendering and Knative's Go validation cannot: a PodDisruptionBudget
+// setting both minAvailable and maxUnavailable renders, and a real API server refuses it.
+func TestCluster_ARealAPIServerRefusesWhatRenderingAccepts(t *testing.T) {
+	kubectl := tool(t, "kubectl")
+	tool(t, "go")
+	apiserver, etcd := kubeapi.Binaries(t)
+	root := scratch(t)
+	for _, f := range []string{"go.mod", "go.sum"} { // Knative Serving's CRDs come at the version go.mod requires
+		b, err := os.ReadFile(filepath.Join(repo(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := Options{Root: root, Kubectl: kubectl, APIServer: apiserver, Etcd: etcd}
+	edit(t, root, "deploy/base/gateway.yaml", "  minAvailable: 1\n", "  minAvailable: 1\n  maxUnavailable: 1\n")
+	if m := Manifests(context.Background(), o); m.Status != OK {
+		t.Fatalf("the manifest check already refuses it: %s %v", m.Status, m.Problems)
+	}
+	r := Cluster(context.Background(), o)
+	want := "deploy/base: the API server refused it"
+	if r.Status != Fail || !strings.Contains(strings.Join(r.Problems, "\n"), want) ||
+		!strings.Contains(strings.Join(r.Problems, "\n"), "minAvailable and maxUnavailable cannot be both set") {
+		t.Fatalf("%s %s, problems:\n%s\nwant one saying %q", r.Status, r.Summary, strings.Join(r.Problems, "\n"), want)
+	}
+	if !strings.Contains(r.Summary, "not checked (monitoring.coreos.com)") {
+		t.Errorf("summary %q does not say what was left unchecked", r.Summary)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// process is one server program the test runs: etcd or kube-apiserver.
+// process is one server program: etcd or kube-apiserver.
 type process struct {
 	name   string        // what it is, for messages
 	log    string        // the file holding its standard output and error
@@ -28,12 +28,12 @@ var errPortTaken = errors.New("a port was taken between choosing and binding it"
 
 // startProcess runs bin with args, its output into logPath.
 //
-// The child gets SIGKILL when the test process dies (Pdeathsig), so a test killed by go test's
+// The child gets SIGKILL when its parent dies (Pdeathsig), so a test killed by go test's
 // timeout — which runs no cleanup — leaves no server holding ports and memory. Pdeathsig fires
 // when the thread that forked the child exits, not the process, so the fork happens on a
 // goroutine locked to its thread that lives exactly as long as the child.
 func startProcess(name, bin, logPath string, args ...string) (*process, error) {
-	logs, err := os.Create(logPath) // #nosec G304 -- in the test's own temporary directory
+	logs, err := os.Create(logPath) // #nosec G304 -- in the servers' own directory
 	if err != nil {
 		return nil, fmt.Errorf("%s log: %w", name, err)
 	}
@@ -45,7 +45,7 @@ func startProcess(name, bin, logPath string, args ...string) (*process, error) {
 		defer logs.Close()
 		cmd := exec.Command(bin, args...) // #nosec G204 -- the servers built from deploy/apiserver
 		cmd.Stdout, cmd.Stderr = logs, logs
-		// Its own process group: a Ctrl-C to go test reaches the test, whose cleanup stops it.
+		// Its own process group: a Ctrl-C reaches the parent, which stops it (a test's cleanup, phoenix validate's defer).
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			p.err = err
