@@ -64,6 +64,13 @@ func InCluster() (Cluster, error) {
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}, nil
 }
 
+// The client below is hand-written rather than client-go: it makes four kinds of request (apply,
+// get, delete, each by path) and test/cluster holds it to a real kube-apiserver's answers. Linking
+// client-go's typed and dynamic clients (v0.29.2, already in the module graph) measured here:
+// exec-to-main 5.1 → 11.3 ms (median of 41 runs), package init 2.5 → 7.4 ms (GODEBUG=inittrace=1),
+// binary 15.9 → 33.4 MB — paid on every scale from zero, for nothing these requests need
+// (docs/cluster.md).
+
 // Kubernetes applies an experiment's stored manifests to the cluster, with a Secret holding each
 // variant's ingest token, and deletes them on teardown. The cluster's ApiServerSource reports
 // the DaemonSets' status to the controller; this deployer only answers failures it can see
