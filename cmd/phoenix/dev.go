@@ -103,20 +103,6 @@ func addDevFlags(cmd *cobra.Command, o *devOptions) {
 	f.BoolVar(&o.skipMigrate, "skip-migrate", false, "do not apply migrations before starting")
 }
 
-// concrete replaces port 0 in addr by a port that is free now.
-func concrete(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // runDev runs the platform until ctx ends or a function fails.
 func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.Writer) error {
 	if !o.skipMigrate {
@@ -127,14 +113,6 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	// On this machine collectors run as processes (no /hostfs) and send to the local ingest.
 	if _, set := os.LookupEnv("PHOENIX_DEPLOY_TARGET"); !set {
 		cfg.DeployTarget = "local"
-	}
-	if _, set := os.LookupEnv("PHOENIX_INGEST_URL"); !set {
-		// Collectors are given this URL before the ingest listens, so a port 0 is fixed here.
-		addr, err := concrete(o.ingest)
-		if err != nil {
-			return fmt.Errorf("--ingest-addr: %w", err)
-		}
-		o.ingest, cfg.IngestURL = addr, "http://"+addr
 	}
 	// The dead-letter sink: on a cluster a separate, cluster-local API serves it.
 	cfg.InternalRoutes = true
@@ -191,6 +169,11 @@ func runDev(ctx context.Context, cfg config.Config, o devOptions, out, logs io.W
 	}
 	if cfg.GatewayURL == "" {
 		cfg.GatewayURL = "ws://" + addrs["gateway"] + "/ws"
+	}
+	if _, set := os.LookupEnv("PHOENIX_INGEST_URL"); !set {
+		// Where the deployer's collectors send: the ingest's own bound port. (Choosing a free port
+		// first and binding it later lost it once to another process in between.)
+		cfg.IngestURL = "http://" + addrs["ingest"]
 	}
 	if cfg.CollectorBinary == "" {
 		cfg.CollectorBinary = o.collector // the API checks tenants' own pipelines with the collector the deployer runs

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -101,12 +103,21 @@ func printPreview(out io.Writer, r preview.Result, before, after string) {
 		fmt.Fprintf(tw, "%s\t%.4g\t%.4g\t%s\t\n", name, a, b, change)
 	}
 	pct := func(k string) string {
-		if c, ok := r.Change[k]; ok {
-			return fmt.Sprintf("%+.1f%%", c*100)
+		c, ok := r.Change[k]
+		if !ok {
+			return "—"
 		}
-		return "—"
+		if e, ok := r.Error[k]; ok {
+			return fmt.Sprintf("%+.1f%% ± %.1f pp", c*100, e*100)
+		}
+		return fmt.Sprintf("%+.1f%%", c*100)
 	}
-	row("series", float64(r.Measured.Series), float64(r.Predicted.Series), pct("series"))
+	if r.Measured.SeriesPerWindow > 0 {
+		// As the experiment counts them, and as the change is computed.
+		row("series per window", r.Measured.SeriesPerWindow, r.Predicted.SeriesPerWindow, pct("series"))
+	} else {
+		row("series", float64(r.Measured.Series), float64(r.Predicted.Series), pct("series"))
+	}
 	row("datapoints/s", r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond, pct("datapoints_per_second"))
 	row("bytes/s", r.Measured.BytesPerSecond, r.Predicted.BytesPerSecond, pct("bytes_per_second"))
 	row("cost/hour ($)", r.Measured.CostPerHour, r.Predicted.CostPerHour, pct("cost_per_hour"))
@@ -124,7 +135,13 @@ func printPreview(out io.Writer, r preview.Result, before, after string) {
 	list("processes", r.Dropped.Processes)
 	list("metrics", r.Dropped.Metrics)
 	list("attribute keys", r.Dropped.Attributes)
-	for m, n := range r.Dropped.Reduced {
-		fmt.Fprintf(out, "  merges or drops %d series of %s\n", n, m)
+	for _, m := range slices.Sorted(maps.Keys(r.Dropped.Reduced)) {
+		fmt.Fprintf(out, "  merges or drops %d series of %s\n", r.Dropped.Reduced[m], m)
+	}
+	for _, e := range r.Dropped.Examples {
+		fmt.Fprintf(out, "  e.g. %s\n", e)
+	}
+	if s := r.Sample; s != nil {
+		fmt.Fprintf(out, "  (screened on %d of the capture's %d requests)\n", s.Requests, s.Of)
 	}
 }

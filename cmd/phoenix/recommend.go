@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,14 +48,16 @@ func recommendCmd() *cobra.Command {
 				return err
 			}
 			var res struct {
-				Items    []store.Recommendation `json:"items"`
-				Rejected []recommend.Rejection  `json:"rejected"`
-				Usage    recommend.Usage        `json:"usage"`
+				Items       []store.Recommendation `json:"items"`
+				Rejected    []recommend.Rejection  `json:"rejected"`
+				Usage       recommend.Usage        `json:"usage"`
+				Cardinality recommend.Cardinality  `json:"cardinality"`
 			}
 			if err := c.call(cmd.Context(), http.MethodPost, "/v1/captures/"+capture+"/recommendations", req, &res); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
+			printCardinality(w, res.Cardinality)
 			if len(req.Rules)+len(req.Dashboards) > 0 {
 				fmt.Fprintf(w, "your rules and dashboards query %d metrics: nothing recommended drops a series of them\n\n", len(res.Usage.Metrics))
 			}
@@ -90,4 +94,26 @@ func readSmallFile(path string) ([]byte, error) {
 		return nil, inputError{err}
 	}
 	return b, nil
+}
+
+// printCardinality prints what costs the most in a capture, five of each.
+func printCardinality(w io.Writer, c recommend.Cardinality) {
+	line := func(what string, counts []recommend.Count, unit func(recommend.Count) string) {
+		if len(counts) == 0 {
+			return
+		}
+		var parts []string
+		for _, n := range counts[:min(5, len(counts))] {
+			parts = append(parts, n.Name+" "+unit(n))
+		}
+		fmt.Fprintf(w, "  %-11s %s\n", what+":", strings.Join(parts, ", "))
+	}
+	share := func(n recommend.Count) string {
+		return fmt.Sprintf("%d (%.0f%%)", n.Count, 100*float64(n.Count)/float64(max(1, c.Series)))
+	}
+	fmt.Fprintf(w, "what costs the most in this capture (%d series):\n", c.Series)
+	line("metrics", c.Metrics, share)
+	line("processes", c.Processes, share)
+	line("attributes", c.Attributes, func(n recommend.Count) string { return fmt.Sprintf("%d values", n.Count) })
+	fmt.Fprintln(w)
 }

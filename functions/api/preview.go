@@ -86,15 +86,6 @@ func (rp replayer) render(choice store.PipelineChoice) ([]byte, error) {
 	return pipeline.Render(req)
 }
 
-// output replays the capture through choice.
-func (rp replayer) output(ctx context.Context, choice store.PipelineChoice) (preview.Summary, error) {
-	cfg, err := rp.render(choice)
-	if err != nil {
-		return preview.Summary{}, err
-	}
-	return rp.data.Output(ctx, rp.bin, cfg)
-}
-
 // result previews choice against the capture, or with screen against its screening part.
 func (rp replayer) result(ctx context.Context, choice store.PipelineChoice, screen bool) (preview.Result, error) {
 	cfg, err := rp.render(choice)
@@ -163,21 +154,19 @@ func (a *API) previewCapture(w http.ResponseWriter, r *http.Request) {
 		replayerError(w, r, err)
 		return
 	}
-	out, err := rp.output(r.Context(), req.Pipeline)
+	res, err := rp.result(r.Context(), req.Pipeline, false)
 	if err != nil {
 		previewError(w, r, "pipeline", err)
 		return
 	}
-	critical := rp.exp.Spec.CriticalProcesses
-	resp := previewResponse{Capture: id, Pipeline: preview.Compare(rp.in, out, rp.seconds, critical, a.o.Prices)}
+	resp := previewResponse{Capture: id, Pipeline: res}
 	if req.Against != nil {
-		other, err := rp.output(r.Context(), *req.Against)
+		against, err := rp.result(r.Context(), *req.Against, false)
 		if err != nil {
 			previewError(w, r, "against", err)
 			return
 		}
-		against := preview.Compare(rp.in, other, rp.seconds, critical, a.o.Prices)
-		versus := preview.Compare(other, out, rp.seconds, critical, a.o.Prices)
+		versus := preview.Compare(against.Output, res.Output, rp.seconds, rp.exp.Spec.CriticalProcesses, a.o.Prices)
 		resp.Against, resp.Versus = &against, &versus
 	}
 	writeJSON(w, http.StatusOK, resp)

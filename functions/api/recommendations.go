@@ -16,6 +16,9 @@ type recommendResponse struct {
 	Items    []store.Recommendation `json:"items"`    // ranked, cheapest first
 	Rejected []recommend.Rejection  `json:"rejected"` // candidates left out, and why
 	Usage    recommend.Usage        `json:"usage"`    // the metrics the supplied rules and dashboards use
+	// Cardinality is what costs the most in the capture: metrics and processes by series,
+	// attributes by distinct values (the ten largest of each).
+	Cardinality recommend.Cardinality `json:"cardinality"`
 }
 
 // recommendCapture proposes pipelines for a capture: each candidate previewed with the real
@@ -46,7 +49,8 @@ func (a *API) recommendCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
-	resp := recommendResponse{Items: []store.Recommendation{}, Rejected: append([]recommend.Rejection{}, rejected...), Usage: usage}
+	resp := recommendResponse{Items: []store.Recommendation{}, Rejected: append([]recommend.Rejection{}, rejected...), Usage: usage,
+		Cardinality: recommend.Costliest(rp.in, 10)}
 	err = a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) error {
 		for _, rec := range recs {
 			raw, err := json.Marshal(rec.Preview)

@@ -52,6 +52,14 @@ func TestRecommendations_RankedStoredAndOneCommandFromAnExperiment(t *testing.T)
 	if r.code != http.StatusOK || len(items) == 0 || len(rejected) == 0 {
 		t.Fatalf("recommend: %d %v", r.code, r.body)
 	}
+	// What costs the most: CPU time has a series per state (two), the others one per process.
+	card := r.body["cardinality"].(map[string]any)
+	if m := card["metrics"].([]any)[0].(map[string]any); m["name"] != "process.cpu.time" || m["count"] != 32.0 || card["series"] != 64.0 {
+		t.Fatalf("cardinality %v", card)
+	}
+	if a := card["attributes"].([]any)[0].(map[string]any); a["count"] != 16.0 {
+		t.Fatalf("the attribute with the most values: %v", a)
+	}
 	first := items[0].(map[string]any)
 	if first["rank"] != 1.0 || !strings.Contains(first["explanation"].(string), "a month") || first["id"] == nil {
 		t.Fatalf("the first recommendation: %v", first)

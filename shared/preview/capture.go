@@ -3,7 +3,9 @@ package preview
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -78,26 +80,22 @@ func (c *Capture) Screen() *Capture {
 	return c
 }
 
-// Output replays the capture through cfg (a configuration rendered for the pipeline under
-// preview) with the real collector and summarizes what came out.
-func (c *Capture) Output(ctx context.Context, bin *distribution.Binary, cfg []byte) (Summary, error) {
-	out, err := Run(ctx, bin, cfg, c.bodies)
-	if err != nil {
-		return Summary{}, err
-	}
-	return Summarize(out, c.In.Window), nil
-}
-
-// Preview replays the capture through cfg and compares the output with the input; a screening
-// sample says so in the result.
+// Preview replays the capture through cfg (a configuration rendered for the pipeline under
+// preview) with the real collector, compares the output with the input, and names examples of
+// the series it drops; a screening sample says so in the result.
 func (c *Capture) Preview(ctx context.Context, bin *distribution.Binary, cfg []byte, critical []string, prices experiment.Prices) (Result, error) {
-	out, err := c.Output(ctx, bin, cfg)
+	raw, err := Run(ctx, bin, cfg, c.bodies)
 	if err != nil {
 		return Result{}, err
 	}
+	out := Summarize(raw, c.In.Window)
 	r := Compare(c.In, out, c.Seconds, critical, prices)
 	if len(c.bodies) < c.of {
 		r.Sample = &Sample{Requests: len(c.bodies), Of: c.of}
+	}
+	lost := append(slices.Clone(r.Dropped.Metrics), slices.Sorted(maps.Keys(r.Dropped.Reduced))...)
+	if r.Dropped.Examples, err = droppedExamples(c.bodies, c.In, raw, out.Attributes, lost); err != nil {
+		return Result{}, err
 	}
 	return r, nil
 }

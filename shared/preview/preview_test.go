@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,52 @@ func TestStatedErrors_TheFloorPlusTwiceTheSpreadOfTheWindowsChanges(t *testing.T
 		40, nil, experiment.Prices{SeriesMonth: 0.73})
 	if r.Change["series"] != -0.5 || r.Error["series"] == 0 {
 		t.Errorf("compare: change %v, error %v", r.Change, r.Error)
+	}
+}
+
+// TestPreview_NamesTheSeriesAPipelineDrops replays scrapes with the real collector through a
+// filter that keeps two processes of six: the examples name series of the other four, never a
+// kept one (though the pipeline adds its phoenix.* identity to every series), three for each
+// metric; and the capture's distinct attribute values are counted.
+func TestPreview_NamesTheSeriesAPipelineDrops(t *testing.T) {
+	bin := distribution.New(collector.Binary(t))
+	procs := []string{"postgres", "nginx", "worker-1", "worker-2", "worker-3", "worker-4"}
+	var bodies [][]byte
+	for s := range 4 {
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(hostmetrics.Scrape(time.Unix(int64(1000+10*s), 0), procs...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	c, err := NewCapture(bodies, 10*time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.In.AttributeValues["process.executable.name"] != 6 || c.In.AttributeValues["state"] != 2 {
+		t.Fatalf("attribute values %v", c.In.AttributeValues)
+	}
+	custom := &pipeline.Custom{Processors: []pipeline.Processor{{Name: "filter/workers", Config: map[string]any{"error_mode": "ignore",
+		"metrics": map[string]any{"resource": []any{`IsMatch(resource.attributes["process.executable.name"], "^worker-.*")`}}}}}}
+	cfg, err := pipeline.Render(pipeline.Request{Template: pipeline.CustomTemplate, Custom: custom, ExperimentID: uuid.New(), Variant: "candidate",
+		Target: pipeline.Local, Output: pipeline.Output{Endpoint: "http://127.0.0.1:1", Headers: pipeline.IngestHeaders()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Preview(context.Background(), bin, cfg, nil, experiment.Prices{SeriesMonth: 0.008})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perMetric := map[string]int{}
+	for _, e := range r.Dropped.Examples {
+		metric, _, _ := strings.Cut(e, "{")
+		perMetric[metric]++
+		if !strings.Contains(e, `process.executable.name="worker-`) || strings.Contains(e, "phoenix.") {
+			t.Errorf("example %q: not a dropped worker's series", e)
+		}
+	}
+	// Every metric lost the workers' series; three examples each.
+	if len(perMetric) != 3 || perMetric["process.cpu.time"] != ExamplesPerMetric || perMetric["process.threads"] != ExamplesPerMetric {
+		t.Errorf("examples per metric %v: %q", perMetric, r.Dropped.Examples)
 	}
 }

@@ -11,10 +11,8 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -43,6 +41,9 @@ type Summary struct {
 	// capture varies from window to window, which bounds a prediction's error (Compare).
 	Windows map[int64]WindowCount `json:"-"`
 	Window  time.Duration         `json:"-"` // their length (0: not counted)
+	// AttributeValues is the number of distinct values of each attribute key, resource and
+	// datapoint alike: which attributes make the cardinality.
+	AttributeValues map[string]int `json:"attribute_values,omitempty"`
 }
 
 // WindowCount is what one KPI window of a summary holds.
@@ -59,145 +60,18 @@ const processAttribute = "process.executable.name"
 // each request's protobuf as gzip compresses it (the OTLP/HTTP exporter's default), which is what
 // the ingest function measures on the wire. With window > 0, SeriesPerWindow is counted too.
 func Summarize(reqs []pmetric.Metrics, window time.Duration) Summary {
-	s := Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}, Window: max(0, window)}
-	// Series are kept by the 64-bit hash of their identity: a million series take 8 MB, not their
-	// strings (a collision among 10⁶ series has odds of about 3·10⁻⁸).
-	series := map[uint64]struct{}{}
-	perWindow := map[int64]map[uint64]struct{}{} // window start (ns) → its series
-	points := map[int64]int64{}                  // window start (ns) → its datapoints
-	procs, attrs := map[string]struct{}{}, map[string]struct{}{}
-	pointKeys := map[string]map[string]struct{}{} // metric → its datapoint attribute keys
-	var id identity
+	t := newTally(window)
 	wire := newWireSize(len(reqs))
 	for _, md := range reqs {
 		wire.add(md)
 		rms := md.ResourceMetrics()
 		for i := range rms.Len() {
-			res := rms.At(i).Resource().Attributes()
-			proc := ""
-			if v, ok := res.Get(processAttribute); ok {
-				proc = v.AsString()
-				procs[proc] = struct{}{}
-			}
-			resKey := id.resource(res, attrs)
-			sms := rms.At(i).ScopeMetrics()
-			for j := range sms.Len() {
-				ms := sms.At(j).Metrics()
-				for k := range ms.Len() {
-					m := ms.At(k)
-					keys := pointKeys[m.Name()]
-					forEachPoint(m, func(pa pcommon.Map, ts pcommon.Timestamp) {
-						if pa.Len() > 0 && keys == nil {
-							keys = map[string]struct{}{}
-							pointKeys[m.Name()] = keys
-						}
-						if keys != nil {
-							pa.Range(func(k string, _ pcommon.Value) bool { keys[k] = struct{}{}; return true })
-						}
-						s.Datapoints++
-						if at := ts.AsTime(); ts != 0 && (s.First.IsZero() || at.Before(s.First)) {
-							s.First = at
-						}
-						if at := ts.AsTime(); at.After(s.Last) {
-							s.Last = at
-						}
-						h := id.series(resKey, m.Name(), pa, attrs)
-						if window > 0 {
-							w := ts.AsTime().Truncate(window).UnixNano()
-							if perWindow[w] == nil {
-								perWindow[w] = map[uint64]struct{}{}
-							}
-							perWindow[w][h] = struct{}{}
-							points[w]++
-						}
-						if _, seen := series[h]; !seen {
-							series[h] = struct{}{}
-							s.Metrics[m.Name()]++
-							if proc != "" {
-								s.ProcessSeries[proc]++
-							}
-						}
-					})
-				}
-			}
+			t.resource(rms.At(i))
 		}
 	}
+	s := t.summary()
 	s.Bytes = wire.total()
-	s.Series = len(series)
-	if window > 0 {
-		s.Windows = make(map[int64]WindowCount, len(perWindow))
-	}
-	for w, ws := range perWindow {
-		s.SeriesPerWindow += float64(len(ws)) / float64(len(perWindow))
-		s.Windows[w] = WindowCount{Series: len(ws), Datapoints: points[w]}
-	}
-	s.Processes = slices.Sorted(maps.Keys(procs))
-	s.Attributes = slices.Sorted(maps.Keys(attrs))
-	if len(pointKeys) > 0 {
-		s.PointAttributes = make(map[string][]string, len(pointKeys))
-		for m, keys := range pointKeys {
-			s.PointAttributes[m] = slices.Sorted(maps.Keys(keys))
-		}
-	}
 	return s
-}
-
-// identity hashes series identities without building their strings: a million datapoints'
-// keys as strings cost 0.6 s of allocation and copying here (BenchmarkRecommend_1MDatapoints'
-// profile), written into one reused digest they cost nothing but the hashing.
-type identity struct {
-	d    xxhash.Digest
-	keys []string // scratch: one map's keys, sorted
-}
-
-// resource is a resource's attributes in key order, each key and value length-safe; it notes
-// the keys.
-func (id *identity) resource(m pcommon.Map, keys map[string]struct{}) string {
-	var b strings.Builder
-	for _, k := range id.sorted(m, keys) {
-		v, _ := m.Get(k)
-		b.WriteString(k)
-		b.WriteByte(1)
-		b.WriteString(v.Type().String())
-		b.WriteByte(1)
-		b.WriteString(v.AsString())
-		b.WriteByte(2)
-	}
-	return b.String()
-}
-
-// series is the 64-bit hash of a series: its resource (as resource wrote it), its metric's name
-// and its datapoint's attributes in key order; it notes the attribute keys.
-func (id *identity) series(resource, metric string, attrs pcommon.Map, keys map[string]struct{}) uint64 {
-	id.d.Reset()
-	_, _ = id.d.WriteString(resource)
-	_, _ = id.d.Write([]byte{0})
-	_, _ = id.d.WriteString(metric)
-	_, _ = id.d.Write([]byte{0})
-	for _, k := range id.sorted(attrs, keys) {
-		v, _ := attrs.Get(k)
-		_, _ = id.d.WriteString(k)
-		_, _ = id.d.Write([]byte{1})
-		_, _ = id.d.WriteString(v.Type().String())
-		_, _ = id.d.Write([]byte{1})
-		_, _ = id.d.WriteString(v.AsString())
-		_, _ = id.d.Write([]byte{2})
-	}
-	return id.d.Sum64()
-}
-
-// sorted are m's keys in order, in the scratch slice; each is noted in keys.
-func (id *identity) sorted(m pcommon.Map, keys map[string]struct{}) []string {
-	id.keys = id.keys[:0]
-	m.Range(func(k string, _ pcommon.Value) bool {
-		id.keys = append(id.keys, k)
-		if _, ok := keys[k]; !ok {
-			keys[k] = struct{}{}
-		}
-		return true
-	})
-	slices.Sort(id.keys)
-	return id.keys
 }
 
 // forEachPoint calls fn with the attributes and time of each of m's datapoints, whatever its type.
@@ -250,6 +124,9 @@ type Dropped struct {
 	Reduced    map[string]int `json:"reduced"`    // metrics kept with fewer series: how many fewer
 	Attributes []string       `json:"attributes"` // attribute keys gone entirely
 	Critical   []string       `json:"critical"`   // critical patterns the input had and the output lacks
+	// Examples name series gone or merged: up to ExamplesPerMetric for each metric that lost
+	// some, as metric{datapoint attributes} on resource attributes (whole previews of a capture).
+	Examples []string `json:"examples,omitempty"`
 }
 
 // Result compares a pipeline's output with its input.

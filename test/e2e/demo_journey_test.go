@@ -109,7 +109,8 @@ func TestDemo_TheHostsRecommendationIsPromotedWithinItsPrediction(t *testing.T) 
 	// 2. Ranked recommendations, each with its predicted saving, its stated error and what it drops.
 	recs, errOut, err := c.run(t, "", "recommend", "--capture", capture)
 	best := regexp.MustCompile(`(?m)^1\. (.+)\n\s+(.+)\n\s+phoenix experiment create --from-recommendation ([0-9a-f-]{36})`).FindStringSubmatch(recs)
-	if err != nil || best == nil || !strings.Contains(recs, "2. ") || !strings.Contains(best[2], " pp)") {
+	if err != nil || best == nil || !strings.Contains(recs, "2. ") || !strings.Contains(best[2], " pp)") ||
+		!strings.Contains(recs, "what costs the most in this capture") || !strings.Contains(recs, "process.pid ") {
 		fail("recommend: %v\n%s%s", err, recs, errOut)
 	}
 	t.Logf("phoenix recommend:\n%s", recs)
