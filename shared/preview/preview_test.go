@@ -125,8 +125,9 @@ func TestRun_ThePredictedOutputIsWhatTheRealCollectorMakes(t *testing.T) {
 }
 
 // BenchmarkPreview_1MDatapoints previews a capture of a million datapoints (500 requests of 500
-// processes, 2,000 datapoints each) through the top-k template with the real collector, and
-// summarizes input and output:
+// processes, 2,000 datapoints each) through the top-k template with the real collector, as the
+// API does: the capture decoded and summarized, replayed, the output summarized and compared,
+// examples of the dropped series named:
 //
 //	go test -run '^$' -bench Preview_1M -benchtime 3x ./shared/preview
 func BenchmarkPreview_1MDatapoints(b *testing.B) {
@@ -148,21 +149,16 @@ func BenchmarkPreview_1MDatapoints(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var in []pmetric.Metrics
-	for _, body := range bodies {
-		md, _ := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(body)
-		in = append(in, md)
-	}
 	b.ResetTimer()
 	for b.Loop() {
-		out, err := Run(context.Background(), bin, cfg, bodies)
-		if err != nil {
-			b.Fatal(err)
+		c, err := NewCapture(bodies, 10*time.Second, 15*time.Second)
+		if err != nil || c.In.Datapoints != 1_000_000 {
+			b.Fatalf("%d datapoints in: %v", c.In.Datapoints, err)
 		}
-		if s := Summarize(in, 0); s.Datapoints != 1_000_000 {
-			b.Fatalf("%d datapoints in", s.Datapoints)
+		r, err := c.Preview(context.Background(), bin, cfg, nil, experiment.Prices{SeriesMonth: 0.008})
+		if err != nil || len(r.Dropped.Examples) == 0 {
+			b.Fatalf("preview: %v (%d examples)", err, len(r.Dropped.Examples))
 		}
-		_ = Summarize(out, 0)
 	}
 }
 
