@@ -144,14 +144,7 @@ func (f *fixture) send(t *testing.T, typ string, id uuid.UUID) (*events.Workload
 // variant's ingest Secret.
 func (f *fixture) objects(t *testing.T, id uuid.UUID) []object {
 	t.Helper()
-	var ms []store.ManifestRecord
-	err := f.st.WithTenant(context.Background(), f.tenant, func(tx *store.Tx) (err error) {
-		ms, err = tx.Manifests(context.Background(), id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := f.manifests(t, id)
 	var objs []object
 	secrets := map[experiment.Variant]string{}
 	for _, m := range ms {
@@ -244,15 +237,7 @@ func (f *fixture) setRole(t *testing.T, role object, resource, verb string, allo
 // storedContent is the manifest the generator stored for kind/name of experiment id.
 func storedContent(t *testing.T, f *fixture, id uuid.UUID, kind, name string) string {
 	t.Helper()
-	var ms []store.ManifestRecord
-	err := f.st.WithTenant(context.Background(), f.tenant, func(tx *store.Tx) (err error) {
-		ms, err = tx.Manifests(context.Background(), id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
+	for _, m := range f.manifests(t, id) {
 		if m.Kind == kind && m.Name == name {
 			return m.Content
 		}
@@ -307,4 +292,18 @@ func (f *fixture) tamper(t *testing.T, id uuid.UUID, change func(object)) {
 	if err != nil {
 		t.Fatalf("tamper with the stored DaemonSet: %v", err)
 	}
+}
+
+// manifests are the manifests the generator stored for experiment id.
+func (f *fixture) manifests(t *testing.T, id uuid.UUID) []store.ManifestRecord {
+	t.Helper()
+	var ms []store.ManifestRecord
+	err := f.st.WithTenant(context.Background(), f.tenant, func(tx *store.Tx) (err error) {
+		ms, err = tx.Manifests(context.Background(), id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,27 +151,23 @@ func render(t *testing.T, dir string) []object {
 	return objs
 }
 
-// kustomizations lists every directory under deploy/ holding a kustomization.yaml, as
-// test/deploy and make validate-deploy find them, so a new one is applied without a change here.
+// kustomizations lists every directory under deploy/ holding a kustomization.yaml, relative to
+// deploy/, as phoenix validate finds them, so a new one is checked without a change here.
 func kustomizations(t *testing.T) []string {
 	t.Helper()
-	var dirs []string
 	base := filepath.Join(root(), "deploy")
-	err := filepath.WalkDir(base, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Name() == "kustomization.yaml" {
-			rel, err := filepath.Rel(base, filepath.Dir(path))
-			dirs = append(dirs, rel)
-			return err
-		}
-		return nil
-	})
+	abs, err := validate.Kustomizations(base)
 	if err != nil {
 		t.Fatalf("find kustomizations: %v", err)
 	}
-	slices.Sort(dirs)
+	dirs := make([]string, 0, len(abs))
+	for _, d := range abs {
+		rel, err := filepath.Rel(base, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, rel)
+	}
 	return dirs
 }
 

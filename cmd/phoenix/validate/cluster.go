@@ -59,7 +59,7 @@ func Cluster(ctx context.Context, o Options) Result {
 	if err := KnativeCRDs(ctx, o.Kubectl, kubeconfig, o.Root, dir); err != nil {
 		return result("cluster", []string{err.Error()})
 	}
-	dirs, err := kustomizations(filepath.Join(o.Root, "deploy"))
+	dirs, err := Kustomizations(filepath.Join(o.Root, "deploy"))
 	if err != nil || len(dirs) == 0 {
 		return result("cluster", []string{fmt.Sprintf("no kustomization under deploy/ (%v)", err)})
 	}

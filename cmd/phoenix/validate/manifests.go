@@ -22,7 +22,7 @@ func Manifests(ctx context.Context, o Options) Result {
 	if o.Kubectl == "" {
 		return Result{Status: Skip, Summary: "kubectl not installed (Debian: apt-get install kubectl)"}
 	}
-	dirs, err := kustomizations(filepath.Join(o.Root, "deploy"))
+	dirs, err := Kustomizations(filepath.Join(o.Root, "deploy"))
 	if err != nil || len(dirs) == 0 {
 		return result("kustomize", []string{fmt.Sprintf("no kustomization under deploy/ (%v)", err)})
 	}
@@ -95,8 +95,10 @@ func knativeService(ctx context.Context, doc []byte) []string {
 	return out
 }
 
-// kustomizations lists the directories under deploy/ that hold a kustomization.
-func kustomizations(root string) ([]string, error) {
+// Kustomizations lists the directories under deploy (the repository's deploy/) that hold a
+// kustomization, sorted; the collector distribution's Go module holds none. The manifest and
+// cluster checks and the deployment suites (test/deploy, test/cluster) all find them here.
+func Kustomizations(root string) ([]string, error) {
 	var dirs []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

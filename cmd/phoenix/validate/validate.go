@@ -7,7 +7,7 @@
 // Each check reads the repository at Options.Root and reports problems precisely enough to fix
 // them; a check whose tool is absent is skipped, saying so, rather than passed.
 //
-// Only the CLI (phoenix validate) and the wiring suite import it; no deployable may.
+// Only the CLI (phoenix validate) and test suites import it; no deployable may.
 package validate
 
 import (
