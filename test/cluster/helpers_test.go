@@ -155,18 +155,9 @@ func render(t *testing.T, dir string) []object {
 // deploy/, as phoenix validate finds them, so a new one is checked without a change here.
 func kustomizations(t *testing.T) []string {
 	t.Helper()
-	base := filepath.Join(root(), "deploy")
-	abs, err := validate.Kustomizations(base)
+	dirs, err := validate.Kustomizations(filepath.Join(root(), "deploy"))
 	if err != nil {
 		t.Fatalf("find kustomizations: %v", err)
-	}
-	dirs := make([]string, 0, len(abs))
-	for _, d := range abs {
-		rel, err := filepath.Rel(base, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dirs = append(dirs, rel)
 	}
 	return dirs
 }

@@ -28,8 +28,8 @@ func Manifests(ctx context.Context, o Options) Result {
 	}
 	var problems []string
 	services := map[string]bool{}
-	for _, dir := range dirs {
-		rel, _ := filepath.Rel(o.Root, dir)
+	for _, d := range dirs {
+		rel, dir := filepath.Join("deploy", d), filepath.Join(o.Root, "deploy", d)
 		out, err := exec.CommandContext(ctx, o.Kubectl, "kustomize", dir).CombinedOutput() // #nosec G204 -- the operator's kubectl on the repository's directories
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: kubectl kustomize fails: %s", rel, lastLines(string(out), 5)))
@@ -96,19 +96,22 @@ func knativeService(ctx context.Context, doc []byte) []string {
 }
 
 // Kustomizations lists the directories under deploy (the repository's deploy/) that hold a
-// kustomization, sorted; the collector distribution's Go module holds none. The manifest and
-// cluster checks and the deployment suites (test/deploy, test/cluster) all find them here.
-func Kustomizations(root string) ([]string, error) {
+// kustomization, relative to it ("base", "overlays/dev"), sorted; the collector distribution's Go
+// module holds none. The manifest and cluster checks and the deployment suites (test/deploy,
+// test/cluster) all find them here.
+func Kustomizations(deploy string) ([]string, error) {
 	var dirs []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(deploy, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && d.Name() == "collector" && filepath.Dir(path) == root {
+		if d.IsDir() && d.Name() == "collector" && filepath.Dir(path) == deploy {
 			return filepath.SkipDir // the collector distribution's Go module
 		}
 		if !d.IsDir() && d.Name() == "kustomization.yaml" {
-			dirs = append(dirs, filepath.Dir(path))
+			rel, err := filepath.Rel(deploy, filepath.Dir(path))
+			dirs = append(dirs, rel)
+			return err
 		}
 		return nil
 	})
