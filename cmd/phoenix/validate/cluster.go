@@ -66,10 +66,9 @@ func Cluster(ctx context.Context, o Options) Result {
 	var problems []string
 	applied, left := 0, 0
 	for _, d := range dirs {
-		rel, dir := filepath.Join("deploy", d), filepath.Join(o.Root, "deploy", d)
-		out, err := exec.CommandContext(ctx, o.Kubectl, "kustomize", dir).CombinedOutput() // #nosec G204 -- the operator's kubectl on the repository's directories
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: kubectl kustomize fails: %s", rel, lastLines(string(out), 5)))
+		rel, out, problem := kustomize(ctx, o, d)
+		if problem != "" {
+			problems = append(problems, problem)
 			continue
 		}
 		var keep [][]byte

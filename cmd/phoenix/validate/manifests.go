@@ -29,10 +29,9 @@ func Manifests(ctx context.Context, o Options) Result {
 	var problems []string
 	services := map[string]bool{}
 	for _, d := range dirs {
-		rel, dir := filepath.Join("deploy", d), filepath.Join(o.Root, "deploy", d)
-		out, err := exec.CommandContext(ctx, o.Kubectl, "kustomize", dir).CombinedOutput() // #nosec G204 -- the operator's kubectl on the repository's directories
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: kubectl kustomize fails: %s", rel, lastLines(string(out), 5)))
+		rel, out, problem := kustomize(ctx, o, d)
+		if problem != "" {
+			problems = append(problems, problem)
 			continue
 		}
 		for i, doc := range split(out) {
@@ -93,6 +92,17 @@ func knativeService(ctx context.Context, doc []byte) []string {
 		out = append(out, "Knative warning: "+warns.Error())
 	}
 	return out
+}
+
+// kustomize renders deploy/d with kubectl kustomize: its path for messages ("deploy/base"), its
+// documents, or a problem saying why it does not build.
+func kustomize(ctx context.Context, o Options, d string) (rel string, out []byte, problem string) {
+	rel = filepath.Join("deploy", d)
+	out, err := exec.CommandContext(ctx, o.Kubectl, "kustomize", filepath.Join(o.Root, "deploy", d)).CombinedOutput() // #nosec G204 -- the operator's kubectl on the repository's directories
+	if err != nil {
+		return rel, nil, fmt.Sprintf("%s: kubectl kustomize fails: %s", rel, lastLines(string(out), 5))
+	}
+	return rel, out, ""
 }
 
 // Kustomizations lists the directories under deploy (the repository's deploy/) that hold a
