@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -70,7 +69,7 @@ type PredictedMetric struct {
 // metric was decided on, else the ratio of the variants' means. Nil when no window pairs.
 func checkPrediction(p Prediction, changes map[string]*analysis.Change, prices experiment.Prices) *PredictionCheck {
 	// The series KPI counts each window's series: the preview's per-window count when it has one.
-	predicted := map[string]float64{"series": cmp.Or(p.Rates.SeriesPerWindow, float64(p.Rates.Series)), "datapoints_per_second": p.Rates.DatapointsPerSecond,
+	predicted := map[string]float64{"series": p.Rates.SeriesKPI(), "datapoints_per_second": p.Rates.DatapointsPerSecond,
 		"bytes_per_second": p.Rates.BytesPerSecond, "cost_per_hour": p.Rates.CostPerHour}
 	c := &PredictionCheck{Recommendation: p.Recommendation, PriceModel: prices, Metrics: []PredictedMetric{}}
 	var words []string
@@ -80,14 +79,15 @@ func checkPrediction(p Prediction, changes map[string]*analysis.Change, prices e
 		if len(s.Candidate) == 0 {
 			continue
 		}
+		base := stat.Mean(s.Baseline, nil)
 		pm := PredictedMetric{Metric: m, Predicted: predicted[m], Measured: stat.Mean(s.Candidate, nil), PredictedChange: p.Change[m]}
 		if pm.Predicted != 0 {
 			pm.Error = (pm.Measured - pm.Predicted) / pm.Predicted
 		}
 		if ch := changes[m]; ch != nil {
 			pm.MeasuredChange, pm.Interval = ch.Estimate, ch
-		} else if base := stat.Mean(s.Baseline, nil); base != 0 {
-			pm.MeasuredChange = stat.Mean(s.Candidate, nil)/base - 1
+		} else if base != 0 {
+			pm.MeasuredChange = pm.Measured/base - 1
 		}
 		word := fmt.Sprintf("%s %.4g predicted, %.4g measured (%+.1f%%)", m, pm.Predicted, pm.Measured, 100*pm.Error)
 		if e, ok := p.Error[m]; ok {
@@ -112,7 +112,7 @@ func checkPrediction(p Prediction, changes map[string]*analysis.Change, prices e
 		c.Metrics = append(c.Metrics, pm)
 		words = append(words, word)
 		if m == "cost_per_hour" {
-			c.CostPerMonth.Baseline = stat.Mean(s.Baseline, nil) * experiment.HoursPerMonth
+			c.CostPerMonth.Baseline = base * experiment.HoursPerMonth
 			c.CostPerMonth.Candidate = pm.Measured * experiment.HoursPerMonth
 		}
 	}

@@ -25,8 +25,6 @@ type replayer struct {
 	exp      store.Experiment // whose baseline was captured: its critical processes, its scrape interval
 	capture  store.Capture
 	data     *preview.Capture // the capture's requests, decoded and summarized (series per KPI window, as experiments count them)
-	in       preview.Summary  // what they hold
-	seconds  float64          // the span they cover
 	interval time.Duration    // how often the baseline scraped
 }
 
@@ -65,7 +63,6 @@ func (a *API) replayerFor(r *http.Request, id uuid.UUID, resolve func(tx *store.
 	if rp.data, err = preview.NewCapture(bodies, rp.interval, a.o.Window); err != nil {
 		return rp, fmt.Errorf("capture %s: %w", id, err)
 	}
-	rp.in, rp.seconds = rp.data.In, rp.data.Seconds
 	return rp, nil
 }
 
@@ -166,7 +163,7 @@ func (a *API) previewCapture(w http.ResponseWriter, r *http.Request) {
 			previewError(w, r, "against", err)
 			return
 		}
-		versus := preview.Compare(against.Output, res.Output, rp.seconds, rp.exp.Spec.CriticalProcesses, a.o.Prices)
+		versus := preview.Compare(against.Output, res.Output, rp.data.Seconds, rp.exp.Spec.CriticalProcesses, a.o.Prices)
 		resp.Against, resp.Versus = &against, &versus
 	}
 	writeJSON(w, http.StatusOK, resp)

@@ -43,14 +43,14 @@ func (a *API) recommendCapture(w http.ResponseWriter, r *http.Request) {
 		replayerError(w, r, err)
 		return
 	}
-	recs, rejected, err := recommend.Rank(r.Context(), recommend.Candidates(rp.in, rp.exp.Spec.CriticalProcesses, rp.interval.String()), rp.result, usage)
+	recs, rejected, err := recommend.Rank(r.Context(), recommend.Candidates(rp.data.In, rp.exp.Spec.CriticalProcesses, rp.interval.String()), rp.result, usage)
 	if err != nil {
 		previewError(w, r, "candidate", err)
 		return
 	}
 	p := principalFrom(r.Context())
 	resp := recommendResponse{Items: []store.Recommendation{}, Rejected: append([]recommend.Rejection{}, rejected...), Usage: usage,
-		Cardinality: recommend.Costliest(rp.in, 10)}
+		Cardinality: recommend.Costliest(rp.data.In, 10)}
 	err = a.o.Store.WithTenant(r.Context(), p.Tenant, func(tx *store.Tx) error {
 		for _, rec := range recs {
 			raw, err := json.Marshal(rec.Preview)

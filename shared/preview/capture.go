@@ -94,7 +94,7 @@ func (c *Capture) Preview(ctx context.Context, bin *distribution.Binary, cfg []b
 		r.Sample = &Sample{Requests: len(c.bodies), Of: c.of}
 	}
 	lost := append(slices.Clone(r.Dropped.Metrics), slices.Sorted(maps.Keys(r.Dropped.Reduced))...)
-	if r.Dropped.Examples, err = droppedExamples(c.bodies, c.In, raw, out.Attributes, lost); err != nil {
+	if r.Dropped.Examples, err = droppedExamples(c.bodies, c.In.Attributes, raw, out.Attributes, lost); err != nil {
 		return Result{}, err
 	}
 	return r, nil
@@ -113,13 +113,19 @@ func decode(bodies [][]byte) ([]pmetric.Metrics, error) {
 	g.SetLimit(max(1, runtime.NumCPU()))
 	for i, b := range bodies {
 		g.Go(func() error {
-			md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
-			if err != nil {
-				return fmt.Errorf("preview: request %d of the capture does not decode: %w", i+1, err)
-			}
+			md, err := request(i, b)
 			input[i] = md
-			return nil
+			return err
 		})
 	}
 	return input, g.Wait()
+}
+
+// request decodes the i-th request of a capture.
+func request(i int, body []byte) (pmetric.Metrics, error) {
+	md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(body)
+	if err != nil {
+		return md, fmt.Errorf("preview: request %d of the capture does not decode: %w", i+1, err)
+	}
+	return md, nil
 }

@@ -13,18 +13,19 @@ import (
 // dropped or merged: enough to see what goes, few enough to read.
 const ExamplesPerMetric = 3
 
-// droppedExamples names series of the capture (bodies, summarized as in) that the output lacks,
+// droppedExamples names series of the capture (bodies, with attribute keys inAttrs) that the
+// output (out, with keys outAttrs) lacks,
 // up to ExamplesPerMetric for each metric in lost. Attribute keys the pipeline adds to every
 // series (its identity, phoenix.*) are left out of the output's identities, so a series kept as
 // it was is recognized. The capture is decoded again, request by request, until every lost
 // metric has its examples.
-func droppedExamples(bodies [][]byte, in Summary, out []pmetric.Metrics, outAttrs []string, lost []string) ([]string, error) {
+func droppedExamples(bodies [][]byte, inAttrs []string, out []pmetric.Metrics, outAttrs []string, lost []string) ([]string, error) {
 	if len(lost) == 0 {
 		return nil, nil
 	}
 	added := map[string]bool{}
 	for _, k := range outAttrs {
-		if _, found := slices.BinarySearch(in.Attributes, k); !found {
+		if _, found := slices.BinarySearch(inAttrs, k); !found {
 			added[k] = true
 		}
 	}
@@ -44,11 +45,10 @@ func droppedExamples(bodies [][]byte, in Summary, out []pmetric.Metrics, outAttr
 	var examples []string
 	seen := map[uint64]bool{}
 	var inID identity
-	var u pmetric.ProtoUnmarshaler
 	for i := 0; i < len(bodies) && len(want) > 0; i++ {
-		md, err := u.UnmarshalMetrics(bodies[i])
+		md, err := request(i, bodies[i])
 		if err != nil {
-			return nil, fmt.Errorf("preview: request %d of the capture does not decode: %w", i+1, err)
+			return nil, err
 		}
 		eachSeries(md, &inID, noted, func(h uint64, metric string, res, pa pcommon.Map) bool {
 			if _, ok := kept[h]; ok || seen[h] || want[metric] == 0 {

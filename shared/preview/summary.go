@@ -116,6 +116,10 @@ type Rates struct {
 	CriticalCoverage    *float64 `json:"critical_coverage,omitempty"` // critical patterns kept / those the input had
 }
 
+// SeriesKPI is the series as an experiment's series KPI counts them: per KPI window when the
+// window is known, else over the whole capture.
+func (r Rates) SeriesKPI() float64 { return cmp.Or(r.SeriesPerWindow, float64(r.Series)) }
+
 // Dropped is what a pipeline removed: what the input had and the output has not.
 type Dropped struct {
 	Series     int            `json:"series"`
@@ -125,7 +129,7 @@ type Dropped struct {
 	Attributes []string       `json:"attributes"` // attribute keys gone entirely
 	Critical   []string       `json:"critical"`   // critical patterns the input had and the output lacks
 	// Examples name series gone or merged: up to ExamplesPerMetric for each metric that lost
-	// some, as metric{datapoint attributes} on resource attributes (whole previews of a capture).
+	// some, as metric{datapoint attributes} on resource attributes (previews of a capture).
 	Examples []string `json:"examples,omitempty"`
 }
 
@@ -165,7 +169,7 @@ func Compare(in, out Summary, seconds float64, critical []string, prices experim
 		}
 	}
 	for name, pair := range map[string][2]float64{
-		"series":                {cmp.Or(r.Measured.SeriesPerWindow, float64(r.Measured.Series)), cmp.Or(r.Predicted.SeriesPerWindow, float64(r.Predicted.Series))},
+		"series":                {r.Measured.SeriesKPI(), r.Predicted.SeriesKPI()},
 		"datapoints_per_second": {r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond},
 		"bytes_per_second":      {r.Measured.BytesPerSecond, r.Predicted.BytesPerSecond},
 		"cost_per_hour":         {r.Measured.CostPerHour, r.Predicted.CostPerHour},
@@ -185,7 +189,7 @@ func rates(s Summary, seconds float64, had, kept []string, prices experiment.Pri
 		r.BytesPerSecond = float64(s.Bytes) / seconds
 	}
 	// Priced as the ingest function prices a window: its series, when the window length is known.
-	r.CostPerHour = prices.CostPerHour(cmp.Or(s.SeriesPerWindow, float64(s.Series)), r.DatapointsPerSecond)
+	r.CostPerHour = prices.CostPerHour(r.SeriesKPI(), r.DatapointsPerSecond)
 	r.CostPerMonth = r.CostPerHour * experiment.HoursPerMonth
 	if len(had) > 0 {
 		c := float64(len(kept)) / float64(len(had))

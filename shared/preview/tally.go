@@ -12,9 +12,8 @@ import (
 
 // tally is what Summarize counts as it reads, resource by resource.
 type tally struct {
-	s         Summary
+	s         Summary // Window is the KPI window (0: series are not counted per window)
 	id        identity
-	window    time.Duration
 	series    map[uint64]struct{}            // every series, by the hash of its identity
 	perWindow map[int64]map[uint64]struct{}  // window start (ns) → its series
 	points    map[int64]int64                // window start (ns) → its datapoints
@@ -26,7 +25,7 @@ type tally struct {
 
 func newTally(window time.Duration) *tally {
 	return &tally{s: Summary{Metrics: map[string]int{}, ProcessSeries: map[string]int{}, Window: max(0, window)},
-		window: max(0, window), series: map[uint64]struct{}{}, perWindow: map[int64]map[uint64]struct{}{},
+		series: map[uint64]struct{}{}, perWindow: map[int64]map[uint64]struct{}{},
 		points: map[int64]int64{}, procs: map[string]struct{}{}, keys: map[string]struct{}{},
 		values: map[string]map[uint64]struct{}{}, pointKeys: map[string]map[string]struct{}{}}
 }
@@ -73,8 +72,8 @@ func (t *tally) point(resKey, metric, proc string, pa pcommon.Map, ts pcommon.Ti
 		s.Last = at
 	}
 	h := t.id.series(resKey, metric, pa, t.keys)
-	if t.window > 0 {
-		w := ts.AsTime().Truncate(t.window).UnixNano()
+	if s.Window > 0 {
+		w := ts.AsTime().Truncate(s.Window).UnixNano()
 		if t.perWindow[w] == nil {
 			t.perWindow[w] = map[uint64]struct{}{}
 		}
@@ -107,7 +106,7 @@ func (t *tally) distinct(m pcommon.Map) {
 func (t *tally) summary() Summary {
 	s := t.s
 	s.Series = len(t.series)
-	if t.window > 0 {
+	if s.Window > 0 {
 		s.Windows = make(map[int64]WindowCount, len(t.perWindow))
 	}
 	for w, ws := range t.perWindow {

@@ -123,20 +123,16 @@ type Rejection struct {
 // screen on a part (preview.Capture.Screen); a result says when it covers a part.
 type Previewer func(ctx context.Context, choice store.PipelineChoice, screen bool) (preview.Result, error)
 
-// wholePreviews is how many of the best recommendations are previewed on the whole of a large
-// capture: the one an experiment is started from first. On a million datapoints
-// (BenchmarkRecommend_1MDatapoints) confirming the best two took 5.6 s of 8.65 s, because the
-// second (process-aggregated, OTTL on every datapoint) replays in 4.5 s on one core; the best
-// alone replays in 1.5 s.
-const wholePreviews = 1
-
 // Rank screens every candidate on a part of the capture, then previews the most promising on
 // all of it: those that lose no critical process and no series of a used metric (usage) and save
-// something are recommended, cheapest first. The best wholePreviews of those the screening
-// passed are previewed whole; a candidate the whole capture rejects gives its place to the next.
-// The others keep their screening's preview, which says it covers a part.
+// something are recommended, cheapest first. The best of those the screening passed — the one an
+// experiment is started from first — is previewed whole; a candidate the whole capture rejects
+// gives its place to the next. The others keep their screening's preview, which says it covers a
+// part. Only the best, because on a million datapoints (BenchmarkRecommend_1MDatapoints)
+// confirming the best two took 5.6 s of 8.65 s: the second (process-aggregated, OTTL on every
+// datapoint) replays in 4.5 s on one core, the best alone in 1.5 s.
 func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usage Usage) ([]Recommendation, []Rejection, error) {
-	screened, err := previewAll(ctx, candidates, previewOf, true)
+	screened, err := screenAll(ctx, candidates, previewOf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,39 +146,19 @@ func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usag
 		recs = append(recs, Recommendation{Candidate: c, Preview: screened[i]})
 	}
 	sortByCost(recs)
-	// Until the best wholePreviews are previewed whole: each round previews the screened ones
-	// among them, so it ends within as many rounds as there are candidates (one, unless the whole
-	// capture rejects or reorders one).
-	for {
-		var next []int // indices into recs
-		for i := range min(len(recs), wholePreviews) {
-			if recs[i].Preview.Sample != nil {
-				next = append(next, i)
-			}
-		}
-		if len(next) == 0 {
-			break
-		}
-		cands := make([]Candidate, len(next))
-		for j, i := range next {
-			cands[j] = recs[i].Candidate
-		}
-		full, err := previewAll(ctx, cands, previewOf, false)
+	// Each round previews the best whole or drops it, so it ends within as many rounds as there
+	// are candidates (one, unless the whole capture rejects or reorders the best).
+	for len(recs) > 0 && recs[0].Preview.Sample != nil {
+		full, err := previewOf(ctx, recs[0].Choice, false)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("preview %s: %w", recs[0].Name, err)
 		}
-		kept := recs[:0:0]
-		for i, r := range recs {
-			if j := slices.Index(next, i); j >= 0 {
-				if why := reject(full[j], usage); why != "" {
-					rejected = append(rejected, Rejection{Candidate: r.Candidate, Reason: why})
-					continue
-				}
-				r.Preview = full[j]
-			}
-			kept = append(kept, r)
+		if why := reject(full, usage); why != "" {
+			rejected = append(rejected, Rejection{Candidate: recs[0].Candidate, Reason: why})
+			recs = recs[1:]
+			continue
 		}
-		recs = kept
+		recs[0].Preview = full
 		sortByCost(recs)
 	}
 	for i := range recs {
@@ -192,15 +168,15 @@ func Rank(ctx context.Context, candidates []Candidate, previewOf Previewer, usag
 	return recs, rejected, nil
 }
 
-// previewAll previews candidates side by side, one per core: each is a collector process
-// replaying the capture (shared/distribution bounds them too).
-func previewAll(ctx context.Context, candidates []Candidate, previewOf Previewer, screen bool) ([]preview.Result, error) {
+// screenAll screens candidates side by side, one per core: each is a collector process replaying
+// the screening part of the capture (shared/distribution bounds them too).
+func screenAll(ctx context.Context, candidates []Candidate, previewOf Previewer) ([]preview.Result, error) {
 	results := make([]preview.Result, len(candidates))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, runtime.NumCPU()))
 	for i, c := range candidates {
 		g.Go(func() error {
-			r, err := previewOf(gctx, c.Choice, screen)
+			r, err := previewOf(gctx, c.Choice, true)
 			if err != nil {
 				return fmt.Errorf("preview %s: %w", c.Name, err)
 			}
@@ -212,9 +188,8 @@ func previewAll(ctx context.Context, candidates []Candidate, previewOf Previewer
 }
 
 // sortByCost orders recommendations by their predicted change in cost, then in series, then by
-// name (ties rank the same whatever order the previews finished in): the
-// change, not the cost itself, so that a screening (a part of the capture) and a whole preview
-// compare alike.
+// name (ties rank the same whatever order the previews finished in): the change, not the cost
+// itself, so that a screening (a part of the capture) and a whole preview compare alike.
 func sortByCost(recs []Recommendation) {
 	slices.SortStableFunc(recs, func(a, b Recommendation) int {
 		return cmp.Or(cmp.Compare(a.Preview.Change["cost_per_hour"], b.Preview.Change["cost_per_hour"]),
@@ -254,9 +229,8 @@ func reject(r preview.Result, usage Usage) string {
 // explain is a recommendation in one sentence with its numbers.
 func explain(c Candidate, r preview.Result) string {
 	var b strings.Builder
-	// Series as the experiment counts them: per KPI window, when the capture was counted so.
 	fmt.Fprintf(&b, "%s: %.0f → %.0f series (%+.1f%%%s), %.3g → %.3g datapoints/s, $%.2f → $%.2f a month",
-		upper(c.What), cmp.Or(r.Measured.SeriesPerWindow, float64(r.Measured.Series)), cmp.Or(r.Predicted.SeriesPerWindow, float64(r.Predicted.Series)),
+		upper(c.What), r.Measured.SeriesKPI(), r.Predicted.SeriesKPI(),
 		100*r.Change["series"], within(r.Error, "series"),
 		r.Measured.DatapointsPerSecond, r.Predicted.DatapointsPerSecond, r.Measured.CostPerMonth, r.Predicted.CostPerMonth)
 	if n := len(r.Dropped.Processes); n > 0 {
