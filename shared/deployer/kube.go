@@ -173,59 +173,65 @@ func (k *Kubernetes) deploy(ctx context.Context, tenant, id uuid.UUID, ms []stor
 			return nil, err
 		}
 		for _, o := range append([]object{so}, objs...) {
-			status, msg, err := k.apply(ctx, o)
-			switch {
-			case err != nil:
+			status, raw, err := k.apply(ctx, o)
+			if err != nil {
 				return nil, err
-			case status == http.StatusNotFound && o.kind == "ServiceMonitor":
-				// No Prometheus Operator in this cluster: the collectors run unmonitored.
-			case status >= 500 && !strings.HasPrefix(msg, typedPatchRefusal) || status == http.StatusTooManyRequests:
-				return nil, fmt.Errorf("apply %s %s/%s: the API server answered %d: %s", o.kind, o.namespace, o.name, status, msg)
-			case status == http.StatusConflict:
-				return &events.WorkloadFailure{ExperimentID: id, Variant: string(v),
-					Reason: fmt.Sprintf("the cluster refused %s %s/%s (409): %s — fields another manager set are not overwritten; "+
-						"remove that manager's change or the object, then start the experiment again", o.kind, o.namespace, o.name, msg)}, nil
-			case status >= 300:
-				return &events.WorkloadFailure{ExperimentID: id, Variant: string(v),
-					Reason: fmt.Sprintf("the cluster refused %s %s/%s (%d): %s", o.kind, o.namespace, o.name, status, msg)}, nil
+			}
+			if status == http.StatusNotFound && o.kind == "ServiceMonitor" {
+				continue // no Prometheus Operator in this cluster: the collectors run unmonitored
+			}
+			if failure, err := judge(id, v, "apply", o, status, message(raw)); err != nil || failure != nil {
+				return failure, err
 			}
 		}
 	}
 	return nil, nil
 }
 
+// judge is what the deployer makes of the API server's answer when it tried to apply or read
+// (verb) o for variant v: nothing for a 2xx; an error the broker retries for an outage (a 5xx
+// other than server-side apply's typed-patch refusal, or 429); else the variant's failure in the
+// server's words, a 409 with how to resolve the conflict.
+func judge(id uuid.UUID, v experiment.Variant, verb string, o object, status int, msg string) (*events.WorkloadFailure, error) {
+	what := fmt.Sprintf("%s %s/%s", o.kind, o.namespace, o.name)
+	switch {
+	case status < 300:
+		return nil, nil
+	case status >= 500 && !strings.HasPrefix(msg, typedPatchRefusal) || status == http.StatusTooManyRequests:
+		return nil, fmt.Errorf("%s %s: the API server answered %d: %s", verb, what, status, msg)
+	}
+	if verb == "read" {
+		what = "reading " + what
+	}
+	reason := fmt.Sprintf("the cluster refused %s (%d): %s", what, status, msg)
+	if status == http.StatusConflict {
+		reason += " — fields another manager set are not overwritten; remove that manager's change or the object, then start the experiment again"
+	}
+	return &events.WorkloadFailure{ExperimentID: id, Variant: string(v), Reason: reason}, nil
+}
+
 // token is the ingest token for variant v's Secret: the one the Secret already holds when it is
 // still live for v (a redelivery: applying the same Secret again changes nothing, and the
 // collectors keep the token they run with), else a fresh one.
 func (k *Kubernetes) token(ctx context.Context, tenant, id uuid.UUID, v experiment.Variant, secret object) (string, *events.WorkloadFailure, error) {
-	status, body, err := k.read(ctx, secret)
-	switch {
-	case err != nil:
+	status, raw, err := k.call(ctx, http.MethodGet, secret, nil)
+	if err != nil {
 		return "", nil, err
-	case status == http.StatusOK && k.Live != nil:
+	}
+	if status != http.StatusNotFound {
+		if failure, err := judge(id, v, "read", secret, status, message(raw)); err != nil || failure != nil {
+			return "", failure, err
+		}
 		var s struct {
 			Data map[string][]byte `json:"data"` // encoding/json decodes the base64
 		}
-		if json.Unmarshal(body, &s) == nil && len(s.Data[pipeline.IngestSecretKey]) > 0 {
-			token := string(s.Data[pipeline.IngestSecretKey])
+		_ = json.Unmarshal(raw, &s) // an answer that does not decode holds no token to keep
+		if token := string(s.Data[pipeline.IngestSecretKey]); k.Live != nil && token != "" {
 			live, err := k.Live(ctx, tenant, id, v, token)
-			if err != nil {
-				return "", nil, err
-			}
-			if live {
-				return token, nil, nil
+			if err != nil || live {
+				return token, nil, err
 			}
 		}
-	case status == http.StatusOK || status == http.StatusNotFound:
-	case status >= 500 || status == http.StatusTooManyRequests:
-		return "", nil, fmt.Errorf("read Secret %s/%s: the API server answered %d", secret.namespace, secret.name, status)
-	default:
-		var st struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(body, &st)
-		return "", &events.WorkloadFailure{ExperimentID: id, Variant: string(v),
-			Reason: fmt.Sprintf("the cluster refused reading Secret %s/%s (%d): %s", secret.namespace, secret.name, status, st.Message)}, nil
 	}
 	token, err := k.Issue(ctx, tenant, id, v)
 	return token, nil, err
@@ -254,12 +260,12 @@ func (k *Kubernetes) teardown(ctx context.Context, tenant, id uuid.UUID, ms []st
 }
 
 func (k *Kubernetes) remove(ctx context.Context, o object) error {
-	status, msg, err := k.call(ctx, http.MethodDelete, o, nil)
+	status, raw, err := k.call(ctx, http.MethodDelete, o, nil)
 	if err != nil {
 		return err
 	}
 	if status >= 300 && status != http.StatusNotFound {
-		return fmt.Errorf("delete %s %s/%s: the API server answered %d: %s", o.kind, o.namespace, o.name, status, msg)
+		return fmt.Errorf("delete %s %s/%s: the API server answered %d: %s", o.kind, o.namespace, o.name, status, message(raw))
 	}
 	return nil
 }
@@ -273,13 +279,14 @@ const typedPatchRefusal = "failed to create typed patch object"
 // apply server-side-applies o without force: a field another manager set (a hand edit, another
 // controller) is a 409 conflict the experiment reports, never silently taken back. A redelivery
 // by Phoenix's own field manager conflicts with nothing.
-func (k *Kubernetes) apply(ctx context.Context, o object) (int, string, error) {
+func (k *Kubernetes) apply(ctx context.Context, o object) (int, []byte, error) {
 	return k.call(ctx, http.MethodPatch, o, o.body)
 }
 
-// read GETs o: the status and, for a 2xx, the object as JSON (never logged: it may be a Secret).
-func (k *Kubernetes) read(ctx context.Context, o object) (int, []byte, error) {
-	res, err := k.do(ctx, http.MethodGet, o, nil)
+// call sends one request about o and returns the status and the answer (at most 1 MiB: a Secret
+// read back, never logged; else a Status whose message says why).
+func (k *Kubernetes) call(ctx context.Context, method string, o object, body []byte) (int, []byte, error) {
+	res, err := k.do(ctx, method, o, body)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -288,18 +295,13 @@ func (k *Kubernetes) read(ctx context.Context, o object) (int, []byte, error) {
 	return res.StatusCode, raw, err
 }
 
-func (k *Kubernetes) call(ctx context.Context, method string, o object, body []byte) (int, string, error) {
-	res, err := k.do(ctx, method, o, body)
-	if err != nil {
-		return 0, "", err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+// message is the message of a Status the API server answered with, or "".
+func message(raw []byte) string {
 	var st struct {
 		Message string `json:"message"`
 	}
 	_ = yaml.Unmarshal(raw, &st)
-	return res.StatusCode, st.Message, nil
+	return st.Message
 }
 
 // do sends one request about o with the service account's token.
