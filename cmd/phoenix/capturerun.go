@@ -28,8 +28,9 @@ type captureRun struct {
 // is left running. The capture outlives the run.
 func (o captureRun) run(ctx context.Context, c *client, progress io.Writer) (captureView, error) {
 	var v captureView
+	pipeline := firstNonEmpty(o.baseline.Pipeline, o.baseline.Template)
 	req := apiclient.NewExperiment{
-		Name:        "capture run: " + firstNonEmpty(o.baseline.Pipeline, o.baseline.Template),
+		Name:        "capture run: " + pipeline,
 		Description: "phoenix capture: a short run of the pipeline whose output is captured",
 		Baseline:    o.baseline, AA: true,
 		// The capture starts once the collectors run; a minute's margin covers the deployment.
@@ -54,7 +55,7 @@ func (o captureRun) run(ctx context.Context, c *client, progress io.Writer) (cap
 			fmt.Fprintf(progress, "stopping the capture run %s failed: %v (phoenix experiment stop %s)\n", id, err, id)
 		}
 	}()
-	fmt.Fprintf(progress, "capture run %s: deploying %s\n", id, req.Baseline.Template)
+	fmt.Fprintf(progress, "capture run %s: deploying %s\n", id, pipeline)
 	if err := awaitRunning(ctx, c, id, 3*time.Minute); err != nil {
 		return v, err
 	}

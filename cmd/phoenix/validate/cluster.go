@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -97,15 +99,7 @@ func Cluster(ctx context.Context, o Options) Result {
 		applied += len(keep)
 	}
 	return result(fmt.Sprintf("%d objects of %d kustomizations applied to a real kube-apiserver with Knative's CRDs; %d not checked (%s)",
-		applied, len(dirs), left, strings.Join(uncheckedGroups(), ", ")), problems)
-}
-
-func uncheckedGroups() []string {
-	var out []string
-	for g := range Unchecked {
-		out = append(out, g)
-	}
-	return out
+		applied, len(dirs), left, strings.Join(slices.Sorted(maps.Keys(Unchecked)), ", ")), problems)
 }
 
 // Kubectl runs kubectl with kubeconfig and stdin, and returns its standard error (where it
